@@ -1,0 +1,210 @@
+"""feeds.yaml -> validated Config.
+
+Validation is strict (unknown keys are errors) because a typo in a hand-edited file must not be
+silently ignored. Every problem is reported with its key path, e.g. ``feeds[3].url: not a valid URL``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+from aggregator.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "feeds.yaml"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _check_url(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("not a valid URL")
+    return value.strip()
+
+
+HttpUrl = Annotated[str, AfterValidator(_check_url)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class FeedConfig(_Strict):
+    name: str = Field(min_length=1)
+    url: HttpUrl
+    tags: tuple[str, ...] = ()
+    interval_minutes: int | None = Field(default=None, ge=1)
+    priority: int = 0
+    enabled: bool = True
+
+
+class SiteSettings(_Strict):
+    title: str = "Offentlig digitalisering"
+    description: str = "Nyt fra blogs om digitalisering i den offentlige sektor"
+    base_url: HttpUrl = "http://localhost/"
+    output_dir: Path = Path("output")
+    database: Path = Path("aggregator.db")
+    timezone: str = "Europe/Copenhagen"
+    language: Literal["da", "en"] = "da"
+    max_entries: int = Field(default=100, ge=1, le=10_000)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class PollSettings(_Strict):
+    interval_minutes: int = Field(default=60, ge=1)
+    timeout_seconds: float = Field(default=20.0, gt=0)
+    concurrency: int = Field(default=8, ge=1, le=100)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    user_agent: str = "aggregator/0.1 (+https://github.com/os2/aggregator)"
+
+
+class DigestSettings(_Strict):
+    day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    time: dt.time = dt.time(7, 0)
+    recipients: tuple[str, ...] = ()
+    subject_prefix: str = ""
+
+    @field_validator("recipients")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", address):
+                raise ValueError(f"not an e-mail address: {address!r}")
+        return value
+
+
+class SmtpSettings(_Strict):
+    host: str = "localhost"
+    port: int = Field(default=25, ge=1, le=65535)
+    sender: str = Field(default="aggregator@localhost", alias="from")
+    username: str | None = None
+    password_env: str = "AGGREGATOR_SMTP_PASSWORD"
+    starttls: bool = False
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @property
+    def password(self) -> str | None:
+        """Read at send time so the secret never sits in the file or the Config object."""
+        return os.environ.get(self.password_env) or None
+
+
+class Config(_Strict):
+    site: SiteSettings = SiteSettings()
+    poll: PollSettings = PollSettings()
+    digest: DigestSettings = DigestSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    feeds: tuple[FeedConfig, ...] = ()
+    source_path: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("feeds")
+    @classmethod
+    def _unique_urls(cls, feeds: tuple[FeedConfig, ...]) -> tuple[FeedConfig, ...]:
+        seen: dict[str, int] = {}
+        for index, feed in enumerate(feeds):
+            if feed.url in seen:
+                raise ValueError(f"feeds[{index}] repeats the URL of feeds[{seen[feed.url]}]")
+            seen[feed.url] = index
+        return feeds
+
+    @property
+    def base_dir(self) -> Path:
+        return self.source_path.parent if self.source_path else Path.cwd()
+
+    @property
+    def database_path(self) -> Path:
+        return self.base_dir / self.site.database
+
+    @property
+    def output_dir(self) -> Path:
+        return self.base_dir / self.site.output_dir
+
+    def feed(self, url: str) -> FeedConfig | None:
+        return next((f for f in self.feeds if f.url == url), None)
+
+
+_MESSAGES = {
+    "extra_forbidden": "unknown key",
+    "missing": "required key is missing",
+}
+
+
+def _format_location(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif not path:
+            path = part
+        elif part.startswith(("function-", "constrained-")) or part in ("str", "int"):
+            continue
+        else:
+            path += f".{part}"
+    return path or "(top level)"
+
+
+def _format_error(error: Any) -> str:
+    message = _MESSAGES.get(error["type"]) or str(error["msg"]).removeprefix("Value error, ")
+    return f"{_format_location(tuple(error['loc']))}: {message}"
+
+
+def parse_config(data: object, source_path: Path | None = None) -> Config:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("(top level): expected a mapping of settings")
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        messages = [_format_error(err) for err in exc.errors()]
+        raise ConfigError("\n".join(messages)) from None
+    return config.model_copy(update={"source_path": source_path})
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    try:
+        return parse_config(data, source_path=path.resolve())
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: invalid configuration\n{exc}") from None

@@ -1,0 +1,150 @@
+"""``aggregator demo``: the whole pipeline against bundled sample feeds on 127.0.0.1.
+
+The sample posts are dated inside the last complete week, so the digest it writes has content
+whichever day the demo runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from aggregator.config import Config, load_config
+from aggregator.digest import DigestOutcome, last_complete_week, run_digest
+from aggregator.export import ExportReport, export_feeds
+from aggregator.pipeline import PollReport, poll
+from aggregator.store import Store
+
+SAMPLES = {
+    "os2.xml": ("OS2", "application/rss+xml; charset=utf-8", ["os2", "kommuner"], 1),
+    "digst.atom": ("Digitaliseringsstyrelsen", "application/atom+xml", ["stat"], 0),
+    "kl.rdf": ("KL", "application/rdf+xml", ["kommuner"], 0),
+}
+_DATE = re.compile(r"%%DATE:(-?\d+):(rfc822|iso)%%")
+
+
+def render_sample(text: str, anchor: datetime) -> str:
+    """Fill ``%%DATE:<hours from anchor>:<format>%%`` placeholders."""
+
+    def replace(match: re.Match[str]) -> str:
+        when = (anchor + timedelta(hours=int(match.group(1)))).astimezone(UTC)
+        if match.group(2) == "rfc822":
+            return format_datetime(when, usegmt=True)
+        return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    return _DATE.sub(replace, text)
+
+
+def sample_anchor(now: datetime, zone: ZoneInfo) -> datetime:
+    """Wednesday noon of the last complete week: ±2 days stays inside that week."""
+    week = last_complete_week(now, zone)
+    wednesday = (week.start + timedelta(days=2)).date()
+    return datetime.combine(wednesday, time(12, 0), tzinfo=zone)
+
+
+class _SampleHandler(BaseHTTPRequestHandler):
+    documents: dict[str, tuple[bytes, str]] = {}
+
+    def do_GET(self) -> None:
+        document = self.documents.get(self.path.lstrip("/"))
+        if document is None:
+            self.send_error(404)
+            return
+        body, content_type = document
+        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+        if self.headers.get("If-None-Match") == etag:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("ETag", etag)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def serve_samples(now: datetime, zone: ZoneInfo) -> Iterator[str]:
+    """Serve the sample feeds on 127.0.0.1 (a free port); yields the base URL."""
+    anchor = sample_anchor(now, zone)
+    folder = resources.files("aggregator") / "demo_feeds"
+    documents = {
+        name: (render_sample(folder.joinpath(name).read_text("utf-8"), anchor).encode(), ctype)
+        for name, (_, ctype, _, _) in SAMPLES.items()
+    }
+    handler = type("Handler", (_SampleHandler,), {"documents": documents})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def demo_config_data(base_url: str) -> dict[str, object]:
+    return {
+        "site": {
+            "title": "Offentlig digitalisering (demo)",
+            "base_url": "http://localhost:8080/",
+            "output_dir": "output",
+            "database": "aggregator.db",
+        },
+        "poll": {"timeout_seconds": 10},
+        "digest": {"recipients": ["digest@example.org"]},
+        "smtp": {"from": "aggregator@example.org"},
+        "feeds": [
+            {"name": name, "url": base_url + file, "tags": tags, "priority": priority}
+            for file, (name, _, tags, priority) in SAMPLES.items()
+        ],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    directory: Path
+    config: Config
+    poll: PollReport
+    export: ExportReport
+    digest: DigestOutcome
+
+
+def run_demo(directory: Path, now: datetime | None = None) -> DemoResult:
+    """Write feeds.yaml, the database, the merged feed and a digest dry run into ``directory``."""
+    now = now or datetime.now(UTC)
+    directory.mkdir(parents=True, exist_ok=True)
+    zone = ZoneInfo("Europe/Copenhagen")
+    with serve_samples(now, zone) as base_url:
+        config_path = directory / "feeds.yaml"
+        config_path.write_text(
+            "# Written by `aggregator demo`; the sample server is gone when the demo ends.\n"
+            + yaml.safe_dump(demo_config_data(base_url), allow_unicode=True, sort_keys=False),
+            encoding="utf-8",
+        )
+        config = load_config(config_path)
+        store = Store.open(config.database_path)
+        try:
+            report = poll(config, store)
+            export = export_feeds(config, store, now)
+            digest = run_digest(config, store, now, out_dir=directory / "digest")
+        finally:
+            store.close()
+    return DemoResult(directory, config, report, export, digest)

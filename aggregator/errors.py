@@ -1,0 +1,44 @@
+"""One exception tree for the whole package.
+
+    AggregatorError
+    ├── ConfigError      feeds.yaml is missing, malformed or invalid  (exit 2)
+    ├── FetchError       a feed could not be fetched (kept as a value per feed)
+    ├── ParseError       the bytes fetched are not a usable feed (kept as a value per feed)
+    ├── StorageError     the SQLite file cannot be opened, migrated or written
+    ├── ExportError      an output file cannot be written
+    └── DigestError      a digest cannot be built or sent
+
+Third-party errors are wrapped with ``raise ... from exc`` so callers only catch ours.
+"""
+
+from __future__ import annotations
+
+
+class AggregatorError(Exception):
+    """Root of every error this package raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(AggregatorError):
+    exit_code = 2
+
+
+class FetchError(AggregatorError):
+    pass
+
+
+class ParseError(AggregatorError):
+    pass
+
+
+class StorageError(AggregatorError):
+    pass
+
+
+class ExportError(AggregatorError):
+    pass
+
+
+class DigestError(AggregatorError):
+    pass

@@ -1,0 +1,193 @@
+"""Pure normalisation: ParsedFeed + fetch metadata + now -> UpdatePlan.
+
+Identity, canonical URLs, dates in UTC and sanitised HTML are decided here, with no I/O, so
+the rules can be tested in isolation and the store only has to write what it is given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import uuid
+from datetime import datetime
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import nh3
+
+from aggregator.types import EntryPlan, FetchResult, ParsedEntry, ParsedFeed, UpdatePlan
+
+SUMMARY_LENGTH = 300
+_ID_NAMESPACE = uuid.UUID("6f1c1b8e-3d55-4c1a-9a53-2c6f0e0f7a10")
+
+TRACKING_PARAMS = frozenset(
+    {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "_hsenc", "_hsmi", "igshid"}
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+ALLOWED_TAGS = frozenset(
+    {
+        "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "dfn",
+        "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6",
+        "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "small",
+        "span", "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr",
+        "u", "ul",
+    }
+)  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title", "hreflang"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "abbr": {"title"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "blockquote": {"cite"},
+    "q": {"cite"},
+    "ol": {"start"},
+}
+_BLOCK_TAG = re.compile(r"<(?=/?(?:p|br|div|li|h[1-6]|tr|td|th|blockquote|pre|hr|dd|dt)\b)", re.I)
+_SPACES = re.compile(r"\s+")
+
+
+def canonical_url(url: str | None) -> str | None:
+    """The form two links to the same post share: http/https, ``www.``, case of the host,
+    default port, trailing slash, fragment, tracking parameters and parameter order do not count.
+    """
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower().rstrip(".")
+    if scheme not in ("http", "https") or not host:
+        return None
+    host = host.removeprefix("www.")
+    if port and port != _DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{port}"
+    path = re.sub(r"/{2,}", "/", parts.path or "/")
+    if len(path) > 1:
+        path = path.rstrip("/")
+    query = sorted(
+        (key, value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        if not key.lower().startswith("utm_") and key.lower() not in TRACKING_PARAMS
+    )
+    return urlunsplit(("https", host, path, urlencode(query), ""))
+
+
+def sanitise_html(fragment: str) -> str:
+    """Allowlist sanitising: no scripts, handlers, styles, frames or javascript: URLs."""
+    cleaned = nh3.clean(
+        fragment,
+        tags=set(ALLOWED_TAGS),
+        attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+    return cleaned.strip()
+
+
+def html_to_text(fragment: str) -> str:
+    """Visible text of an HTML fragment, with block boundaries kept as spaces."""
+    spaced = _BLOCK_TAG.sub(" <", fragment)
+    text = html.unescape(nh3.clean(spaced, tags=set(), attributes={}))
+    return _SPACES.sub(" ", text).strip()
+
+
+def shorten(text: str, limit: int = SUMMARY_LENGTH) -> str:
+    """Cut at a word boundary so a summary never ends mid-word."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,.;:–-") + "…"
+
+
+def entry_key(entry: ParsedEntry) -> str:
+    """Identity inside one feed: guid, else link, else a hash of what the entry says."""
+    if entry.guid:
+        return entry.guid
+    if entry.link:
+        return entry.link
+    date = (entry.published or entry.updated).isoformat() if entry.published or entry.updated else ""
+    digest = hashlib.sha256(f"{entry.title}\0{date}\0{entry.content_html}".encode()).hexdigest()
+    return f"sha256:{digest[:32]}"
+
+
+def entry_id(feed_url: str, key: str, canonical: str | None) -> str:
+    """Stable id of a merged entry: from the canonical link, so the same post from two feeds
+    gets the same id; from feed and key when there is no link."""
+    name = canonical or f"{feed_url}\0{key}"
+    return f"urn:uuid:{uuid.uuid5(_ID_NAMESPACE, name)}"
+
+
+def _clamp(value: datetime | None, now: datetime) -> datetime | None:
+    # A date in the future would pin an entry to the top of the merged feed.
+    if value is None:
+        return None
+    return min(value, now)
+
+
+def normalise_entry(entry: ParsedEntry, feed_url: str, now: datetime) -> EntryPlan:
+    content = sanitise_html(entry.content_html)
+    text = html_to_text(content)
+    title = html_to_text(entry.title) or shorten(text, 80) or entry.link or ""
+    published = _clamp(entry.published, now) or _clamp(entry.updated, now) or now
+    updated = max(_clamp(entry.updated, now) or published, published)
+    link = entry.link if canonical_url(entry.link) else None
+    content_hash = hashlib.sha256(
+        "\0".join((title, content, link or "", entry.author or "")).encode()
+    ).hexdigest()
+    return EntryPlan(
+        key=entry_key(entry),
+        canonical_url=canonical_url(link),
+        link=link,
+        title=title,
+        author=html_to_text(entry.author) if entry.author else None,
+        content_html=content,
+        summary_text=shorten(text),
+        published=published,
+        updated=updated,
+        content_hash=content_hash,
+        language=entry.language,
+    )
+
+
+def plan_update(fetch: FetchResult, parsed: ParsedFeed | None, now: datetime) -> UpdatePlan:
+    """What to write for one poll of one feed. Repeated keys in a feed keep the first entry."""
+    entries: dict[str, EntryPlan] = {}
+    if parsed is not None:
+        for raw in parsed.entries:
+            plan = normalise_entry(raw, fetch.feed_url, now)
+            entries.setdefault(plan.key, plan)
+    return UpdatePlan(
+        feed_url=fetch.feed_url,
+        fetched_at=fetch.fetched_at,
+        status=fetch.status,
+        etag=fetch.etag,
+        last_modified=fetch.last_modified,
+        not_modified=fetch.not_modified,
+        error=fetch.error,
+        keep_validators=fetch.error is not None,
+        feed_title=parsed.title if parsed else None,
+        site_url=parsed.site_url if parsed else None,
+        entries=tuple(entries.values()),
+    )
+
+
+def failed_update(fetch: FetchResult, error: str) -> UpdatePlan:
+    """A body that is not a usable feed: forget the validators so the next poll refetches it
+    in full instead of being told 304 about a broken document."""
+    return UpdatePlan(
+        feed_url=fetch.feed_url,
+        fetched_at=fetch.fetched_at,
+        status=fetch.status,
+        etag=None,
+        last_modified=None,
+        not_modified=False,
+        error=error,
+    )

@@ -1,0 +1,82 @@
+"""feedparser adapter: bytes + response headers -> ParsedFeed.
+
+The response headers go to feedparser with the bytes so the HTTP charset takes part in
+decoding (an ISO-8859-1 feed served as such keeps its æøå). No FeedParserDict leaves this module.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from aggregator.errors import ParseError
+from aggregator.types import ParsedEntry, ParsedFeed
+
+# Sanitising is done once, by nh3, in normalise; feedparser's own sanitiser would only add cost.
+_PARSE_OPTIONS: dict[str, Any] = {"sanitize_html": False, "resolve_relative_uris": True}
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def _to_datetime(value: time.struct_time | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _content(entry: Any) -> str:
+    """The richest body the entry has: full content before summary, HTML before text."""
+    contents = entry.get("content") or []
+    html = [c for c in contents if c.get("type") in _HTML_TYPES and c.get("value")]
+    if html:
+        return str(html[0]["value"])
+    if contents and contents[0].get("value"):
+        return str(contents[0]["value"])
+    return str(entry.get("summary") or "")
+
+
+def _entry(entry: Any, feed_language: str | None) -> ParsedEntry:
+    detail = entry.get("content", [{}])[0] if entry.get("content") else {}
+    return ParsedEntry(
+        guid=(entry.get("id") or "").strip() or None,
+        link=(entry.get("link") or "").strip() or None,
+        title=str(entry.get("title") or ""),
+        author=(entry.get("author") or "").strip() or None,
+        content_html=_content(entry),
+        published=_to_datetime(entry.get("published_parsed")),
+        updated=_to_datetime(entry.get("updated_parsed")),
+        language=(detail.get("language") or feed_language) if detail else feed_language,
+    )
+
+
+def parse_feed(content: bytes, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
+    """Parse feed bytes; raises ParseError when they are not a feed at all."""
+    response_headers = {k.lower(): v for k, v in (headers or {}).items()}
+    response_headers.setdefault("content-location", url)
+    parsed = feedparser.parse(content, response_headers=response_headers, **_PARSE_OPTIONS)
+    feed = parsed.get("feed", {})
+    version = parsed.get("version") or ""
+    problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    if not version and not parsed.entries:
+        content_type = response_headers.get("content-type", "")
+        if "html" in content_type or content.lstrip()[:15].lower().startswith(b"<!doctype html"):
+            raise ParseError("not a feed: the server sent an HTML page")
+        reason = f": {problem}" if problem else ""
+        raise ParseError(f"not a feed{reason}")
+    language = (feed.get("language") or "").strip() or None
+    return ParsedFeed(
+        url=url,
+        title=(feed.get("title") or "").strip() or None,
+        site_url=(feed.get("link") or "").strip() or None,
+        language=language,
+        version=version or "unknown",
+        entries=tuple(_entry(e, language) for e in parsed.entries),
+        warning=str(problem) if problem else None,
+    )

@@ -1,0 +1,145 @@
+"""Frozen values passed between pipeline stages.
+
+Each stage takes and returns these, never a library object (no FeedParserDict, no sqlite Row),
+so every stage can be tested alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the store remembers about a feed that the next fetch needs."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """Outcome of one HTTP fetch: content, not-modified, or an error (never raised)."""
+
+    feed_url: str
+    fetched_at: datetime
+    final_url: str = ""
+    status: int | None = None
+    content: bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEntry:
+    guid: str | None
+    link: str | None
+    title: str
+    author: str | None
+    content_html: str
+    published: datetime | None
+    updated: datetime | None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    url: str
+    title: str | None
+    site_url: str | None
+    language: str | None
+    version: str
+    entries: tuple[ParsedEntry, ...]
+    warning: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPlan:
+    """One entry, normalised and ready to store."""
+
+    key: str
+    canonical_url: str | None
+    link: str | None
+    title: str
+    author: str | None
+    content_html: str
+    summary_text: str
+    published: datetime
+    updated: datetime
+    content_hash: str
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpdatePlan:
+    """Everything one poll of one feed writes: fetch state plus entries, in one transaction."""
+
+    feed_url: str
+    fetched_at: datetime
+    status: int | None
+    etag: str | None
+    last_modified: str | None
+    not_modified: bool
+    error: str | None
+    keep_validators: bool = False
+    feed_title: str | None = None
+    site_url: str | None = None
+    entries: tuple[EntryPlan, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FeedUpdateResult:
+    feed_url: str
+    new: int = 0
+    updated: int = 0
+    not_modified: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    feed_url: str
+    name: str
+    title: str | None
+    site_url: str | None
+    link: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """An entry as read back for export and digest; the primary source is first."""
+
+    id: str
+    title: str
+    link: str | None
+    author: str | None
+    content_html: str
+    summary_text: str
+    published: datetime
+    updated: datetime
+    first_seen: datetime
+    sources: tuple[SourceRef, ...]
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    url: str
+    name: str
+    title: str | None
+    last_fetched_at: datetime | None
+    last_success_at: datetime | None
+    last_status: int | None
+    last_error: str | None
+    error_count: int
+    entry_count: int
