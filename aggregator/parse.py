@@ -31,6 +31,11 @@ def _to_datetime(value: time.struct_time | None) -> datetime | None:
         return None
 
 
+def _get(entry: Any, key: str) -> Any:
+    """Plain dict lookup: FeedParserDict.get aliases keys (updated -> published) and warns."""
+    return dict.get(entry, key)
+
+
 def _content(entry: Any) -> str:
     """The richest body the entry has: full content before summary, HTML before text."""
     contents = entry.get("content") or []
@@ -50,8 +55,8 @@ def _entry(entry: Any, feed_language: str | None) -> ParsedEntry:
         title=str(entry.get("title") or ""),
         author=(entry.get("author") or "").strip() or None,
         content_html=_content(entry),
-        published=_to_datetime(entry.get("published_parsed")),
-        updated=_to_datetime(entry.get("updated_parsed")),
+        published=_to_datetime(_get(entry, "published_parsed")),
+        updated=_to_datetime(_get(entry, "updated_parsed")),
         language=(detail.get("language") or feed_language) if detail else feed_language,
     )
 

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from aggregator.config import Config, load_config
+from aggregator.store import Store
+from tests.feedserver import FeedServer
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture_text(name: str) -> str:
+    return (FIXTURES / name).read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    feed_server = FeedServer().start()
+    yield feed_server
+    feed_server.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def make_config(tmp_path: Path) -> Any:
+    """Write a feeds.yaml into tmp_path and load it the way the CLI does."""
+
+    def make(feeds: list[dict[str, Any]], **sections: Any) -> Config:
+        data: dict[str, Any] = {
+            "site": {"title": "Offentlig digitalisering", "base_url": "https://planet.example.dk/"},
+            "poll": {"timeout_seconds": 3},
+            **sections,
+            "feeds": feeds,
+        }
+        path = tmp_path / "feeds.yaml"
+        path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        return load_config(path)
+
+    return make
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store.open(tmp_path / "aggregator.db")
+    yield opened
+    opened.close()

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aggregator.config import load_config, parse_config
+from aggregator.errors import ConfigError
+
+REPO = Path(__file__).parent.parent
+
+
+def test_shipped_feeds_yaml_is_valid():
+    config = load_config(REPO / "feeds.yaml")
+    assert len(config.feeds) >= 6
+    assert config.site.timezone == "Europe/Copenhagen"
+    assert config.database_path == REPO / "aggregator.db"
+    assert all(feed.url.startswith("https://") for feed in config.feeds)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"feeds": [{"name": "a", "url": "https://a.dk/"}] * 3 + [{"name": "b", "url": "nope"}]},
+         "feeds[3].url: not a valid URL"),
+        ({"feeds": [{"name": "a", "url": "https://a.dk/", "tagz": ["x"]}]},
+         "feeds[0].tagz: unknown key"),
+        ({"feeds": [{"url": "https://a.dk/"}]}, "feeds[0].name: required key is missing"),
+        ({"feeds": [{"name": "a", "url": "https://a.dk/", "interval_minutes": "often"}]},
+         "feeds[0].interval_minutes: Input should be a valid integer"),
+        ({"site": {"timezone": "Europe/Kobenhavn"}}, "site.timezone: unknown time zone"),
+        ({"sitee": {}}, "sitee: unknown key"),
+        ({"digest": {"recipients": ["ikke-en-adresse"]}}, "digest.recipients: not an e-mail"),
+        ({"smtp": {"password": "hemmeligt"}}, "smtp.password: unknown key"),
+        ({"feeds": [{"name": "a", "url": "https://a.dk/"}, {"name": "b", "url": "https://a.dk/"}]},
+         "feeds[1] repeats the URL of feeds[0]"),
+        ({"feeds": [{"name": "a", "url": "ftp://a.dk/feed"}]}, "feeds[0].url: not a valid URL"),
+    ],
+)  # fmt: skip
+def test_invalid_settings_name_the_key_path(data, message):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    assert message in str(caught.value)
+
+
+def test_all_problems_are_reported_at_once():
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"feeds": [{"name": "a", "url": "x"}, {"name": "b", "url": "y", "z": 1}]})
+    lines = str(caught.value).splitlines()
+    assert lines == ["feeds[0].url: not a valid URL", "feeds[1].url: not a valid URL",
+                     "feeds[1].z: unknown key"]  # fmt: skip
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    path = tmp_path / "feeds.yaml"
+    path.write_text("feeds:\n  - name: a\n    url: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"not valid YAML \(line \d+"):
+        load_config(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_paths_are_relative_to_the_config_file(tmp_path):
+    path = tmp_path / "conf" / "feeds.yaml"
+    path.parent.mkdir()
+    path.write_text("site:\n  database: data/agg.db\n  output_dir: public\n", encoding="utf-8")
+    config = load_config(path)
+    assert config.database_path == tmp_path / "conf" / "data" / "agg.db"
+    assert config.output_dir == tmp_path / "conf" / "public"
+
+
+def test_smtp_password_comes_from_the_environment(monkeypatch):
+    config = parse_config({"smtp": {"password_env": "MY_SMTP_SECRET"}})
+    monkeypatch.delenv("MY_SMTP_SECRET", raising=False)
+    assert config.smtp.password is None
+    monkeypatch.setenv("MY_SMTP_SECRET", "s3cret")
+    assert config.smtp.password == "s3cret"

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from aggregator.normalise import (
+    canonical_url,
+    entry_id,
+    entry_key,
+    html_to_text,
+    normalise_entry,
+    sanitise_html,
+    shorten,
+)
+from aggregator.types import ParsedEntry
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("url", "canonical"),
+    [
+        ("https://os2.eu/blog/post", "https://os2.eu/blog/post"),
+        ("http://os2.eu/blog/post", "https://os2.eu/blog/post"),
+        ("https://WWW.OS2.eu/blog/post/", "https://os2.eu/blog/post"),
+        ("https://os2.eu:443/blog/post#comments", "https://os2.eu/blog/post"),
+        ("http://os2.eu:80/blog/post", "https://os2.eu/blog/post"),
+        ("https://os2.eu/blog/post?utm_source=rss&utm_medium=feed", "https://os2.eu/blog/post"),
+        ("https://os2.eu/p?b=2&a=1&fbclid=x&gclid=y&mc_cid=z", "https://os2.eu/p?a=1&b=2"),
+        ("https://os2.eu:8443/blog/", "https://os2.eu:8443/blog"),
+        ("https://os2.eu", "https://os2.eu/"),
+        ("https://os2.eu/blog/Post", "https://os2.eu/blog/Post"),
+        ("javascript:alert(1)", None),
+        ("mailto:a@b.dk", None),
+        ("", None),
+        (None, None),
+        ("https://[::1", None),
+    ],
+)
+def test_canonical_url(url, canonical):
+    assert canonical_url(url) == canonical
+
+
+def test_sanitising_removes_everything_active():
+    dirty = (
+        '<p onclick="x()">Tekst</p><script>alert(1)</script><a href="javascript:alert(2)">a</a>'
+        '<iframe src="https://evil.example/"></iframe><style>p{}</style>'
+        '<img src="https://ok.example/a.png" onerror="alert(3)">'
+    )
+    clean = sanitise_html(dirty)
+    for needle in ("onclick", "script", "javascript:", "iframe", "style", "onerror"):
+        assert needle not in clean
+    assert '<img src="https://ok.example/a.png">' in clean
+    assert "<p>Tekst</p>" in clean
+
+
+def test_links_are_made_safe_for_readers():
+    assert 'rel="noopener noreferrer nofollow"' in sanitise_html('<a href="https://x.dk/">x</a>')
+
+
+def test_html_to_text_keeps_block_boundaries_and_entities():
+    assert html_to_text("<p>Første</p><p>Anden &amp; tredje</p>") == "Første Anden & tredje"
+    assert html_to_text("<b>Kø</b>benhavn") == "København"
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("kort tekst", 300, "kort tekst"),
+        ("ord " * 100, 30, "ord ord ord ord ord ord ord…"),
+        ("Æbleskiver, gløgg og julehygge i Ålborg", 20, "Æbleskiver, gløgg…"),
+    ],
+)
+def test_shorten_cuts_at_a_word_boundary(text, limit, expected):
+    result = shorten(text.strip(), limit)
+    assert result == expected
+    assert len(result) <= limit
+
+
+def _entry(**changes) -> ParsedEntry:
+    values = {
+        "guid": "id-1",
+        "link": "https://os2.eu/a",
+        "title": "Titel",
+        "author": None,
+        "content_html": "<p>Indhold</p>",
+        "published": datetime(2026, 11, 20, tzinfo=UTC),
+        "updated": None,
+    }
+    values.update(changes)
+    return ParsedEntry(**values)  # type: ignore[arg-type]
+
+
+def test_identity_falls_back_from_guid_to_link_to_content_hash():
+    assert entry_key(_entry()) == "id-1"
+    assert entry_key(_entry(guid=None)) == "https://os2.eu/a"
+    hashed = entry_key(_entry(guid=None, link=None))
+    assert hashed.startswith("sha256:")
+    assert hashed == entry_key(_entry(guid=None, link=None))
+    assert hashed != entry_key(_entry(guid=None, link=None, title="Anden titel"))
+
+
+def test_entry_ids_are_stable_and_shared_through_the_canonical_url():
+    a = entry_id("https://a.dk/feed", "x", "https://os2.eu/a")
+    b = entry_id("https://b.dk/feed", "y", "https://os2.eu/a")
+    assert a == b
+    assert a.startswith("urn:uuid:")
+    assert entry_id("https://a.dk/feed", "x", None) != entry_id("https://b.dk/feed", "x", None)
+
+
+def test_missing_date_becomes_first_seen_and_future_is_clamped():
+    assert normalise_entry(_entry(published=None), "f", NOW).published == NOW
+    future = normalise_entry(_entry(published=NOW + timedelta(days=3000)), "f", NOW)
+    assert future.published == NOW
+    updated_only = normalise_entry(
+        _entry(published=None, updated=datetime(2026, 11, 1, tzinfo=UTC)), "f", NOW
+    )
+    assert updated_only.published == datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def test_title_is_plain_text_and_never_empty():
+    plan = normalise_entry(_entry(title="<b>Fed</b> &amp; klar"), "f", NOW)
+    assert plan.title == "Fed & klar"
+    untitled = normalise_entry(_entry(title="", content_html="<p>Kun indhold her</p>"), "f", NOW)
+    assert untitled.title == "Kun indhold her"
+
+
+def test_unsafe_links_are_dropped():
+    plan = normalise_entry(_entry(link="javascript:alert(1)"), "f", NOW)
+    assert plan.link is None
+    assert plan.canonical_url is None

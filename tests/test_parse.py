@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from aggregator.errors import ParseError
+from aggregator.parse import parse_feed
+from tests.conftest import FIXTURES, fixture_text
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "title", "first_entry_title"),
+    [
+        ("rss20.xml", "rss20", "OS2 – nyheder", "Fælles kommunal cloud: næste skridt"),
+        ("rss10.rdf", "rss10", "KL – digitalisering", "Kunstig intelligens i borgerservice"),
+        ("rss091.xml", "rss091", "KOMBIT nyt", "Støttesystemerne får ny brugerflade"),
+        ("atom10.xml", "atom10", "Digitaliseringsstyrelsen", "Kommunernes fælles cloud"),
+        ("atom03.xml", "atom03", "KIT@ – gammelt Atom", "Mødereferat fra årsmødet"),
+    ],
+)
+def test_every_supported_format_parses(name, version, title, first_entry_title):
+    parsed = parse_feed((FIXTURES / name).read_bytes(), f"https://example.dk/{name}")
+    assert parsed.version.startswith(version)
+    assert parsed.title == title
+    assert parsed.entries[0].title == first_entry_title
+
+
+def test_entry_fields_come_out_typed_and_in_utc():
+    parsed = parse_feed((FIXTURES / "rss20.xml").read_bytes(), "https://os2.eu/feed")
+    entry = parsed.entries[0]
+    assert entry.guid == "https://os2.eu/?p=1412"
+    assert entry.author == "Søren Ærø"
+    assert entry.published == datetime(2026, 11, 17, 8, 0, tzinfo=UTC)
+    assert "<strong>fælles platform</strong>" in entry.content_html
+    assert parsed.language == "da"
+
+
+@pytest.mark.parametrize(
+    ("name", "encoding", "content_type", "expected_title"),
+    [
+        ("latin1.xml", "iso-8859-1", "application/rss+xml; charset=iso-8859-1",
+         "Æbler, øl og ål på Ærø"),
+        ("latin1.xml", "iso-8859-1", "application/xml", "Æbler, øl og ål på Ærø"),
+        ("cp1252.xml", "windows-1252", "application/xml", "“Sådan går det” – årets økonomi"),
+        ("rss20.xml", "utf-8", "text/xml; charset=utf-8", "Fælles kommunal cloud: næste skridt"),
+    ],
+)  # fmt: skip
+def test_danish_letters_survive_each_encoding(name, encoding, content_type, expected_title):
+    body = fixture_text(name).encode(encoding)
+    parsed = parse_feed(body, "https://example.dk/feed", {"Content-Type": content_type})
+    assert parsed.entries[0].title == expected_title
+
+
+def test_http_charset_decides_when_the_document_does_not_say():
+    body = fixture_text("latin1.xml").replace(' encoding="iso-8859-1"', "").encode("iso-8859-1")
+    parsed = parse_feed(
+        body, "https://example.dk/feed", {"Content-Type": "text/xml; charset=iso-8859-1"}
+    )
+    assert parsed.entries[0].title == "Æbler, øl og ål på Ærø"
+
+
+def test_html_page_is_not_a_feed():
+    with pytest.raises(ParseError, match="HTML page"):
+        parse_feed(
+            (FIXTURES / "page.html").read_bytes(),
+            "https://example.dk/",
+            {"Content-Type": "text/html; charset=utf-8"},
+        )
+
+
+def test_garbage_is_not_a_feed():
+    with pytest.raises(ParseError, match="not a feed"):
+        parse_feed(b"\x00\x01binary junk", "https://example.dk/feed")

@@ -1,0 +1,193 @@
+"""Poll -> store through a real HTTP server and a real SQLite file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from aggregator.pipeline import poll
+from aggregator.store import Store
+from tests.conftest import FIXTURES, fixture_text
+from tests.feedserver import FeedServer, Response, feed_route
+
+RSS = (FIXTURES / "rss20.xml").read_bytes()
+ATOM = (FIXTURES / "atom10.xml").read_bytes()
+
+
+class Clock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
+
+
+def count(store: Store, table: str) -> int:
+    return int(store.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def test_second_poll_is_conditional_and_stores_no_duplicates(server, make_config, store, clock):
+    config = make_config([{"name": "OS2", "url": server.route("/os2", feed_route(RSS))}])
+    first = poll(config, store, clock=clock)
+    assert (first.new, first.updated, first.failed) == (3, 0, ())
+    second = poll(config, store, clock=clock)
+    assert second.results[0].not_modified
+    assert (second.new, second.updated) == (0, 0)
+    assert count(store, "entries") == 3
+    assert "if-none-match" in server.requests_to("/os2")[1].headers
+
+
+def test_server_without_validators_still_stores_no_duplicates(server, make_config, store, clock):
+    url = server.static("/plain", Response(200, RSS, {"Content-Type": "application/rss+xml"}))
+    config = make_config([{"name": "OS2", "url": url}])
+    poll(config, store, clock=clock)
+    again = poll(config, store, clock=clock)
+    assert (again.new, again.updated) == (0, 0)
+    assert count(store, "entries") == 3
+    assert count(store, "entry_sources") == 3
+
+
+def test_edited_entry_is_updated_in_place(server, make_config, store, clock):
+    config = make_config([{"name": "OS2", "url": server.route("/os2", feed_route(RSS))}])
+    poll(config, store, clock=clock)
+    before = {e.title: e for e in store.recent_entries(10)}["OS2mo 12.0 er udkommet"]
+
+    edited = RSS.replace(b"Den nye version har forbedret s\xc3\xb8gning.", b"Rettet: bedre s\xc3\xb8gning.")
+    edited = edited.replace(b"OS2mo 12.0 er udkommet", b"OS2mo 12.0 er udkommet (opdateret)")
+    server.route("/os2", feed_route(edited))
+    clock.now += timedelta(hours=1)
+    report = poll(config, store, clock=clock)
+
+    assert (report.new, report.updated) == (0, 1)
+    entries = store.recent_entries(10)
+    assert len(entries) == 3
+    after = next(e for e in entries if e.id == before.id)
+    assert after.title == "OS2mo 12.0 er udkommet (opdateret)"
+    assert after.summary_text == "Rettet: bedre søgning."
+    assert after.published == before.published
+    assert after.updated == clock.now
+
+
+def test_same_post_in_two_feeds_is_stored_once_with_both_sources(
+    server, make_config, store, clock
+):
+    config = make_config(
+        [
+            {"name": "OS2", "url": server.route("/os2", feed_route(RSS)), "priority": 1},
+            {"name": "Digst", "url": server.route("/digst", feed_route(ATOM))},
+        ]
+    )
+    report = poll(config, store, clock=clock)
+    assert report.new == 4  # 3 + 2 with one cross-post
+    entries = store.recent_entries(10)
+    assert len(entries) == 4
+    shared = next(e for e in entries if "cloud" in (e.link or ""))
+    assert [s.name for s in shared.sources] == ["OS2", "Digst"]
+    assert shared.title == "Fælles kommunal cloud: næste skridt"
+
+
+def test_priority_decides_the_primary_source_whatever_the_order(
+    server, make_config, store, clock
+):
+    os2 = {"name": "OS2", "url": server.route("/os2", feed_route(RSS)), "priority": 5}
+    digst = {"name": "Digst", "url": server.route("/digst", feed_route(ATOM))}
+    config = make_config([os2, digst])
+    poll(config, store, feeds=[config.feeds[1]], clock=clock)  # the aggregating feed first
+    poll(config, store, feeds=[config.feeds[0]], clock=clock)
+    shared = next(e for e in store.recent_entries(10) if "cloud" in (e.link or ""))
+    assert [s.name for s in shared.sources] == ["OS2", "Digst"]
+    assert shared.title == "Fælles kommunal cloud: næste skridt"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "encoding", "content_type", "title"),
+    [
+        ("latin1.xml", "iso-8859-1", "application/rss+xml; charset=ISO-8859-1",
+         "Æbler, øl og ål på Ærø"),
+        ("cp1252.xml", "windows-1252", "application/xml", "“Sådan går det” – årets økonomi"),
+        ("rss20.xml", "utf-8", "application/rss+xml", "Fælles kommunal cloud: næste skridt"),
+    ],
+)  # fmt: skip
+def test_danish_text_survives_http_to_sqlite(
+    server, make_config, store, clock, fixture, encoding, content_type, title
+):
+    body = fixture_text(fixture).encode(encoding)
+    url = server.route("/feed", feed_route(body, content_type=content_type))
+    poll(make_config([{"name": "Feed", "url": url}]), store, clock=clock)
+    stored = store.db.execute("SELECT title FROM entries").fetchall()
+    assert (title,) in stored
+
+
+def test_failures_are_recorded_and_never_stop_the_other_feeds(server, make_config, store, clock):
+    feeds = [
+        {"name": "Good", "url": server.route("/good", feed_route(RSS))},
+        {"name": "Missing", "url": server.url("/missing")},
+        {"name": "Broken", "url": server.static("/500", Response(500, b"oops"))},
+        {"name": "Slow", "url": server.static("/slow", Response(200, RSS, delay=2))},
+        {"name": "Html", "url": server.static(
+            "/page", Response(200, (FIXTURES / "page.html").read_bytes(),
+                              {"Content-Type": "text/html; charset=utf-8"}))},
+        {"name": "Refused", "url": "http://127.0.0.1:9/feed"},
+    ]  # fmt: skip
+    config = make_config(feeds, poll={"timeout_seconds": 0.5})
+    report = poll(config, store, clock=clock)
+    errors = {r.feed_url.rsplit("/", 1)[1]: r.error for r in report.results}
+    assert errors["good"] is None
+    assert errors["missing"] == "HTTP 404 Not Found"
+    assert errors["500"] == "HTTP 500 Internal Server Error"
+    assert errors["slow"] == "timed out waiting for the server"
+    assert errors["page"] == "not a feed: the server sent an HTML page"
+    assert errors["feed"] is not None
+    assert errors["feed"].startswith("cannot connect")
+    assert report.new == 3
+    statuses = {s.name: s for s in store.feed_statuses()}
+    assert statuses["Good"].last_error is None
+    assert statuses["Good"].entry_count == 3
+    assert statuses["Missing"].last_status == 404
+    assert statuses["Missing"].error_count == 1
+    assert statuses["Html"].last_error == "not a feed: the server sent an HTML page"
+
+
+def test_a_feed_turning_bad_keeps_its_stored_entries(server, make_config, store, clock):
+    config = make_config([{"name": "OS2", "url": server.route("/os2", feed_route(RSS))}])
+    poll(config, store, clock=clock)
+    originals = {e.id: e for e in store.recent_entries(10)}
+    # A truncated document: feedparser recovers what it can; nothing stored is lost or changed.
+    server.static("/os2", Response(200, b"<rss><channel><item><title>half"))
+    poll(config, store, clock=clock)
+    server.static("/os2", Response(200, b"\x00garbage"))
+    report = poll(config, store, clock=clock)
+    assert report.results[0].error is not None
+    assert report.results[0].error.startswith("not a feed")
+    kept = {e.id: e for e in store.recent_entries(10)}
+    assert {i: kept[i] for i in originals} == originals
+
+
+def test_hostile_entries_are_stored_inert(server, make_config, store, clock):
+    url = server.route("/evil", feed_route((FIXTURES / "hostile.xml").read_bytes()))
+    poll(make_config([{"name": "Evil", "url": url}]), store, clock=clock)
+    entries = store.recent_entries(10)
+    assert len(entries) == 2
+    for entry in entries:
+        blob = " ".join(filter(None, (entry.title, entry.content_html, entry.link, entry.author)))
+        for needle in ("<script", "onerror", "onclick", "javascript:", "<iframe", "<style"):
+            assert needle not in blob
+    future = next(e for e in entries if e.title == "Fremtidig dato")
+    assert future.published == clock.now
+
+
+def test_every_supported_format_polls(server, make_config, store, clock):
+    names = ["rss20.xml", "atom10.xml", "rss10.rdf", "rss091.xml", "atom03.xml"]
+    feeds = [{"name": n, "url": server.route(f"/{n}", feed_route((FIXTURES / n).read_bytes()))}
+             for n in names]  # fmt: skip
+    report = poll(make_config(feeds), store, clock=clock)
+    assert report.failed == ()
+    assert {r.feed_url.rsplit("/", 1)[1]: r.new > 0 for r in report.results} == dict.fromkeys(
+        names, True
+    )
