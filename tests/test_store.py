@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+import pytest
+
+from aggregator.errors import StorageError
+from aggregator.store import SCHEMA_VERSION, Store
+from aggregator.types import EntryPlan, UpdatePlan
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+FEED = "https://os2.eu/feed"
+
+
+def entry(key: str, title: str, url: str | None = None) -> EntryPlan:
+    link = url or f"https://os2.eu/{key}"
+    return EntryPlan(
+        key=key,
+        canonical_url=link,
+        link=link,
+        title=title,
+        author=None,
+        content_html="<p>x</p>",
+        summary_text="x",
+        published=NOW,
+        updated=NOW,
+        content_hash=title,
+    )
+
+
+def plan(*entries: EntryPlan, etag: str = '"v1"') -> UpdatePlan:
+    return UpdatePlan(
+        feed_url=FEED,
+        fetched_at=NOW,
+        status=200,
+        etag=etag,
+        last_modified=None,
+        not_modified=False,
+        error=None,
+        feed_title="OS2",
+        entries=entries,
+    )
+
+
+def test_new_database_is_migrated_and_in_wal_mode(tmp_path):
+    store = Store.open(tmp_path / "a.db")
+    assert store.schema_version == SCHEMA_VERSION
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert {"feeds", "entries", "entry_sources", "digests"} <= set(store.db.table_names())
+    store.close()
+    again = Store.open(tmp_path / "a.db")  # reopening runs no migration twice
+    assert again.schema_version == SCHEMA_VERSION
+    again.close()
+
+
+def test_database_from_a_newer_version_is_refused(tmp_path):
+    conn = sqlite3.connect(tmp_path / "a.db")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StorageError, match="newer than this program"):
+        Store.open(tmp_path / "a.db")
+
+
+def test_not_a_database_is_a_clear_error(tmp_path):
+    path = tmp_path / "a.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StorageError, match="cannot open the database"):
+        Store.open(path)
+
+
+def test_one_feed_update_is_all_or_nothing(store):
+    store.sync_feeds([(FEED, "OS2", 0)], NOW)
+    store.apply(plan(entry("a", "Første")), NOW)
+    store.db.execute(
+        """CREATE TRIGGER explode BEFORE INSERT ON entries WHEN NEW.title = 'boom'
+           BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"""
+    )
+    with pytest.raises(StorageError, match="disk on fire"):
+        store.apply(plan(entry("b", "Anden"), entry("c", "boom"), etag='"v2"'), NOW)
+    titles = [e.title for e in store.recent_entries(10)]
+    assert titles == ["Første"]
+    assert store.feed_state(FEED).etag == '"v1"'  # the fetch state rolled back too
+    assert store.db.execute("SELECT count(*) FROM entry_sources").fetchone()[0] == 1
+
+
+def test_apply_before_sync_is_refused(store):
+    with pytest.raises(StorageError, match="sync_feeds first"):
+        store.apply(plan(entry("a", "x")), NOW)
+
+
+def test_text_survives_the_round_trip(store):
+    store.sync_feeds([(FEED, "Ærø Øst Ålborg", 0)], NOW)
+    store.apply(plan(entry("a", "Æble, øl og ål – “citat” € 😀")), NOW)
+    [stored] = store.recent_entries(1)
+    assert stored.title == "Æble, øl og ål – “citat” € 😀"
+    assert stored.sources[0].name == "Ærø Øst Ålborg"
+    assert stored.published == NOW
+    assert stored.published.tzinfo is UTC
