@@ -55,3 +55,11 @@ def store(tmp_path: Path) -> Iterator[Store]:
     opened = Store.open(tmp_path / "aggregator.db")
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def inbox() -> Iterator[Any]:
+    from tests.smtp import smtp_server
+
+    with smtp_server() as received:
+        yield received
