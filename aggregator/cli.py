@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -132,13 +131,20 @@ def export_command(config_path: Path) -> None:
 
 @cli.command("digest")
 @config_option
-@click.option("--week", help="Week to send, e.g. 2026-W47 or a date in it. Default: last complete week.")
+@click.option(
+    "--week", help="Week to send, e.g. 2026-W47 or a date in it. Default: last complete week."
+)
 @click.option("--dry-run", is_flag=True, help="Write the .eml and .html to the output directory.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Write the .eml and .html to this directory instead of sending.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write the .eml and .html to this directory instead of sending.",
+)
 @click.option("--force", is_flag=True, help="Send even if this week's digest was already sent.")
-def digest_command(config_path: Path, week: str | None, dry_run: bool, out_dir: Path | None,
-                   force: bool) -> None:
+def digest_command(
+    config_path: Path, week: str | None, dry_run: bool, out_dir: Path | None, force: bool
+) -> None:
     """Build the weekly digest and send it by e-mail (or write it with --dry-run/--out)."""
     from aggregator.digest import parse_week, run_digest
 
@@ -150,7 +156,7 @@ def digest_command(config_path: Path, week: str | None, dry_run: bool, out_dir: 
     if dry_run and out_dir is None:
         out_dir = config.output_dir / "digest"
     with open_store(config) as store:
-        outcome = run_digest(config, store, now_utc(), period, out_dir=out_dir, force=force)
+        outcome = run_digest(config, store, now_utc(), period=period, out_dir=out_dir, force=force)
     label = f"Digest {outcome.period.slug} ({outcome.entry_count} entries)"
     if outcome.files:
         click.echo(f"{label} written:")
@@ -192,14 +198,22 @@ def status_command(config_path: Path, as_json: bool) -> None:
         return
     header = ("FEED", "STATE", "LAST SUCCESS", "ENTRIES", "LAST ERROR")
     table = [
-        (s.name, _state(s.last_fetched_at, s.last_error), _local(s.last_success_at, config),
-         str(s.entry_count), s.last_error or "")
+        (
+            s.name,
+            _state(s.last_fetched_at, s.last_error),
+            _local(s.last_success_at, config),
+            str(s.entry_count),
+            s.last_error or "",
+        )
         for s in statuses
     ]
     widths = [max(len(row[i]) for row in [header, *table]) for i in range(4)]
     for row in [header, *table]:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True))
-                   + "  " + row[4])
+        click.echo(
+            "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True))
+            + "  "
+            + row[4]
+        )
 
 
 def _state(last_fetched: datetime | None, error: str | None) -> str:
@@ -210,8 +224,13 @@ def _state(last_fetched: datetime | None, error: str | None) -> str:
 
 @cli.command("run")
 @config_option
-@click.option("--tick", default=60.0, show_default=True, type=click.FloatRange(min=0.1),
-              help="Seconds between checks for feeds that are due.")
+@click.option(
+    "--tick",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds between checks for feeds that are due.",
+)
 def run_command(config_path: Path, tick: float) -> None:
     """Run as a service: poll on schedule, re-export, send the weekly digest."""
     from aggregator.scheduler import Service
@@ -223,8 +242,12 @@ def run_command(config_path: Path, tick: float) -> None:
 
 
 @cli.command("demo")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Directory for the demo's files (default: a new temporary directory).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Directory for the demo's files (default: a new temporary directory).",
+)
 def demo_command(out_dir: Path | None) -> None:
     """Run the whole pipeline offline against bundled sample feeds."""
     from aggregator.demo import run_demo
@@ -246,4 +269,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

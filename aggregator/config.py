@@ -1,14 +1,15 @@
 """feeds.yaml -> validated Config.
 
 Validation is strict (unknown keys are errors) because a typo in a hand-edited file must not be
-silently ignored. Every problem is reported with its key path, e.g. ``feeds[3].url: not a valid URL``.
+silently ignored. Every problem is reported with its key path, e.g.
+``feeds[3].url: not a valid URL``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
-import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit

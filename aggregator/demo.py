@@ -17,6 +17,7 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -55,7 +56,7 @@ def sample_anchor(now: datetime, zone: ZoneInfo) -> datetime:
 
 
 class _SampleHandler(BaseHTTPRequestHandler):
-    documents: dict[str, tuple[bytes, str]] = {}
+    documents: ClassVar[dict[str, tuple[bytes, str]]] = {}
 
     def do_GET(self) -> None:
         document = self.documents.get(self.path.lstrip("/"))

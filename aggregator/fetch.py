@@ -85,9 +85,7 @@ async def fetch_feed(
 ) -> FetchResult:
     """Fetch one feed; ``now`` is the time recorded on the result."""
     try:
-        async with client.stream(
-            "GET", state.url, headers=_conditional_headers(state)
-        ) as response:
+        async with client.stream("GET", state.url, headers=_conditional_headers(state)) as response:
             base = {
                 "feed_url": state.url,
                 "fetched_at": now,

@@ -113,7 +113,8 @@ def entry_key(entry: ParsedEntry) -> str:
         return entry.guid
     if entry.link:
         return entry.link
-    date = (entry.published or entry.updated).isoformat() if entry.published or entry.updated else ""
+    when = entry.published or entry.updated
+    date = when.isoformat() if when else ""
     digest = hashlib.sha256(f"{entry.title}\0{date}\0{entry.content_html}".encode()).hexdigest()
     return f"sha256:{digest[:32]}"
 

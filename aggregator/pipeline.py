@@ -90,18 +90,21 @@ async def poll_feeds(
         plan = plan_for(fetched, clock())
         result = store.apply(plan, clock())
         if result.error:
-            log.warning("%s: %s", fetched.feed_url, result.error)
+            log.info("%s: failed: %s", fetched.feed_url, result.error)
         else:
             log.info(
                 "%s: %s",
                 fetched.feed_url,
-                "not modified" if result.not_modified else f"{result.new} new, {result.updated} updated",
+                "not modified"
+                if result.not_modified
+                else f"{result.new} new, {result.updated} updated",
             )
         results.append(result)
     order = {f.url: i for i, f in enumerate(chosen)}
     return PollReport(tuple(sorted(results, key=lambda r: order[r.feed_url])))
 
 
-def poll(config: Config, store: Store, feeds: Iterable[FeedConfig] | None = None,
-         clock: Clock = utc_now) -> PollReport:
+def poll(
+    config: Config, store: Store, feeds: Iterable[FeedConfig] | None = None, clock: Clock = utc_now
+) -> PollReport:
     return asyncio.run(poll_feeds(config, store, feeds, clock))

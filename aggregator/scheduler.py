@@ -29,8 +29,9 @@ from aggregator.store import Store
 log = logging.getLogger(__name__)
 
 
-def due_feeds(config: Config, last_fetched: dict[str, datetime | None], now: datetime
-              ) -> list[FeedConfig]:
+def due_feeds(
+    config: Config, last_fetched: dict[str, datetime | None], now: datetime
+) -> list[FeedConfig]:
     """Feeds never fetched, or whose interval has passed since the last fetch."""
     due = []
     for feed in config.feeds:
@@ -84,8 +85,13 @@ class Service:
             outputs_missing = not (self.config.output_dir / "atom.xml").exists()
             if feeds:
                 report = poll(self.config, store, feeds, self.clock)
-                log.info("polled %d feeds: %d new, %d updated, %d failed", len(feeds),
-                         report.new, report.updated, len(report.failed))
+                log.info(
+                    "polled %d feeds: %d new, %d updated, %d failed",
+                    len(feeds),
+                    report.new,
+                    report.updated,
+                    len(report.failed),
+                )
                 outputs_missing = outputs_missing or report.changed
             if outputs_missing:
                 export = export_feeds(self.config, store, self.clock())
@@ -105,26 +111,36 @@ class Service:
                 now < digest_due_at(self.config, now) or store.digest_record(period.start_utc)
             ):
                 return
-            outcome = run_digest(self.config, store, now, period)
+            outcome = run_digest(self.config, store, now, period=period)
             if outcome.skipped_reason:
                 log.info("digest %s: %s", period.slug, outcome.skipped_reason)
             else:
-                log.info("digest %s sent to %d recipients (%d entries)", period.slug,
-                         len(outcome.sent_to), outcome.entry_count)
+                log.info(
+                    "digest %s sent to %d recipients (%d entries)",
+                    period.slug,
+                    len(outcome.sent_to),
+                    outcome.entry_count,
+                )
 
         self._with_store(work)
 
     def start(self) -> None:
         zone = self.config.site.zone
         self.scheduler.add_job(
-            self.poll_due, IntervalTrigger(seconds=self.tick_seconds, timezone=zone),
-            id="poll", next_run_time=datetime.now(zone),
+            self.poll_due,
+            IntervalTrigger(seconds=self.tick_seconds, timezone=zone),
+            id="poll",
+            next_run_time=datetime.now(zone),
         )
         digest_time = self.config.digest.time
         self.scheduler.add_job(
             self.send_digest,
-            CronTrigger(day_of_week=self.config.digest.day, hour=digest_time.hour,
-                        minute=digest_time.minute, timezone=zone),
+            CronTrigger(
+                day_of_week=self.config.digest.day,
+                hour=digest_time.hour,
+                minute=digest_time.minute,
+                timezone=zone,
+            ),
             id="digest",
         )
         # A digest missed while the service was down goes out as soon as it is back.
@@ -147,7 +163,11 @@ class Service:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, on_signal)
         self.start()
-        log.info("aggregator running: %d feeds, digest %s %s", len(self.config.feeds),
-                 self.config.digest.day, self.config.digest.time.strftime("%H:%M"))
+        log.info(
+            "aggregator running: %d feeds, digest %s %s",
+            len(self.config.feeds),
+            self.config.digest.day,
+            self.config.digest.time.strftime("%H:%M"),
+        )
         done.wait()
         self.stop()

@@ -483,6 +483,5 @@ class Store:
 
 
 _ENTRY_COLUMNS = (
-    "id, title, link, author, content_html, summary_text, language, published, updated, "
-    "first_seen"
+    "id, title, link, author, content_html, summary_text, language, published, updated, first_seen"
 )

@@ -10,13 +10,18 @@ import yaml
 
 from aggregator.config import Config, load_config
 from aggregator.store import Store
-from tests.feedserver import FeedServer
+from tests.feedserver import FeedServer, feed_route
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def fixture_text(name: str) -> str:
     return (FIXTURES / name).read_text(encoding="utf-8")
+
+
+def serve_fixture(server: FeedServer, name: str, path: str) -> str:
+    """Serve a fixture feed with ETag and Last-Modified; returns its URL."""
+    return server.route(path, feed_route((FIXTURES / name).read_bytes()))
 
 
 @pytest.fixture

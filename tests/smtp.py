@@ -31,7 +31,7 @@ class Inbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         raw = envelope.original_content or envelope.content
         parsed = message_from_bytes(raw, policy=policy.default)
-        self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed, raw))  # type: ignore[arg-type]
+        self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed, raw))
         return "250 Message accepted for delivery"
 
 

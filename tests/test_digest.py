@@ -11,8 +11,7 @@ from aggregator.digest.build import build_digest, week_containing
 from aggregator.digest.render import render_digest
 from aggregator.errors import DigestError
 from aggregator.pipeline import poll
-from tests.conftest import FIXTURES, free_port
-from tests.feedserver import feed_route
+from tests.conftest import free_port, serve_fixture
 
 CPH = ZoneInfo("Europe/Copenhagen")
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # a Wednesday in week 48
@@ -51,10 +50,10 @@ def test_parse_week_rejects_nonsense():
 def week_of_posts(server, make_config, store):
     def make(**sections):
         feeds = [
-            {"name": "OS2", "url": server.route("/os2", feed_route((FIXTURES / "rss20.xml").read_bytes())),
+            {"name": "OS2", "url": serve_fixture(server, "rss20.xml", "/os2"),
              "priority": 1},
-            {"name": "Digst", "url": server.route("/digst", feed_route((FIXTURES / "atom10.xml").read_bytes()))},
-            {"name": "KL", "url": server.route("/kl", feed_route((FIXTURES / "rss10.rdf").read_bytes()))},
+            {"name": "Digst", "url": serve_fixture(server, "atom10.xml", "/digst")},
+            {"name": "KL", "url": serve_fixture(server, "rss10.rdf", "/kl")},
         ]  # fmt: skip
         config = make_config(feeds, **sections)
         poll(config, store, clock=lambda: NOW)
@@ -85,7 +84,9 @@ def test_rendered_digest_is_danish_by_default_and_english_by_setting(week_of_pos
     digest = build_digest(entries, WEEK_47, "Offentlig digitalisering")
     danish = render_digest(digest)
     assert danish.subject == "Offentlig digitalisering: uge 47, 2026"
-    assert "5 nye indlæg fra 3 kilder i ugen 16. november 2026 til 22. november 2026." in danish.text
+    assert (
+        "5 nye indlæg fra 3 kilder i ugen 16. november 2026 til 22. november 2026." in danish.text
+    )
     assert "Også i: Digitaliseringsstyrelsen" in danish.text
     assert '<html lang="da">' in danish.html
     english = render_digest(digest, "en")
@@ -100,7 +101,7 @@ def test_empty_week_says_so(store):
 
 
 def test_titles_are_escaped_in_the_html_part(server, make_config, store):
-    url = server.route("/evil", feed_route((FIXTURES / "hostile.xml").read_bytes()))
+    url = serve_fixture(server, "hostile.xml", "/evil")
     poll(make_config([{"name": "Evil", "url": url}]), store, clock=lambda: NOW)
     entries = store.entries_published_between(WEEK_47.start_utc, WEEK_47.end_utc)
     html = render_digest(build_digest(entries, WEEK_47, "T")).html
@@ -131,12 +132,11 @@ def test_digest_is_sent_through_smtp_as_multipart(week_of_posts, store, inbox):
     html = message.get_body(("html",))
     assert plain.get_content_charset() == "utf-8"
     assert html.get_content_charset() == "utf-8"
-    assert "Æbler" not in plain.get_content()  # only this week's feeds
     for part in (plain.get_content(), html.get_content()):
         assert "Fælles kommunal cloud: næste skridt" in part
         assert "Søren Ærø" in part
-        assert "Små virksomheder" in part or "MitID" in part
-    assert b"\n" in received.raw and max(len(line) for line in received.raw.splitlines()) <= 998
+        assert "Ny vejledning om MitID Erhverv" in part
+    assert max(len(line) for line in received.raw.splitlines()) <= 998  # RFC 5322 line limit
 
 
 def test_non_ascii_subject_is_encoded_on_the_wire(week_of_posts, store, inbox):
@@ -171,7 +171,7 @@ def test_unreachable_smtp_server_is_a_clear_error_and_nothing_is_recorded(week_o
     config = week_of_posts(
         digest={"recipients": ["a@kommune.dk"]}, smtp={"host": "127.0.0.1", "port": free_port()}
     )
-    with pytest.raises(DigestError, match="cannot send the digest through 127.0.0.1"):
+    with pytest.raises(DigestError, match=r"cannot send the digest through 127\.0\.0\.1"):
         run_digest(config, store, NOW)
     assert store.digest_record(WEEK_47.start_utc) is None
 

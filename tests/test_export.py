@@ -12,8 +12,7 @@ import pytest
 
 from aggregator.export import export_feeds
 from aggregator.pipeline import poll
-from tests.conftest import FIXTURES
-from tests.feedserver import feed_route
+from tests.conftest import serve_fixture
 
 SCHEMA = json.loads((Path(__file__).parent / "jsonfeed-1.1.schema.json").read_text())
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -22,10 +21,10 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 @pytest.fixture
 def exported(server, make_config, store):
     feeds = [
-        {"name": "OS2", "url": server.route("/os2", feed_route((FIXTURES / "rss20.xml").read_bytes())),
+        {"name": "OS2", "url": serve_fixture(server, "rss20.xml", "/os2"),
          "priority": 1},
-        {"name": "Digst", "url": server.route("/digst", feed_route((FIXTURES / "atom10.xml").read_bytes()))},
-        {"name": "Evil", "url": server.route("/evil", feed_route((FIXTURES / "hostile.xml").read_bytes()))},
+        {"name": "Digst", "url": serve_fixture(server, "atom10.xml", "/digst")},
+        {"name": "Evil", "url": serve_fixture(server, "hostile.xml", "/evil")},
     ]  # fmt: skip
     config = make_config(feeds)
     poll(config, store, clock=lambda: NOW)
@@ -94,9 +93,7 @@ def test_json_feed_is_valid_and_matches_the_store(exported):
 
 def test_newest_n_entries_only(exported, make_config):
     config, store, _ = exported
-    limited = config.model_copy(
-        update={"site": config.site.model_copy(update={"max_entries": 2})}
-    )
+    limited = config.model_copy(update={"site": config.site.model_copy(update={"max_entries": 2})})
     report = export_feeds(limited, store, NOW)
     assert report.entries == 2
     parsed = feedparser.parse((config.output_dir / "atom.xml").read_bytes())

@@ -138,4 +138,3 @@ def test_unsupported_scheme_is_an_error():
     result = fetch(FeedState("gopher://example.dk/"))
     assert result.error is not None
     assert result.error.startswith("unsupported URL")
-

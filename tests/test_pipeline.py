@@ -9,7 +9,7 @@ import pytest
 from aggregator.pipeline import poll
 from aggregator.store import Store
 from tests.conftest import FIXTURES, fixture_text
-from tests.feedserver import FeedServer, Response, feed_route
+from tests.feedserver import Response, feed_route
 
 RSS = (FIXTURES / "rss20.xml").read_bytes()
 ATOM = (FIXTURES / "atom10.xml").read_bytes()
@@ -58,7 +58,9 @@ def test_edited_entry_is_updated_in_place(server, make_config, store, clock):
     poll(config, store, clock=clock)
     before = {e.title: e for e in store.recent_entries(10)}["OS2mo 12.0 er udkommet"]
 
-    edited = RSS.replace(b"Den nye version har forbedret s\xc3\xb8gning.", b"Rettet: bedre s\xc3\xb8gning.")
+    edited = RSS.replace(
+        b"Den nye version har forbedret s\xc3\xb8gning.", b"Rettet: bedre s\xc3\xb8gning."
+    )
     edited = edited.replace(b"OS2mo 12.0 er udkommet", b"OS2mo 12.0 er udkommet (opdateret)")
     server.route("/os2", feed_route(edited))
     clock.now += timedelta(hours=1)
@@ -74,9 +76,7 @@ def test_edited_entry_is_updated_in_place(server, make_config, store, clock):
     assert after.updated == clock.now
 
 
-def test_same_post_in_two_feeds_is_stored_once_with_both_sources(
-    server, make_config, store, clock
-):
+def test_same_post_in_two_feeds_is_stored_once_with_both_sources(server, make_config, store, clock):
     config = make_config(
         [
             {"name": "OS2", "url": server.route("/os2", feed_route(RSS)), "priority": 1},
@@ -92,9 +92,7 @@ def test_same_post_in_two_feeds_is_stored_once_with_both_sources(
     assert shared.title == "Fælles kommunal cloud: næste skridt"
 
 
-def test_priority_decides_the_primary_source_whatever_the_order(
-    server, make_config, store, clock
-):
+def test_priority_decides_the_primary_source_whatever_the_order(server, make_config, store, clock):
     os2 = {"name": "OS2", "url": server.route("/os2", feed_route(RSS)), "priority": 5}
     digst = {"name": "Digst", "url": server.route("/digst", feed_route(ATOM))}
     config = make_config([os2, digst])
@@ -114,7 +112,7 @@ def test_priority_decides_the_primary_source_whatever_the_order(
         ("rss20.xml", "utf-8", "application/rss+xml", "Fælles kommunal cloud: næste skridt"),
     ],
 )  # fmt: skip
-def test_danish_text_survives_http_to_sqlite(
+def test_danish_text_survives_http_to_sqlite(  # noqa: PLR0917
     server, make_config, store, clock, fixture, encoding, content_type, title
 ):
     body = fixture_text(fixture).encode(encoding)

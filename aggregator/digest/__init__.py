@@ -58,6 +58,7 @@ def run_digest(
     config: Config,
     store: Store,
     now: datetime,
+    *,
     period: Period | None = None,
     out_dir: Path | None = None,
     force: bool = False,

@@ -109,7 +109,7 @@ def build_digest(entries: Sequence[StoredEntry], period: Period, title: str) -> 
             continue
         primary, *others = entry.sources
         name = primary.title or primary.name
-        site, items = groups.setdefault(name, (primary.site_url, []))
+        _, items = groups.setdefault(name, (primary.site_url, []))
         items.append(
             DigestItem(
                 title=entry.title,

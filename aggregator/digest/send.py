@@ -24,9 +24,7 @@ def send_message(
             if settings.username:
                 password = settings.password
                 if password is None:
-                    raise DigestError(
-                        f"smtp.username is set but ${settings.password_env} is empty"
-                    )
+                    raise DigestError(f"smtp.username is set but ${settings.password_env} is empty")
                 smtp.login(settings.username, password)
             refused = smtp.send_message(message, to_addrs=list(recipients))
     except (smtplib.SMTPException, OSError) as exc:

@@ -50,8 +50,13 @@ def render_atom(entries: Sequence[StoredEntry], meta: FeedMeta) -> bytes:
         _el(item, "content", entry.content_html, type="html")
         primary, *others = entry.sources
         for other in others:
-            _el(item, "link", rel="via", href=other.link or other.site_url or other.feed_url,
-                title=other.title or other.name)
+            _el(
+                item,
+                "link",
+                rel="via",
+                href=other.link or other.site_url or other.feed_url,
+                title=other.title or other.name,
+            )
         source = _el(item, "source")
         _el(source, "id", primary.feed_url)
         _el(source, "title", primary.title or primary.name)
@@ -59,4 +64,5 @@ def render_atom(entries: Sequence[StoredEntry], meta: FeedMeta) -> bytes:
         if primary.site_url:
             _el(source, "link", rel="alternate", type="text/html", href=primary.site_url)
     ET.indent(feed)
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
+    document: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"

@@ -35,8 +35,10 @@ def _item(entry: StoredEntry) -> dict[str, Any]:
         item["authors"] = [{"name": entry.author}]
     if entry.language:
         item["language"] = entry.language
-    item["_aggregator"] = {"about": "sources this post was found in, primary first",
-                           "sources": [_source(s) for s in entry.sources]}
+    item["_aggregator"] = {
+        "about": "sources this post was found in, primary first",
+        "sources": [_source(s) for s in entry.sources],
+    }
     return item
 
 

@@ -47,7 +47,13 @@ def render_rss(entries: Sequence[StoredEntry], meta: FeedMeta) -> bytes:
         primary, *others = entry.sources
         _el(item, "source", primary.title or primary.name, url=primary.feed_url)
         for other in others:
-            _el(item, f"{{{ATOM}}}link", rel="via",
-                href=other.link or other.site_url or other.feed_url, title=other.title or other.name)
+            _el(
+                item,
+                f"{{{ATOM}}}link",
+                rel="via",
+                href=other.link or other.site_url or other.feed_url,
+                title=other.title or other.name,
+            )
     ET.indent(rss)
-    return ET.tostring(rss, encoding="utf-8", xml_declaration=True) + b"\n"
+    document: bytes = ET.tostring(rss, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"

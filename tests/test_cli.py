@@ -1,0 +1,173 @@
+"""The CLI through its installed entry point, as an admin runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from aggregator.cli import cli
+from tests.conftest import serve_fixture
+from tests.feedserver import FeedServer
+
+EXE = Path(sys.executable).with_name("aggregator")
+
+
+def run(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(EXE), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+    )  # fmt: skip
+
+
+def write_config(directory: Path, server: FeedServer, **sections) -> Path:
+    data = {
+        "site": {"title": "Offentlig digitalisering", "base_url": "https://planet.example.dk/"},
+        "poll": {"timeout_seconds": 2},
+        **sections,
+        "feeds": [
+            {"name": "OS2", "url": serve_fixture(server, "rss20.xml", "/os2")},
+            {"name": "Digst", "url": serve_fixture(server, "atom10.xml", "/digst")},
+            {"name": "Død", "url": server.url("/gone")},
+        ],
+    }  # fmt: skip
+    path = directory / "feeds.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_entry_point_is_installed():
+    result = subprocess.run([str(EXE), "--version"], capture_output=True, text=True, check=True)
+    assert result.stdout.startswith("aggregator, version ")
+
+
+@pytest.mark.parametrize("command", sorted(cli.commands))
+def test_every_command_is_documented(command):
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0
+    assert cli.commands[command].help
+    assert (
+        "Usage: cli " + command in result.output or f"Usage: aggregator {command}" in result.output
+    )
+    assert "--config" in result.output or command == "demo"
+
+
+def test_bad_config_exits_2_with_the_key_path_and_writes_nothing(tmp_path):
+    (tmp_path / "feeds.yaml").write_text(
+        "feeds:\n  - name: a\n    url: https://a.dk/\n  - name: b\n    url: not-a-url\n"
+        "    colour: blue\n",
+        encoding="utf-8",
+    )
+    result = run("poll", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "feeds[1].url: not a valid URL" in result.stderr
+    assert "feeds[1].colour: unknown key" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["feeds.yaml"]
+
+
+def test_missing_config_exits_2(tmp_path):
+    result = run("status", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: feeds.yaml: no such file"
+
+
+def test_poll_status_export_digest(tmp_path, server):
+    config = write_config(tmp_path, server)
+    polled = run("poll", "-c", str(config), cwd=tmp_path)
+    assert polled.returncode == 0, polled.stderr
+    assert "FAIL  Død    HTTP 404 Not Found" in polled.stdout
+    assert "Polled 3 feeds: 4 new, 0 updated, 1 failed." in polled.stdout
+    assert sorted(p.name for p in (tmp_path / "output").iterdir()) == [
+        "atom.xml", "feed.json", "rss.xml"
+    ]  # fmt: skip
+
+    again = run("poll", "-c", str(config), cwd=tmp_path)
+    assert "ok    OS2    not modified" in again.stdout
+
+    status = run("status", "-c", str(config), cwd=tmp_path)
+    assert status.returncode == 0
+    lines = status.stdout.splitlines()
+    assert lines[0].split() == ["FEED", "STATE", "LAST", "SUCCESS", "ENTRIES", "LAST", "ERROR"]
+    dead = next(line for line in lines if line.startswith("Død"))
+    assert "failing" in dead
+    assert dead.endswith("HTTP 404 Not Found")
+
+    as_json = json.loads(run("status", "--json", "-c", str(config), cwd=tmp_path).stdout)
+    by_name = {row["name"]: row for row in as_json}
+    assert by_name["OS2"]["state"] == "ok"
+    assert by_name["OS2"]["entries"] == 3
+    assert by_name["Død"]["last_status"] == 404
+
+    exported = run("export", "-c", str(config), cwd=tmp_path)
+    assert exported.returncode == 0
+    assert "Exported 4 entries." in exported.stdout
+
+    digest = run("digest", "--week", "2026-W47", "--dry-run", "-c", str(config), cwd=tmp_path)
+    assert digest.returncode == 0, digest.stderr
+    assert (tmp_path / "output" / "digest" / "digest-2026-W47.eml").exists()
+    assert "Digest 2026-W47 (4 entries) written:" in digest.stdout
+
+    bad_week = run("digest", "--week", "soon", "--dry-run", "-c", str(config), cwd=tmp_path)
+    assert bad_week.returncode == 2
+    assert "not a week" in bad_week.stderr
+
+
+def test_storage_failure_is_one_line_exit_1(tmp_path, server):
+    config = write_config(tmp_path, server, site={"database": "db-is-a-dir"})
+    (tmp_path / "db-is-a-dir").mkdir()
+    result = run("poll", "-c", str(config), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_demo_works_offline(tmp_path):
+    result = run("demo", "--out", str(tmp_path / "demo"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    demo = tmp_path / "demo"
+    assert "Polled 3 feeds: 7 new, 0 updated, 0 failed." in result.stdout
+    for name in ("atom.xml", "rss.xml", "feed.json"):
+        assert (demo / "output" / name).stat().st_size > 500
+    [eml] = (demo / "digest").glob("*.eml")
+    [html] = (demo / "digest").glob("*.html")
+    text = html.read_text(encoding="utf-8")
+    assert "Fælles kommunal cloud" in text
+    assert "Også i: Digitaliseringsstyrelsen" in text
+    assert str(eml) in result.stdout
+
+
+def test_run_polls_exports_sends_missed_digest_and_stops_cleanly(tmp_path, server, inbox):
+    config = write_config(
+        tmp_path,
+        server,
+        digest={"day": "mon", "time": "00:00", "recipients": ["staff@kommune.dk"]},
+        smtp={"host": inbox.host, "port": inbox.port},
+    )
+    process = subprocess.Popen(
+        [str(EXE), "run", "--tick", "0.2", "-c", str(config)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if (tmp_path / "output" / "atom.xml").exists() and inbox.messages:
+                break
+            time.sleep(0.1)
+        assert (tmp_path / "output" / "atom.xml").exists()
+        assert len(inbox.messages) == 1  # the missed digest of last week, once
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 0, stderr
+    assert "received SIGTERM, stopping" in stderr
+    assert not list((tmp_path / "output").glob(".*.tmp"))
+    assert inbox.messages[0].recipients == ["staff@kommune.dk"]
