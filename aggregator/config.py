@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from aggregator.errors import ConfigError
@@ -79,12 +80,32 @@ class SiteSettings(_Strict):
 
 
 class PollSettings(_Strict):
+    """How and how often feeds are fetched. The policy module documents where each default
+    comes from."""
+
     interval_minutes: int = Field(default=60, ge=1)
+    min_interval_minutes: int = Field(default=15, ge=1)
+    max_interval_minutes: int = Field(default=24 * 60, ge=1)
+    adaptive: bool = True
+    backoff_cap_minutes: int = Field(default=24 * 60, ge=1)
+    retry_after_cap_minutes: int = Field(default=24 * 60, ge=1)
+    jitter: float = Field(default=0.1, ge=0, le=1)
+    startup_spread_seconds: float = Field(default=60, ge=0)
     timeout_seconds: float = Field(default=20.0, gt=0)
+    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    total_timeout_seconds: float = Field(default=60.0, gt=0)
     concurrency: int = Field(default=8, ge=1, le=100)
+    per_host_concurrency: int = Field(default=2, ge=1, le=100)
     max_redirects: int = Field(default=5, ge=0, le=20)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    allow_private_hosts: tuple[str, ...] = ()
     user_agent: str = "aggregator/0.1 (+https://github.com/os2/aggregator)"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PollSettings:
+        if self.min_interval_minutes > self.max_interval_minutes:
+            raise ValueError("min_interval_minutes is larger than max_interval_minutes")
+        return self
 
 
 class DigestSettings(_Strict):

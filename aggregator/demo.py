@@ -109,7 +109,7 @@ def demo_config_data(base_url: str) -> dict[str, object]:
             "output_dir": "output",
             "database": "aggregator.db",
         },
-        "poll": {"timeout_seconds": 10},
+        "poll": {"timeout_seconds": 10, "allow_private_hosts": ["127.0.0.1"]},
         "digest": {"recipients": ["digest@example.org"]},
         "smtp": {"from": "aggregator@example.org"},
         "feeds": [

@@ -1,17 +1,21 @@
-"""HTTP fetching with httpx: conditional GET, redirects, limits.
+"""HTTP fetching with httpx: conditional GET, redirects, limits, address checks.
 
-Never raises for a feed's own failure: DNS, refused connections, timeouts, HTTP errors and
-oversized bodies all come back as a FetchResult with ``error`` set, so one bad feed cannot stop
-the others.
+Never raises for a feed's own failure: DNS, refused connections, timeouts, HTTP errors,
+oversized bodies and refused addresses all come back as a FetchResult with ``error`` set, so
+one bad feed cannot stop the others.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable
+import ipaddress
+import socket
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -21,20 +25,80 @@ ACCEPT = (
     "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
 )
+PERMANENT_REDIRECTS = frozenset({301, 308})
 
 
 @dataclass(frozen=True, slots=True)
 class FetchOptions:
     timeout_seconds: float = 20.0
     connect_timeout_seconds: float = 10.0
+    total_timeout_seconds: float = 60.0
     max_redirects: int = 5
     max_body_bytes: int = 10 * 1024 * 1024
     concurrency: int = 8
+    per_host_concurrency: int = 2
     user_agent: str = "aggregator/0.1"
+    block_private: bool = True
+    allow_hosts: frozenset[str] = field(default_factory=frozenset)
+
+
+class BlockedAddress(httpx.RequestError):
+    """The target resolves to an address a public feed has no business being on."""
 
 
 class _BodyTooLarge(Exception):
     pass
+
+
+def _forbidden(address: str) -> str | None:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    for kind, flag in (
+        ("loopback", ip.is_loopback),
+        ("link-local", ip.is_link_local),
+        ("private", ip.is_private),
+        ("multicast", ip.is_multicast),
+        ("reserved", ip.is_reserved),
+        ("unspecified", ip.is_unspecified),
+    ):
+        if flag:
+            return kind
+    return None
+
+
+def address_guard(allow_hosts: frozenset[str]) -> Callable[[httpx.Request], Awaitable[None]]:
+    """A request hook, so it also runs for every redirect hop.
+
+    It resolves the name itself; a DNS answer that changes between this check and the
+    connection (rebinding) is not covered.
+    """
+    allowed = {h.lower() for h in allow_hosts}
+
+    async def check(request: httpx.Request) -> None:
+        host = request.url.host.lower()
+        if host in allowed or request.url.scheme not in ("http", "https"):
+            return
+        try:
+            addresses = [str(ipaddress.ip_address(host))]
+        except ValueError:
+            port = request.url.port or (443 if request.url.scheme == "https" else 80)
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(
+                    host, port, type=socket.SOCK_STREAM
+                )
+            except OSError as exc:
+                raise httpx.ConnectError(f"cannot resolve {host}: {exc}", request=request) from exc
+            addresses = sorted({str(info[4][0]) for info in infos})
+        for address in addresses:
+            if kind := _forbidden(address):
+                raise BlockedAddress(
+                    f"refused to connect to {host} ({address}), a {kind} address; "
+                    "list the host in poll.allow_private_hosts to allow it",
+                    request=request,
+                )
+
+    return check
 
 
 @asynccontextmanager
@@ -43,12 +107,14 @@ async def make_client(options: FetchOptions) -> AsyncIterator[httpx.AsyncClient]
     limits = httpx.Limits(
         max_connections=options.concurrency, max_keepalive_connections=options.concurrency
     )
+    hooks = {"request": [address_guard(options.allow_hosts)]} if options.block_private else {}
     async with httpx.AsyncClient(
         timeout=timeout,
         limits=limits,
         follow_redirects=True,
         max_redirects=options.max_redirects,
         headers={"User-Agent": options.user_agent, "Accept": ACCEPT},
+        event_hooks=hooks,
         trust_env=False,
     ) as client:
         yield client
@@ -65,6 +131,8 @@ def _conditional_headers(state: FeedState) -> dict[str, str]:
 
 def _describe(exc: Exception) -> str:
     """Plain words for the admin; the httpx class name alone says little."""
+    if isinstance(exc, BlockedAddress):
+        return str(exc)
     if isinstance(exc, httpx.TooManyRedirects):
         return "too many redirects"
     if isinstance(exc, httpx.ConnectTimeout):
@@ -80,56 +148,84 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-async def fetch_feed(
+def _permanent_target(response: httpx.Response) -> str | None:
+    hops = [r.status_code for r in response.history]
+    if hops and all(code in PERMANENT_REDIRECTS for code in hops):
+        return str(response.url)
+    return None
+
+
+async def _fetch(
     client: httpx.AsyncClient, state: FeedState, now: datetime, max_body_bytes: int
+) -> FetchResult:
+    async with client.stream("GET", state.fetch_url, headers=_conditional_headers(state)) as rsp:
+        headers = {k.lower(): v for k, v in rsp.headers.items()}
+        base = FetchResult(
+            feed_url=state.url,
+            fetched_at=now,
+            final_url=str(rsp.url),
+            status=rsp.status_code,
+            headers=headers,
+            permanent_redirect=_permanent_target(rsp),
+        )
+        if rsp.status_code == 304:
+            return _with(
+                base,
+                not_modified=True,
+                etag=headers.get("etag") or state.etag,
+                last_modified=headers.get("last-modified") or state.last_modified,
+            )
+        if rsp.status_code >= 400:
+            reason = rsp.reason_phrase or ""
+            return _with(base, error=f"HTTP {rsp.status_code} {reason}".strip())
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_body_bytes:
+            raise _BodyTooLarge
+        chunks: list[bytes] = []
+        size = 0
+        # aiter_bytes yields decoded bytes: the limit holds for the inflated size, so a small
+        # gzip bomb is stopped as soon as it grows past it.
+        async for chunk in rsp.aiter_bytes():
+            size += len(chunk)
+            if size > max_body_bytes:
+                raise _BodyTooLarge
+            chunks.append(chunk)
+        return _with(
+            base,
+            content=b"".join(chunks),
+            etag=headers.get("etag"),
+            last_modified=headers.get("last-modified"),
+        )
+
+
+def _with(result: FetchResult, **changes: object) -> FetchResult:
+    return replace(result, **changes)  # type: ignore[arg-type]
+
+
+async def fetch_feed(
+    client: httpx.AsyncClient,
+    state: FeedState,
+    now: datetime,
+    max_body_bytes: int,
+    total_timeout: float = 60.0,
 ) -> FetchResult:
     """Fetch one feed; ``now`` is the time recorded on the result."""
     try:
-        async with client.stream("GET", state.url, headers=_conditional_headers(state)) as response:
-            base = {
-                "feed_url": state.url,
-                "fetched_at": now,
-                "final_url": str(response.url),
-                "status": response.status_code,
-                "headers": {k.lower(): v for k, v in response.headers.items()},
-            }
-            if response.status_code == 304:
-                return FetchResult(
-                    **base,  # type: ignore[arg-type]
-                    not_modified=True,
-                    etag=response.headers.get("etag") or state.etag,
-                    last_modified=response.headers.get("last-modified") or state.last_modified,
-                )
-            if response.status_code >= 400:
-                reason = response.reason_phrase or ""
-                return FetchResult(
-                    **base,  # type: ignore[arg-type]
-                    error=f"HTTP {response.status_code} {reason}".strip(),
-                )
-            declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > max_body_bytes:
-                raise _BodyTooLarge
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > max_body_bytes:
-                    raise _BodyTooLarge
-                chunks.append(chunk)
-            return FetchResult(
-                **base,  # type: ignore[arg-type]
-                content=b"".join(chunks),
-                etag=response.headers.get("etag"),
-                last_modified=response.headers.get("last-modified"),
-            )
+        # httpx's timeouts are per read; a server trickling bytes needs a deadline on the whole.
+        async with asyncio.timeout(total_timeout):
+            return await _fetch(client, state, now, max_body_bytes)
+    except TimeoutError:
+        error = f"took longer than the total limit of {total_timeout:g} s"
     except _BodyTooLarge:
-        return FetchResult(
-            feed_url=state.url,
-            fetched_at=now,
-            error=f"response body larger than the limit of {max_body_bytes} bytes",
-        )
+        error = f"response body larger than the limit of {max_body_bytes} bytes"
     except httpx.HTTPError as exc:
-        return FetchResult(feed_url=state.url, fetched_at=now, error=_describe(exc))
+        error = _describe(exc)
+    return FetchResult(feed_url=state.url, fetched_at=now, final_url=state.fetch_url, error=error)
+
+
+def host_key(url: str) -> str:
+    parts = urlsplit(url)
+    return (parts.hostname or "").lower()
 
 
 async def fetch_many(
@@ -137,18 +233,24 @@ async def fetch_many(
     options: FetchOptions,
     clock: Callable[[], datetime],
 ) -> AsyncIterator[FetchResult]:
-    """Fetch feeds with at most ``options.concurrency`` in flight, yielding as each completes.
+    """Fetch feeds with bounded concurrency, overall and per host, yielding as each completes.
 
-    The bound is a semaphore, not the connection pool, because waiting in httpx's pool counts
+    The bounds are semaphores, not the connection pool, because waiting in httpx's pool counts
     against the request timeout.
     """
-    gate = asyncio.Semaphore(options.concurrency)
+    overall = asyncio.Semaphore(options.concurrency)
+    per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(
+        lambda: asyncio.Semaphore(options.per_host_concurrency)
+    )
 
     async with make_client(options) as client:
 
         async def one(state: FeedState) -> FetchResult:
-            async with gate:
-                return await fetch_feed(client, state, clock(), options.max_body_bytes)
+            # Host first: a feed waiting for its host must not hold one of the overall slots.
+            async with per_host[host_key(state.fetch_url)], overall:
+                return await fetch_feed(
+                    client, state, clock(), options.max_body_bytes, options.total_timeout_seconds
+                )
 
         tasks = [asyncio.create_task(one(state)) for state in states]
         try:

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import nh3
 
+from aggregator.policy import publisher_hint
 from aggregator.types import EntryPlan, FetchResult, ParsedEntry, ParsedFeed, UpdatePlan
 
 SUMMARY_LENGTH = 300
@@ -158,14 +159,24 @@ def normalise_entry(entry: ParsedEntry, feed_url: str, now: datetime) -> EntryPl
     )
 
 
+def body_hash(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
 def plan_update(fetch: FetchResult, parsed: ParsedFeed | None, now: datetime) -> UpdatePlan:
     """What to write for one poll of one feed. Repeated keys in a feed keep the first entry."""
     entries: dict[str, EntryPlan] = {}
+    hint = None
     if parsed is not None:
         for raw in parsed.entries:
             plan = normalise_entry(raw, fetch.feed_url, now)
             entries.setdefault(plan.key, plan)
+        hint = publisher_hint(parsed.ttl_minutes, parsed.sy_period, parsed.sy_frequency)
     return UpdatePlan(
+        body_hash=body_hash(fetch.content) if parsed is not None and fetch.content else None,
+        permanent_redirect=fetch.permanent_redirect,
+        publisher_hint_seconds=int(hint.interval.total_seconds()) if hint else None,
+        publisher_hint_reason=hint.reason if hint else None,
         feed_url=fetch.feed_url,
         fetched_at=fetch.fetched_at,
         status=fetch.status,

@@ -36,6 +36,14 @@ def _get(entry: Any, key: str) -> Any:
     return dict.get(entry, key)
 
 
+def _positive_int(value: object) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        return None
+    return number if number > 0 else None
+
+
 def _content(entry: Any) -> str:
     """The richest body the entry has: full content before summary, HTML before text."""
     contents = entry.get("content") or []
@@ -77,6 +85,9 @@ def parse_feed(content: bytes, url: str, headers: Mapping[str, str] | None = Non
         raise ParseError(f"not a feed{reason}")
     language = (feed.get("language") or "").strip() or None
     return ParsedFeed(
+        ttl_minutes=_positive_int(_get(feed, "ttl")),
+        sy_period=(_get(feed, "sy_updateperiod") or "").strip() or None,
+        sy_frequency=_positive_int(_get(feed, "sy_updatefrequency")),
         url=url,
         title=(feed.get("title") or "").strip() or None,
         site_url=(feed.get("link") or "").strip() or None,

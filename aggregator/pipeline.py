@@ -1,25 +1,28 @@
-"""fetch -> parse -> normalise -> store for many feeds; one result per feed, never one failure
-for all."""
+"""fetch -> parse -> normalise -> decide next poll -> store, for many feeds; one result per
+feed, never one failure for all."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
 from aggregator.config import Config, FeedConfig
 from aggregator.errors import ParseError
 from aggregator.fetch import FetchOptions, fetch_many
-from aggregator.normalise import failed_update, plan_update
+from aggregator.normalise import body_hash, failed_update, plan_update
 from aggregator.parse import parse_feed
+from aggregator.policy import ADAPTIVE_WINDOW, Hint, PolicySettings, decide
 from aggregator.store import Store
-from aggregator.types import FeedUpdateResult, FetchResult, UpdatePlan
+from aggregator.types import FeedState, FeedUpdateResult, FetchResult, UpdatePlan
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+ResultCallback = Callable[[FeedUpdateResult], None]
 
 
 def utc_now() -> datetime:
@@ -51,18 +54,37 @@ def fetch_options(config: Config) -> FetchOptions:
     poll = config.poll
     return FetchOptions(
         timeout_seconds=poll.timeout_seconds,
-        connect_timeout_seconds=min(10.0, poll.timeout_seconds),
+        connect_timeout_seconds=poll.connect_timeout_seconds,
+        total_timeout_seconds=poll.total_timeout_seconds,
         max_redirects=poll.max_redirects,
         max_body_bytes=poll.max_body_bytes,
         concurrency=poll.concurrency,
+        per_host_concurrency=poll.per_host_concurrency,
         user_agent=poll.user_agent,
+        allow_hosts=frozenset(poll.allow_private_hosts),
     )
 
 
-def plan_for(fetched: FetchResult, now: datetime) -> UpdatePlan:
+def policy_settings(config: Config) -> PolicySettings:
+    poll = config.poll
+    return PolicySettings(
+        default_interval=timedelta(minutes=poll.interval_minutes),
+        min_interval=timedelta(minutes=poll.min_interval_minutes),
+        max_interval=timedelta(minutes=poll.max_interval_minutes),
+        backoff_cap=timedelta(minutes=poll.backoff_cap_minutes),
+        retry_after_cap=timedelta(minutes=poll.retry_after_cap_minutes),
+        adaptive=poll.adaptive,
+        jitter=poll.jitter,
+    )
+
+
+def plan_for(fetched: FetchResult, state: FeedState, now: datetime) -> UpdatePlan:
     """Turn one fetch into what to write; a body that is not a feed becomes a recorded error."""
     if fetched.error or fetched.not_modified or fetched.content is None:
         return plan_update(fetched, None, now)
+    if state.body_hash and body_hash(fetched.content) == state.body_hash:
+        # The server ignored our validators but sent the same bytes: nothing to parse or write.
+        return plan_update(replace(fetched, not_modified=True, content=None), None, now)
     try:
         parsed = parse_feed(fetched.content, fetched.final_url or fetched.feed_url, fetched.headers)
     except ParseError as exc:
@@ -75,36 +97,75 @@ def plan_for(fetched: FetchResult, now: datetime) -> UpdatePlan:
     return plan_update(fetched, parsed, now)
 
 
+def schedule_plan(
+    plan: UpdatePlan,
+    fetched: FetchResult,
+    feed: FeedConfig,
+    store: Store,
+    settings: PolicySettings,
+    now: datetime,
+    rng: random.Random,
+) -> UpdatePlan:
+    override = timedelta(minutes=feed.interval_minutes) if feed.interval_minutes else None
+    history = store.feed_history(feed.url, now, ADAPTIVE_WINDOW, override)
+    new_hint = (
+        Hint(timedelta(seconds=plan.publisher_hint_seconds), plan.publisher_hint_reason or "")
+        if plan.publisher_hint_seconds
+        else None
+    )
+    decision = decide(
+        fetched, history, settings, now, rng, new_hint, failed=plan.error is not None
+    )
+    return replace(
+        plan,
+        next_poll_at=decision.next_poll_at,
+        interval_seconds=int(decision.interval.total_seconds()),
+        interval_reason=decision.reason,
+        gone=decision.next_poll_at is None,
+    )
+
+
 async def poll_feeds(
     config: Config,
     store: Store,
     feeds: Iterable[FeedConfig] | None = None,
     clock: Clock = utc_now,
+    rng: random.Random | None = None,
+    on_result: ResultCallback | None = None,
 ) -> PollReport:
     """Poll the given feeds (default: every enabled feed) and store what they say."""
+    rng = rng or random.Random()
     store.sync_feeds(((f.url, f.name, f.priority) for f in config.feeds), clock())
-    chosen = [f for f in (config.feeds if feeds is None else feeds) if f.enabled]
-    states = [store.feed_state(f.url) for f in chosen]
+    chosen = {f.url: f for f in (config.feeds if feeds is None else feeds) if f.enabled}
+    states = {url: store.feed_state(url) for url in chosen}
+    settings = policy_settings(config)
     results = []
-    async for fetched in fetch_many(states, fetch_options(config), clock):
-        plan = plan_for(fetched, clock())
-        result = store.apply(plan, clock())
+    async for fetched in fetch_many(states.values(), fetch_options(config), clock):
+        now = clock()
+        plan = plan_for(fetched, states[fetched.feed_url], now)
+        plan = schedule_plan(plan, fetched, chosen[fetched.feed_url], store, settings, now, rng)
+        result = store.apply(plan, now)
         if result.error:
             log.info("%s: failed: %s", fetched.feed_url, result.error)
-        else:
-            log.info(
-                "%s: %s",
+        elif fetched.permanent_redirect and fetched.permanent_redirect != fetched.feed_url:
+            log.warning(
+                "%s: permanently redirected to %s; update feeds.yaml",
                 fetched.feed_url,
-                "not modified"
-                if result.not_modified
-                else f"{result.new} new, {result.updated} updated",
+                fetched.permanent_redirect,
             )
         results.append(result)
-    order = {f.url: i for i, f in enumerate(chosen)}
+        if on_result:
+            on_result(result)
+    order = {url: i for i, url in enumerate(chosen)}
     return PollReport(tuple(sorted(results, key=lambda r: order[r.feed_url])))
 
 
 def poll(
-    config: Config, store: Store, feeds: Iterable[FeedConfig] | None = None, clock: Clock = utc_now
+    config: Config,
+    store: Store,
+    feeds: Iterable[FeedConfig] | None = None,
+    clock: Clock = utc_now,
+    rng: random.Random | None = None,
+    on_result: ResultCallback | None = None,
 ) -> PollReport:
-    return asyncio.run(poll_feeds(config, store, feeds, clock))
+    return asyncio.run(poll_feeds(config, store, feeds, clock, rng, on_result))

@@ -1,5 +1,8 @@
 """APScheduler wiring only: when to poll, export and send; the work is done elsewhere.
 
+Which feeds are due is kept in the database (``next_poll_at``), so a restart continues where
+the last run left off; a frequent tick asks the store which feeds are due.
+
 Jobs run one at a time (a single worker) so a digest never reads the database halfway
 through a poll's writes, and each job opens its own Store because sqlite3 connections belong
 to one thread.
@@ -8,6 +11,7 @@ to one thread.
 from __future__ import annotations
 
 import logging
+import random
 import signal
 import threading
 from collections.abc import Callable
@@ -19,7 +23,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from aggregator.config import WEEKDAYS, Config, FeedConfig
+from aggregator.config import WEEKDAYS, Config
 from aggregator.digest import last_complete_week, run_digest
 from aggregator.errors import AggregatorError
 from aggregator.export import export_feeds
@@ -27,21 +31,6 @@ from aggregator.pipeline import Clock, poll, utc_now
 from aggregator.store import Store
 
 log = logging.getLogger(__name__)
-
-
-def due_feeds(
-    config: Config, last_fetched: dict[str, datetime | None], now: datetime
-) -> list[FeedConfig]:
-    """Feeds never fetched, or whose interval has passed since the last fetch."""
-    due = []
-    for feed in config.feeds:
-        if not feed.enabled:
-            continue
-        interval = timedelta(minutes=feed.interval_minutes or config.poll.interval_minutes)
-        last = last_fetched.get(feed.url)
-        if last is None or last + interval <= now:
-            due.append(feed)
-    return due
 
 
 def digest_due_at(config: Config, now: datetime) -> datetime:
@@ -55,8 +44,15 @@ def digest_due_at(config: Config, now: datetime) -> datetime:
 class Service:
     """The long-running ``aggregator run``."""
 
-    def __init__(self, config: Config, clock: Clock = utc_now, tick_seconds: float = 60.0):
+    def __init__(
+        self,
+        config: Config,
+        clock: Clock = utc_now,
+        tick_seconds: float = 60.0,
+        rng: random.Random | None = None,
+    ):
         self.config = config
+        self.rng = rng or random.Random()
         self.clock = clock
         self.tick_seconds = tick_seconds
         self.stopping = threading.Event()
@@ -81,10 +77,13 @@ class Service:
     def poll_due(self) -> None:
         def work(store: Store) -> None:
             now = self.clock()
-            feeds = due_feeds(self.config, store.last_fetched(), now)
+            by_url = {f.url: f for f in self.config.feeds if f.enabled}
+            store.sync_feeds(((f.url, f.name, f.priority) for f in self.config.feeds), now)
+            self._spread_new_feeds(store, now)
+            feeds = [by_url[url] for url in store.due_feeds(now) if url in by_url]
             outputs_missing = not (self.config.output_dir / "atom.xml").exists()
             if feeds:
-                report = poll(self.config, store, feeds, self.clock)
+                report = poll(self.config, store, feeds, self.clock, self.rng)
                 log.info(
                     "polled %d feeds: %d new, %d updated, %d failed",
                     len(feeds),
@@ -98,6 +97,14 @@ class Service:
                 log.info("exported %d entries", export.entries)
 
         self._with_store(work)
+
+    def _spread_new_feeds(self, store: Store, now: datetime) -> None:
+        """Feeds never polled start at random times in the first minute(s), not all at once."""
+        spread = self.config.poll.startup_spread_seconds
+        if spread <= 0:
+            return
+        for url in store.unscheduled_feeds():
+            store.schedule(url, now + timedelta(seconds=self.rng.uniform(0, spread)))
 
     def send_digest(self, catch_up: bool = False) -> None:
         if not self.config.digest.recipients:

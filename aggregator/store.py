@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import sqlite_utils
 
 from aggregator.errors import StorageError
 from aggregator.normalise import entry_id
+from aggregator.policy import FeedHistory, Hint
 from aggregator.types import (
     EntryPlan,
     FeedState,
@@ -111,7 +112,33 @@ def _v1_initial(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_v1_initial,)
+def _v2_polling_state(db: sqlite_utils.Database) -> None:
+    """Per-feed schedule and health, kept so a restart continues where it left off."""
+    for column in (
+        "state TEXT NOT NULL DEFAULT 'new'",
+        "failing_since TEXT",
+        "next_poll_at TEXT",
+        "interval_seconds INTEGER",
+        "interval_reason TEXT",
+        "body_hash TEXT",
+        "hint_seconds INTEGER",
+        "hint_reason TEXT",
+        "redirect_target TEXT",
+        "redirect_seen INTEGER NOT NULL DEFAULT 0",
+        "moved_to TEXT",
+    ):
+        db.execute(f"ALTER TABLE feeds ADD COLUMN {column}")
+    db.execute("UPDATE feeds SET state = 'ok' WHERE last_success_at IS NOT NULL")
+    db.execute("CREATE INDEX feeds_next_poll_at ON feeds(next_poll_at)")
+
+
+MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
+    _v1_initial,
+    _v2_polling_state,
+)
+
+# A permanent redirect must be seen on this many polls in a row before the feed moves.
+REDIRECT_CONFIRMATIONS = 2
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -190,21 +217,77 @@ class Store:
 
     def feed_state(self, url: str) -> FeedState:
         row = self.db.execute(
-            "SELECT etag, last_modified FROM feeds WHERE url = ?", [url]
+            "SELECT etag, last_modified, moved_to, body_hash FROM feeds WHERE url = ?", [url]
         ).fetchone()
         if row is None:
             return FeedState(url=url)
-        return FeedState(url=url, etag=row[0], last_modified=row[1])
+        return FeedState(
+            url=url, etag=row[0], last_modified=row[1], moved_to=row[2], body_hash=row[3]
+        )
 
-    def last_fetched(self) -> dict[str, datetime | None]:
-        rows = self.db.execute("SELECT url, last_fetched_at FROM feeds").fetchall()
-        return {url: _maybe_time(when) for url, when in rows}
+    def feed_history(
+        self, url: str, now: datetime, window: timedelta, override: timedelta | None
+    ) -> FeedHistory:
+        row = self.db.execute(
+            "SELECT error_count, hint_seconds, hint_reason FROM feeds WHERE url = ?", [url]
+        ).fetchone()
+        published = [
+            from_db_time(value)
+            for (value,) in self.db.execute(
+                """SELECT e.published FROM entry_sources s JOIN entries e ON e.id = s.entry_id
+                   WHERE s.feed_url = ? AND e.published >= ?""",
+                [url, to_db_time(now - window)],
+            )
+        ]
+        hint = Hint(timedelta(seconds=row[1]), row[2]) if row and row[1] else None
+        return FeedHistory(
+            error_count=row[0] if row else 0,
+            override=override,
+            recent_published=published,
+            publisher_hint=hint,
+        )
+
+    def due_feeds(self, now: datetime) -> list[str]:
+        """Feeds whose next poll has come, or that were never scheduled; never gone ones."""
+        rows = self.db.execute(
+            """SELECT url FROM feeds WHERE state != 'gone'
+               AND (next_poll_at IS NULL OR next_poll_at <= ?) ORDER BY next_poll_at""",
+            [to_db_time(now)],
+        )
+        return [url for (url,) in rows]
+
+    def unscheduled_feeds(self) -> list[str]:
+        rows = self.db.execute(
+            "SELECT url FROM feeds WHERE next_poll_at IS NULL AND state != 'gone'"
+        )
+        return [url for (url,) in rows]
+
+    def schedule(self, url: str, when: datetime) -> None:
+        with self._writing():
+            self.db.execute(
+                "UPDATE feeds SET next_poll_at = ? WHERE url = ?", [to_db_time(when), url]
+            )
+
+    def reset_feed(self, url: str) -> bool:
+        """The admin's word: poll again now, forgetting gone, backoff and a pending move."""
+        with self._writing():
+            cursor = self.db.execute(
+                """UPDATE feeds SET state = CASE WHEN last_success_at IS NULL THEN 'new'
+                                                 ELSE 'ok' END,
+                          error_count = 0, failing_since = NULL, next_poll_at = NULL,
+                          last_error = NULL, redirect_target = NULL, redirect_seen = 0
+                   WHERE url = ?""",
+                [url],
+            )
+        return cursor.rowcount > 0
 
     def feed_statuses(self) -> list[FeedStatus]:
         rows = self.db.execute(
             """SELECT f.url, f.name, f.title, f.last_fetched_at, f.last_success_at,
                       f.last_status, f.last_error, f.error_count,
-                      (SELECT count(*) FROM entry_sources s WHERE s.feed_url = f.url)
+                      (SELECT count(*) FROM entry_sources s WHERE s.feed_url = f.url),
+                      f.state, f.failing_since, f.next_poll_at, f.interval_seconds,
+                      f.interval_reason, f.moved_to
                FROM feeds f ORDER BY f.name COLLATE NOCASE"""
         ).fetchall()
         return [
@@ -218,6 +301,12 @@ class Store:
                 last_error=r[6],
                 error_count=r[7],
                 entry_count=r[8],
+                state=r[9],
+                failing_since=_maybe_time(r[10]),
+                next_poll_at=_maybe_time(r[11]),
+                interval_seconds=r[12],
+                interval_reason=r[13],
+                moved_to=r[14],
             )
             for r in rows
         ]
@@ -250,12 +339,25 @@ class Store:
 
     def _record_fetch(self, plan: UpdatePlan, now: datetime) -> None:
         fetched = to_db_time(plan.fetched_at)
+        schedule = [
+            to_db_time(plan.next_poll_at) if plan.next_poll_at else None,
+            plan.interval_seconds,
+            plan.interval_reason,
+        ]
         if plan.error is None:
+            target, seen, moved = self._redirect_progress(plan)
+            parsed_new_body = plan.body_hash is not None
             self.db.execute(
                 """UPDATE feeds SET etag = ?, last_modified = ?, last_fetched_at = ?,
                           last_success_at = ?, last_status = ?, last_error = NULL,
-                          error_count = 0, title = coalesce(?, title),
-                          site_url = coalesce(?, site_url)
+                          error_count = 0, state = 'ok', failing_since = NULL,
+                          title = coalesce(?, title), site_url = coalesce(?, site_url),
+                          body_hash = coalesce(?, body_hash),
+                          hint_seconds = CASE WHEN ? THEN ? ELSE hint_seconds END,
+                          hint_reason = CASE WHEN ? THEN ? ELSE hint_reason END,
+                          redirect_target = ?, redirect_seen = ?,
+                          moved_to = coalesce(?, moved_to),
+                          next_poll_at = ?, interval_seconds = ?, interval_reason = ?
                    WHERE url = ?""",
                 [
                     plan.etag,
@@ -265,17 +367,49 @@ class Store:
                     plan.status,
                     plan.feed_title,
                     plan.site_url,
+                    plan.body_hash,
+                    parsed_new_body,
+                    plan.publisher_hint_seconds,
+                    parsed_new_body,
+                    plan.publisher_hint_reason,
+                    target,
+                    seen,
+                    moved,
+                    *schedule,
                     plan.feed_url,
                 ],
             )
         else:
-            validators = "" if plan.keep_validators else "etag = NULL, last_modified = NULL,"
+            forget = "" if plan.keep_validators else "etag = NULL, last_modified = NULL,"
             self.db.execute(
-                f"""UPDATE feeds SET {validators} last_fetched_at = ?, last_status = ?,
-                           last_error = ?, error_count = error_count + 1
+                f"""UPDATE feeds SET {forget} body_hash = CASE WHEN ? THEN body_hash END,
+                           last_fetched_at = ?, last_status = ?, last_error = ?,
+                           error_count = error_count + 1, state = ?,
+                           failing_since = coalesce(failing_since, ?),
+                           next_poll_at = ?, interval_seconds = ?, interval_reason = ?
                     WHERE url = ?""",
-                [fetched, plan.status, plan.error, plan.feed_url],
+                [
+                    plan.keep_validators,
+                    fetched,
+                    plan.status,
+                    plan.error,
+                    "gone" if plan.gone else "failing",
+                    fetched,
+                    *schedule,
+                    plan.feed_url,
+                ],
             )
+
+    def _redirect_progress(self, plan: UpdatePlan) -> tuple[str | None, int, str | None]:
+        """(pending target, times seen, new URL to move to once confirmed)."""
+        if plan.permanent_redirect is None:
+            return None, 0, None
+        row = self.db.execute(
+            "SELECT redirect_target, redirect_seen FROM feeds WHERE url = ?", [plan.feed_url]
+        ).fetchone()
+        seen = row[1] + 1 if row and row[0] == plan.permanent_redirect else 1
+        moved = plan.permanent_redirect if seen >= REDIRECT_CONFIRMATIONS else None
+        return plan.permanent_redirect, seen, moved
 
     def _apply_entry(self, feed_url: str, priority: int, entry: EntryPlan, now: datetime) -> str:
         seen = to_db_time(now)

@@ -15,9 +15,15 @@ from datetime import datetime
 class FeedState:
     """What the store remembers about a feed that the next fetch needs."""
 
-    url: str
+    url: str  # as configured: the feed's key
     etag: str | None = None
     last_modified: str | None = None
+    moved_to: str | None = None  # set after a permanent redirect held over two polls
+    body_hash: str | None = None
+
+    @property
+    def fetch_url(self) -> str:
+        return self.moved_to or self.url
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +40,7 @@ class FetchResult:
     last_modified: str | None = None
     not_modified: bool = False
     error: str | None = None
+    permanent_redirect: str | None = None  # every hop was 301/308: where it ended
 
     @property
     def ok(self) -> bool:
@@ -61,6 +68,9 @@ class ParsedFeed:
     version: str
     entries: tuple[ParsedEntry, ...]
     warning: str | None = None
+    ttl_minutes: int | None = None
+    sy_period: str | None = None
+    sy_frequency: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +105,14 @@ class UpdatePlan:
     feed_title: str | None = None
     site_url: str | None = None
     entries: tuple[EntryPlan, ...] = ()
+    body_hash: str | None = None
+    permanent_redirect: str | None = None
+    publisher_hint_seconds: int | None = None
+    publisher_hint_reason: str | None = None
+    next_poll_at: datetime | None = None
+    interval_seconds: int | None = None
+    interval_reason: str | None = None
+    gone: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +155,15 @@ class FeedStatus:
     url: str
     name: str
     title: str | None
+    state: str  # new, ok, failing, gone
     last_fetched_at: datetime | None
     last_success_at: datetime | None
     last_status: int | None
     last_error: str | None
     error_count: int
     entry_count: int
+    failing_since: datetime | None = None
+    next_poll_at: datetime | None = None
+    interval_seconds: int | None = None
+    interval_reason: str | None = None
+    moved_to: str | None = None

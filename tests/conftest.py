@@ -44,10 +44,11 @@ def make_config(tmp_path: Path) -> Any:
     def make(feeds: list[dict[str, Any]], **sections: Any) -> Config:
         data: dict[str, Any] = {
             "site": {"title": "Offentlig digitalisering", "base_url": "https://planet.example.dk/"},
-            "poll": {"timeout_seconds": 3},
-            **sections,
-            "feeds": feeds,
+            "poll": {"timeout_seconds": 3, "allow_private_hosts": ["127.0.0.1"]},
         }
+        for key, values in sections.items():
+            data[key] = {**data.get(key, {}), **values}
+        data["feeds"] = feeds
         path = tmp_path / "feeds.yaml"
         path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
         return load_config(path)

@@ -31,7 +31,7 @@ def run(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProce
 def write_config(directory: Path, server: FeedServer, **sections) -> Path:
     data = {
         "site": {"title": "Offentlig digitalisering", "base_url": "https://planet.example.dk/"},
-        "poll": {"timeout_seconds": 2},
+        "poll": {"timeout_seconds": 2, "allow_private_hosts": ["127.0.0.1"]},
         **sections,
         "feeds": [
             {"name": "OS2", "url": serve_fixture(server, "rss20.xml", "/os2")},
