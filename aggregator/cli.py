@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,11 +19,12 @@ from typing import Any, TypeVar
 import click
 
 from aggregator import __version__
-from aggregator.config import DEFAULT_CONFIG_NAME, Config, load_config
+from aggregator.config import DEFAULT_CONFIG_NAME, Config, FeedConfig, load_config
 from aggregator.errors import AggregatorError
 from aggregator.export import export_feeds
 from aggregator.pipeline import PollReport, poll
 from aggregator.store import Store
+from aggregator.types import FeedStatus, FeedUpdateResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,33 +90,74 @@ def cli(ctx: click.Context, verbose: int, debug: bool) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def _result_line(result: FeedUpdateResult, name: str) -> str:
+    if result.error:
+        return f"  FAIL  {name}  {result.error}"
+    if result.not_modified:
+        return f"  ok    {name}  not modified"
+    return f"  ok    {name}  {result.new} new, {result.updated} updated"
+
+
 def _print_poll(report: PollReport, config: Config) -> None:
     names = {f.url: f.name for f in config.feeds}
     width = max((len(names.get(r.feed_url, r.feed_url)) for r in report.results), default=0)
     for result in report.results:
-        name = names.get(result.feed_url, result.feed_url).ljust(width)
-        if result.error:
-            click.echo(f"  FAIL  {name}  {result.error}")
-        elif result.not_modified:
-            click.echo(f"  ok    {name}  not modified")
-        else:
-            click.echo(f"  ok    {name}  {result.new} new, {result.updated} updated")
+        click.echo(_result_line(result, names.get(result.feed_url, result.feed_url).ljust(width)))
     click.echo(
         f"Polled {len(report.results)} feeds: {report.new} new, {report.updated} updated, "
         f"{len(report.failed)} failed."
     )
 
 
+def _poll_with_progress(config: Config, store: Store, feeds: list[FeedConfig]) -> PollReport:
+    """A progress bar on a terminal; elsewhere the summary alone, for logs and scripts."""
+    if not sys.stderr.isatty():
+        return poll(config, store, feeds)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    names = {f.url: f.name for f in config.feeds}
+    with Progress(
+        TextColumn("Polling"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+        transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("", total=len(feeds))
+
+        def advance(result: FeedUpdateResult) -> None:
+            progress.update(task, advance=1, description=names.get(result.feed_url, ""))
+
+        return poll(config, store, feeds, on_result=advance)
+
+
 @cli.command("poll")
 @config_option
-def poll_command(config_path: Path) -> None:
-    """Poll every feed once, store new entries and export the merged feed."""
+@click.option("--due", is_flag=True, help="Poll only the feeds whose next poll has come.")
+def poll_command(config_path: Path, due: bool) -> None:
+    """Poll feeds once (all but gone ones), store new entries, export the merged feed."""
     config = load_config(config_path)
     with open_store(config) as store:
-        report = poll(config, store)
+        now = now_utc()
+        store.sync_feeds(((f.url, f.name, f.priority) for f in config.feeds), now)
+        wanted = set(store.due_feeds(now)) if due else _pollable(store)
+        feeds = [f for f in config.feeds if f.enabled and f.url in wanted]
+        report = _poll_with_progress(config, store, feeds)
         _print_poll(report, config)
+        _print_moves(store, config)
         exported = export_feeds(config, store, now_utc())
     click.echo(f"Exported {exported.entries} entries to {config.output_dir}.")
+
+
+def _pollable(store: Store) -> set[str]:
+    return {s.url for s in store.feed_statuses() if s.state != "gone"}
+
+
+def _print_moves(store: Store, config: Config) -> None:
+    names = {f.url: f.name for f in config.feeds}
+    for status in store.feed_statuses():
+        if status.moved_to and status.url in names:
+            click.echo(
+                f"Note: {names[status.url]} has moved permanently to {status.moved_to}; "
+                "update its url in feeds.yaml."
+            )
 
 
 @cli.command("export")
@@ -168,58 +211,112 @@ def digest_command(
         click.echo(f"{label} sent to {', '.join(outcome.sent_to)}.")
 
 
+def _duration(seconds: int | None) -> str:
+    if not seconds:
+        return "-"
+    minutes = round(seconds / 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = minutes / 60
+    return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} d"
+
+
+def _state_label(status: FeedStatus, config: Config) -> str:
+    if status.state == "failing" and status.failing_since:
+        label = f"failing since {_local(status.failing_since, config)}"
+    else:
+        label = {"new": "never polled"}.get(status.state, status.state)
+    return f"{label}, redirected" if status.moved_to else label
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _status_row(status: FeedStatus) -> dict[str, object]:
+    return {
+        "name": status.name,
+        "url": status.url,
+        "state": status.state,
+        "failing_since": _iso(status.failing_since),
+        "moved_to": status.moved_to,
+        "last_status": status.last_status,
+        "last_fetched_at": _iso(status.last_fetched_at),
+        "last_success_at": _iso(status.last_success_at),
+        "next_poll_at": _iso(status.next_poll_at),
+        "interval_seconds": status.interval_seconds,
+        "interval_reason": status.interval_reason,
+        "error_count": status.error_count,
+        "entries": status.entry_count,
+        "last_error": status.last_error,
+    }
+
+
 @cli.command("status")
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 def status_command(config_path: Path, as_json: bool) -> None:
-    """Show each feed's health: last success, last error and entries stored."""
+    """Show each feed's health: state, last HTTP status, last success, next poll and why,
+    entries stored and the last error."""
     config = load_config(config_path)
     with open_store(config) as store:
         store.sync_feeds(((f.url, f.name, f.priority) for f in config.feeds), now_utc())
-        statuses = store.feed_statuses()
-    configured = {f.url for f in config.feeds}
-    statuses = [s for s in statuses if s.url in configured]
+        configured = {f.url for f in config.feeds}
+        statuses = [s for s in store.feed_statuses() if s.url in configured]
     if as_json:
-        rows = [
-            {
-                "name": s.name,
-                "url": s.url,
-                "state": _state(s.last_fetched_at, s.last_error),
-                "last_fetched_at": s.last_fetched_at.isoformat() if s.last_fetched_at else None,
-                "last_success_at": s.last_success_at.isoformat() if s.last_success_at else None,
-                "last_status": s.last_status,
-                "last_error": s.last_error,
-                "error_count": s.error_count,
-                "entries": s.entry_count,
-            }
-            for s in statuses
-        ]
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        click.echo(json.dumps([_status_row(s) for s in statuses], ensure_ascii=False, indent=2))
         return
-    header = ("FEED", "STATE", "LAST SUCCESS", "ENTRIES", "LAST ERROR")
+    header = ("FEED", "STATE", "HTTP", "LAST SUCCESS", "NEXT POLL", "INTERVAL", "ENTRIES")
     table = [
         (
             s.name,
-            _state(s.last_fetched_at, s.last_error),
+            _state_label(s, config),
+            str(s.last_status or "-"),
             _local(s.last_success_at, config),
+            _local(s.next_poll_at, config) if s.state != "gone" else "not polled",
+            _duration(s.interval_seconds),
             str(s.entry_count),
-            s.last_error or "",
         )
         for s in statuses
     ]
-    widths = [max(len(row[i]) for row in [header, *table]) for i in range(4)]
+    widths = [max(len(row[i]) for row in [header, *table]) for i in range(len(header))]
     for row in [header, *table]:
-        click.echo(
-            "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True))
-            + "  "
-            + row[4]
-        )
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    first_note = True
+    for status in statuses:
+        notes = []
+        if status.interval_reason:
+            notes.append(f"interval: {status.interval_reason}")
+        if status.moved_to:
+            notes.append(f"moved permanently to {status.moved_to}: update feeds.yaml")
+        if status.last_error:
+            notes.append(f"last error: {status.last_error}")
+        if notes:
+            click.echo(("\n" if first_note else "") + f"{status.name}: " + "; ".join(notes))
+            first_note = False
 
 
-def _state(last_fetched: datetime | None, error: str | None) -> str:
-    if last_fetched is None:
-        return "never polled"
-    return "failing" if error else "ok"
+@cli.command("retry")
+@config_option
+@click.argument("feeds", nargs=-1)
+@click.option("--all", "retry_all", is_flag=True, help="Every configured feed.")
+def retry_command(config_path: Path, feeds: tuple[str, ...], retry_all: bool) -> None:
+    """Poll FEEDS (names or URLs) again at the next chance: clears gone, backoff and
+    Retry-After waits."""
+    config = load_config(config_path)
+    if not feeds and not retry_all:
+        raise click.UsageError("name at least one feed, or use --all")
+    chosen = []
+    for wanted in feeds:
+        match = next((f for f in config.feeds if wanted in (f.name, f.url)), None)
+        if match is None:
+            raise click.BadParameter(f"no feed named {wanted!r} in {config_path}")
+        chosen.append(match)
+    with open_store(config) as store:
+        store.sync_feeds(((f.url, f.name, f.priority) for f in config.feeds), now_utc())
+        for feed in config.feeds if retry_all else chosen:
+            store.reset_feed(feed.url)
+            click.echo(f"{feed.name}: will be polled at the next chance.")
 
 
 @cli.command("run")

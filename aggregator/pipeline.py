@@ -100,6 +100,7 @@ def plan_for(fetched: FetchResult, state: FeedState, now: datetime) -> UpdatePla
 def schedule_plan(
     plan: UpdatePlan,
     fetched: FetchResult,
+    *,
     feed: FeedConfig,
     store: Store,
     settings: PolicySettings,
@@ -107,14 +108,20 @@ def schedule_plan(
     rng: random.Random,
 ) -> UpdatePlan:
     override = timedelta(minutes=feed.interval_minutes) if feed.interval_minutes else None
-    history = store.feed_history(feed.url, now, ADAPTIVE_WINDOW, override)
+    history = store.feed_history(feed.url, now, ADAPTIVE_WINDOW, override, plan.entries)
     new_hint = (
         Hint(timedelta(seconds=plan.publisher_hint_seconds), plan.publisher_hint_reason or "")
         if plan.publisher_hint_seconds
         else None
     )
     decision = decide(
-        fetched, history, settings, now, rng, new_hint, failed=plan.error is not None
+        fetched,
+        history,
+        settings,
+        now=now,
+        rng=rng,
+        new_publisher_hint=new_hint,
+        failed=plan.error is not None,
     )
     return replace(
         plan,
@@ -129,6 +136,7 @@ async def poll_feeds(
     config: Config,
     store: Store,
     feeds: Iterable[FeedConfig] | None = None,
+    *,
     clock: Clock = utc_now,
     rng: random.Random | None = None,
     on_result: ResultCallback | None = None,
@@ -143,7 +151,15 @@ async def poll_feeds(
     async for fetched in fetch_many(states.values(), fetch_options(config), clock):
         now = clock()
         plan = plan_for(fetched, states[fetched.feed_url], now)
-        plan = schedule_plan(plan, fetched, chosen[fetched.feed_url], store, settings, now, rng)
+        plan = schedule_plan(
+            plan,
+            fetched,
+            feed=chosen[fetched.feed_url],
+            store=store,
+            settings=settings,
+            now=now,
+            rng=rng,
+        )
         result = store.apply(plan, now)
         if result.error:
             log.info("%s: failed: %s", fetched.feed_url, result.error)
@@ -164,8 +180,9 @@ def poll(
     config: Config,
     store: Store,
     feeds: Iterable[FeedConfig] | None = None,
+    *,
     clock: Clock = utc_now,
     rng: random.Random | None = None,
     on_result: ResultCallback | None = None,
 ) -> PollReport:
-    return asyncio.run(poll_feeds(config, store, feeds, clock, rng, on_result))
+    return asyncio.run(poll_feeds(config, store, feeds, clock=clock, rng=rng, on_result=on_result))

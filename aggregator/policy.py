@@ -161,6 +161,7 @@ def decide(
     fetched: FetchResult,
     history: FeedHistory,
     settings: PolicySettings,
+    *,
     now: datetime,
     rng: random.Random,
     new_publisher_hint: Hint | None = None,

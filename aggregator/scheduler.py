@@ -83,7 +83,7 @@ class Service:
             feeds = [by_url[url] for url in store.due_feeds(now) if url in by_url]
             outputs_missing = not (self.config.output_dir / "atom.xml").exists()
             if feeds:
-                report = poll(self.config, store, feeds, self.clock, self.rng)
+                report = poll(self.config, store, feeds, clock=self.clock, rng=self.rng)
                 log.info(
                     "polled %d feeds: %d new, %d updated, %d failed",
                     len(feeds),

@@ -226,24 +226,32 @@ class Store:
         )
 
     def feed_history(
-        self, url: str, now: datetime, window: timedelta, override: timedelta | None
+        self,
+        url: str,
+        now: datetime,
+        window: timedelta,
+        override: timedelta | None,
+        incoming: Sequence[EntryPlan] = (),
     ) -> FeedHistory:
         row = self.db.execute(
             "SELECT error_count, hint_seconds, hint_reason FROM feeds WHERE url = ?", [url]
         ).fetchone()
-        published = [
-            from_db_time(value)
-            for (value,) in self.db.execute(
-                """SELECT e.published FROM entry_sources s JOIN entries e ON e.id = s.entry_id
+        published = {
+            key: from_db_time(value)
+            for key, value in self.db.execute(
+                """SELECT s.entry_key, e.published
+                   FROM entry_sources s JOIN entries e ON e.id = s.entry_id
                    WHERE s.feed_url = ? AND e.published >= ?""",
                 [url, to_db_time(now - window)],
             )
-        ]
+        }
+        # This poll's entries count too, though they are written after the decision.
+        published.update((entry.key, entry.published) for entry in incoming)
         hint = Hint(timedelta(seconds=row[1]), row[2]) if row and row[1] else None
         return FeedHistory(
             error_count=row[0] if row else 0,
             override=override,
-            recent_published=published,
+            recent_published=tuple(published.values()),
             publisher_hint=hint,
         )
 

@@ -96,10 +96,13 @@ def test_poll_status_export_digest(tmp_path, server):
     status = run("status", "-c", str(config), cwd=tmp_path)
     assert status.returncode == 0
     lines = status.stdout.splitlines()
-    assert lines[0].split() == ["FEED", "STATE", "LAST", "SUCCESS", "ENTRIES", "LAST", "ERROR"]
-    dead = next(line for line in lines if line.startswith("Død"))
-    assert "failing" in dead
-    assert dead.endswith("HTTP 404 Not Found")
+    assert lines[0].split() == [
+        "FEED", "STATE", "HTTP", "LAST", "SUCCESS", "NEXT", "POLL", "INTERVAL", "ENTRIES"
+    ]  # fmt: skip
+    dead = next(line for line in lines if line.startswith("Død "))
+    assert "failing since" in dead
+    assert " 404 " in dead
+    assert "Død: interval: backoff after 2 failures; last error: HTTP 404 Not Found" in lines
 
     as_json = json.loads(run("status", "--json", "-c", str(config), cwd=tmp_path).stdout)
     by_name = {row["name"]: row for row in as_json}
