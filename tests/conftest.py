@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,24 @@ def fixture_text(name: str) -> str:
 def serve_fixture(server: FeedServer, name: str, path: str) -> str:
     """Serve a fixture feed with ETag and Last-Modified; returns its URL."""
     return server.route(path, feed_route((FIXTURES / name).read_bytes()))
+
+
+class Clock:
+    """An injected clock: tests move time forward instead of sleeping."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
 
 
 @pytest.fixture

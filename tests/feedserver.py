@@ -84,7 +84,11 @@ class FeedServer:
                 if response.delay:
                     time.sleep(response.delay)
                 try:
-                    self.send_response(response.status)
+                    # send_response_only: a scripted Date header (a skewed server clock)
+                    # must not be joined by the real one.
+                    self.send_response_only(response.status)
+                    if "Date" not in response.headers:
+                        self.send_header("Date", self.date_time_string())
                     for key, value in response.headers.items():
                         self.send_header(key, value)
                     self.send_header("Content-Length", str(len(response.body)))

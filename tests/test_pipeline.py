@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -13,19 +13,6 @@ from tests.feedserver import Response, feed_route
 
 RSS = (FIXTURES / "rss20.xml").read_bytes()
 ATOM = (FIXTURES / "atom10.xml").read_bytes()
-
-
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
 
 
 def count(store: Store, table: str) -> int:
@@ -112,7 +99,7 @@ def test_priority_decides_the_primary_source_whatever_the_order(server, make_con
         ("rss20.xml", "utf-8", "application/rss+xml", "Fælles kommunal cloud: næste skridt"),
     ],
 )  # fmt: skip
-def test_danish_text_survives_http_to_sqlite(  # noqa: PLR0917
+def test_danish_text_survives_http_to_sqlite(
     server, make_config, store, clock, fixture, encoding, content_type, title
 ):
     body = fixture_text(fixture).encode(encoding)
