@@ -11,10 +11,12 @@ import html
 import re
 import uuid
 from datetime import datetime
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from collections.abc import Callable, Sequence
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import nh3
 
+from aggregator.dedup import sketch, title_key
 from aggregator.policy import publisher_hint
 from aggregator.types import EntryPlan, FetchResult, ParsedEntry, ParsedFeed, UpdatePlan
 
@@ -32,9 +34,23 @@ ALLOWED_TAGS = frozenset(
         "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6",
         "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "small",
         "span", "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr",
-        "u", "ul",
+        "u", "ul", "iframe",
     }
 )  # fmt: skip
+# Embeds worth keeping; any other iframe is removed.
+IFRAME_HOSTS = frozenset(
+    {"www.youtube.com", "youtube.com", "www.youtube-nocookie.com", "player.vimeo.com",
+     "www.dailymotion.com", "w.soundcloud.com"}
+)  # fmt: skip
+TRACKER_HOSTS = frozenset(
+    {"feeds.feedburner.com", "pixel.wp.com", "stats.wordpress.com", "www.google-analytics.com",
+     "pixel.quantserve.com", "www.facebook.com", "ad.doubleclick.net", "t.co"}
+)  # fmt: skip
+URL_ATTRIBUTES = frozenset({("a", "href"), ("img", "src"), ("iframe", "src"),
+                            ("blockquote", "cite"), ("q", "cite")})  # fmt: skip
+# A feed whose ids are blank or repeated for more than this share of its items has ids that
+# identify nothing; its entries are then keyed by link (FreshRSS makes the same call).
+BROKEN_ID_SHARE = 0.2
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title", "hreflang"},
     "img": {"src", "alt", "title", "width", "height"},
@@ -44,6 +60,7 @@ ALLOWED_ATTRIBUTES = {
     "blockquote": {"cite"},
     "q": {"cite"},
     "ol": {"start"},
+    "iframe": {"src", "width", "height", "title", "allowfullscreen"},
 }
 _BLOCK_TAG = re.compile(r"<(?=/?(?:p|br|div|li|h[1-6]|tr|td|th|blockquote|pre|hr|dd|dt)\b)", re.I)
 _SPACES = re.compile(r"\s+")
@@ -78,17 +95,50 @@ def canonical_url(url: str | None) -> str | None:
     return urlunsplit(("https", host, path, urlencode(query), ""))
 
 
-def sanitise_html(fragment: str) -> str:
-    """Allowlist sanitising: no scripts, handlers, styles, frames or javascript: URLs."""
+_SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
+_EMPTY_IFRAME = re.compile(r"<iframe(?![^>]*\ssrc=)[^>]*>.*?</iframe>", re.S)
+_IMG = re.compile(r"<img\b[^>]*>")
+_SIZE = re.compile(r'\s(width|height)="\s*(\d+)')
+
+
+def _url_filter(base: str | None) -> Callable[[str, str, str], str | None]:
+    def check(element: str, attribute: str, value: str) -> str | None:
+        if (element, attribute) not in URL_ATTRIBUTES:
+            return value
+        absolute = urljoin(base, value.strip()) if base else value.strip()
+        parts = urlsplit(absolute)
+        if parts.scheme not in _SAFE_SCHEMES:
+            return None
+        host = (parts.hostname or "").lower()
+        if element == "iframe" and (parts.scheme != "https" or host not in IFRAME_HOSTS):
+            return None
+        if element == "img" and host in TRACKER_HOSTS:
+            return None
+        return absolute
+
+    return check
+
+
+def _drop_pixel(match: re.Match[str]) -> str:
+    sizes = dict(_SIZE.findall(match.group(0)))
+    tiny = sizes and all(int(v) <= 1 for v in sizes.values())
+    return "" if tiny or "src=" not in match.group(0) else match.group(0)
+
+
+def sanitise_html(fragment: str, base_url: str | None = None) -> str:
+    """Allowlist sanitising: no scripts, handlers, styles, javascript: URLs, frames other than
+    known video players, or tracking pixels; relative URLs made absolute against ``base_url``."""
     cleaned = nh3.clean(
         fragment,
         tags=set(ALLOWED_TAGS),
         attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
-        url_schemes={"http", "https", "mailto"},
+        url_schemes=set(_SAFE_SCHEMES),
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
+        attribute_filter=_url_filter(base_url),
     )
-    return cleaned.strip()
+    cleaned = _EMPTY_IFRAME.sub("", cleaned)
+    return _IMG.sub(_drop_pixel, cleaned).strip()
 
 
 def html_to_text(fragment: str) -> str:
@@ -108,9 +158,18 @@ def shorten(text: str, limit: int = SUMMARY_LENGTH) -> str:
     return cut.rstrip(" ,.;:–-") + "…"
 
 
-def entry_key(entry: ParsedEntry) -> str:
+def ids_are_broken(entries: Sequence[ParsedEntry]) -> bool:
+    if not entries:
+        return False
+    guids = [e.guid for e in entries]
+    blank = sum(1 for g in guids if not g)
+    repeated = len([g for g in guids if g]) - len({g for g in guids if g})
+    return (blank + repeated) / len(guids) > BROKEN_ID_SHARE
+
+
+def entry_key(entry: ParsedEntry, trust_guid: bool = True) -> str:
     """Identity inside one feed: guid, else link, else a hash of what the entry says."""
-    if entry.guid:
+    if entry.guid and trust_guid:
         return entry.guid
     if entry.link:
         return entry.link
@@ -134,8 +193,11 @@ def _clamp(value: datetime | None, now: datetime) -> datetime | None:
     return min(value, now)
 
 
-def normalise_entry(entry: ParsedEntry, feed_url: str, now: datetime) -> EntryPlan:
-    content = sanitise_html(entry.content_html)
+def normalise_entry(
+    entry: ParsedEntry, feed_url: str, now: datetime, trust_guid: bool = True
+) -> EntryPlan:
+    base = entry.content_base or entry.link or feed_url
+    content = sanitise_html(entry.content_html, base)
     text = html_to_text(content)
     title = html_to_text(entry.title) or shorten(text, 80) or entry.link or ""
     published = _clamp(entry.published, now) or _clamp(entry.updated, now) or now
@@ -145,7 +207,7 @@ def normalise_entry(entry: ParsedEntry, feed_url: str, now: datetime) -> EntryPl
         "\0".join((title, content, link or "", entry.author or "")).encode()
     ).hexdigest()
     return EntryPlan(
-        key=entry_key(entry),
+        key=entry_key(entry, trust_guid),
         canonical_url=canonical_url(link),
         link=link,
         title=title,
@@ -156,6 +218,9 @@ def normalise_entry(entry: ParsedEntry, feed_url: str, now: datetime) -> EntryPl
         updated=updated,
         content_hash=content_hash,
         language=entry.language,
+        text=text,
+        sketch=sketch(text),
+        title_key=title_key(title),
     )
 
 
@@ -168,8 +233,9 @@ def plan_update(fetch: FetchResult, parsed: ParsedFeed | None, now: datetime) ->
     entries: dict[str, EntryPlan] = {}
     hint = None
     if parsed is not None:
+        trust_guid = not ids_are_broken(parsed.entries)
         for raw in parsed.entries:
-            plan = normalise_entry(raw, fetch.feed_url, now)
+            plan = normalise_entry(raw, fetch.feed_url, now, trust_guid)
             entries.setdefault(plan.key, plan)
         hint = publisher_hint(parsed.ttl_minutes, parsed.sy_period, parsed.sy_frequency)
     return UpdatePlan(

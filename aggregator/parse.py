@@ -17,8 +17,9 @@ import feedparser
 from aggregator.errors import ParseError
 from aggregator.types import ParsedEntry, ParsedFeed
 
-# Sanitising is done once, by nh3, in normalise; feedparser's own sanitiser would only add cost.
-_PARSE_OPTIONS: dict[str, Any] = {"sanitize_html": False, "resolve_relative_uris": True}
+# Sanitising and resolving relative URLs (against the entry's own link) are done once, by nh3,
+# in normalise; feedparser's own passes would only add cost.
+_PARSE_OPTIONS: dict[str, Any] = {"sanitize_html": False, "resolve_relative_uris": False}
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
@@ -55,8 +56,11 @@ def _content(entry: Any) -> str:
     return str(entry.get("summary") or "")
 
 
-def _entry(entry: Any, feed_language: str | None) -> ParsedEntry:
+def _entry(entry: Any, feed_language: str | None, document_url: str) -> ParsedEntry:
     detail = entry.get("content", [{}])[0] if entry.get("content") else {}
+    # feedparser reports the document URL as base unless xml:base says otherwise; only an
+    # explicit xml:base should outrank the entry's own link when resolving relative URLs.
+    base = (detail or entry.get("summary_detail") or {}).get("base") or None
     return ParsedEntry(
         guid=(entry.get("id") or "").strip() or None,
         link=(entry.get("link") or "").strip() or None,
@@ -66,6 +70,7 @@ def _entry(entry: Any, feed_language: str | None) -> ParsedEntry:
         published=_to_datetime(_get(entry, "published_parsed")),
         updated=_to_datetime(_get(entry, "updated_parsed")),
         language=(detail.get("language") or feed_language) if detail else feed_language,
+        content_base=base if base and base != document_url else None,
     )
 
 
@@ -93,6 +98,6 @@ def parse_feed(content: bytes, url: str, headers: Mapping[str, str] | None = Non
         site_url=(feed.get("link") or "").strip() or None,
         language=language,
         version=version or "unknown",
-        entries=tuple(_entry(e, language) for e in parsed.entries),
+        entries=tuple(_entry(e, language, url) for e in parsed.entries),
         warning=str(problem) if problem else None,
     )

@@ -57,6 +57,7 @@ class ParsedEntry:
     published: datetime | None
     updated: datetime | None
     language: str | None = None
+    content_base: str | None = None  # xml:base of the content, when the feed gives one
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,9 @@ class EntryPlan:
     updated: datetime
     content_hash: str
     language: str | None = None
+    text: str = ""  # full plain text, for near-duplicate checks
+    sketch: tuple[int, ...] = ()
+    title_key: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,170 @@
+"""Pure near-duplicate detection for posts reached through different URLs.
+
+Two steps, so the check stays cheap as the database grows:
+
+1. **Candidates** come from an index, never a scan: a bottom-k sketch of each post's word
+   5-grams (the k smallest 64-bit hashes, a one-hash MinHash) and a normalised title key.
+   Stored posts that share at least ``MIN_SHARED_SKETCH`` sketch hashes, or the title key,
+   within the date window, are candidates. A shorter excerpt of a post shares roughly its
+   share of the shingles with the full text, so excerpts still meet their originals here.
+2. **Verification** is exact, on the few candidates: containment of 5-gram sets after the
+   shingles each feed repeats in its other posts (footers, disclaimers) are removed, plus
+   title similarity. Containment (|A∩B| / min(|A|, |B|)) rather than Jaccard, because an
+   excerpt is a subset of the full post.
+
+Why the default thresholds (settings in ``dedup``):
+- ``content_threshold`` 0.7: reposts measured on the test pairs score ≥ 0.85, different posts
+  from the same template ≤ 0.2 once boilerplate is removed; 0.7 leaves room on both sides.
+- ``title_threshold`` 0.5: a prefix such as "Nyhed:" is stripped first; rewritten headlines
+  of the same post keep half their words; two posts that share only a footer rarely do.
+- ``window_days`` 7: a cross-post appears within days; a yearly "Nyhedsbrev december" is
+  kept apart by the window as well as by its content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+SHINGLE_WORDS = 5
+SKETCH_SIZE = 16
+MIN_SHARED_SKETCH = 2
+# A sketch hash carried by more posts than this is boilerplate, not evidence.
+COMMON_SKETCH_LIMIT = 50
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_TITLE_PREFIX = re.compile(
+    r"^\s*(?:nyhed|nyheder|news|blog|blogindlæg|pressemeddelelse|press release|opdateret|"
+    r"updated|update|artikel|article|genudgivet|repost)\s*[:|–—-]\s*",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DedupSettings:
+    content_threshold: float = 0.7
+    title_threshold: float = 0.5
+    window_days: int = 7
+    min_words: int = 8  # below this, a text says too little to compare by content
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    containment: float
+    title_similarity: float
+
+    @property
+    def reason(self) -> str:
+        return (
+            f"near duplicate: content {self.containment:.2f}, title {self.title_similarity:.2f}"
+        )
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
+def shingles(text: str, size: int = SHINGLE_WORDS) -> frozenset[str]:
+    tokens = words(text)
+    if len(tokens) < size:
+        return frozenset([" ".join(tokens)]) if tokens else frozenset()
+    return frozenset(" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1))
+
+
+def _hash64(value: str) -> int:
+    # Signed, to fit SQLite's INTEGER; blake2b so the sketch is the same in every process.
+    digest = hashlib.blake2b(value.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def sketch(text: str, size: int = SKETCH_SIZE) -> tuple[int, ...]:
+    return tuple(sorted({_hash64(s) for s in shingles(text)})[:size])
+
+
+def title_key(title: str) -> str:
+    """The title with site prefixes, case and punctuation gone: equal keys are candidates."""
+    return " ".join(words(_TITLE_PREFIX.sub("", title)))
+
+
+def title_similarity(a: str, b: str) -> float:
+    key_a, key_b = title_key(a), title_key(b)
+    if not key_a or not key_b:
+        return 0.0
+    if key_a == key_b:
+        return 1.0
+    return SequenceMatcher(None, key_a, key_b, autojunk=False).ratio()
+
+
+def boilerplate(other_texts: Iterable[str]) -> frozenset[str]:
+    """Shingles a feed repeats across its posts: footers, sign-ups, disclaimers."""
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for text in other_texts:
+        current = shingles(text)
+        repeated |= seen & current
+        seen |= current
+    return frozenset(repeated)
+
+
+def containment(a: frozenset[str], b: frozenset[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / min(len(a), len(b))
+
+
+def compare(
+    text_a: str,
+    title_a: str,
+    text_b: str,
+    title_b: str,
+    settings: DedupSettings,
+    boilerplate_a: frozenset[str] = frozenset(),
+    boilerplate_b: frozenset[str] = frozenset(),
+) -> Match | None:
+    """A Match when the two posts are the same post, else None."""
+    titles = title_similarity(title_a, title_b)
+    if titles < settings.title_threshold:
+        return None
+    shingles_a = shingles(text_a) - boilerplate_a - boilerplate_b
+    shingles_b = shingles(text_b) - boilerplate_a - boilerplate_b
+    if min(len(words(text_a)), len(words(text_b))) < settings.min_words:
+        # Too short to judge by content: only an identical title and identical text will do.
+        same = titles == 1.0 and words(text_a) == words(text_b)
+        return Match(1.0, titles) if same else None
+    score = containment(shingles_a, shingles_b)
+    if score < settings.content_threshold:
+        return None
+    return Match(score, titles)
+
+
+def best_match(
+    text: str,
+    title: str,
+    candidates: Sequence[tuple[str, str, str]],
+    settings: DedupSettings,
+    own_boilerplate: frozenset[str] = frozenset(),
+    boilerplate_of: dict[str, frozenset[str]] | None = None,
+) -> tuple[str, Match] | None:
+    """The best-scoring candidate (id, text, title) that is the same post, if any."""
+    best: tuple[str, Match] | None = None
+    for candidate_id, candidate_text, candidate_title in candidates:
+        match = compare(
+            text,
+            title,
+            candidate_text,
+            candidate_title,
+            settings,
+            own_boilerplate,
+            (boilerplate_of or {}).get(candidate_id, frozenset()),
+        )
+        if match and (
+            best is None
+            or (match.containment, match.title_similarity)
+            > (best[1].containment, best[1].title_similarity)
+        ):
+            best = (candidate_id, match)
+    return best
