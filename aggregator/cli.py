@@ -136,7 +136,7 @@ def poll_command(config_path: Path, due: bool) -> None:
     config = load_config(config_path)
     with open_store(config) as store:
         now = now_utc()
-        store.sync_feeds(((f.url, f.name, f.priority) for f in config.feeds), now)
+        store.sync_feeds(config.feeds, now)
         wanted = set(store.due_feeds(now)) if due else _pollable(store)
         feeds = [f for f in config.feeds if f.enabled and f.url in wanted]
         report = _poll_with_progress(config, store, feeds)
@@ -260,7 +260,7 @@ def status_command(config_path: Path, as_json: bool) -> None:
     entries stored and the last error."""
     config = load_config(config_path)
     with open_store(config) as store:
-        store.sync_feeds(((f.url, f.name, f.priority) for f in config.feeds), now_utc())
+        store.sync_feeds(config.feeds, now_utc())
         configured = {f.url for f in config.feeds}
         statuses = [s for s in store.feed_statuses() if s.url in configured]
     if as_json:
@@ -313,7 +313,7 @@ def retry_command(config_path: Path, feeds: tuple[str, ...], retry_all: bool) ->
             raise click.BadParameter(f"no feed named {wanted!r} in {config_path}")
         chosen.append(match)
     with open_store(config) as store:
-        store.sync_feeds(((f.url, f.name, f.priority) for f in config.feeds), now_utc())
+        store.sync_feeds(config.feeds, now_utc())
         for feed in config.feeds if retry_all else chosen:
             store.reset_feed(feed.url)
             click.echo(f"{feed.name}: will be polled at the next chance.")

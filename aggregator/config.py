@@ -53,6 +53,7 @@ class FeedConfig(_Strict):
     interval_minutes: int | None = Field(default=None, ge=1)
     priority: int = 0
     enabled: bool = True
+    merge: bool = True  # false: this feed's posts are never merged with another feed's
 
 
 class SiteSettings(_Strict):
@@ -123,6 +124,16 @@ class DigestSettings(_Strict):
         return value
 
 
+class DedupConfig(_Strict):
+    """Near-duplicate thresholds; the reasoning for each default is in aggregator/dedup.py."""
+
+    content_threshold: float = Field(default=0.7, gt=0, le=1)
+    title_threshold: float = Field(default=0.5, ge=0, le=1)
+    window_days: int = Field(default=7, ge=0)
+    min_words: int = Field(default=8, ge=1)
+    max_consecutive_changes: int = Field(default=5, ge=1)
+
+
 class SmtpSettings(_Strict):
     host: str = "localhost"
     port: int = Field(default=25, ge=1, le=65535)
@@ -145,6 +156,7 @@ class Config(_Strict):
     poll: PollSettings = PollSettings()
     digest: DigestSettings = DigestSettings()
     smtp: SmtpSettings = SmtpSettings()
+    dedup: DedupConfig = DedupConfig()
     feeds: tuple[FeedConfig, ...] = ()
     source_path: Path | None = Field(default=None, exclude=True)
 

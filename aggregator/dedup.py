@@ -59,9 +59,7 @@ class Match:
 
     @property
     def reason(self) -> str:
-        return (
-            f"near duplicate: content {self.containment:.2f}, title {self.title_similarity:.2f}"
-        )
+        return f"near duplicate: content {self.containment:.2f}, title {self.title_similarity:.2f}"
 
 
 def words(text: str) -> list[str]:

@@ -16,7 +16,8 @@ from aggregator.fetch import FetchOptions, fetch_many
 from aggregator.normalise import body_hash, failed_update, plan_update
 from aggregator.parse import parse_feed
 from aggregator.policy import ADAPTIVE_WINDOW, Hint, PolicySettings, decide
-from aggregator.store import Store
+from aggregator.dedup import DedupSettings
+from aggregator.store import MergeRules, Store
 from aggregator.types import FeedState, FeedUpdateResult, FetchResult, UpdatePlan
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,19 @@ def policy_settings(config: Config) -> PolicySettings:
         retry_after_cap=timedelta(minutes=poll.retry_after_cap_minutes),
         adaptive=poll.adaptive,
         jitter=poll.jitter,
+    )
+
+
+def merge_rules(config: Config) -> MergeRules:
+    dedup = config.dedup
+    return MergeRules(
+        dedup=DedupSettings(
+            content_threshold=dedup.content_threshold,
+            title_threshold=dedup.title_threshold,
+            window_days=dedup.window_days,
+            min_words=dedup.min_words,
+        ),
+        max_consecutive_changes=dedup.max_consecutive_changes,
     )
 
 
@@ -143,10 +157,11 @@ async def poll_feeds(
 ) -> PollReport:
     """Poll the given feeds (default: every enabled feed) and store what they say."""
     rng = rng or random.Random()
-    store.sync_feeds(((f.url, f.name, f.priority) for f in config.feeds), clock())
+    store.sync_feeds(config.feeds, clock())
     chosen = {f.url: f for f in (config.feeds if feeds is None else feeds) if f.enabled}
     states = {url: store.feed_state(url) for url in chosen}
     settings = policy_settings(config)
+    rules = merge_rules(config)
     results = []
     async for fetched in fetch_many(states.values(), fetch_options(config), clock):
         now = clock()
@@ -160,7 +175,7 @@ async def poll_feeds(
             now=now,
             rng=rng,
         )
-        result = store.apply(plan, now)
+        result = store.apply(plan, now, rules)
         if result.error:
             log.info("%s: failed: %s", fetched.feed_url, result.error)
         elif fetched.permanent_redirect and fetched.permanent_redirect != fetched.feed_url:

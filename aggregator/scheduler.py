@@ -78,7 +78,7 @@ class Service:
         def work(store: Store) -> None:
             now = self.clock()
             by_url = {f.url: f for f in self.config.feeds if f.enabled}
-            store.sync_feeds(((f.url, f.name, f.priority) for f in self.config.feeds), now)
+            store.sync_feeds(self.config.feeds, now)
             self._spread_new_feeds(store, now)
             feeds = [by_url[url] for url in store.due_feeds(now) if url in by_url]
             outputs_missing = not (self.config.output_dir / "atom.xml").exists()

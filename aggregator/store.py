@@ -13,11 +13,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlite_utils
 
 from aggregator.errors import StorageError
-from aggregator.normalise import entry_id
+from aggregator.config import FeedConfig
+from aggregator.dedup import (
+    COMMON_SKETCH_LIMIT,
+    MIN_SHARED_SKETCH,
+    DedupSettings,
+    best_match,
+    boilerplate,
+    sketch,
+    title_key,
+)
+from aggregator.normalise import canonical_url, entry_id, html_to_text
 from aggregator.policy import FeedHistory, Hint
 from aggregator.types import (
     EntryPlan,
@@ -132,14 +143,84 @@ def _v2_polling_state(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX feeds_next_poll_at ON feeds(next_poll_at)")
 
 
+def _v3_identity_and_dedup(db: sqlite_utils.Database) -> None:
+    """Per-source links and dates, title keys and sketches for near-duplicate lookups."""
+    for statement in (
+        "ALTER TABLE feeds ADD COLUMN merge INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE entries ADD COLUMN title_key TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE entries ADD COLUMN backfill INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE entries ADD COLUMN never_merge INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE entry_sources ADD COLUMN canonical_url TEXT",
+        "ALTER TABLE entry_sources ADD COLUMN published TEXT",
+        "ALTER TABLE entry_sources ADD COLUMN merge_reason TEXT",
+        "ALTER TABLE entry_sources ADD COLUMN consecutive_changes INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX entries_title_key ON entries(title_key)",
+        "CREATE INDEX entry_sources_feed_canonical ON entry_sources(feed_url, canonical_url)",
+        """CREATE TABLE entry_sketches (
+               hash INTEGER NOT NULL,
+               entry_id TEXT NOT NULL REFERENCES entries(id)
+           )""",
+        "CREATE INDEX entry_sketches_hash ON entry_sketches(hash)",
+        "CREATE INDEX entry_sketches_entry ON entry_sketches(entry_id)",
+        "DROP INDEX entries_published",
+        # The merged feed hides archive entries; the index serves that query without a scan.
+        "CREATE INDEX entries_backfill_published ON entries(backfill, published)",
+    ):
+        db.execute(statement)
+    rows = db.execute("SELECT id, title, content_html FROM entries").fetchall()
+    for entry_id_, title, content in rows:
+        db.execute("UPDATE entries SET title_key = ? WHERE id = ?", [title_key(title), entry_id_])
+        db.conn.executemany(
+            "INSERT INTO entry_sketches (hash, entry_id) VALUES (?, ?)",
+            [(value, entry_id_) for value in sketch(html_to_text(content))],
+        )
+    for feed_url, key, link, published in db.execute(
+        """SELECT s.feed_url, s.entry_key, s.link, e.published
+           FROM entry_sources s JOIN entries e ON e.id = s.entry_id"""
+    ).fetchall():
+        db.execute(
+            """UPDATE entry_sources SET canonical_url = ?, published = ?
+               WHERE feed_url = ? AND entry_key = ?""",
+            [canonical_url(link), published, feed_url, key],
+        )
+
+
 MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _v1_initial,
     _v2_polling_state,
+    _v3_identity_and_dedup,
 )
 
 # A permanent redirect must be seen on this many polls in a row before the feed moves.
 REDIRECT_CONFIRMATIONS = 2
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class MergeRules:
+    dedup: DedupSettings = DedupSettings()
+    max_consecutive_changes: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class _FeedRow:
+    url: str
+    priority: int
+    merge: bool
+    site_url: str | None
+    last_success_at: str | None
+
+
+def _host(url: str | None) -> str:
+    return (urlsplit(url).hostname or "").lower().removeprefix("www.") if url else ""
+
+
+def source_rank(
+    priority: int, site_url: str | None, link: str | None, published: datetime, feed_url: str
+) -> tuple[int, int, datetime, str]:
+    """Sort key of a source as the primary of a post: the smallest wins."""
+    own_site = bool(link) and _host(link) == _host(site_url)
+    return (-priority, -int(own_site), published, feed_url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,15 +285,16 @@ class Store:
     # -----------------------------------------------------------------------------------------
     # Feeds
 
-    def sync_feeds(self, feeds: Iterable[tuple[str, str, int]], now: datetime) -> None:
-        """Make the feeds table know every configured (url, name, priority)."""
+    def sync_feeds(self, feeds: Iterable[FeedConfig], now: datetime) -> None:
+        """Make the feeds table know every configured feed and its settings."""
         with self._writing():
-            for url, name, priority in feeds:
+            for feed in feeds:
                 self.db.execute(
-                    """INSERT INTO feeds (url, name, priority, created_at) VALUES (?, ?, ?, ?)
+                    """INSERT INTO feeds (url, name, priority, merge, created_at)
+                       VALUES (?, ?, ?, ?, ?)
                        ON CONFLICT(url) DO UPDATE SET name = excluded.name,
-                                                      priority = excluded.priority""",
-                    [url, name, priority, to_db_time(now)],
+                           priority = excluded.priority, merge = excluded.merge""",
+                    [feed.url, feed.name, feed.priority, feed.merge, to_db_time(now)],
                 )
 
     def feed_state(self, url: str) -> FeedState:
@@ -322,13 +404,19 @@ class Store:
     # -----------------------------------------------------------------------------------------
     # One feed's update: one transaction
 
-    def apply(self, plan: UpdatePlan, now: datetime) -> FeedUpdateResult:
+    def apply(
+        self, plan: UpdatePlan, now: datetime, rules: MergeRules | None = None
+    ) -> FeedUpdateResult:
+        """Write one poll of one feed, fetch state and entries, in one transaction."""
+        rules = rules or MergeRules()
         new = updated = 0
         with self._writing():
+            feed = self._feed_row(plan.feed_url)
             self._record_fetch(plan, now)
-            priority = self._priority(plan.feed_url)
+            first_poll = feed.last_success_at is None
+            site_url = plan.site_url or feed.site_url
             for entry in plan.entries:
-                outcome = self._apply_entry(plan.feed_url, priority, entry, now)
+                outcome = self._apply_entry(feed, site_url, entry, now, first_poll, rules)
                 new += outcome == "new"
                 updated += outcome == "updated"
         return FeedUpdateResult(
@@ -339,11 +427,14 @@ class Store:
             error=plan.error,
         )
 
-    def _priority(self, feed_url: str) -> int:
-        row = self.db.execute("SELECT priority FROM feeds WHERE url = ?", [feed_url]).fetchone()
+    def _feed_row(self, feed_url: str) -> _FeedRow:
+        row = self.db.execute(
+            "SELECT url, priority, merge, site_url, last_success_at FROM feeds WHERE url = ?",
+            [feed_url],
+        ).fetchone()
         if row is None:
             raise StorageError(f"feed {feed_url} is not in the database; sync_feeds first")
-        return int(row[0])
+        return _FeedRow(row[0], row[1], bool(row[2]), row[3], row[4])
 
     def _record_fetch(self, plan: UpdatePlan, now: datetime) -> None:
         fetched = to_db_time(plan.fetched_at)
@@ -419,129 +510,270 @@ class Store:
         moved = plan.permanent_redirect if seen >= REDIRECT_CONFIRMATIONS else None
         return plan.permanent_redirect, seen, moved
 
-    def _apply_entry(self, feed_url: str, priority: int, entry: EntryPlan, now: datetime) -> str:
+    def _apply_entry(
+        self,
+        feed: _FeedRow,
+        site_url: str | None,
+        entry: EntryPlan,
+        now: datetime,
+        first_poll: bool,
+        rules: MergeRules,
+    ) -> str:
         seen = to_db_time(now)
         row = self.db.execute(
-            "SELECT entry_id, content_hash FROM entry_sources WHERE feed_url = ? AND entry_key = ?",
-            [feed_url, entry.key],
+            """SELECT entry_id, content_hash, consecutive_changes, entry_key FROM entry_sources
+               WHERE feed_url = ? AND entry_key = ?""",
+            [feed.url, entry.key],
         ).fetchone()
+        if row is None and entry.canonical_url:
+            # The id changed but the link did not (WordPress ?p=123 -> permalink, http ->
+            # https): the same entry under a new key.
+            row = self.db.execute(
+                """SELECT entry_id, content_hash, consecutive_changes, entry_key
+                   FROM entry_sources WHERE feed_url = ? AND canonical_url = ? LIMIT 1""",
+                [feed.url, entry.canonical_url],
+            ).fetchone()
+            if row is not None:
+                self.db.execute(
+                    "UPDATE entry_sources SET entry_key = ? WHERE feed_url = ? AND entry_key = ?",
+                    [entry.key, feed.url, row[3]],
+                )
         if row is not None:
-            existing_id, old_hash = row
-            self.db.execute(
-                """UPDATE entry_sources SET last_seen = ?, link = ?, content_hash = ?
-                   WHERE feed_url = ? AND entry_key = ?""",
-                [seen, entry.link, entry.content_hash, feed_url, entry.key],
-            )
-            if old_hash == entry.content_hash:
-                return "unchanged"
-            # Only the primary source rewrites the shared entry, so two sources with different
-            # excerpts of the same post cannot overwrite each other on every poll.
-            self.db.execute(
-                """UPDATE entries SET title = ?, link = ?, author = ?, content_html = ?,
-                          summary_text = ?, language = ?, last_changed = ?,
-                          -- the feed's own date when it moved on, else the time we saw the edit
-                          updated = CASE WHEN ? > updated THEN ? ELSE ? END
-                   WHERE id = ? AND primary_feed_url = ?""",
-                [
-                    entry.title,
-                    entry.link,
-                    entry.author,
-                    entry.content_html,
-                    entry.summary_text,
-                    entry.language,
-                    seen,
-                    to_db_time(entry.updated),
-                    to_db_time(entry.updated),
-                    seen,
-                    existing_id,
-                    feed_url,
-                ],
-            )
-            return "updated"
+            return self._update_source(feed, row[0], row[1], row[2], entry, seen, rules)
 
-        match = None
+        found = self._same_post(feed, entry, rules) if feed.merge else None
+        if found is not None:
+            target, reason = found
+            self._add_source(target, feed.url, entry, seen, reason)
+            self._elect_primary(target, feed, site_url, entry, seen)
+            return "merged"
+        target = entry_id(feed.url, entry.key, entry.canonical_url)
+        if self.db.execute("SELECT 1 FROM entries WHERE id = ?", [target]).fetchone():
+            target = entry_id(feed.url, entry.key, None)
+        # An undated post found on a feed's first poll is archive, not news: kept, but not
+        # shown as new in the merged feed or the digest.
+        backfill = first_poll and not entry.dated
+        self._insert_entry(target, feed.url, entry, seen, backfill, never_merge=not feed.merge)
+        self._add_source(target, feed.url, entry, seen, None)
+        return "new"
+
+    def _update_source(
+        self,
+        feed: _FeedRow,
+        target: str,
+        old_hash: str,
+        changes: int,
+        entry: EntryPlan,
+        seen: str,
+        rules: MergeRules,
+    ) -> str:
+        if old_hash == entry.content_hash:
+            self.db.execute(
+                """UPDATE entry_sources SET last_seen = ?, consecutive_changes = 0
+                   WHERE feed_url = ? AND entry_key = ?""",
+                [seen, feed.url, entry.key],
+            )
+            return "unchanged"
+        changes += 1
+        self.db.execute(
+            """UPDATE entry_sources SET last_seen = ?, link = ?, canonical_url = ?,
+                      content_hash = ?, published = ?, consecutive_changes = ?
+               WHERE feed_url = ? AND entry_key = ?""",
+            [seen, entry.link, entry.canonical_url, entry.content_hash,
+             to_db_time(entry.published), changes, feed.url, entry.key],
+        )  # fmt: skip
+        if changes > rules.max_consecutive_changes:
+            # Content that changes on every poll (an embedded timestamp, a view counter) is
+            # noise; rewriting the entry each time would only churn the merged feed.
+            return "unchanged"
+        primary = self.db.execute(
+            "SELECT primary_feed_url FROM entries WHERE id = ?", [target]
+        ).fetchone()
+        if primary is None or primary[0] != feed.url:
+            return "unchanged"  # only the primary source's copy is shown
+        self._write_content(target, feed.url, entry, seen, keep_published=True)
+        return "updated"
+
+    def _same_post(self, feed: _FeedRow, entry: EntryPlan, rules: MergeRules
+                   ) -> tuple[str, str] | None:  # fmt: skip
+        """An entry from another source that is this post, with the reason; else None."""
         if entry.canonical_url:
-            match = self.db.execute(
-                """SELECT e.id, f.priority FROM entries e JOIN feeds f ON f.url = e.primary_feed_url
-                   WHERE e.canonical_url = ? LIMIT 1""",
+            row = self.db.execute(
+                """SELECT id FROM entries WHERE canonical_url = ? AND never_merge = 0
+                   ORDER BY first_seen LIMIT 1""",
                 [entry.canonical_url],
             ).fetchone()
-        if match is not None:
-            target, primary_priority = match
-            if priority > primary_priority:
-                self._overwrite(target, feed_url, entry, seen)
-            outcome = "merged"
-        else:
-            target = entry_id(feed_url, entry.key, entry.canonical_url)
-            if self.db.execute("SELECT 1 FROM entries WHERE id = ?", [target]).fetchone():
-                target = entry_id(feed_url, entry.key, None)
-            self._insert_entry(target, feed_url, entry, seen)
-            outcome = "new"
+            if row is not None:
+                return row[0], "same canonical URL"
+        candidates = self._near_candidates(feed.url, entry, rules.dedup)
+        if not candidates:
+            return None
+        rows = self.db.execute(
+            f"""SELECT id, content_html, title, primary_feed_url FROM entries
+                WHERE id IN ({",".join("?" * len(candidates))})""",
+            candidates,
+        ).fetchall()
+        own_boilerplate = self._boilerplate(feed.url, exclude=None)
+        boilerplate_of = {r[0]: self._boilerplate(r[3], exclude=r[0]) for r in rows}
+        best = best_match(
+            entry.text,
+            entry.title,
+            [(r[0], html_to_text(r[1]), r[2]) for r in rows],
+            rules.dedup,
+            own_boilerplate,
+            boilerplate_of,
+        )
+        return (best[0], best[1].reason) if best else None
+
+    def _near_candidates(self, feed_url: str, entry: EntryPlan, settings: DedupSettings
+                         ) -> list[str]:  # fmt: skip
+        """Index lookups only: shared sketch hashes or the same title key, inside the date
+        window, from other feeds. Hashes carried by many posts are boilerplate and skipped."""
+        window = timedelta(days=settings.window_days)
+        low, high = to_db_time(entry.published - window), to_db_time(entry.published + window)
+        telling = [
+            value
+            for value in entry.sketch
+            if self.db.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM entry_sketches WHERE hash = ? LIMIT ?)",
+                [value, COMMON_SKETCH_LIMIT + 1],
+            ).fetchone()[0]
+            <= COMMON_SKETCH_LIMIT
+        ]
+        found: list[str] = []
+        if telling:
+            found += [
+                row[0]
+                for row in self.db.execute(
+                    f"""SELECT entry_id FROM entry_sketches
+                        WHERE hash IN ({",".join("?" * len(telling))})
+                        GROUP BY entry_id HAVING count(*) >= ?""",
+                    [*telling, MIN_SHARED_SKETCH],
+                )
+            ]
+        if entry.title_key:
+            found += [
+                row[0]
+                for row in self.db.execute(
+                    "SELECT id FROM entries WHERE title_key = ? LIMIT 50", [entry.title_key]
+                )
+            ]
+        if not found:
+            return []
+        unique = list(dict.fromkeys(found))[:50]
+        rows = self.db.execute(
+            f"""SELECT e.id FROM entries e
+                WHERE e.id IN ({",".join("?" * len(unique))})
+                  AND e.never_merge = 0 AND e.published BETWEEN ? AND ?
+                  AND NOT EXISTS (SELECT 1 FROM entry_sources s
+                                  WHERE s.entry_id = e.id AND s.feed_url = ?)""",
+            [*unique, low, high, feed_url],
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def _boilerplate(self, feed_url: str, exclude: str | None) -> frozenset[str]:
+        """Shingles the feed repeats across its recent posts (footers and the like)."""
+        rows = self.db.execute(
+            """SELECT e.content_html FROM entry_sources s JOIN entries e ON e.id = s.entry_id
+               WHERE s.feed_url = ? AND e.id IS NOT ? ORDER BY s.first_seen DESC LIMIT 10""",
+            [feed_url, exclude],
+        ).fetchall()
+        return boilerplate(html_to_text(row[0]) for row in rows)
+
+    def _add_source(self, target: str, feed_url: str, entry: EntryPlan, seen: str,
+                    reason: str | None) -> None:  # fmt: skip
         self.db.execute(
             """INSERT INTO entry_sources
-                   (feed_url, entry_key, entry_id, link, content_hash, first_seen, last_seen)
-               VALUES (?, ?, ?, ?, ?, ?, ?)""",
-            [feed_url, entry.key, target, entry.link, entry.content_hash, seen, seen],
-        )
-        return outcome
+                   (feed_url, entry_key, entry_id, link, canonical_url, content_hash, published,
+                    first_seen, last_seen, merge_reason)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [feed_url, entry.key, target, entry.link, entry.canonical_url, entry.content_hash,
+             to_db_time(entry.published), seen, seen, reason],
+        )  # fmt: skip
 
-    def _insert_entry(self, new_id: str, feed_url: str, entry: EntryPlan, seen: str) -> None:
+    def _elect_primary(
+        self, target: str, feed: _FeedRow, site_url: str | None, entry: EntryPlan, seen: str
+    ) -> None:
+        """The new source becomes primary if it ranks first: higher priority, then the post's
+        own site over an aggregating feed, then the earliest published, then the feed URL
+        (so the outcome does not depend on which feed was polled first). The earliest
+        published date of all copies is kept."""
+        current = self.db.execute(
+            """SELECT f.url, f.priority, f.site_url, s.link, s.published
+               FROM entries e JOIN feeds f ON f.url = e.primary_feed_url
+               JOIN entry_sources s ON s.entry_id = e.id AND s.feed_url = f.url
+               WHERE e.id = ? ORDER BY s.first_seen LIMIT 1""",
+            [target],
+        ).fetchone()
+        challenger = source_rank(feed.priority, site_url, entry.link, entry.published, feed.url)
+        incumbent = (
+            source_rank(current[1], current[2], current[3], from_db_time(current[4]), current[0])
+            if current
+            else None
+        )
+        if incumbent is None or challenger < incumbent:
+            self._write_content(target, feed.url, entry, seen, keep_published=False)
+        else:
+            self.db.execute(
+                "UPDATE entries SET published = min(published, ?) WHERE id = ?",
+                [to_db_time(entry.published), target],
+            )
+
+    def _insert_entry(self, new_id: str, feed_url: str, entry: EntryPlan, seen: str,
+                      backfill: bool, never_merge: bool) -> None:  # fmt: skip
         self.db.execute(
-            """INSERT INTO entries (id, canonical_url, link, title, author, content_html,
-                   summary_text, language, published, updated, first_seen, last_changed,
-                   primary_feed_url)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [
-                new_id,
-                entry.canonical_url,
-                entry.link,
-                entry.title,
-                entry.author,
-                entry.content_html,
-                entry.summary_text,
-                entry.language,
-                to_db_time(entry.published),
-                to_db_time(entry.updated),
-                seen,
-                seen,
-                feed_url,
-            ],
+            """INSERT INTO entries (id, canonical_url, link, title, title_key, author,
+                   content_html, summary_text, language, published, updated, first_seen,
+                   last_changed, primary_feed_url, backfill, never_merge)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [new_id, entry.canonical_url, entry.link, entry.title, entry.title_key,
+             entry.author, entry.content_html, entry.summary_text, entry.language,
+             to_db_time(entry.published), to_db_time(entry.updated), seen, seen, feed_url,
+             backfill, never_merge],
+        )  # fmt: skip
+        self._index_sketch(new_id, entry.sketch)
+
+    def _index_sketch(self, target: str, sketch: Sequence[int]) -> None:
+        self.db.execute("DELETE FROM entry_sketches WHERE entry_id = ?", [target])
+        self.db.conn.executemany(
+            "INSERT INTO entry_sketches (hash, entry_id) VALUES (?, ?)",
+            [(value, target) for value in sketch],
         )
 
-    def _overwrite(self, target: str, feed_url: str, entry: EntryPlan, seen: str) -> None:
-        """A higher-priority source takes over as primary; its copy becomes the shown one."""
+    def _write_content(self, target: str, feed_url: str, entry: EntryPlan, seen: str,
+                       keep_published: bool) -> None:  # fmt: skip
+        """Show this source's copy: after an edit by the primary, or on a change of primary."""
         self.db.execute(
-            """UPDATE entries SET primary_feed_url = ?, link = ?, title = ?, author = ?,
-                      content_html = ?, summary_text = ?, language = ?, last_changed = ?,
-                      published = min(published, ?)
+            """UPDATE entries SET primary_feed_url = ?, canonical_url = ?, link = ?, title = ?,
+                      title_key = ?, author = ?, content_html = ?, summary_text = ?,
+                      language = ?, last_changed = ?,
+                      published = CASE WHEN ? THEN published ELSE min(published, ?) END,
+                      -- the feed's own date when it moved on, else the time we saw the edit
+                      updated = CASE WHEN ? > updated THEN ? ELSE ? END
                WHERE id = ?""",
-            [
-                feed_url,
-                entry.link,
-                entry.title,
-                entry.author,
-                entry.content_html,
-                entry.summary_text,
-                entry.language,
-                seen,
-                to_db_time(entry.published),
-                target,
-            ],
-        )
+            [feed_url, entry.canonical_url, entry.link, entry.title, entry.title_key,
+             entry.author, entry.content_html, entry.summary_text, entry.language, seen,
+             keep_published, to_db_time(entry.published), to_db_time(entry.updated),
+             to_db_time(entry.updated), seen, target],
+        )  # fmt: skip
+        self._index_sketch(target, entry.sketch)
 
     # -----------------------------------------------------------------------------------------
     # Reading entries for export and digest
 
     def recent_entries(self, limit: int) -> list[StoredEntry]:
         rows = self.db.execute(
-            f"SELECT {_ENTRY_COLUMNS} FROM entries ORDER BY published DESC, id LIMIT ?", [limit]
+            f"""SELECT {_ENTRY_COLUMNS} FROM entries WHERE backfill = 0
+                ORDER BY published DESC, id LIMIT ?""",
+            [limit],
         ).fetchall()
         return self._with_sources(rows)
 
     def entries_published_between(self, start: datetime, end: datetime) -> list[StoredEntry]:
         rows = self.db.execute(
             f"""SELECT {_ENTRY_COLUMNS} FROM entries
-                WHERE published >= ? AND published < ? ORDER BY published, id""",
+                WHERE backfill = 0 AND published >= ? AND published < ?
+                ORDER BY published, id""",
             [to_db_time(start), to_db_time(end)],
         ).fetchall()
         return self._with_sources(rows)

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from aggregator.config import FeedConfig
 from aggregator.errors import StorageError
 from aggregator.store import SCHEMA_VERSION, Store
 from aggregator.types import EntryPlan, UpdatePlan
@@ -70,7 +71,7 @@ def test_not_a_database_is_a_clear_error(tmp_path):
 
 
 def test_one_feed_update_is_all_or_nothing(store):
-    store.sync_feeds([(FEED, "OS2", 0)], NOW)
+    store.sync_feeds([FeedConfig(name="OS2", url=FEED)], NOW)
     store.apply(plan(entry("a", "Første")), NOW)
     store.db.execute(
         """CREATE TRIGGER explode BEFORE INSERT ON entries WHEN NEW.title = 'boom'
@@ -90,7 +91,7 @@ def test_apply_before_sync_is_refused(store):
 
 
 def test_text_survives_the_round_trip(store):
-    store.sync_feeds([(FEED, "Ærø Øst Ålborg", 0)], NOW)
+    store.sync_feeds([FeedConfig(name="Ærø Øst Ålborg", url=FEED)], NOW)
     store.apply(plan(entry("a", "Æble, øl og ål – “citat” € 😀")), NOW)
     [stored] = store.recent_entries(1)
     assert stored.title == "Æble, øl og ål – “citat” € 😀"
