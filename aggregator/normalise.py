@@ -10,8 +10,8 @@ import hashlib
 import html
 import re
 import uuid
-from datetime import datetime
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import nh3

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from aggregator.config import Config, FeedConfig
+from aggregator.dedup import DedupSettings
 from aggregator.errors import ParseError
 from aggregator.fetch import FetchOptions, fetch_many
 from aggregator.normalise import body_hash, failed_update, plan_update
 from aggregator.parse import parse_feed
 from aggregator.policy import ADAPTIVE_WINDOW, Hint, PolicySettings, decide
-from aggregator.dedup import DedupSettings
 from aggregator.store import MergeRules, Store
 from aggregator.types import FeedState, FeedUpdateResult, FetchResult, UpdatePlan
 

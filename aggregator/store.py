@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 import sqlite_utils
 
-from aggregator.errors import StorageError
 from aggregator.config import FeedConfig
 from aggregator.dedup import (
     COMMON_SKETCH_LIMIT,
@@ -28,6 +27,7 @@ from aggregator.dedup import (
     sketch,
     title_key,
 )
+from aggregator.errors import StorageError
 from aggregator.normalise import canonical_url, entry_id, html_to_text
 from aggregator.policy import FeedHistory, Hint
 from aggregator.types import (
@@ -198,7 +198,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 @dataclass(frozen=True, slots=True)
 class MergeRules:
-    dedup: DedupSettings = DedupSettings()
+    dedup: DedupSettings = field(default_factory=DedupSettings)
     max_consecutive_changes: int = 5
 
 

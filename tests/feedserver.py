@@ -6,6 +6,7 @@ request is recorded so tests can check what the client sent.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import threading
@@ -108,10 +109,8 @@ class FeedServer:
 
             def handle(self) -> None:
                 # A client that gives up (a timeout test) resets the connection: expected.
-                try:
+                with contextlib.suppress(ConnectionResetError, BrokenPipeError):
                     super().handle()
-                except (ConnectionResetError, BrokenPipeError):
-                    pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
