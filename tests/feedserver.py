@@ -132,6 +132,10 @@ class FeedServer:
     def static(self, path: str, response: Response) -> str:
         return self.route(path, lambda _request: response)
 
+    def static_feed(self, path: str, body: bytes) -> str:
+        """A feed with validators; replacing it changes its ETag, as a real server's would."""
+        return self.route(path, feed_route(body, last_modified=None))
+
     def redirect(self, path: str, target: str, status: int = 302) -> str:
         return self.static(path, Response(status, b"", {"Location": target}))
 
