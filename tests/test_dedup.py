@@ -16,9 +16,15 @@ from tests.feedgen import rss
 
 def poll_case(case: Case, server, make_config, store, clock):
     feeds = [
-        {"name": "A", "url": server.static_feed("/a", rss("A", case.a_site, [*case.a_others, case.a]))},
-        {"name": "B", "url": server.static_feed("/b", rss("B", case.b_site, [*case.b_others, case.b]))},
-    ]  # fmt: skip
+        {
+            "name": "A",
+            "url": server.static_feed("/a", rss("A", case.a_site, [*case.a_others, case.a])),
+        },
+        {
+            "name": "B",
+            "url": server.static_feed("/b", rss("B", case.b_site, [*case.b_others, case.b])),
+        },
+    ]
     config = make_config(feeds)
     poll(config, store, clock=clock)
     return config
@@ -93,8 +99,8 @@ def test_thresholds_come_from_settings(server, make_config, store, clock):
 
 
 def test_boilerplate_is_what_a_feed_repeats():
-    texts = ["Indhold et. " + "Fælles fod tekst om afmelding af nyhedsbrevet her.",
-             "Indhold to helt andet. " + "Fælles fod tekst om afmelding af nyhedsbrevet her."]  # fmt: skip
+    footer = "Fælles fod tekst om afmelding af nyhedsbrevet her."
+    texts = ["Indhold et. " + footer, "Indhold to helt andet. " + footer]
     repeated = boilerplate(texts)
     assert "fælles fod tekst om afmelding" in repeated
     assert not any("indhold" in s for s in repeated)

@@ -80,8 +80,14 @@ def snapshots(draw):
 
 
 def apply(store: Store, feed: FeedConfig, body: bytes) -> None:
-    fetched = FetchResult(feed_url=feed.url, fetched_at=NOW, final_url=feed.url, status=200,
-                          content=body, headers={"content-type": "application/rss+xml"})  # fmt: skip
+    fetched = FetchResult(
+        feed_url=feed.url,
+        fetched_at=NOW,
+        final_url=feed.url,
+        status=200,
+        content=body,
+        headers={"content-type": "application/rss+xml"},
+    )
     plan = plan_update(fetched, parse_feed(body, feed.url, fetched.headers), NOW)
     store.apply(plan, NOW, MergeRules())
 

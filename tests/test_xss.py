@@ -124,10 +124,12 @@ def test_json_feed_carries_only_inert_html(hostile):
 
 
 def test_digest_is_inert(hostile, store):
-    _, rendered, message = make_digest(hostile, store, week_containing(WHEN.date(), hostile.site.zone),
-                                       WHEN)  # fmt: skip
+    week = week_containing(WHEN.date(), hostile.site.zone)
+    _, rendered, message = make_digest(hostile, store, week, WHEN)
     assert active(rendered.html, template=True) == []
-    html_part = message.get_body(("html",)).get_content()
+    html_body = message.get_body(("html",))
+    assert html_body is not None
+    html_part = html_body.get_content()
     assert active(html_part, template=True) == []
     assert "Titel 0" in rendered.html  # the post itself is still there
     assert "Titel 0" in rendered.text
