@@ -319,6 +319,59 @@ def retry_command(config_path: Path, feeds: tuple[str, ...], retry_all: bool) ->
             click.echo(f"{feed.name}: will be polled at the next chance.")
 
 
+@cli.command("dupes")
+@config_option
+@click.option(
+    "--limit",
+    default=50,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Newest merged posts to show.",
+)
+def dupes_command(config_path: Path, limit: int) -> None:
+    """List posts found in more than one feed, with why they were merged."""
+    config = load_config(config_path)
+    with open_store(config) as store:
+        groups = store.merged_groups(limit)
+    if not groups:
+        click.echo("No post has been found in more than one feed.")
+        return
+    for group in groups:
+        click.echo(f"{group.title}  ({_local(group.published, config)})  {group.entry_id}")
+        width = max(len(m.name) for m in group.members)
+        for member in group.members:
+            why = "primary" if member.primary else (member.reason or "")
+            if member.primary and member.reason:
+                why += f"; {member.reason}"
+            mark = "*" if member.primary else " "
+            click.echo(f"  {mark} {member.name.ljust(width)}  {member.link or '-'}  {why}")
+        click.echo()
+    click.echo("To keep a copy apart: aggregator split ENTRY_ID FEED")
+
+
+@cli.command("split")
+@config_option
+@click.argument("entry_id")
+@click.argument("feed")
+def split_command(config_path: Path, entry_id: str, feed: str) -> None:
+    """Take FEED's copy (a name or URL) out of the merged post ENTRY_ID, for good."""
+    config = load_config(config_path)
+    match = next((f for f in config.feeds if feed in (f.name, f.url)), None)
+    if match is None:
+        raise click.BadParameter(f"no feed named {feed!r} in {config_path}", param_hint="FEED")
+    with open_store(config) as store:
+        moved = store.split_source(entry_id, match.url, now_utc())
+    if not moved:
+        raise click.BadParameter(
+            f"{entry_id} is not a merged post with a copy from {match.name}",
+            param_hint="ENTRY_ID",
+        )
+    click.echo(
+        f"{match.name}'s copy is split off and will not be merged again; "
+        "it appears as its own post after the next poll."
+    )
+
+
 @cli.command("run")
 @config_option
 @click.option(

@@ -185,10 +185,23 @@ def _v3_identity_and_dedup(db: sqlite_utils.Database) -> None:
         )
 
 
+def _v4_merge_exclusions(db: sqlite_utils.Database) -> None:
+    """Copies the admin split off a merged post: never merged again."""
+    db.execute(
+        """CREATE TABLE merge_exclusions (
+               feed_url TEXT NOT NULL,
+               entry_key TEXT NOT NULL,
+               created_at TEXT NOT NULL,
+               PRIMARY KEY (feed_url, entry_key)
+           )"""
+    )
+
+
 MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _v1_initial,
     _v2_polling_state,
     _v3_identity_and_dedup,
+    _v4_merge_exclusions,
 )
 
 # A permanent redirect must be seen on this many polls in a row before the feed moves.
@@ -221,6 +234,24 @@ def source_rank(
     """Sort key of a source as the primary of a post: the smallest wins."""
     own_site = bool(link) and _host(link) == _host(site_url)
     return (-priority, -int(own_site), published, feed_url)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMember:
+    name: str
+    feed_url: str
+    entry_key: str
+    link: str | None
+    reason: str | None
+    primary: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MergedGroup:
+    entry_id: str
+    title: str
+    published: datetime
+    members: tuple[GroupMember, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -541,7 +572,12 @@ class Store:
         if row is not None:
             return self._update_source(feed, row[0], row[1], row[2], entry, seen, rules)
 
-        found = self._same_post(feed, entry, rules) if feed.merge else None
+        excluded = self.db.execute(
+            "SELECT 1 FROM merge_exclusions WHERE feed_url = ? AND entry_key = ?",
+            [feed.url, entry.key],
+        ).fetchone()
+        mergeable = feed.merge and not excluded
+        found = self._same_post(feed, entry, rules) if mergeable else None
         if found is not None:
             target, reason = found
             self._add_source(target, feed.url, entry, seen, reason)
@@ -553,7 +589,7 @@ class Store:
         # An undated post found on a feed's first poll is archive, not news: kept, but not
         # shown as new in the merged feed or the digest.
         backfill = first_poll and not entry.dated
-        self._insert_entry(target, feed.url, entry, seen, backfill, never_merge=not feed.merge)
+        self._insert_entry(target, feed.url, entry, seen, backfill, never_merge=not mergeable)
         self._add_source(target, feed.url, entry, seen, None)
         return "new"
 
@@ -757,6 +793,87 @@ class Store:
              to_db_time(entry.updated), seen, target],
         )  # fmt: skip
         self._index_sketch(target, entry.sketch)
+
+    # -----------------------------------------------------------------------------------------
+    # Merged groups, for the admin
+
+    def merged_groups(self, limit: int) -> list[MergedGroup]:
+        rows = self.db.execute(
+            """SELECT e.id, e.title, e.published, e.primary_feed_url FROM entries e
+               WHERE (SELECT count(*) FROM entry_sources s WHERE s.entry_id = e.id) > 1
+               ORDER BY e.published DESC LIMIT ?""",
+            [limit],
+        ).fetchall()
+        groups = []
+        for entry, title, published, primary in rows:
+            members = self.db.execute(
+                """SELECT f.name, s.feed_url, s.entry_key, s.link, s.merge_reason
+                   FROM entry_sources s JOIN feeds f ON f.url = s.feed_url
+                   WHERE s.entry_id = ? ORDER BY s.first_seen, s.feed_url""",
+                [entry],
+            ).fetchall()
+            groups.append(
+                MergedGroup(
+                    entry_id=entry,
+                    title=title,
+                    published=from_db_time(published),
+                    members=tuple(
+                        GroupMember(name, url, key, link, reason, url == primary)
+                        for name, url, key, link, reason in members
+                    ),
+                )
+            )
+        return groups
+
+    def split_source(self, target: str, feed_url: str, now: datetime) -> int:
+        """Take a feed's copy out of a merged post for good; returns how many copies moved.
+
+        The copy reappears as its own entry at that feed's next poll. Only the primary copy's
+        content is stored, so the feeds involved are refetched in full to rebuild both."""
+        with self._writing():
+            keys = [
+                key
+                for (key,) in self.db.execute(
+                    "SELECT entry_key FROM entry_sources WHERE entry_id = ? AND feed_url = ?",
+                    [target, feed_url],
+                )
+            ]
+            remaining = self.db.execute(
+                """SELECT feed_url FROM entry_sources WHERE entry_id = ? AND feed_url != ?
+                   ORDER BY first_seen LIMIT 1""",
+                [target, feed_url],
+            ).fetchone()
+            if not keys or remaining is None:
+                return 0
+            for key in keys:
+                self.db.execute(
+                    """INSERT OR IGNORE INTO merge_exclusions (feed_url, entry_key, created_at)
+                       VALUES (?, ?, ?)""",
+                    [feed_url, key, to_db_time(now)],
+                )
+            self.db.execute(
+                "DELETE FROM entry_sources WHERE entry_id = ? AND feed_url = ?",
+                [target, feed_url],
+            )
+            primary = self.db.execute(
+                "SELECT primary_feed_url FROM entries WHERE id = ?", [target]
+            ).fetchone()[0]
+            if primary == feed_url:
+                # The remaining copy's content is not stored: mark it changed so that its
+                # feed's next poll writes it.
+                self.db.execute(
+                    "UPDATE entries SET primary_feed_url = ? WHERE id = ?", [remaining[0], target]
+                )
+                self.db.execute(
+                    "UPDATE entry_sources SET content_hash = '' WHERE entry_id = ?", [target]
+                )
+            self.db.execute(
+                """UPDATE feeds SET etag = NULL, last_modified = NULL, body_hash = NULL,
+                          next_poll_at = NULL
+                   WHERE url IN (?, ?)""",
+                [feed_url, remaining[0]],
+            )
+        return len(keys)
 
     # -----------------------------------------------------------------------------------------
     # Reading entries for export and digest

@@ -174,3 +174,43 @@ def test_run_polls_exports_sends_missed_digest_and_stops_cleanly(tmp_path, serve
     assert "received SIGTERM, stopping" in stderr
     assert not list((tmp_path / "output").glob(".*.tmp"))
     assert inbox.messages[0].recipients == ["staff@kommune.dk"]
+
+
+def test_dupes_explains_and_split_keeps_a_copy_apart(tmp_path, server):
+    from tests.dedup_cases import CASES
+    from tests.feedgen import rss
+
+    case = next(c for c in CASES if c.name.startswith("title prefix"))
+    data = {
+        "site": {"title": "T", "base_url": "https://planet.example.dk/"},
+        "poll": {"allow_private_hosts": ["127.0.0.1"]},
+        "feeds": [
+            {"name": "OS2", "url": server.static_feed("/a", rss("A", case.a_site, [case.a]))},
+            {"name": "KL", "url": server.static_feed("/b", rss("B", case.b_site, [case.b]))},
+        ],
+    }
+    config = tmp_path / "feeds.yaml"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert run("poll", cwd=tmp_path).returncode == 0
+
+    dupes = run("dupes", cwd=tmp_path)
+    assert dupes.returncode == 0
+    lines = dupes.stdout.splitlines()
+    assert lines[0].startswith("Fælles kommunal cloud: næste skridt  (")
+    entry_id = lines[0].rsplit(" ", 1)[1]
+    assert entry_id.startswith("urn:uuid:")
+    assert lines[1].startswith("  * OS2  https://os2.eu/blog/cloud  primary")
+    assert "KL   https://www.kl.dk/nyhed/cloud-os2  near duplicate: content 1.00" in lines[2]
+
+    split = run("split", entry_id, "KL", cwd=tmp_path)
+    assert split.returncode == 0, split.stderr
+    assert run("poll", cwd=tmp_path).returncode == 0
+    assert run("dupes", cwd=tmp_path).stdout.startswith("No post has been found")
+    exported = json.loads((tmp_path / "output" / "feed.json").read_text(encoding="utf-8"))
+    assert sorted(i["title"] for i in exported["items"]) == [
+        "Fælles kommunal cloud: næste skridt",
+        "Nyhed: Fælles kommunal cloud: næste skridt",
+    ]
+    again = run("split", entry_id, "KL", cwd=tmp_path)
+    assert again.returncode == 2
+    assert "is not a merged post" in again.stderr
