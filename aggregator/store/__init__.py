@@ -1,0 +1,26 @@
+"""SQLite storage. All SQL of the package lives in this package."""
+
+from aggregator.store.database import (
+    REDIRECT_CONFIRMATIONS,
+    DigestRecord,
+    GroupMember,
+    MergedGroup,
+    Store,
+)
+from aggregator.store.entries import MergeRules, source_rank
+from aggregator.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from aggregator.store.times import from_db_time, to_db_time
+
+__all__ = [
+    "MIGRATIONS",
+    "REDIRECT_CONFIRMATIONS",
+    "SCHEMA_VERSION",
+    "DigestRecord",
+    "GroupMember",
+    "MergeRules",
+    "MergedGroup",
+    "Store",
+    "from_db_time",
+    "source_rank",
+    "to_db_time",
+]

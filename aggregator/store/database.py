@@ -1,0 +1,522 @@
+"""The aggregator's SQLite file through sqlite-utils: feeds, fetch state, reading entries,
+digests. Entry writes are in entries.py, the schema in migrations.py."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from aggregator.config import FeedConfig
+from aggregator.errors import StorageError
+from aggregator.policy import FeedHistory, Hint
+from aggregator.store.entries import EntryWriter, FeedRow, MergeRules
+from aggregator.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from aggregator.store.times import from_db_time, maybe_time, to_db_time
+from aggregator.types import (
+    EntryPlan,
+    FeedState,
+    FeedStatus,
+    FeedUpdateResult,
+    SourceRef,
+    StoredEntry,
+    UpdatePlan,
+)
+
+# A permanent redirect must be seen on this many polls in a row before the feed moves.
+REDIRECT_CONFIRMATIONS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMember:
+    name: str
+    feed_url: str
+    entry_key: str
+    link: str | None
+    reason: str | None
+    primary: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MergedGroup:
+    entry_id: str
+    title: str
+    published: datetime
+    members: tuple[GroupMember, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRecord:
+    period_start: datetime
+    period_end: datetime
+    sent_at: datetime
+    recipients: str
+    entry_count: int
+    message_id: str
+
+
+class Store:
+    """The aggregator's SQLite file. One instance per thread; open with ``Store.open``."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+        self._entries = EntryWriter(db)
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite_utils.Database(path)
+            db.execute("PRAGMA busy_timeout = 10000")
+            db.execute("PRAGMA foreign_keys = ON")
+            db.enable_wal()
+            store = cls(db)
+            store.migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"{path}: cannot open the database: {exc}") from exc
+        except OSError as exc:
+            raise StorageError(f"{path}: {exc}") from exc
+        return store
+
+    def close(self) -> None:
+        self.db.close()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        version = self.schema_version
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"the database has schema version {version}, newer than this program's "
+                f"{SCHEMA_VERSION}: upgrade aggregator"
+            )
+        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.db.atomic():
+                migration(self.db)
+                self.db.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        try:
+            with self.db.atomic():
+                yield
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"database write failed: {exc}") from exc
+
+    # -----------------------------------------------------------------------------------------
+    # Feeds
+
+    def sync_feeds(self, feeds: Iterable[FeedConfig], now: datetime) -> None:
+        """Make the feeds table know every configured feed and its settings."""
+        with self._writing():
+            for feed in feeds:
+                self.db.execute(
+                    """INSERT INTO feeds (url, name, priority, merge, created_at)
+                       VALUES (?, ?, ?, ?, ?)
+                       ON CONFLICT(url) DO UPDATE SET name = excluded.name,
+                           priority = excluded.priority, merge = excluded.merge""",
+                    [feed.url, feed.name, feed.priority, feed.merge, to_db_time(now)],
+                )
+
+    def feed_state(self, url: str) -> FeedState:
+        row = self.db.execute(
+            "SELECT etag, last_modified, moved_to, body_hash FROM feeds WHERE url = ?", [url]
+        ).fetchone()
+        if row is None:
+            return FeedState(url=url)
+        return FeedState(
+            url=url, etag=row[0], last_modified=row[1], moved_to=row[2], body_hash=row[3]
+        )
+
+    def feed_history(
+        self,
+        url: str,
+        now: datetime,
+        window: timedelta,
+        override: timedelta | None,
+        incoming: Sequence[EntryPlan] = (),
+    ) -> FeedHistory:
+        row = self.db.execute(
+            "SELECT error_count, hint_seconds, hint_reason FROM feeds WHERE url = ?", [url]
+        ).fetchone()
+        published = {
+            key: from_db_time(value)
+            for key, value in self.db.execute(
+                """SELECT s.entry_key, e.published
+                   FROM entry_sources s JOIN entries e ON e.id = s.entry_id
+                   WHERE s.feed_url = ? AND e.published >= ?""",
+                [url, to_db_time(now - window)],
+            )
+        }
+        # This poll's entries count too, though they are written after the decision.
+        published.update((entry.key, entry.published) for entry in incoming)
+        hint = Hint(timedelta(seconds=row[1]), row[2]) if row and row[1] else None
+        return FeedHistory(
+            error_count=row[0] if row else 0,
+            override=override,
+            recent_published=tuple(published.values()),
+            publisher_hint=hint,
+        )
+
+    def due_feeds(self, now: datetime) -> list[str]:
+        """Feeds whose next poll has come, or that were never scheduled; never gone ones."""
+        rows = self.db.execute(
+            """SELECT url FROM feeds WHERE state != 'gone'
+               AND (next_poll_at IS NULL OR next_poll_at <= ?) ORDER BY next_poll_at""",
+            [to_db_time(now)],
+        )
+        return [url for (url,) in rows]
+
+    def unscheduled_feeds(self) -> list[str]:
+        rows = self.db.execute(
+            "SELECT url FROM feeds WHERE next_poll_at IS NULL AND state != 'gone'"
+        )
+        return [url for (url,) in rows]
+
+    def schedule(self, url: str, when: datetime) -> None:
+        with self._writing():
+            self.db.execute(
+                "UPDATE feeds SET next_poll_at = ? WHERE url = ?", [to_db_time(when), url]
+            )
+
+    def reset_feed(self, url: str) -> bool:
+        """The admin's word: poll again now, forgetting gone, backoff and a pending move."""
+        with self._writing():
+            cursor = self.db.execute(
+                """UPDATE feeds SET state = CASE WHEN last_success_at IS NULL THEN 'new'
+                                                 ELSE 'ok' END,
+                          error_count = 0, failing_since = NULL, next_poll_at = NULL,
+                          last_error = NULL, redirect_target = NULL, redirect_seen = 0
+                   WHERE url = ?""",
+                [url],
+            )
+        return cursor.rowcount > 0
+
+    def feed_statuses(self) -> list[FeedStatus]:
+        rows = self.db.execute(
+            """SELECT f.url, f.name, f.title, f.last_fetched_at, f.last_success_at,
+                      f.last_status, f.last_error, f.error_count,
+                      (SELECT count(*) FROM entry_sources s WHERE s.feed_url = f.url),
+                      f.state, f.failing_since, f.next_poll_at, f.interval_seconds,
+                      f.interval_reason, f.moved_to
+               FROM feeds f ORDER BY f.name COLLATE NOCASE"""
+        ).fetchall()
+        return [
+            FeedStatus(
+                url=r[0],
+                name=r[1],
+                title=r[2],
+                last_fetched_at=maybe_time(r[3]),
+                last_success_at=maybe_time(r[4]),
+                last_status=r[5],
+                last_error=r[6],
+                error_count=r[7],
+                entry_count=r[8],
+                state=r[9],
+                failing_since=maybe_time(r[10]),
+                next_poll_at=maybe_time(r[11]),
+                interval_seconds=r[12],
+                interval_reason=r[13],
+                moved_to=r[14],
+            )
+            for r in rows
+        ]
+
+    # -----------------------------------------------------------------------------------------
+    # One feed's update: one transaction
+
+    def apply(
+        self, plan: UpdatePlan, now: datetime, rules: MergeRules | None = None
+    ) -> FeedUpdateResult:
+        """Write one poll of one feed, fetch state and entries, in one transaction."""
+        rules = rules or MergeRules()
+        new = updated = 0
+        with self._writing():
+            feed = self._feed_row(plan.feed_url)
+            self._record_fetch(plan, now)
+            first_poll = feed.last_success_at is None
+            site_url = plan.site_url or feed.site_url
+            for entry in plan.entries:
+                outcome = self._entries.apply_entry(feed, site_url, entry, now, first_poll, rules)
+                new += outcome == "new"
+                updated += outcome == "updated"
+        return FeedUpdateResult(
+            feed_url=plan.feed_url,
+            new=new,
+            updated=updated,
+            not_modified=plan.not_modified,
+            error=plan.error,
+        )
+
+    def _feed_row(self, feed_url: str) -> FeedRow:
+        row = self.db.execute(
+            "SELECT url, priority, merge, site_url, last_success_at FROM feeds WHERE url = ?",
+            [feed_url],
+        ).fetchone()
+        if row is None:
+            raise StorageError(f"feed {feed_url} is not in the database; sync_feeds first")
+        return FeedRow(row[0], row[1], bool(row[2]), row[3], row[4])
+
+    def _record_fetch(self, plan: UpdatePlan, now: datetime) -> None:
+        fetched = to_db_time(plan.fetched_at)
+        schedule = [
+            to_db_time(plan.next_poll_at) if plan.next_poll_at else None,
+            plan.interval_seconds,
+            plan.interval_reason,
+        ]
+        if plan.error is None:
+            target, seen, moved = self._redirect_progress(plan)
+            parsed_new_body = plan.body_hash is not None
+            self.db.execute(
+                """UPDATE feeds SET etag = ?, last_modified = ?, last_fetched_at = ?,
+                          last_success_at = ?, last_status = ?, last_error = NULL,
+                          error_count = 0, state = 'ok', failing_since = NULL,
+                          title = coalesce(?, title), site_url = coalesce(?, site_url),
+                          body_hash = coalesce(?, body_hash),
+                          hint_seconds = CASE WHEN ? THEN ? ELSE hint_seconds END,
+                          hint_reason = CASE WHEN ? THEN ? ELSE hint_reason END,
+                          redirect_target = ?, redirect_seen = ?,
+                          moved_to = coalesce(?, moved_to),
+                          next_poll_at = ?, interval_seconds = ?, interval_reason = ?
+                   WHERE url = ?""",
+                [
+                    plan.etag,
+                    plan.last_modified,
+                    fetched,
+                    fetched,
+                    plan.status,
+                    plan.feed_title,
+                    plan.site_url,
+                    plan.body_hash,
+                    parsed_new_body,
+                    plan.publisher_hint_seconds,
+                    parsed_new_body,
+                    plan.publisher_hint_reason,
+                    target,
+                    seen,
+                    moved,
+                    *schedule,
+                    plan.feed_url,
+                ],
+            )
+        else:
+            forget = "" if plan.keep_validators else "etag = NULL, last_modified = NULL,"
+            self.db.execute(
+                f"""UPDATE feeds SET {forget} body_hash = CASE WHEN ? THEN body_hash END,
+                           last_fetched_at = ?, last_status = ?, last_error = ?,
+                           error_count = error_count + 1, state = ?,
+                           failing_since = coalesce(failing_since, ?),
+                           next_poll_at = ?, interval_seconds = ?, interval_reason = ?
+                    WHERE url = ?""",
+                [
+                    plan.keep_validators,
+                    fetched,
+                    plan.status,
+                    plan.error,
+                    "gone" if plan.gone else "failing",
+                    fetched,
+                    *schedule,
+                    plan.feed_url,
+                ],
+            )
+
+    def _redirect_progress(self, plan: UpdatePlan) -> tuple[str | None, int, str | None]:
+        """(pending target, times seen, new URL to move to once confirmed)."""
+        if plan.permanent_redirect is None:
+            return None, 0, None
+        row = self.db.execute(
+            "SELECT redirect_target, redirect_seen FROM feeds WHERE url = ?", [plan.feed_url]
+        ).fetchone()
+        seen = row[1] + 1 if row and row[0] == plan.permanent_redirect else 1
+        moved = plan.permanent_redirect if seen >= REDIRECT_CONFIRMATIONS else None
+        return plan.permanent_redirect, seen, moved
+
+    # Merged groups, for the admin
+
+    def merged_groups(self, limit: int) -> list[MergedGroup]:
+        rows = self.db.execute(
+            """SELECT e.id, e.title, e.published, e.primary_feed_url FROM entries e
+               WHERE (SELECT count(*) FROM entry_sources s WHERE s.entry_id = e.id) > 1
+               ORDER BY e.published DESC LIMIT ?""",
+            [limit],
+        ).fetchall()
+        groups = []
+        for entry, title, published, primary in rows:
+            members = self.db.execute(
+                """SELECT f.name, s.feed_url, s.entry_key, s.link, s.merge_reason
+                   FROM entry_sources s JOIN feeds f ON f.url = s.feed_url
+                   WHERE s.entry_id = ? ORDER BY s.first_seen, s.feed_url""",
+                [entry],
+            ).fetchall()
+            groups.append(
+                MergedGroup(
+                    entry_id=entry,
+                    title=title,
+                    published=from_db_time(published),
+                    members=tuple(
+                        GroupMember(name, url, key, link, reason, url == primary)
+                        for name, url, key, link, reason in members
+                    ),
+                )
+            )
+        return groups
+
+    def split_source(self, target: str, feed_url: str, now: datetime) -> int:
+        """Take a feed's copy out of a merged post for good; returns how many copies moved.
+
+        The copy reappears as its own entry at that feed's next poll. Only the primary copy's
+        content is stored, so the feeds involved are refetched in full to rebuild both."""
+        with self._writing():
+            keys = [
+                key
+                for (key,) in self.db.execute(
+                    "SELECT entry_key FROM entry_sources WHERE entry_id = ? AND feed_url = ?",
+                    [target, feed_url],
+                )
+            ]
+            remaining = self.db.execute(
+                """SELECT feed_url FROM entry_sources WHERE entry_id = ? AND feed_url != ?
+                   ORDER BY first_seen LIMIT 1""",
+                [target, feed_url],
+            ).fetchone()
+            if not keys or remaining is None:
+                return 0
+            for key in keys:
+                self.db.execute(
+                    """INSERT OR IGNORE INTO merge_exclusions (feed_url, entry_key, created_at)
+                       VALUES (?, ?, ?)""",
+                    [feed_url, key, to_db_time(now)],
+                )
+            self.db.execute(
+                "DELETE FROM entry_sources WHERE entry_id = ? AND feed_url = ?",
+                [target, feed_url],
+            )
+            primary = self.db.execute(
+                "SELECT primary_feed_url FROM entries WHERE id = ?", [target]
+            ).fetchone()[0]
+            if primary == feed_url:
+                # The remaining copy's content is not stored: mark it changed so that its
+                # feed's next poll writes it.
+                self.db.execute(
+                    "UPDATE entries SET primary_feed_url = ? WHERE id = ?", [remaining[0], target]
+                )
+                self.db.execute(
+                    "UPDATE entry_sources SET content_hash = '' WHERE entry_id = ?", [target]
+                )
+            self.db.execute(
+                """UPDATE feeds SET etag = NULL, last_modified = NULL, body_hash = NULL,
+                          next_poll_at = NULL
+                   WHERE url IN (?, ?)""",
+                [feed_url, remaining[0]],
+            )
+        return len(keys)
+
+    # -----------------------------------------------------------------------------------------
+    # Reading entries for export and digest
+
+    def recent_entries(self, limit: int) -> list[StoredEntry]:
+        rows = self.db.execute(
+            f"""SELECT {_ENTRY_COLUMNS} FROM entries WHERE backfill = 0
+                ORDER BY published DESC, id LIMIT ?""",
+            [limit],
+        ).fetchall()
+        return self._with_sources(rows)
+
+    def entries_published_between(self, start: datetime, end: datetime) -> list[StoredEntry]:
+        rows = self.db.execute(
+            f"""SELECT {_ENTRY_COLUMNS} FROM entries
+                WHERE backfill = 0 AND published >= ? AND published < ?
+                ORDER BY published, id""",
+            [to_db_time(start), to_db_time(end)],
+        ).fetchall()
+        return self._with_sources(rows)
+
+    def entry_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM entries").fetchone()[0])
+
+    def _with_sources(self, rows: list[Any]) -> list[StoredEntry]:
+        if not rows:
+            return []
+        ids = [r[0] for r in rows]
+        sources: dict[str, list[tuple[bool, str, SourceRef]]] = {i: [] for i in ids}
+        for chunk_start in range(0, len(ids), 500):
+            chunk = ids[chunk_start : chunk_start + 500]
+            marks = ",".join("?" * len(chunk))
+            for eid, is_primary, first_seen, url, name, title, site, link in self.db.execute(
+                f"""SELECT s.entry_id, s.feed_url = e.primary_feed_url, s.first_seen,
+                           f.url, f.name, f.title, f.site_url, s.link
+                    FROM entry_sources s JOIN feeds f ON f.url = s.feed_url
+                    JOIN entries e ON e.id = s.entry_id
+                    WHERE s.entry_id IN ({marks})""",
+                chunk,
+            ):
+                ref = SourceRef(feed_url=url, name=name, title=title, site_url=site, link=link)
+                sources[eid].append((not is_primary, first_seen, ref))
+        return [
+            StoredEntry(
+                id=r[0],
+                title=r[1],
+                link=r[2],
+                author=r[3],
+                content_html=r[4],
+                summary_text=r[5],
+                language=r[6],
+                published=from_db_time(r[7]),
+                updated=from_db_time(r[8]),
+                first_seen=from_db_time(r[9]),
+                sources=tuple(ref for *_, ref in sorted(sources[r[0]], key=lambda s: s[:2])),
+            )
+            for r in rows
+        ]
+
+    # -----------------------------------------------------------------------------------------
+    # Digests
+
+    def digest_record(self, period_start: datetime) -> DigestRecord | None:
+        row = self.db.execute(
+            """SELECT period_start, period_end, sent_at, recipients, entry_count, message_id
+               FROM digests WHERE period_start = ?""",
+            [to_db_time(period_start)],
+        ).fetchone()
+        if row is None:
+            return None
+        return DigestRecord(
+            period_start=from_db_time(row[0]),
+            period_end=from_db_time(row[1]),
+            sent_at=from_db_time(row[2]),
+            recipients=row[3],
+            entry_count=row[4],
+            message_id=row[5],
+        )
+
+    def record_digest(self, record: DigestRecord) -> None:
+        with self._writing():
+            self.db.execute(
+                """INSERT INTO digests
+                       (period_start, period_end, sent_at, recipients, entry_count, message_id)
+                   VALUES (?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(period_start) DO UPDATE SET sent_at = excluded.sent_at,
+                       recipients = excluded.recipients, entry_count = excluded.entry_count,
+                       message_id = excluded.message_id""",
+                [
+                    to_db_time(record.period_start),
+                    to_db_time(record.period_end),
+                    to_db_time(record.sent_at),
+                    record.recipients,
+                    record.entry_count,
+                    record.message_id,
+                ],
+            )
+
+
+_ENTRY_COLUMNS = (
+    "id, title, link, author, content_html, summary_text, language, published, updated, first_seen"
+)

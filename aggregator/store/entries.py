@@ -1,0 +1,313 @@
+"""Writing entries: identity inside a feed, merging the same post across feeds, and which
+copy is shown. Called by Store.apply inside its transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import sqlite_utils
+
+from aggregator.dedup import (
+    COMMON_SKETCH_LIMIT,
+    MIN_SHARED_SKETCH,
+    DedupSettings,
+    best_match,
+    boilerplate,
+)
+from aggregator.normalise import entry_id, html_to_text
+from aggregator.store.times import from_db_time, to_db_time
+from aggregator.types import (
+    EntryPlan,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MergeRules:
+    dedup: DedupSettings = field(default_factory=DedupSettings)
+    max_consecutive_changes: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRow:
+    url: str
+    priority: int
+    merge: bool
+    site_url: str | None
+    last_success_at: str | None
+
+
+def _host(url: str | None) -> str:
+    return (urlsplit(url).hostname or "").lower().removeprefix("www.") if url else ""
+
+
+def source_rank(
+    priority: int, site_url: str | None, link: str | None, published: datetime, feed_url: str
+) -> tuple[int, int, datetime, str]:
+    """Sort key of a source as the primary of a post: the smallest wins."""
+    own_site = bool(link) and _host(link) == _host(site_url)
+    return (-priority, -int(own_site), published, feed_url)
+
+
+class EntryWriter:
+    """Applies one feed's entries; the caller owns the transaction."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def apply_entry(
+        self,
+        feed: FeedRow,
+        site_url: str | None,
+        entry: EntryPlan,
+        now: datetime,
+        first_poll: bool,
+        rules: MergeRules,
+    ) -> str:
+        seen = to_db_time(now)
+        row = self.db.execute(
+            """SELECT entry_id, content_hash, consecutive_changes, entry_key FROM entry_sources
+               WHERE feed_url = ? AND entry_key = ?""",
+            [feed.url, entry.key],
+        ).fetchone()
+        if row is None and entry.canonical_url:
+            # The id changed but the link did not (WordPress ?p=123 -> permalink, http ->
+            # https): the same entry under a new key.
+            row = self.db.execute(
+                """SELECT entry_id, content_hash, consecutive_changes, entry_key
+                   FROM entry_sources WHERE feed_url = ? AND canonical_url = ? LIMIT 1""",
+                [feed.url, entry.canonical_url],
+            ).fetchone()
+            if row is not None:
+                self.db.execute(
+                    "UPDATE entry_sources SET entry_key = ? WHERE feed_url = ? AND entry_key = ?",
+                    [entry.key, feed.url, row[3]],
+                )
+        if row is not None:
+            return self._update_source(feed, row[0], row[1], row[2], entry, seen, rules)
+
+        excluded = self.db.execute(
+            "SELECT 1 FROM merge_exclusions WHERE feed_url = ? AND entry_key = ?",
+            [feed.url, entry.key],
+        ).fetchone()
+        mergeable = feed.merge and not excluded
+        found = self._same_post(feed, entry, rules) if mergeable else None
+        if found is not None:
+            target, reason = found
+            self._add_source(target, feed.url, entry, seen, reason)
+            self._elect_primary(target, feed, site_url, entry, seen)
+            return "merged"
+        target = entry_id(feed.url, entry.key, entry.canonical_url)
+        if self.db.execute("SELECT 1 FROM entries WHERE id = ?", [target]).fetchone():
+            target = entry_id(feed.url, entry.key, None)
+        # An undated post found on a feed's first poll is archive, not news: kept, but not
+        # shown as new in the merged feed or the digest.
+        backfill = first_poll and not entry.dated
+        self._insert_entry(target, feed.url, entry, seen, backfill, never_merge=not mergeable)
+        self._add_source(target, feed.url, entry, seen, None)
+        return "new"
+
+    def _update_source(
+        self,
+        feed: FeedRow,
+        target: str,
+        old_hash: str,
+        changes: int,
+        entry: EntryPlan,
+        seen: str,
+        rules: MergeRules,
+    ) -> str:
+        if old_hash == entry.content_hash:
+            self.db.execute(
+                """UPDATE entry_sources SET last_seen = ?, consecutive_changes = 0
+                   WHERE feed_url = ? AND entry_key = ?""",
+                [seen, feed.url, entry.key],
+            )
+            return "unchanged"
+        changes += 1
+        self.db.execute(
+            """UPDATE entry_sources SET last_seen = ?, link = ?, canonical_url = ?,
+                      content_hash = ?, published = ?, consecutive_changes = ?
+               WHERE feed_url = ? AND entry_key = ?""",
+            [seen, entry.link, entry.canonical_url, entry.content_hash,
+             to_db_time(entry.published), changes, feed.url, entry.key],
+        )  # fmt: skip
+        if changes > rules.max_consecutive_changes:
+            # Content that changes on every poll (an embedded timestamp, a view counter) is
+            # noise; rewriting the entry each time would only churn the merged feed.
+            return "unchanged"
+        primary = self.db.execute(
+            "SELECT primary_feed_url FROM entries WHERE id = ?", [target]
+        ).fetchone()
+        if primary is None or primary[0] != feed.url:
+            return "unchanged"  # only the primary source's copy is shown
+        self._write_content(target, feed.url, entry, seen, keep_published=True)
+        return "updated"
+
+    def _same_post(self, feed: FeedRow, entry: EntryPlan, rules: MergeRules
+                   ) -> tuple[str, str] | None:  # fmt: skip
+        """An entry from another source that is this post, with the reason; else None."""
+        if entry.canonical_url:
+            row = self.db.execute(
+                """SELECT id FROM entries WHERE canonical_url = ? AND never_merge = 0
+                   ORDER BY first_seen LIMIT 1""",
+                [entry.canonical_url],
+            ).fetchone()
+            if row is not None:
+                return row[0], "same canonical URL"
+        candidates = self._near_candidates(feed.url, entry, rules.dedup)
+        if not candidates:
+            return None
+        rows = self.db.execute(
+            f"""SELECT id, content_html, title, primary_feed_url FROM entries
+                WHERE id IN ({",".join("?" * len(candidates))})""",
+            candidates,
+        ).fetchall()
+        own_boilerplate = self._boilerplate(feed.url, exclude=None)
+        boilerplate_of = {r[0]: self._boilerplate(r[3], exclude=r[0]) for r in rows}
+        best = best_match(
+            entry.text,
+            entry.title,
+            [(r[0], html_to_text(r[1]), r[2]) for r in rows],
+            rules.dedup,
+            own_boilerplate,
+            boilerplate_of,
+        )
+        return (best[0], best[1].reason) if best else None
+
+    def _near_candidates(self, feed_url: str, entry: EntryPlan, settings: DedupSettings
+                         ) -> list[str]:  # fmt: skip
+        """Index lookups only: shared sketch hashes or the same title key, inside the date
+        window, from other feeds. Hashes carried by many posts are boilerplate and skipped."""
+        window = timedelta(days=settings.window_days)
+        low, high = to_db_time(entry.published - window), to_db_time(entry.published + window)
+        telling = [
+            value
+            for value in entry.sketch
+            if self.db.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM entry_sketches WHERE hash = ? LIMIT ?)",
+                [value, COMMON_SKETCH_LIMIT + 1],
+            ).fetchone()[0]
+            <= COMMON_SKETCH_LIMIT
+        ]
+        found: list[str] = []
+        if telling:
+            found += [
+                row[0]
+                for row in self.db.execute(
+                    f"""SELECT entry_id FROM entry_sketches
+                        WHERE hash IN ({",".join("?" * len(telling))})
+                        GROUP BY entry_id HAVING count(*) >= ?""",
+                    [*telling, MIN_SHARED_SKETCH],
+                )
+            ]
+        if entry.title_key:
+            found += [
+                row[0]
+                for row in self.db.execute(
+                    "SELECT id FROM entries WHERE title_key = ? LIMIT 50", [entry.title_key]
+                )
+            ]
+        if not found:
+            return []
+        unique = list(dict.fromkeys(found))[:50]
+        rows = self.db.execute(
+            f"""SELECT e.id FROM entries e
+                WHERE e.id IN ({",".join("?" * len(unique))})
+                  AND e.never_merge = 0 AND e.published BETWEEN ? AND ?
+                  AND NOT EXISTS (SELECT 1 FROM entry_sources s
+                                  WHERE s.entry_id = e.id AND s.feed_url = ?)""",
+            [*unique, low, high, feed_url],
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def _boilerplate(self, feed_url: str, exclude: str | None) -> frozenset[str]:
+        """Shingles the feed repeats across its recent posts (footers and the like)."""
+        rows = self.db.execute(
+            """SELECT e.content_html FROM entry_sources s JOIN entries e ON e.id = s.entry_id
+               WHERE s.feed_url = ? AND e.id IS NOT ? ORDER BY s.first_seen DESC LIMIT 10""",
+            [feed_url, exclude],
+        ).fetchall()
+        return boilerplate(html_to_text(row[0]) for row in rows)
+
+    def _add_source(self, target: str, feed_url: str, entry: EntryPlan, seen: str,
+                    reason: str | None) -> None:  # fmt: skip
+        self.db.execute(
+            """INSERT INTO entry_sources
+                   (feed_url, entry_key, entry_id, link, canonical_url, content_hash, published,
+                    first_seen, last_seen, merge_reason)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [feed_url, entry.key, target, entry.link, entry.canonical_url, entry.content_hash,
+             to_db_time(entry.published), seen, seen, reason],
+        )  # fmt: skip
+
+    def _elect_primary(
+        self, target: str, feed: FeedRow, site_url: str | None, entry: EntryPlan, seen: str
+    ) -> None:
+        """The new source becomes primary if it ranks first: higher priority, then the post's
+        own site over an aggregating feed, then the earliest published, then the feed URL
+        (so the outcome does not depend on which feed was polled first). The earliest
+        published date of all copies is kept."""
+        current = self.db.execute(
+            """SELECT f.url, f.priority, f.site_url, s.link, s.published
+               FROM entries e JOIN feeds f ON f.url = e.primary_feed_url
+               JOIN entry_sources s ON s.entry_id = e.id AND s.feed_url = f.url
+               WHERE e.id = ? ORDER BY s.first_seen LIMIT 1""",
+            [target],
+        ).fetchone()
+        challenger = source_rank(feed.priority, site_url, entry.link, entry.published, feed.url)
+        incumbent = (
+            source_rank(current[1], current[2], current[3], from_db_time(current[4]), current[0])
+            if current
+            else None
+        )
+        if incumbent is None or challenger < incumbent:
+            self._write_content(target, feed.url, entry, seen, keep_published=False)
+        else:
+            self.db.execute(
+                "UPDATE entries SET published = min(published, ?) WHERE id = ?",
+                [to_db_time(entry.published), target],
+            )
+
+    def _insert_entry(self, new_id: str, feed_url: str, entry: EntryPlan, seen: str,
+                      backfill: bool, never_merge: bool) -> None:  # fmt: skip
+        self.db.execute(
+            """INSERT INTO entries (id, canonical_url, link, title, title_key, author,
+                   content_html, summary_text, language, published, updated, first_seen,
+                   last_changed, primary_feed_url, backfill, never_merge)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [new_id, entry.canonical_url, entry.link, entry.title, entry.title_key,
+             entry.author, entry.content_html, entry.summary_text, entry.language,
+             to_db_time(entry.published), to_db_time(entry.updated), seen, seen, feed_url,
+             backfill, never_merge],
+        )  # fmt: skip
+        self._index_sketch(new_id, entry.sketch)
+
+    def _index_sketch(self, target: str, sketch: Sequence[int]) -> None:
+        self.db.execute("DELETE FROM entry_sketches WHERE entry_id = ?", [target])
+        self.db.conn.executemany(
+            "INSERT INTO entry_sketches (hash, entry_id) VALUES (?, ?)",
+            [(value, target) for value in sketch],
+        )
+
+    def _write_content(self, target: str, feed_url: str, entry: EntryPlan, seen: str,
+                       keep_published: bool) -> None:  # fmt: skip
+        """Show this source's copy: after an edit by the primary, or on a change of primary."""
+        self.db.execute(
+            """UPDATE entries SET primary_feed_url = ?, canonical_url = ?, link = ?, title = ?,
+                      title_key = ?, author = ?, content_html = ?, summary_text = ?,
+                      language = ?, last_changed = ?,
+                      published = CASE WHEN ? THEN published ELSE min(published, ?) END,
+                      -- the feed's own date when it moved on, else the time we saw the edit
+                      updated = CASE WHEN ? > updated THEN ? ELSE ? END
+               WHERE id = ?""",
+            [feed_url, entry.canonical_url, entry.link, entry.title, entry.title_key,
+             entry.author, entry.content_html, entry.summary_text, entry.language, seen,
+             keep_published, to_db_time(entry.published), to_db_time(entry.updated),
+             to_db_time(entry.updated), seen, target],
+        )  # fmt: skip
+        self._index_sketch(target, entry.sketch)
+
+    # -----------------------------------------------------------------------------------------

@@ -1,0 +1,161 @@
+"""Schema migrations: append only. Each runs in one transaction with the version bump."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import sqlite_utils
+
+from aggregator.dedup import sketch, title_key
+from aggregator.normalise import canonical_url, html_to_text
+
+
+def _v1_initial(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE feeds (
+            url TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            priority INTEGER NOT NULL DEFAULT 0,
+            title TEXT,
+            site_url TEXT,
+            etag TEXT,
+            last_modified TEXT,
+            last_fetched_at TEXT,
+            last_success_at TEXT,
+            last_status INTEGER,
+            last_error TEXT,
+            error_count INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE entries (
+            id TEXT PRIMARY KEY,
+            canonical_url TEXT,
+            link TEXT,
+            title TEXT NOT NULL,
+            author TEXT,
+            content_html TEXT NOT NULL,
+            summary_text TEXT NOT NULL,
+            language TEXT,
+            published TEXT NOT NULL,
+            updated TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_changed TEXT NOT NULL,
+            primary_feed_url TEXT NOT NULL REFERENCES feeds(url)
+        )"""
+    )
+    db.execute("CREATE INDEX entries_published ON entries(published)")
+    db.execute("CREATE INDEX entries_canonical_url ON entries(canonical_url)")
+    db.execute(
+        """
+        CREATE TABLE entry_sources (
+            feed_url TEXT NOT NULL REFERENCES feeds(url),
+            entry_key TEXT NOT NULL,
+            entry_id TEXT NOT NULL REFERENCES entries(id),
+            link TEXT,
+            content_hash TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            PRIMARY KEY (feed_url, entry_key)
+        )"""
+    )
+    db.execute("CREATE INDEX entry_sources_entry ON entry_sources(entry_id)")
+    db.execute(
+        """
+        CREATE TABLE digests (
+            period_start TEXT PRIMARY KEY,
+            period_end TEXT NOT NULL,
+            sent_at TEXT NOT NULL,
+            recipients TEXT NOT NULL,
+            entry_count INTEGER NOT NULL,
+            message_id TEXT NOT NULL
+        )"""
+    )
+
+
+def _v2_polling_state(db: sqlite_utils.Database) -> None:
+    """Per-feed schedule and health, kept so a restart continues where it left off."""
+    for column in (
+        "state TEXT NOT NULL DEFAULT 'new'",
+        "failing_since TEXT",
+        "next_poll_at TEXT",
+        "interval_seconds INTEGER",
+        "interval_reason TEXT",
+        "body_hash TEXT",
+        "hint_seconds INTEGER",
+        "hint_reason TEXT",
+        "redirect_target TEXT",
+        "redirect_seen INTEGER NOT NULL DEFAULT 0",
+        "moved_to TEXT",
+    ):
+        db.execute(f"ALTER TABLE feeds ADD COLUMN {column}")
+    db.execute("UPDATE feeds SET state = 'ok' WHERE last_success_at IS NOT NULL")
+    db.execute("CREATE INDEX feeds_next_poll_at ON feeds(next_poll_at)")
+
+
+def _v3_identity_and_dedup(db: sqlite_utils.Database) -> None:
+    """Per-source links and dates, title keys and sketches for near-duplicate lookups."""
+    for statement in (
+        "ALTER TABLE feeds ADD COLUMN merge INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE entries ADD COLUMN title_key TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE entries ADD COLUMN backfill INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE entries ADD COLUMN never_merge INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE entry_sources ADD COLUMN canonical_url TEXT",
+        "ALTER TABLE entry_sources ADD COLUMN published TEXT",
+        "ALTER TABLE entry_sources ADD COLUMN merge_reason TEXT",
+        "ALTER TABLE entry_sources ADD COLUMN consecutive_changes INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX entries_title_key ON entries(title_key)",
+        "CREATE INDEX entry_sources_feed_canonical ON entry_sources(feed_url, canonical_url)",
+        """CREATE TABLE entry_sketches (
+               hash INTEGER NOT NULL,
+               entry_id TEXT NOT NULL REFERENCES entries(id)
+           )""",
+        "CREATE INDEX entry_sketches_hash ON entry_sketches(hash)",
+        "CREATE INDEX entry_sketches_entry ON entry_sketches(entry_id)",
+        "DROP INDEX entries_published",
+        # The merged feed hides archive entries; the index serves that query without a scan.
+        "CREATE INDEX entries_backfill_published ON entries(backfill, published)",
+    ):
+        db.execute(statement)
+    rows = db.execute("SELECT id, title, content_html FROM entries").fetchall()
+    for entry_id_, title, content in rows:
+        db.execute("UPDATE entries SET title_key = ? WHERE id = ?", [title_key(title), entry_id_])
+        db.conn.executemany(
+            "INSERT INTO entry_sketches (hash, entry_id) VALUES (?, ?)",
+            [(value, entry_id_) for value in sketch(html_to_text(content))],
+        )
+    for feed_url, key, link, published in db.execute(
+        """SELECT s.feed_url, s.entry_key, s.link, e.published
+           FROM entry_sources s JOIN entries e ON e.id = s.entry_id"""
+    ).fetchall():
+        db.execute(
+            """UPDATE entry_sources SET canonical_url = ?, published = ?
+               WHERE feed_url = ? AND entry_key = ?""",
+            [canonical_url(link), published, feed_url, key],
+        )
+
+
+def _v4_merge_exclusions(db: sqlite_utils.Database) -> None:
+    """Copies the admin split off a merged post: never merged again."""
+    db.execute(
+        """CREATE TABLE merge_exclusions (
+               feed_url TEXT NOT NULL,
+               entry_key TEXT NOT NULL,
+               created_at TEXT NOT NULL,
+               PRIMARY KEY (feed_url, entry_key)
+           )"""
+    )
+
+
+MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
+    _v1_initial,
+    _v2_polling_state,
+    _v3_identity_and_dedup,
+    _v4_merge_exclusions,
+)
+
+
+SCHEMA_VERSION = len(MIGRATIONS)

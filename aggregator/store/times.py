@@ -1,0 +1,18 @@
+"""Times in the database: ISO 8601 text in UTC with a fixed width, so text order is time order
+and the indexes on dates serve range queries directly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def to_db_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_db_time(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def maybe_time(value: str | None) -> datetime | None:
+    return from_db_time(value) if value else None
