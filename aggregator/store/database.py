@@ -353,8 +353,9 @@ class Store:
             members = self.db.execute(
                 """SELECT f.name, s.feed_url, s.entry_key, s.link, s.merge_reason
                    FROM entry_sources s JOIN feeds f ON f.url = s.feed_url
-                   WHERE s.entry_id = ? ORDER BY s.first_seen, s.feed_url""",
-                [entry],
+                   WHERE s.entry_id = ?
+                   ORDER BY s.feed_url != ?, s.first_seen, s.feed_url""",
+                [entry, primary],
             ).fetchall()
             groups.append(
                 MergedGroup(
