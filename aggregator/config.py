@@ -100,6 +100,8 @@ class PollSettings(_Strict):
     max_redirects: int = Field(default=5, ge=0, le=20)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     allow_private_hosts: tuple[str, ...] = ()
+    # Processes that parse and normalise in parallel with fetching; 0 parses in-process.
+    workers: int = Field(default=2, ge=0, le=64)
     user_agent: str = "aggregator/0.1 (+https://github.com/os2/aggregator)"
 
     @model_validator(mode="after")

@@ -15,6 +15,7 @@ from typing import Any
 import feedparser
 
 from aggregator.errors import ParseError
+from aggregator.parse_fast import parse_fast
 from aggregator.types import ParsedEntry, ParsedFeed
 
 # Sanitising and resolving relative URLs (against the entry's own link) are done once, by nh3,
@@ -74,9 +75,16 @@ def _entry(entry: Any, feed_language: str | None, document_url: str) -> ParsedEn
     )
 
 
-def parse_feed(content: bytes, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
-    """Parse feed bytes; raises ParseError when they are not a feed at all."""
+def parse_feed(
+    content: bytes, url: str, headers: Mapping[str, str] | None = None, fast: bool = True
+) -> ParsedFeed:
+    """Parse feed bytes; raises ParseError when they are not a feed at all.
+
+    The lxml fast path answers for the common well-formed shapes; feedparser for the rest.
+    """
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
+    if fast and (parsed_fast := parse_fast(content, url, response_headers)) is not None:
+        return parsed_fast
     response_headers.setdefault("content-location", url)
     parsed = feedparser.parse(content, response_headers=response_headers, **_PARSE_OPTIONS)
     feed = parsed.get("feed", {})
