@@ -2,11 +2,12 @@
 
 Two steps, so the check stays cheap as the database grows:
 
-1. **Candidates** come from an index, never a scan: a bottom-k sketch of each post's word
-   5-grams (the k smallest 64-bit hashes, a one-hash MinHash) and a normalised title key.
+1. **Candidates** come from an index, never a scan: a bottom-k sketch of the word 5-grams of
+   each post's opening (the k smallest hashes, a one-hash MinHash) and a normalised title key.
    Stored posts that share at least ``MIN_SHARED_SKETCH`` sketch hashes, or the title key,
    within the date window, are candidates. A shorter excerpt of a post shares roughly its
-   share of the shingles with the full text, so excerpts still meet their originals here.
+   share of the opening's shingles with the full text, so excerpts still meet their
+   originals here.
 2. **Verification** is exact, on the few candidates: containment of 5-gram sets after the
    shingles each feed repeats in its other posts (footers, disclaimers) are removed, plus
    title similarity. Containment (|A∩B| / min(|A|, |B|)) rather than Jaccard, because an
@@ -23,8 +24,8 @@ Why the default thresholds (settings in ``dedup``):
 
 from __future__ import annotations
 
-import hashlib
 import re
+import zlib
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,9 +33,11 @@ from difflib import SequenceMatcher
 
 SHINGLE_WORDS = 5
 SKETCH_SIZE = 16
+SKETCH_WORDS = 120
+SKETCH_CHARS = 1500
 MIN_SHARED_SKETCH = 2
-# A sketch hash carried by more posts than this is boilerplate, not evidence.
-COMMON_SKETCH_LIMIT = 50
+# Verification is exact and costs a parse of each candidate's HTML: look at no more than this.
+MAX_CANDIDATES = 20
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _TITLE_PREFIX = re.compile(
@@ -73,14 +76,19 @@ def shingles(text: str, size: int = SHINGLE_WORDS) -> frozenset[str]:
     return frozenset(" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1))
 
 
-def _hash64(value: str) -> int:
-    # Signed, to fit SQLite's INTEGER; blake2b so the sketch is the same in every process.
-    digest = hashlib.blake2b(value.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
 def sketch(text: str, size: int = SKETCH_SIZE) -> tuple[int, ...]:
-    return tuple(sorted({_hash64(s) for s in shingles(text)})[:size])
+    """Bottom-k of the 5-gram hashes of the post's opening words.
+
+    The opening is where copies and excerpts agree and where footers are not; it also keeps
+    the cost flat for long posts. CRC-32 is stable across processes (unlike ``hash``) and
+    cheap; a collision only adds a candidate, which verification then rejects.
+    """
+    tokens = words(text[:SKETCH_CHARS])[:SKETCH_WORDS]
+    if len(tokens) < SHINGLE_WORDS:
+        grams = [" ".join(tokens)] if tokens else []
+    else:
+        grams = [" ".join(tokens[i : i + SHINGLE_WORDS]) for i in range(len(tokens) - 4)]
+    return tuple(sorted({zlib.crc32(gram.encode()) for gram in grams})[:size])
 
 
 def title_key(title: str) -> str:

@@ -232,30 +232,49 @@ async def fetch_many(
     states: Iterable[FeedState],
     options: FetchOptions,
     clock: Callable[[], datetime],
+    buffer: int = 8,
 ) -> AsyncIterator[FetchResult]:
     """Fetch feeds with bounded concurrency, overall and per host, yielding as each completes.
 
-    The bounds are semaphores, not the connection pool, because waiting in httpx's pool counts
-    against the request timeout.
+    A fixed set of workers pulls from the list and hands results over through a queue of
+    ``buffer`` places: when the consumer is slower (parsing), the workers wait instead of
+    piling up bodies, so memory stays flat however many feeds there are. The bounds are
+    ours, not the connection pool's, because waiting in httpx's pool counts against the
+    request timeout.
     """
-    overall = asyncio.Semaphore(options.concurrency)
+    todo = iter(states)
+    results: asyncio.Queue[FetchResult | None] = asyncio.Queue(maxsize=buffer)
     per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(
         lambda: asyncio.Semaphore(options.per_host_concurrency)
     )
 
     async with make_client(options) as client:
 
-        async def one(state: FeedState) -> FetchResult:
-            # Host first: a feed waiting for its host must not hold one of the overall slots.
-            async with per_host[host_key(state.fetch_url)], overall:
-                return await fetch_feed(
-                    client, state, clock(), options.max_body_bytes, options.total_timeout_seconds
-                )
+        async def worker() -> None:
+            try:
+                for state in todo:
+                    async with per_host[host_key(state.fetch_url)]:
+                        result = await fetch_feed(
+                            client,
+                            state,
+                            clock(),
+                            options.max_body_bytes,
+                            options.total_timeout_seconds,
+                        )
+                    await results.put(result)
+            finally:
+                await results.put(None)
 
-        tasks = [asyncio.create_task(one(state)) for state in states]
+        workers = [asyncio.create_task(worker()) for _ in range(options.concurrency)]
         try:
-            for finished in asyncio.as_completed(tasks):
-                yield await finished
+            running = len(workers)
+            while running:
+                item = await results.get()
+                if item is None:
+                    running -= 1
+                else:
+                    yield item
         finally:
-            for task in tasks:
+            for task in workers:
                 task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)

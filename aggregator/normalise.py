@@ -143,6 +143,8 @@ def sanitise_html(fragment: str, base_url: str | None = None) -> str:
 
 def html_to_text(fragment: str) -> str:
     """Visible text of an HTML fragment, with block boundaries kept as spaces."""
+    if "<" not in fragment and "&" not in fragment:
+        return _SPACES.sub(" ", fragment).strip()  # plain text already: skip the parser
     spaced = _BLOCK_TAG.sub(" <", fragment)
     text = html.unescape(nh3.clean(spaced, tags=set(), attributes={}))
     return _SPACES.sub(" ", text).strip()

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +24,9 @@ from aggregator.store import MergeRules, Store
 from aggregator.types import FeedState, FeedUpdateResult, FetchResult, UpdatePlan
 
 log = logging.getLogger(__name__)
+
+# Below this many feeds, starting worker processes costs more than it saves.
+POOL_MIN_FEEDS = 16
 
 Clock = Callable[[], datetime]
 ResultCallback = Callable[[FeedUpdateResult], None]
@@ -146,6 +152,22 @@ def schedule_plan(
     )
 
 
+@contextmanager
+def parser_pool(workers: int, feeds: int) -> Iterator[ProcessPoolExecutor | None]:
+    """Processes for parsing and normalising, when there is enough to parse to pay for them.
+
+    forkserver, not fork: the service has scheduler threads, and forking a process with
+    threads can copy a held lock into the child.
+    """
+    if workers <= 0 or feeds < POOL_MIN_FEEDS:
+        yield None
+        return
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["aggregator.pipeline"])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        yield pool
+
+
 async def poll_feeds(
     config: Config,
     store: Store,
@@ -155,40 +177,66 @@ async def poll_feeds(
     rng: random.Random | None = None,
     on_result: ResultCallback | None = None,
 ) -> PollReport:
-    """Poll the given feeds (default: every enabled feed) and store what they say."""
+    """Poll the given feeds (default: every enabled feed) and store what they say.
+
+    Fetching, parsing (in worker processes) and writing overlap; at most a few bodies wait
+    between the stages at any time.
+    """
     rng = rng or random.Random()
     store.sync_feeds(config.feeds, clock())
     chosen = {f.url: f for f in (config.feeds if feeds is None else feeds) if f.enabled}
     states = {url: store.feed_state(url) for url in chosen}
     settings = policy_settings(config)
     rules = merge_rules(config)
-    results = []
-    async for fetched in fetch_many(states.values(), fetch_options(config), clock):
-        now = clock()
-        plan = plan_for(fetched, states[fetched.feed_url], now)
-        plan = schedule_plan(
-            plan,
-            fetched,
-            feed=chosen[fetched.feed_url],
-            store=store,
-            settings=settings,
-            now=now,
-            rng=rng,
-        )
-        result = store.apply(plan, now, rules)
-        if result.error:
-            log.info("%s: failed: %s", fetched.feed_url, result.error)
-        elif fetched.permanent_redirect and fetched.permanent_redirect != fetched.feed_url:
-            log.warning(
-                "%s: permanently redirected to %s; update feeds.yaml",
-                fetched.feed_url,
-                fetched.permanent_redirect,
-            )
-        results.append(result)
-        if on_result:
-            on_result(result)
+    results: list[FeedUpdateResult] = []
+    loop = asyncio.get_running_loop()
+
+    with parser_pool(config.poll.workers, len(chosen)) as pool:
+        in_flight = asyncio.Semaphore(2 * config.poll.workers + 2)
+
+        async def handle(fetched: FetchResult) -> None:
+            try:
+                now = clock()
+                state = states[fetched.feed_url]
+                if pool is None:
+                    plan = plan_for(fetched, state, now)
+                else:
+                    plan = await loop.run_in_executor(pool, plan_for, fetched, state, now)
+                plan = schedule_plan(
+                    plan,
+                    fetched,
+                    feed=chosen[fetched.feed_url],
+                    store=store,
+                    settings=settings,
+                    now=now,
+                    rng=rng,
+                )
+                result = store.apply(plan, now, rules)
+            finally:
+                in_flight.release()
+            _log_result(result, fetched)
+            results.append(result)
+            if on_result:
+                on_result(result)
+
+        tasks = []
+        async for fetched in fetch_many(states.values(), fetch_options(config), clock):
+            await in_flight.acquire()
+            tasks.append(asyncio.create_task(handle(fetched)))
+        await asyncio.gather(*tasks)
     order = {url: i for i, url in enumerate(chosen)}
     return PollReport(tuple(sorted(results, key=lambda r: order[r.feed_url])))
+
+
+def _log_result(result: FeedUpdateResult, fetched: FetchResult) -> None:
+    if result.error:
+        log.info("%s: failed: %s", fetched.feed_url, result.error)
+    elif fetched.permanent_redirect and fetched.permanent_redirect != fetched.feed_url:
+        log.warning(
+            "%s: permanently redirected to %s; update feeds.yaml",
+            fetched.feed_url,
+            fetched.permanent_redirect,
+        )
 
 
 def poll(

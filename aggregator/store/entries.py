@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import sqlite_utils
 
 from aggregator.dedup import (
-    COMMON_SKETCH_LIMIT,
+    MAX_CANDIDATES,
     MIN_SHARED_SKETCH,
     DedupSettings,
     best_match,
@@ -179,48 +179,28 @@ class EntryWriter:
 
     def _near_candidates(self, feed_url: str, entry: EntryPlan, settings: DedupSettings
                          ) -> list[str]:  # fmt: skip
-        """Index lookups only: shared sketch hashes or the same title key, inside the date
-        window, from other feeds. Hashes carried by many posts are boilerplate and skipped."""
+        """One indexed query: posts from other feeds inside the date window that share at
+        least MIN_SHARED_SKETCH sketch hashes or the title key. Never a scan of all entries."""
+        if not entry.sketch and not entry.title_key:
+            return []
         window = timedelta(days=settings.window_days)
         low, high = to_db_time(entry.published - window), to_db_time(entry.published + window)
-        telling = [
-            value
-            for value in entry.sketch
-            if self.db.execute(
-                "SELECT count(*) FROM (SELECT 1 FROM entry_sketches WHERE hash = ? LIMIT ?)",
-                [value, COMMON_SKETCH_LIMIT + 1],
-            ).fetchone()[0]
-            <= COMMON_SKETCH_LIMIT
-        ]
-        found: list[str] = []
-        if telling:
-            found += [
-                row[0]
-                for row in self.db.execute(
-                    f"""SELECT entry_id FROM entry_sketches
-                        WHERE hash IN ({",".join("?" * len(telling))})
-                        GROUP BY entry_id HAVING count(*) >= ?""",
-                    [*telling, MIN_SHARED_SKETCH],
-                )
-            ]
-        if entry.title_key:
-            found += [
-                row[0]
-                for row in self.db.execute(
-                    "SELECT id FROM entries WHERE title_key = ? LIMIT 50", [entry.title_key]
-                )
-            ]
-        if not found:
-            return []
-        unique = list(dict.fromkeys(found))[:50]
+        marks = ",".join("?" * len(entry.sketch)) or "NULL"
         rows = self.db.execute(
             f"""SELECT e.id FROM entries e
-                WHERE e.id IN ({",".join("?" * len(unique))})
-                  AND e.never_merge = 0 AND e.published BETWEEN ? AND ?
-                  AND NOT EXISTS (SELECT 1 FROM entry_sources s
-                                  WHERE s.entry_id = e.id AND s.feed_url = ?)""",
-            [*unique, low, high, feed_url],
-        ).fetchall()
+                WHERE e.id IN (
+                    SELECT entry_id FROM entry_sketches WHERE hash IN ({marks})
+                    GROUP BY entry_id HAVING count(*) >= ?
+                    UNION
+                    SELECT id FROM entries WHERE title_key = ? AND title_key != ''
+                )
+                AND e.published BETWEEN ? AND ? AND e.never_merge = 0
+                AND NOT EXISTS (SELECT 1 FROM entry_sources s
+                                WHERE s.entry_id = e.id AND s.feed_url = ?)
+                LIMIT ?""",
+            [*entry.sketch, MIN_SHARED_SKETCH, entry.title_key, low, high, feed_url,
+             MAX_CANDIDATES],
+        ).fetchall()  # fmt: skip
         return [row[0] for row in rows]
 
     def _boilerplate(self, feed_url: str, exclude: str | None) -> frozenset[str]:
