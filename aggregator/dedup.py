@@ -25,8 +25,8 @@ Why the default thresholds (settings in ``dedup``):
 from __future__ import annotations
 
 import re
-import zlib
 import unicodedata
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher

@@ -105,7 +105,10 @@ def _url_filter(base: str | None) -> Callable[[str, str, str], str | None]:
     def check(element: str, attribute: str, value: str) -> str | None:
         if (element, attribute) not in URL_ATTRIBUTES:
             return value
-        absolute = urljoin(base, value.strip()) if base else value.strip()
+        value = value.strip()
+        if element == "a" and value.startswith(("https://", "http://")):
+            return value  # the common case, already absolute and safe: no parsing
+        absolute = urljoin(base, value) if base else value
         parts = urlsplit(absolute)
         if parts.scheme not in _SAFE_SCHEMES:
             return None

@@ -7,9 +7,8 @@ import asyncio
 import logging
 import multiprocessing
 import random
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +18,7 @@ from aggregator.errors import ParseError
 from aggregator.fetch import FetchOptions, fetch_many
 from aggregator.normalise import body_hash, failed_update, plan_update
 from aggregator.parse import parse_feed
-from aggregator.policy import ADAPTIVE_WINDOW, Hint, PolicySettings, decide
+from aggregator.policy import ADAPTIVE_WINDOW, FeedHistory, Hint, PolicySettings, decide
 from aggregator.store import MergeRules, Store
 from aggregator.types import FeedState, FeedUpdateResult, FetchResult, UpdatePlan
 
@@ -122,13 +121,16 @@ def schedule_plan(
     fetched: FetchResult,
     *,
     feed: FeedConfig,
-    store: Store,
+    history: FeedHistory,
     settings: PolicySettings,
     now: datetime,
     rng: random.Random,
 ) -> UpdatePlan:
     override = timedelta(minutes=feed.interval_minutes) if feed.interval_minutes else None
-    history = store.feed_history(feed.url, now, ADAPTIVE_WINDOW, override, plan.entries)
+    # This poll's entries count too, though they are written after the decision.
+    published = dict(zip(history.recent_keys, history.recent_published, strict=True))
+    published.update((entry.key, entry.published) for entry in plan.entries)
+    history = replace(history, override=override, recent_published=tuple(published.values()))
     new_hint = (
         Hint(timedelta(seconds=plan.publisher_hint_seconds), plan.publisher_hint_reason or "")
         if plan.publisher_hint_seconds
@@ -152,20 +154,29 @@ def schedule_plan(
     )
 
 
-@contextmanager
-def parser_pool(workers: int, feeds: int) -> Iterator[ProcessPoolExecutor | None]:
-    """Processes for parsing and normalising, when there is enough to parse to pay for them.
+class ParserPool:
+    """Processes for parsing and normalising, started only once there is enough to parse to
+    pay for them (a poll of unchanged feeds never starts one).
 
     forkserver, not fork: the service has scheduler threads, and forking a process with
     threads can copy a held lock into the child.
     """
-    if workers <= 0 or feeds < POOL_MIN_FEEDS:
-        yield None
-        return
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["aggregator.pipeline"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        yield pool
+
+    def __init__(self, workers: int, feeds: int) -> None:
+        self.enabled = workers > 0 and feeds >= POOL_MIN_FEEDS
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def executor(self) -> ProcessPoolExecutor | None:
+        if self.enabled and self._pool is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["aggregator.pipeline"])
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 async def poll_feeds(
@@ -185,45 +196,51 @@ async def poll_feeds(
     rng = rng or random.Random()
     store.sync_feeds(config.feeds, clock())
     chosen = {f.url: f for f in (config.feeds if feeds is None else feeds) if f.enabled}
-    states = {url: store.feed_state(url) for url in chosen}
+    snapshot = store.poll_snapshot(list(chosen), clock(), ADAPTIVE_WINDOW)
     settings = policy_settings(config)
     rules = merge_rules(config)
     results: list[FeedUpdateResult] = []
     loop = asyncio.get_running_loop()
+    pool = ParserPool(config.poll.workers, len(chosen))
+    in_flight = asyncio.Semaphore(2 * config.poll.workers + 2)
 
-    with parser_pool(config.poll.workers, len(chosen)) as pool:
-        in_flight = asyncio.Semaphore(2 * config.poll.workers + 2)
+    async def handle(fetched: FetchResult) -> None:
+        try:
+            now = clock()
+            state, history = snapshot[fetched.feed_url]
+            executor = pool.executor() if fetched.content else None
+            if executor is None:
+                plan = plan_for(fetched, state, now)
+            else:
+                plan = await loop.run_in_executor(executor, plan_for, fetched, state, now)
+            plan = schedule_plan(
+                plan,
+                fetched,
+                feed=chosen[fetched.feed_url],
+                history=history,
+                settings=settings,
+                now=now,
+                rng=rng,
+            )
+            result = store.apply(plan, now, rules)
+        finally:
+            in_flight.release()
+        _log_result(result, fetched)
+        results.append(result)
+        if on_result:
+            on_result(result)
 
-        async def handle(fetched: FetchResult) -> None:
-            try:
-                now = clock()
-                state = states[fetched.feed_url]
-                if pool is None:
-                    plan = plan_for(fetched, state, now)
-                else:
-                    plan = await loop.run_in_executor(pool, plan_for, fetched, state, now)
-                plan = schedule_plan(
-                    plan,
-                    fetched,
-                    feed=chosen[fetched.feed_url],
-                    store=store,
-                    settings=settings,
-                    now=now,
-                    rng=rng,
-                )
-                result = store.apply(plan, now, rules)
-            finally:
-                in_flight.release()
-            _log_result(result, fetched)
-            results.append(result)
-            if on_result:
-                on_result(result)
-
-        tasks = []
-        async for fetched in fetch_many(states.values(), fetch_options(config), clock):
-            await in_flight.acquire()
-            tasks.append(asyncio.create_task(handle(fetched)))
-        await asyncio.gather(*tasks)
+    try:
+        with store.batch():
+            tasks = []
+            async for fetched in fetch_many(
+                (state for state, _ in snapshot.values()), fetch_options(config), clock
+            ):
+                await in_flight.acquire()
+                tasks.append(asyncio.create_task(handle(fetched)))
+            await asyncio.gather(*tasks)
+    finally:
+        pool.close()
     order = {url: i for i, url in enumerate(chosen)}
     return PollReport(tuple(sorted(results, key=lambda r: order[r.feed_url])))
 

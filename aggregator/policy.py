@@ -62,6 +62,7 @@ class FeedHistory:
     override: timedelta | None = None
     recent_published: Sequence[datetime] = ()
     publisher_hint: Hint | None = None  # from the last parsed body; survives 304s
+    recent_keys: Sequence[str] = ()  # entry keys of recent_published, to merge a poll's own
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,13 +19,8 @@ LOCAL = frozenset({"127.0.0.1"})
 def fetch(state: FeedState, **options) -> FetchResult:
     opts = FetchOptions(**{"timeout_seconds": 2.0, "allow_hosts": LOCAL, **options})
 
-    async def go() -> FetchResult:
-        async with make_client(opts) as client:
-            return await fetch_feed(
-                client, state, NOW, opts.max_body_bytes, opts.total_timeout_seconds
-            )
-
-    return asyncio.run(go())
+    with make_client(opts) as client:
+        return fetch_feed(client, state, NOW, opts.max_body_bytes, opts.total_timeout_seconds)
 
 
 def test_200_returns_body_and_validators(server: FeedServer):

@@ -263,10 +263,11 @@ class EntryWriter:
              to_db_time(entry.published), to_db_time(entry.updated), seen, seen, feed_url,
              backfill, never_merge],
         )  # fmt: skip
-        self._index_sketch(new_id, entry.sketch)
+        self._index_sketch(new_id, entry.sketch, replace=False)
 
-    def _index_sketch(self, target: str, sketch: Sequence[int]) -> None:
-        self.db.execute("DELETE FROM entry_sketches WHERE entry_id = ?", [target])
+    def _index_sketch(self, target: str, sketch: Sequence[int], replace: bool = True) -> None:
+        if replace:
+            self.db.execute("DELETE FROM entry_sketches WHERE entry_id = ?", [target])
         self.db.conn.executemany(
             "INSERT INTO entry_sketches (hash, entry_id) VALUES (?, ?)",
             [(value, target) for value in sketch],
