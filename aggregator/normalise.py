@@ -153,6 +153,19 @@ def html_to_text(fragment: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+_TAG = re.compile(r"""<(?:[^>"']|"[^"]*"|'[^']*')*>""")
+_BLOCK_TAG_ONLY = re.compile(r"<(?=/?(?:p|br|div|li|h[1-6]|tr|td|th|blockquote|pre|hr|dd|dt)\b)")
+
+
+def sanitised_text(clean_html: str) -> str:
+    """html_to_text for nh3's own output, without a second parse: that output is well formed
+    and holds no script or style content, so dropping the tags leaves exactly the text."""
+    if "<" not in clean_html and "&" not in clean_html:
+        return _SPACES.sub(" ", clean_html).strip()
+    text = _TAG.sub("", _BLOCK_TAG_ONLY.sub(" <", clean_html))
+    return _SPACES.sub(" ", html.unescape(text)).strip()
+
+
 def shorten(text: str, limit: int = SUMMARY_LENGTH) -> str:
     """Cut at a word boundary so a summary never ends mid-word."""
     if len(text) <= limit:
@@ -203,7 +216,7 @@ def normalise_entry(
 ) -> EntryPlan:
     base = entry.content_base or entry.link or feed_url
     content = sanitise_html(entry.content_html, base)
-    text = html_to_text(content)
+    text = sanitised_text(content)
     title = html_to_text(entry.title) or shorten(text, 80) or entry.link or ""
     published = _clamp(entry.published, now) or _clamp(entry.updated, now) or now
     updated = max(_clamp(entry.updated, now) or published, published)

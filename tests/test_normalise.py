@@ -130,3 +130,21 @@ def test_unsafe_links_are_dropped():
     plan = normalise_entry(_entry(link="javascript:alert(1)"), "f", NOW)
     assert plan.link is None
     assert plan.canonical_url is None
+
+
+@pytest.mark.parametrize(
+    "dirty",
+    [
+        "<p>Første</p><p>Anden &amp; tredje</p>",
+        '<p title="a > b">Kø<b>ben</b>havn</p><ul><li>én</li><li>to</li></ul>',
+        "<div><h2>Overskrift</h2>tekst&nbsp;med&nbsp;mellemrum<br>ny linje</div>",
+        "<script>alert(1)</script><style>p{}</style>synligt",
+        "ren tekst uden tags",
+        "<table><tr><td>a</td><td>b</td></tr></table><p>&lt;kode&gt;</p>",
+    ],
+)
+def test_text_of_clean_html_equals_the_full_parse(dirty):
+    from aggregator.normalise import sanitised_text
+
+    clean = sanitise_html(dirty)
+    assert sanitised_text(clean) == html_to_text(clean)

@@ -326,8 +326,12 @@ class Store:
             self._record_fetch(plan, now)
             first_poll = feed.last_success_at is None
             site_url = plan.site_url or feed.site_url
+            known = self._entries.known_sources(feed.url) if plan.entries else None
             for entry in plan.entries:
-                outcome = self._entries.apply_entry(feed, site_url, entry, now, first_poll, rules)
+                assert known is not None
+                outcome = self._entries.apply_entry(
+                    feed, site_url, entry, now, first_poll, rules, known
+                )
                 new += outcome == "new"
                 updated += outcome == "updated"
         return FeedUpdateResult(

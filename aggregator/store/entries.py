@@ -31,6 +31,24 @@ class MergeRules:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceRow:
+    entry_id: str
+    content_hash: str
+    changes: int
+    key: str
+
+
+@dataclass(slots=True)
+class KnownSources:
+    """One feed's stored copies, loaded once per update and kept current while it runs."""
+
+    by_key: dict[str, SourceRow]
+    by_link: dict[str, SourceRow]
+    excluded: set[str]
+    claimed: set[str] = field(default_factory=set)  # keys matched in this update
+
+
+@dataclass(frozen=True, slots=True)
 class FeedRow:
     url: str
     priority: int
@@ -57,6 +75,28 @@ class EntryWriter:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
 
+    def known_sources(self, feed_url: str) -> KnownSources:
+        """Everything the feed's stored copies say about identity, in two queries per feed
+        rather than several per entry."""
+        by_key: dict[str, SourceRow] = {}
+        by_link: dict[str, SourceRow] = {}
+        for key, target, content_hash, changes, link in self.db.execute(
+            """SELECT entry_key, entry_id, content_hash, consecutive_changes, canonical_url
+               FROM entry_sources WHERE feed_url = ?""",
+            [feed_url],
+        ):
+            row = SourceRow(target, content_hash, changes, key)
+            by_key[key] = row
+            if link:
+                by_link.setdefault(link, row)
+        excluded = {
+            key
+            for (key,) in self.db.execute(
+                "SELECT entry_key FROM merge_exclusions WHERE feed_url = ?", [feed_url]
+            )
+        }
+        return KnownSources(by_key, by_link, excluded)
+
     def apply_entry(
         self,
         feed: FeedRow,
@@ -65,34 +105,31 @@ class EntryWriter:
         now: datetime,
         first_poll: bool,
         rules: MergeRules,
+        known: KnownSources,
     ) -> str:
         seen = to_db_time(now)
-        row = self.db.execute(
-            """SELECT entry_id, content_hash, consecutive_changes, entry_key FROM entry_sources
-               WHERE feed_url = ? AND entry_key = ?""",
-            [feed.url, entry.key],
-        ).fetchone()
+        row = known.by_key.get(entry.key)
         if row is None and entry.canonical_url:
             # The id changed but the link did not (WordPress ?p=123 -> permalink, http ->
             # https): the same entry under a new key.
-            row = self.db.execute(
-                """SELECT entry_id, content_hash, consecutive_changes, entry_key
-                   FROM entry_sources WHERE feed_url = ? AND canonical_url = ? LIMIT 1""",
-                [feed.url, entry.canonical_url],
-            ).fetchone()
-            if row is not None:
+            row = known.by_link.get(entry.canonical_url)
+            if row is not None and row.key not in known.claimed:
                 self.db.execute(
                     "UPDATE entry_sources SET entry_key = ? WHERE feed_url = ? AND entry_key = ?",
-                    [entry.key, feed.url, row[3]],
+                    [entry.key, feed.url, row.key],
                 )
+                known.by_key.pop(row.key, None)
+                row = SourceRow(row.entry_id, row.content_hash, row.changes, entry.key)
+                known.by_key[entry.key] = row
+            else:
+                row = None
         if row is not None:
-            return self._update_source(feed, row[0], row[1], row[2], entry, seen, rules)
+            known.claimed.add(row.key)
+            return self._update_source(
+                feed, row.entry_id, row.content_hash, row.changes, entry, seen, rules
+            )
 
-        excluded = self.db.execute(
-            "SELECT 1 FROM merge_exclusions WHERE feed_url = ? AND entry_key = ?",
-            [feed.url, entry.key],
-        ).fetchone()
-        mergeable = feed.merge and not excluded
+        mergeable = feed.merge and entry.key not in known.excluded
         found = self._same_post(feed, entry, rules) if mergeable else None
         if found is not None:
             target, reason = found
@@ -107,6 +144,11 @@ class EntryWriter:
         backfill = first_poll and not entry.dated
         self._insert_entry(target, feed.url, entry, seen, backfill, never_merge=not mergeable)
         self._add_source(target, feed.url, entry, seen, None)
+        row = SourceRow(target, entry.content_hash, 0, entry.key)
+        known.by_key[entry.key] = row
+        known.claimed.add(entry.key)
+        if entry.canonical_url:
+            known.by_link.setdefault(entry.canonical_url, row)
         return "new"
 
     def _update_source(
@@ -256,20 +298,27 @@ class EntryWriter:
         self.db.execute(
             """INSERT INTO entries (id, canonical_url, link, title, title_key, author,
                    content_html, summary_text, language, published, updated, first_seen,
-                   last_changed, primary_feed_url, backfill, never_merge)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   last_changed, primary_feed_url, backfill, never_merge, sketch)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [new_id, entry.canonical_url, entry.link, entry.title, entry.title_key,
              entry.author, entry.content_html, entry.summary_text, entry.language,
              to_db_time(entry.published), to_db_time(entry.updated), seen, seen, feed_url,
-             backfill, never_merge],
+             backfill, never_merge, " ".join(map(str, entry.sketch))],
         )  # fmt: skip
         self._index_sketch(new_id, entry.sketch, replace=False)
 
     def _index_sketch(self, target: str, sketch: Sequence[int], replace: bool = True) -> None:
         if replace:
-            self.db.execute("DELETE FROM entry_sketches WHERE entry_id = ?", [target])
+            (old,) = self.db.execute("SELECT sketch FROM entries WHERE id = ?", [target]).fetchone()
+            self.db.conn.executemany(
+                "DELETE FROM entry_sketches WHERE hash = ? AND entry_id = ?",
+                [(int(value), target) for value in old.split()],
+            )
+            self.db.execute(
+                "UPDATE entries SET sketch = ? WHERE id = ?", [" ".join(map(str, sketch)), target]
+            )
         self.db.conn.executemany(
-            "INSERT INTO entry_sketches (hash, entry_id) VALUES (?, ?)",
+            "INSERT OR IGNORE INTO entry_sketches (hash, entry_id) VALUES (?, ?)",
             [(value, target) for value in sketch],
         )
 

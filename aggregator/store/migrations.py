@@ -150,11 +150,34 @@ def _v4_merge_exclusions(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v5_compact_sketch_index(db: sqlite_utils.Database) -> None:
+    """One B-tree for the sketch index instead of a table and two indexes: writing 16 hashes
+    per entry was a third of a cold poll's SQL time. Each entry keeps its own hashes, so a
+    rewrite deletes them through the primary key."""
+    db.execute("ALTER TABLE entries ADD COLUMN sketch TEXT NOT NULL DEFAULT ''")
+    db.execute(
+        """UPDATE entries SET sketch = coalesce(
+               (SELECT group_concat(hash, ' ') FROM entry_sketches WHERE entry_id = entries.id),
+               '')"""
+    )
+    db.execute(
+        """CREATE TABLE entry_sketch_index (
+               hash INTEGER NOT NULL,
+               entry_id TEXT NOT NULL,
+               PRIMARY KEY (hash, entry_id)
+           ) WITHOUT ROWID"""
+    )
+    db.execute("INSERT OR IGNORE INTO entry_sketch_index SELECT hash, entry_id FROM entry_sketches")
+    db.execute("DROP TABLE entry_sketches")
+    db.execute("ALTER TABLE entry_sketch_index RENAME TO entry_sketches")
+
+
 MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _v1_initial,
     _v2_polling_state,
     _v3_identity_and_dedup,
     _v4_merge_exclusions,
+    _v5_compact_sketch_index,
 )
 
 
