@@ -14,18 +14,17 @@ from datetime import UTC, datetime, timedelta
 
 from aggregator.config import Config, FeedConfig
 from aggregator.dedup import DedupSettings
-from aggregator.errors import ParseError
 from aggregator.fetch import FetchOptions, fetch_many
-from aggregator.normalise import body_hash, failed_update, plan_update
-from aggregator.parse import parse_feed
+from aggregator.planning import plan_for
 from aggregator.policy import ADAPTIVE_WINDOW, FeedHistory, Hint, PolicySettings, decide
 from aggregator.store import MergeRules, Store
-from aggregator.types import FeedState, FeedUpdateResult, FetchResult, UpdatePlan
+from aggregator.types import FeedUpdateResult, FetchResult, UpdatePlan
 
 log = logging.getLogger(__name__)
 
-# Below this many feeds, starting worker processes costs more than it saves.
-POOL_MIN_FEEDS = 16
+# Bodies parsed in-process before worker processes are started: below this, starting them
+# costs more than it saves.
+INLINE_BODIES = 12
 
 Clock = Callable[[], datetime]
 ResultCallback = Callable[[FeedUpdateResult], None]
@@ -97,25 +96,6 @@ def merge_rules(config: Config) -> MergeRules:
     )
 
 
-def plan_for(fetched: FetchResult, state: FeedState, now: datetime) -> UpdatePlan:
-    """Turn one fetch into what to write; a body that is not a feed becomes a recorded error."""
-    if fetched.error or fetched.not_modified or fetched.content is None:
-        return plan_update(fetched, None, now)
-    if state.body_hash and body_hash(fetched.content) == state.body_hash:
-        # The server ignored our validators but sent the same bytes: nothing to parse or write.
-        return plan_update(replace(fetched, not_modified=True, content=None), None, now)
-    try:
-        parsed = parse_feed(fetched.content, fetched.final_url or fetched.feed_url, fetched.headers)
-    except ParseError as exc:
-        return failed_update(fetched, str(exc))
-    except Exception as exc:  # a hostile document must not take the other feeds down
-        log.exception("parser failed on %s", fetched.feed_url)
-        return failed_update(fetched, f"parser failed: {type(exc).__name__}: {exc}")
-    if parsed.warning:
-        log.info("%s: parsed with a warning: %s", fetched.feed_url, parsed.warning)
-    return plan_update(fetched, parsed, now)
-
-
 def schedule_plan(
     plan: UpdatePlan,
     fetched: FetchResult,
@@ -155,22 +135,24 @@ def schedule_plan(
 
 
 class ParserPool:
-    """Processes for parsing and normalising, started only once there is enough to parse to
-    pay for them (a poll of unchanged feeds never starts one).
+    """Processes for parsing and normalising, started only once enough bodies have arrived
+    to pay for their start (about half a second): a poll of unchanged feeds, or one where a
+    few feeds changed, parses in-process.
 
     forkserver, not fork: the service has scheduler threads, and forking a process with
     threads can copy a held lock into the child.
     """
 
-    def __init__(self, workers: int, feeds: int) -> None:
-        self.enabled = workers > 0 and feeds >= POOL_MIN_FEEDS
+    def __init__(self, workers: int) -> None:
         self.workers = workers
+        self.bodies = 0
         self._pool: ProcessPoolExecutor | None = None
 
     def executor(self) -> ProcessPoolExecutor | None:
-        if self.enabled and self._pool is None:
+        self.bodies += 1
+        if self.workers > 0 and self._pool is None and self.bodies > INLINE_BODIES:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["aggregator.pipeline"])
+            context.set_forkserver_preload(["aggregator.planning"])
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
         return self._pool
 
@@ -201,7 +183,7 @@ async def poll_feeds(
     rules = merge_rules(config)
     results: list[FeedUpdateResult] = []
     loop = asyncio.get_running_loop()
-    pool = ParserPool(config.poll.workers, len(chosen))
+    pool = ParserPool(config.poll.workers)
     in_flight = asyncio.Semaphore(2 * config.poll.workers + 2)
 
     async def handle(fetched: FetchResult) -> None:

@@ -1,0 +1,37 @@
+"""fetch result -> update plan: parse and normalise one feed, with no I/O.
+
+Its own small module because it is what the parser processes import: keeping pydantic,
+httpx and the store out of them keeps each worker at about half the memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+
+from aggregator.errors import ParseError
+from aggregator.normalise import body_hash, failed_update, plan_update
+from aggregator.parse import parse_feed
+from aggregator.types import FeedState, FetchResult, UpdatePlan
+
+log = logging.getLogger(__name__)
+
+
+def plan_for(fetched: FetchResult, state: FeedState, now: datetime) -> UpdatePlan:
+    """Turn one fetch into what to write; a body that is not a feed becomes a recorded error."""
+    if fetched.error or fetched.not_modified or fetched.content is None:
+        return plan_update(fetched, None, now)
+    if state.body_hash and body_hash(fetched.content) == state.body_hash:
+        # The server ignored our validators but sent the same bytes: nothing to parse or write.
+        return plan_update(replace(fetched, not_modified=True, content=None), None, now)
+    try:
+        parsed = parse_feed(fetched.content, fetched.final_url or fetched.feed_url, fetched.headers)
+    except ParseError as exc:
+        return failed_update(fetched, str(exc))
+    except Exception as exc:  # a hostile document must not take the other feeds down
+        log.exception("parser failed on %s", fetched.feed_url)
+        return failed_update(fetched, f"parser failed: {type(exc).__name__}: {exc}")
+    if parsed.warning:
+        log.info("%s: parsed with a warning: %s", fetched.feed_url, parsed.warning)
+    return plan_update(fetched, parsed, now)

@@ -1,0 +1,178 @@
+"""Poll benchmark: aggregator against the plain-GET floor and, when given, lemon24/reader.
+
+    python -m benchmarks.run                              # N = 200 and 1000, 3 runs each
+    python -m benchmarks.run --reader-python /path/to/reader-venv/bin/python
+    python -m benchmarks.run --sizes 10 --repeats 1       # smoke run
+
+Every phase runs in a fresh process (see workload.py) against one loopback server process
+(see server.py); only the poll itself is timed. Prints one table: median and min-max per
+phase, the ratios measured in the same run, peak RSS and database size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PHASES = ("cold", "unchanged", "changed")
+
+
+@dataclass
+class Samples:
+    seconds: dict[str, list[float]] = field(default_factory=lambda: {p: [] for p in PHASES})
+    peak_rss: list[float] = field(default_factory=list)
+    worker_rss: list[float] = field(default_factory=list)
+    db_bytes: list[int] = field(default_factory=list)
+
+
+@contextmanager
+def feed_server(n: int, latency: float) -> Iterator[str]:
+    with tempfile.TemporaryDirectory() as directory:
+        port_file = Path(directory) / "port"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.server", "--n", str(n), "--port-file",
+             str(port_file), "--latency", str(latency)],
+            cwd=ROOT,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 120
+            while not port_file.exists() or not port_file.read_text():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the benchmark server did not start")
+                time.sleep(0.05)
+            yield f"http://127.0.0.1:{port_file.read_text()}"
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def set_version(base: str, version: int) -> None:
+    with urllib.request.urlopen(f"{base}/_version/{version}", timeout=10) as response:
+        response.read()
+
+
+def workload(python: str, impl: str, base: str, n: int, db: Path, *extra: str) -> dict[str, float]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [python, str(ROOT / "benchmarks" / "workload.py"), impl, "--base", base, "--n", str(n),
+         "--db", str(db), *extra],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"{impl} failed:\n{done.stderr[-2000:]}")
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run_contender(python: str, impl: str, base: str, n: int, samples: Samples,
+                  extra: tuple[str, ...] = ()) -> None:  # fmt: skip
+    with tempfile.TemporaryDirectory() as directory:
+        db = Path(directory) / "feeds.db"
+        set_version(base, 0)
+        cold = workload(python, impl, base, n, db, *extra)
+        samples.seconds["cold"].append(cold["seconds"])
+        samples.peak_rss.append(cold["peak_rss_mib"])
+        samples.worker_rss.append(cold["tree_peak_rss_mib"])
+        samples.db_bytes.append(sum(p.stat().st_size for p in Path(directory).glob("feeds.db*")))
+        samples.seconds["unchanged"].append(workload(python, impl, base, n, db, *extra)["seconds"])
+        set_version(base, 1)
+        samples.seconds["changed"].append(workload(python, impl, base, n, db, *extra)["seconds"])
+        set_version(base, 0)
+
+
+def floor(base: str, n: int) -> dict[str, list[float]]:
+    with tempfile.TemporaryDirectory() as directory:
+        db = Path(directory) / "x"
+        return {
+            "cold": [workload(sys.executable, "floor", base, n, db)["seconds"]],
+            "unchanged": [
+                workload(sys.executable, "floor", base, n, db, "--conditional")["seconds"]
+            ],
+        }
+
+
+def fmt(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
+
+
+def ratio(a: list[float], b: list[float]) -> str:
+    return f"{statistics.median(a) / statistics.median(b):.1f}×" if a and b else "-"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[200, 1000])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
+    parser.add_argument("--workers", type=int, default=2, help="aggregator parser processes")
+    parser.add_argument("--reader-python", help="a Python >= 3.12 with reader 3.27 installed")
+    args = parser.parse_args()
+    reader = args.reader_python
+    if reader is None:
+        print("reader comparison skipped: no --reader-python given (a Python >= 3.12 with "
+              "`pip install reader==3.27`)", file=sys.stderr)  # fmt: skip
+    elif not shutil.which(reader) and not Path(reader).exists():
+        raise SystemExit(f"--reader-python {reader}: no such interpreter")
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, {platform.platform()}")  # fmt: skip
+    rows = []
+    for n in args.sizes:
+        ours, theirs = Samples(), Samples()
+        floors: dict[str, list[float]] = {"cold": [], "unchanged": []}
+        with feed_server(n, args.latency) as base:
+            for _ in range(args.repeats):
+                for phase, values in floor(base, n).items():
+                    floors[phase] += values
+                run_contender(sys.executable, "aggregator", base, n, ours,
+                              ("--workers", str(args.workers)))  # fmt: skip
+                if reader:
+                    run_contender(reader, "reader", base, n, theirs)
+        for phase in PHASES:
+            rows.append((
+                phase, n, fmt(ours.seconds[phase]), fmt(theirs.seconds[phase]),
+                fmt(floors.get(phase, [])), ratio(theirs.seconds[phase], ours.seconds[phase]),
+                ratio(ours.seconds[phase], floors.get(phase, [])),
+            ))  # fmt: skip
+        rows.append(
+            (
+                "peak memory MiB, cold (RSS main / PSS all processes)",
+                n,
+                f"{max(ours.peak_rss):.0f} / {max(ours.worker_rss):.0f}",
+                f"{max(theirs.peak_rss):.0f}" if theirs.peak_rss else "-",
+                "",
+                "",
+                "",
+            )
+        )
+        rows.append(("database MiB", n, f"{max(ours.db_bytes) / 2**20:.1f}",
+                     f"{max(theirs.db_bytes) / 2**20:.1f}" if theirs.db_bytes else "-",
+                     "", "", ""))  # fmt: skip
+    header = ("phase", "N", "aggregator s", "reader s", "floor s", "reader/agg", "agg/floor")
+    table = [header, *[tuple(str(c) for c in row) for row in rows]]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    print(f"runs per phase: {args.repeats}; seconds as median (min–max)")
+    for row in table:
+        print(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+if __name__ == "__main__":
+    main()
