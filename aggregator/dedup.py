@@ -35,6 +35,7 @@ SHINGLE_WORDS = 5
 SKETCH_SIZE = 16
 SKETCH_WORDS = 120
 SKETCH_CHARS = 1500
+_MASK = 0xFFFFFFFF
 MIN_SHARED_SKETCH = 2
 # Verification is exact and costs a parse of each candidate's HTML: look at no more than this.
 MAX_CANDIDATES = 20
@@ -80,15 +81,17 @@ def sketch(text: str, size: int = SKETCH_SIZE) -> tuple[int, ...]:
     """Bottom-k of the 5-gram hashes of the post's opening words.
 
     The opening is where copies and excerpts agree and where footers are not; it also keeps
-    the cost flat for long posts. CRC-32 is stable across processes (unlike ``hash``) and
-    cheap; a collision only adds a candidate, which verification then rejects.
+    the cost flat for long posts. Words are hashed once with CRC-32 and each 5-gram is the
+    hash of its five word hashes, which is stable across processes; a collision only adds a
+    candidate, which verification then rejects.
     """
     tokens = words(text[:SKETCH_CHARS])[:SKETCH_WORDS]
-    if len(tokens) < SHINGLE_WORDS:
-        grams = [" ".join(tokens)] if tokens else []
-    else:
-        grams = [" ".join(tokens[i : i + SHINGLE_WORDS]) for i in range(len(tokens) - 4)]
-    return tuple(sorted({zlib.crc32(gram.encode()) for gram in grams})[:size])
+    ids = [zlib.crc32(token.encode()) for token in tokens]
+    if len(ids) < SHINGLE_WORDS:
+        return (hash(tuple(ids)) & _MASK,) if ids else ()
+    # hash() of a tuple of ints does not depend on PYTHONHASHSEED (only str and bytes do).
+    grams = {hash(gram) & _MASK for gram in zip(*(ids[i:] for i in range(SHINGLE_WORDS)))}
+    return tuple(sorted(grams)[:size])
 
 
 def title_key(title: str) -> str:

@@ -140,8 +140,11 @@ def sanitise_html(fragment: str, base_url: str | None = None) -> str:
         strip_comments=True,
         attribute_filter=_url_filter(base_url),
     )
-    cleaned = _EMPTY_IFRAME.sub("", cleaned)
-    return _IMG.sub(_drop_pixel, cleaned).strip()
+    if "<iframe" in cleaned:
+        cleaned = _EMPTY_IFRAME.sub("", cleaned)
+    if "<img" in cleaned:
+        cleaned = _IMG.sub(_drop_pixel, cleaned)
+    return cleaned.strip()
 
 
 def html_to_text(fragment: str) -> str:
@@ -220,13 +223,14 @@ def normalise_entry(
     title = html_to_text(entry.title) or shorten(text, 80) or entry.link or ""
     published = _clamp(entry.published, now) or _clamp(entry.updated, now) or now
     updated = max(_clamp(entry.updated, now) or published, published)
-    link = entry.link if canonical_url(entry.link) else None
+    canonical = canonical_url(entry.link)
+    link = entry.link if canonical else None
     content_hash = hashlib.sha256(
         "\0".join((title, content, link or "", entry.author or "")).encode()
     ).hexdigest()
     return EntryPlan(
         key=entry_key(entry, trust_guid),
-        canonical_url=canonical_url(link),
+        canonical_url=canonical,
         link=link,
         title=title,
         author=html_to_text(entry.author) if entry.author else None,

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 # Bodies parsed in-process before worker processes are started: below this, starting them
 # costs more than it saves.
-INLINE_BODIES = 12
+INLINE_BODIES = 40
 
 Clock = Callable[[], datetime]
 ResultCallback = Callable[[FeedUpdateResult], None]

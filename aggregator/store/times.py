@@ -11,7 +11,8 @@ def to_db_time(value: datetime) -> str:
 
 
 def from_db_time(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    # fromisoformat reads the trailing Z as UTC and is many times faster than strptime.
+    return datetime.fromisoformat(value)
 
 
 def maybe_time(value: str | None) -> datetime | None:
