@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 SHINGLE_WORDS = 5
-SKETCH_SIZE = 16
+SKETCH_SIZE = 8
 SKETCH_WORDS = 120
 SKETCH_CHARS = 1500
 _MASK = 0xFFFFFFFF
@@ -90,7 +90,7 @@ def sketch(text: str, size: int = SKETCH_SIZE) -> tuple[int, ...]:
     if len(ids) < SHINGLE_WORDS:
         return (hash(tuple(ids)) & _MASK,) if ids else ()
     # hash() of a tuple of ints does not depend on PYTHONHASHSEED (only str and bytes do).
-    grams = {hash(gram) & _MASK for gram in zip(*(ids[i:] for i in range(SHINGLE_WORDS)))}
+    grams = {hash(g) & _MASK for g in zip(*(ids[i:] for i in range(SHINGLE_WORDS)), strict=False)}
     return tuple(sorted(grams)[:size])
 
 
