@@ -102,7 +102,8 @@ class PollSettings(_Strict):
     allow_private_hosts: tuple[str, ...] = ()
     # Processes that parse and normalise in parallel with fetching; 0 parses in-process.
     workers: int = Field(default=2, ge=0, le=64)
-    user_agent: str = "aggregator/0.1 (+https://github.com/os2/aggregator)"
+    # Honest and reachable: site owners should be able to tell who polls them.
+    user_agent: str = "aggregator/0.1 (feed aggregator for public-sector digitalisation blogs)"
 
     @model_validator(mode="after")
     def _ordered(self) -> PollSettings:
