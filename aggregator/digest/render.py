@@ -15,6 +15,23 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from aggregator.digest.build import Digest, DigestItem
 from aggregator.digest.i18n import TEXT, long_date, short_date
 
+
+def wrap(text: str, width: int = 70, indent: str = "  ") -> str:
+    """Greedy word wrap with an indent; textwrap's general machinery was most of the cost of
+    rendering a large digest."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        if current and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    if current:
+        lines.append(current)
+    return "\n".join(indent + line for line in lines)
+
+
 _ENV = Environment(
     loader=PackageLoader("aggregator", "digest/templates"),
     autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
@@ -23,6 +40,7 @@ _ENV = Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
+_ENV.filters["wrap"] = wrap
 
 
 @dataclass(frozen=True, slots=True)
