@@ -296,6 +296,16 @@ def status_command(config_path: Path, as_json: bool) -> None:
             first_note = False
 
 
+def _find_feed(config: Config, wanted: str, hint: str) -> FeedConfig:
+    """A configured feed by its name or URL, as the admin types it."""
+    match = next((f for f in config.feeds if wanted in (f.name, f.url)), None)
+    if match is None:
+        raise click.BadParameter(
+            f"no feed named {wanted!r} in {config.source_path}", param_hint=hint
+        )
+    return match
+
+
 @cli.command("retry")
 @config_option
 @click.argument("feeds", nargs=-1)
@@ -308,10 +318,7 @@ def retry_command(config_path: Path, feeds: tuple[str, ...], retry_all: bool) ->
         raise click.UsageError("name at least one feed, or use --all")
     chosen = []
     for wanted in feeds:
-        match = next((f for f in config.feeds if wanted in (f.name, f.url)), None)
-        if match is None:
-            raise click.BadParameter(f"no feed named {wanted!r} in {config_path}")
-        chosen.append(match)
+        chosen.append(_find_feed(config, wanted, "FEEDS"))
     with open_store(config) as store:
         store.sync_feeds(config.feeds, now_utc())
         for feed in config.feeds if retry_all else chosen:
@@ -356,9 +363,7 @@ def dupes_command(config_path: Path, limit: int) -> None:
 def split_command(config_path: Path, entry_id: str, feed: str) -> None:
     """Take FEED's copy (a name or URL) out of the merged post ENTRY_ID, for good."""
     config = load_config(config_path)
-    match = next((f for f in config.feeds if feed in (f.name, f.url)), None)
-    if match is None:
-        raise click.BadParameter(f"no feed named {feed!r} in {config_path}", param_hint="FEED")
+    match = _find_feed(config, feed, "FEED")
     with open_store(config) as store:
         moved = store.split_source(entry_id, match.url, now_utc())
     if not moved:

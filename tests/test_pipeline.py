@@ -176,3 +176,26 @@ def test_every_supported_format_polls(server, make_config, store, clock):
     assert {r.feed_url.rsplit("/", 1)[1]: r.new > 0 for r in report.results} == dict.fromkeys(
         names, True
     )
+
+
+def test_parser_processes_store_what_in_process_parsing_stores(server, make_config, clock):
+    from aggregator.pipeline import INLINE_BODIES
+    from benchmarks.corpus import feed_document
+
+    count = INLINE_BODIES + 20  # enough bodies for the worker processes to start
+    feeds = [{"name": f"K{i}", "url": server.static_feed(f"/k{i}", feed_document(i))}
+             for i in range(count)]  # fmt: skip
+    seen = []
+    for workers in (0, 2):
+        config = make_config(feeds, poll={"workers": workers},
+                             site={"database": f"db-{workers}.sqlite"})  # fmt: skip
+        store = Store.open(config.database_path)
+        try:
+            report = poll(config, store, clock=clock)
+            assert report.failed == ()
+            seen.append([(e.title, e.link, e.published, e.content_html)
+                         for e in store.recent_entries(10_000)])  # fmt: skip
+        finally:
+            store.close()
+    assert len(seen[0]) == count * 20
+    assert seen[0] == seen[1]
