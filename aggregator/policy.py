@@ -3,8 +3,8 @@
 Order of the rules, each with its source:
 
 1. base interval: the feed's ``interval_minutes``, else one adapted to how often the feed
-   publishes (entries in the last 28 days, as Miniflux's entry-frequency scheduler), else the
-   default; clamped to [min, max];
+   publishes (entries in the last 28 days, as Miniflux's entry-frequency scheduler) once it
+   has any history, else the default; clamped to [min, max];
 2. raised, never lowered, to what the publisher asks: RSS ``<ttl>`` (RSS 2.0 spec),
    ``sy:updatePeriod``/``sy:updateFrequency`` (RSS 1.0 Syndication module), ``Cache-Control:
    max-age`` unless ``no-cache``/``no-store`` (RFC 9111 §5.2.2), ``Expires`` against the
@@ -63,6 +63,7 @@ class FeedHistory:
     recent_published: Sequence[datetime] = ()
     publisher_hint: Hint | None = None  # from the last parsed body; survives 304s
     recent_keys: Sequence[str] = ()  # entry keys of recent_published, to merge a poll's own
+    ever_succeeded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +144,7 @@ def _clamp(value: timedelta, low: timedelta, high: timedelta) -> timedelta:
 def base_interval(history: FeedHistory, settings: PolicySettings, now: datetime) -> Hint:
     if history.override is not None:
         hint = Hint(history.override, "configured interval")
-    elif settings.adaptive:
+    elif settings.adaptive and (history.recent_published or history.ever_succeeded):
         hint = adaptive_interval(history.recent_published, now)
     else:
         hint = Hint(settings.default_interval, "default interval")

@@ -158,3 +158,11 @@ def test_jitter_only_lengthens_and_spreads():
              for _ in range(50)}  # fmt: skip
     assert len(times) == 50
     assert all(NOW + HOUR <= t <= NOW + HOUR * 1.1 for t in times if t)
+
+
+def test_a_new_feed_that_fails_is_retried_at_the_default_interval():
+    # No history is not a quiet feed: adaptation waits until the feed has been read once.
+    result = fetched(500, "HTTP 500")
+    assert run(result, FeedHistory(), adaptive=True) == (HOUR, "backoff after 1 failure")
+    quiet = FeedHistory(ever_succeeded=True)
+    assert run(result, quiet, adaptive=True)[0] == timedelta(hours=24)

@@ -21,7 +21,6 @@ from aggregator.store.entries import EntryWriter, FeedRow, MergeRules
 from aggregator.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from aggregator.store.times import from_db_time, maybe_time, to_db_time
 from aggregator.types import (
-    EntryPlan,
     FeedState,
     FeedStatus,
     FeedUpdateResult,
@@ -199,7 +198,7 @@ class Store:
         snapshot = {}
         for row in self.db.execute(
             """SELECT url, etag, last_modified, moved_to, body_hash, error_count, hint_seconds,
-                      hint_reason FROM feeds"""
+                      hint_reason, last_success_at IS NOT NULL FROM feeds"""
         ):
             url = row[0]
             if url not in wanted:
@@ -212,41 +211,12 @@ class Store:
                     recent_published=tuple(published[url].values()),
                     publisher_hint=hint,
                     recent_keys=tuple(published[url]),
+                    ever_succeeded=bool(row[8]),
                 ),
             )
         for url in wanted - snapshot.keys():
             snapshot[url] = (FeedState(url=url), FeedHistory())
         return snapshot
-
-    def feed_history(
-        self,
-        url: str,
-        now: datetime,
-        window: timedelta,
-        override: timedelta | None,
-        incoming: Sequence[EntryPlan] = (),
-    ) -> FeedHistory:
-        row = self.db.execute(
-            "SELECT error_count, hint_seconds, hint_reason FROM feeds WHERE url = ?", [url]
-        ).fetchone()
-        published = {
-            key: from_db_time(value)
-            for key, value in self.db.execute(
-                """SELECT s.entry_key, e.published
-                   FROM entry_sources s JOIN entries e ON e.id = s.entry_id
-                   WHERE s.feed_url = ? AND e.published >= ?""",
-                [url, to_db_time(now - window)],
-            )
-        }
-        # This poll's entries count too, though they are written after the decision.
-        published.update((entry.key, entry.published) for entry in incoming)
-        hint = Hint(timedelta(seconds=row[1]), row[2]) if row and row[1] else None
-        return FeedHistory(
-            error_count=row[0] if row else 0,
-            override=override,
-            recent_published=tuple(published.values()),
-            publisher_hint=hint,
-        )
 
     def due_feeds(self, now: datetime) -> list[str]:
         """Feeds whose next poll has come, or that were never scheduled; never gone ones."""
