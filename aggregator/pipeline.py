@@ -9,6 +9,7 @@ import multiprocessing
 import random
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -156,9 +157,14 @@ class ParserPool:
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
         return self._pool
 
+    def disable(self) -> None:
+        self.workers = 0
+        self.close()
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 async def poll_feeds(
@@ -191,10 +197,16 @@ async def poll_feeds(
             now = clock()
             state, history = snapshot[fetched.feed_url]
             executor = pool.executor() if fetched.content else None
-            if executor is None:
+            plan = None
+            if executor is not None:
+                try:
+                    plan = await loop.run_in_executor(executor, plan_for, fetched, state, now)
+                except BrokenProcessPool:
+                    # A parser process died (killed, out of memory): go on without them.
+                    log.warning("parser processes stopped; parsing in-process from here on")
+                    pool.disable()
+            if plan is None:
                 plan = plan_for(fetched, state, now)
-            else:
-                plan = await loop.run_in_executor(executor, plan_for, fetched, state, now)
             plan = schedule_plan(
                 plan,
                 fetched,
