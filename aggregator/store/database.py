@@ -296,11 +296,12 @@ class Store:
             self._record_fetch(plan, now)
             first_poll = feed.last_success_at is None
             site_url = plan.site_url or feed.site_url
-            known = self._entries.known_sources(feed.url) if plan.entries else None
+            if plan.entries:
+                known = self._entries.known_sources(feed.url)
+                lookup = self._entries.merge_lookup(plan.entries, known)
             for entry in plan.entries:
-                assert known is not None
                 outcome = self._entries.apply_entry(
-                    feed, site_url, entry, now, first_poll, rules, known
+                    feed, site_url, entry, now, first_poll, rules, known, lookup
                 )
                 new += outcome == "new"
                 updated += outcome == "updated"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import sqlite_utils
@@ -46,6 +47,27 @@ class KnownSources:
     by_link: dict[str, SourceRow]
     excluded: set[str]
     claimed: set[str] = field(default_factory=set)  # keys matched in this update
+
+
+@dataclass(slots=True)
+class MergeLookup:
+    """What the index says about one update's new entries; kept current as it inserts."""
+
+    by_url: dict[str, str] = field(default_factory=dict)
+    by_hash: dict[int, list[str]] = field(default_factory=dict)
+    by_title: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, target: str, entry: EntryPlan) -> None:
+        if entry.canonical_url:
+            self.by_url.setdefault(entry.canonical_url, target)
+        for value in entry.sketch:
+            self.by_hash.setdefault(value, []).append(target)
+        if entry.title_key:
+            self.by_title.setdefault(entry.title_key, []).append(target)
+
+
+def _chunks(values: Sequence[Any], size: int = 500) -> list[Sequence[Any]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +128,7 @@ class EntryWriter:
         first_poll: bool,
         rules: MergeRules,
         known: KnownSources,
+        lookup: MergeLookup,
     ) -> str:
         seen = to_db_time(now)
         row = known.by_key.get(entry.key)
@@ -130,7 +153,7 @@ class EntryWriter:
             )
 
         mergeable = feed.merge and entry.key not in known.excluded
-        found = self._same_post(feed, entry, rules) if mergeable else None
+        found = self._same_post(feed, entry, rules, lookup) if mergeable else None
         if found is not None:
             target, reason = found
             self._add_source(target, feed.url, entry, seen, reason)
@@ -144,6 +167,8 @@ class EntryWriter:
         backfill = first_poll and not entry.dated
         self._insert_entry(target, feed.url, entry, seen, backfill, never_merge=not mergeable)
         self._add_source(target, feed.url, entry, seen, None)
+        if mergeable:
+            lookup.add(target, entry)
         row = SourceRow(target, entry.content_hash, 0, entry.key)
         known.by_key[entry.key] = row
         known.claimed.add(entry.key)
@@ -188,18 +213,50 @@ class EntryWriter:
         self._write_content(target, feed.url, entry, seen, keep_published=True)
         return "updated"
 
-    def _same_post(self, feed: FeedRow, entry: EntryPlan, rules: MergeRules
-                   ) -> tuple[str, str] | None:  # fmt: skip
+    def merge_lookup(self, entries: Sequence[EntryPlan], known: KnownSources) -> MergeLookup:
+        """Canonical URLs, sketch hashes and title keys of an update's new entries, looked up
+        in three queries for the whole update instead of two per entry."""
+        fresh = [
+            e
+            for e in entries
+            if e.key not in known.by_key
+            and not (e.canonical_url and e.canonical_url in known.by_link)
+        ]
+        lookup = MergeLookup()
+        urls = sorted({e.canonical_url for e in fresh if e.canonical_url})
+        hashes = sorted({h for e in fresh for h in e.sketch})
+        titles = sorted({e.title_key for e in fresh if e.title_key})
+        for chunk in _chunks(urls):
+            for url, target in self.db.execute(
+                f"""SELECT canonical_url, id FROM entries
+                    WHERE canonical_url IN ({",".join("?" * len(chunk))}) AND never_merge = 0
+                    ORDER BY first_seen""",
+                chunk,
+            ):
+                lookup.by_url.setdefault(url, target)
+        for chunk in _chunks(hashes):
+            for value, target in self.db.execute(
+                "SELECT hash, entry_id FROM entry_sketches WHERE hash IN "
+                f"({','.join('?' * len(chunk))})",
+                chunk,
+            ):
+                lookup.by_hash.setdefault(value, []).append(target)
+        for chunk in _chunks(titles):
+            for key, target in self.db.execute(
+                "SELECT title_key, id FROM entries WHERE title_key IN "
+                f"({','.join('?' * len(chunk))})",
+                chunk,
+            ):
+                lookup.by_title.setdefault(key, []).append(target)
+        return lookup
+
+    def _same_post(self, feed: FeedRow, entry: EntryPlan, rules: MergeRules,
+                   lookup: MergeLookup | None = None) -> tuple[str, str] | None:  # fmt: skip
         """An entry from another source that is this post, with the reason; else None."""
-        if entry.canonical_url:
-            row = self.db.execute(
-                """SELECT id FROM entries WHERE canonical_url = ? AND never_merge = 0
-                   ORDER BY first_seen LIMIT 1""",
-                [entry.canonical_url],
-            ).fetchone()
-            if row is not None:
-                return row[0], "same canonical URL"
-        candidates = self._near_candidates(feed.url, entry, rules.dedup)
+        lookup = lookup or self.merge_lookup([entry], KnownSources({}, {}, set()))
+        if entry.canonical_url and (target := lookup.by_url.get(entry.canonical_url)):
+            return target, "same canonical URL"
+        candidates = self._near_candidates(feed.url, entry, rules.dedup, lookup)
         if not candidates:
             return None
         rows = self.db.execute(
@@ -219,30 +276,30 @@ class EntryWriter:
         )
         return (best[0], best[1].reason) if best else None
 
-    def _near_candidates(self, feed_url: str, entry: EntryPlan, settings: DedupSettings
-                         ) -> list[str]:  # fmt: skip
-        """One indexed query: posts from other feeds inside the date window that share at
-        least MIN_SHARED_SKETCH sketch hashes or the title key. Never a scan of all entries."""
-        if not entry.sketch and not entry.title_key:
+    def _near_candidates(self, feed_url: str, entry: EntryPlan, settings: DedupSettings,
+                         lookup: MergeLookup) -> list[str]:  # fmt: skip
+        """Posts sharing at least MIN_SHARED_SKETCH sketch hashes or the title key (from the
+        index, never a scan), then kept if inside the date window and from another feed."""
+        shared: dict[str, int] = {}
+        for value in entry.sketch:
+            for target in lookup.by_hash.get(value, ()):
+                shared[target] = shared.get(target, 0) + 1
+        found = [t for t, count in shared.items() if count >= MIN_SHARED_SKETCH]
+        found += lookup.by_title.get(entry.title_key, []) if entry.title_key else []
+        if not found:
             return []
+        unique = list(dict.fromkeys(found))[: MAX_CANDIDATES * 5]
         window = timedelta(days=settings.window_days)
         low, high = to_db_time(entry.published - window), to_db_time(entry.published + window)
-        marks = ",".join("?" * len(entry.sketch)) or "NULL"
         rows = self.db.execute(
             f"""SELECT e.id FROM entries e
-                WHERE e.id IN (
-                    SELECT entry_id FROM entry_sketches WHERE hash IN ({marks})
-                    GROUP BY entry_id HAVING count(*) >= ?
-                    UNION
-                    SELECT id FROM entries WHERE title_key = ? AND title_key != ''
-                )
+                WHERE e.id IN ({",".join("?" * len(unique))})
                 AND e.published BETWEEN ? AND ? AND e.never_merge = 0
                 AND NOT EXISTS (SELECT 1 FROM entry_sources s
                                 WHERE s.entry_id = e.id AND s.feed_url = ?)
                 LIMIT ?""",
-            [*entry.sketch, MIN_SHARED_SKETCH, entry.title_key, low, high, feed_url,
-             MAX_CANDIDATES],
-        ).fetchall()  # fmt: skip
+            [*unique, low, high, feed_url, MAX_CANDIDATES],
+        ).fetchall()
         return [row[0] for row in rows]
 
     def _boilerplate(self, feed_url: str, exclude: str | None) -> frozenset[str]:
