@@ -144,17 +144,27 @@ class ParserPool:
     threads can copy a held lock into the child.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, expected_bodies: int = 0) -> None:
         self.workers = workers
         self.bodies = 0
         self._pool: ProcessPoolExecutor | None = None
+        if expected_bodies > INLINE_BODIES:
+            # A first poll of many feeds: start now, while the first responses are on the way.
+            self._start()
+
+    def _start(self) -> None:
+        if self.workers <= 0 or self._pool is not None:
+            return
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["aggregator.planning"])
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        for _ in range(self.workers):
+            self._pool.submit(int)  # the processes start on demand: ask for all of them
 
     def executor(self) -> ProcessPoolExecutor | None:
         self.bodies += 1
-        if self.workers > 0 and self._pool is None and self.bodies > INLINE_BODIES:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["aggregator.planning"])
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        if self.bodies > INLINE_BODIES:
+            self._start()
         return self._pool
 
     def disable(self) -> None:
@@ -189,7 +199,13 @@ async def poll_feeds(
     rules = merge_rules(config)
     results: list[FeedUpdateResult] = []
     loop = asyncio.get_running_loop()
-    pool = ParserPool(config.poll.workers)
+    # Feeds with nothing to compare against are sure to send a whole body.
+    expected = sum(
+        1
+        for state, _ in snapshot.values()
+        if not (state.etag or state.last_modified or state.body_hash)
+    )
+    pool = ParserPool(config.poll.workers, expected)
     in_flight = asyncio.Semaphore(2 * config.poll.workers + 2)
 
     async def handle(fetched: FetchResult) -> None:
