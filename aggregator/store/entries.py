@@ -3,7 +3,7 @@ copy is shown. Called by Store.apply inside its transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -226,29 +226,27 @@ class EntryWriter:
         urls = sorted({e.canonical_url for e in fresh if e.canonical_url})
         hashes = sorted({h for e in fresh for h in e.sketch})
         titles = sorted({e.title_key for e in fresh if e.title_key})
-        for chunk in _chunks(urls):
-            for url, target in self.db.execute(
-                f"""SELECT canonical_url, id FROM entries
-                    WHERE canonical_url IN ({",".join("?" * len(chunk))}) AND never_merge = 0
-                    ORDER BY first_seen""",
-                chunk,
-            ):
-                lookup.by_url.setdefault(url, target)
-        for chunk in _chunks(hashes):
-            for value, target in self.db.execute(
-                "SELECT hash, entry_id FROM entry_sketches WHERE hash IN "
-                f"({','.join('?' * len(chunk))})",
-                chunk,
-            ):
-                lookup.by_hash.setdefault(value, []).append(target)
-        for chunk in _chunks(titles):
-            for key, target in self.db.execute(
-                "SELECT title_key, id FROM entries WHERE title_key IN "
-                f"({','.join('?' * len(chunk))})",
-                chunk,
-            ):
-                lookup.by_title.setdefault(key, []).append(target)
+        for url, target in self._pairs_in(
+            "SELECT canonical_url, id FROM entries WHERE never_merge = 0 AND canonical_url IN",
+            urls,
+            order="ORDER BY first_seen",
+        ):
+            lookup.by_url.setdefault(url, target)
+        for value, target in self._pairs_in(
+            "SELECT hash, entry_id FROM entry_sketches WHERE hash IN", hashes
+        ):
+            lookup.by_hash.setdefault(value, []).append(target)
+        for key, target in self._pairs_in(
+            "SELECT title_key, id FROM entries WHERE title_key IN", titles
+        ):
+            lookup.by_title.setdefault(key, []).append(target)
         return lookup
+
+    def _pairs_in(self, query: str, values: Sequence[Any], order: str = "") -> Iterator[Any]:
+        """Rows of ``query ... IN (values)``, in chunks below SQLite's parameter limit."""
+        for chunk in _chunks(values):
+            marks = ",".join("?" * len(chunk))
+            yield from self.db.execute(f"{query} ({marks}) {order}", chunk)
 
     def _same_post(self, feed: FeedRow, entry: EntryPlan, rules: MergeRules,
                    lookup: MergeLookup | None = None) -> tuple[str, str] | None:  # fmt: skip
