@@ -6,11 +6,13 @@ the rules can be tested in isolation and the store only has to write what it is 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from contextvars import ContextVar
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -63,7 +65,12 @@ ALLOWED_ATTRIBUTES = {
     "iframe": {"src", "width", "height", "title", "allowfullscreen"},
 }
 _BLOCK_TAG = re.compile(r"<(?=/?(?:p|br|div|li|h[1-6]|tr|td|th|blockquote|pre|hr|dd|dt)\b)", re.I)
-_SPACES = re.compile(r"\s+")
+
+
+def squash(text: str) -> str:
+    """Runs of whitespace to one space, ends trimmed: ``str.split`` splits on the same characters
+    as a ``\\s+`` regex, five times faster on long text."""
+    return " ".join(text.split())
 
 
 def canonical_url(url: str | None) -> str | None:
@@ -101,25 +108,59 @@ _IMG = re.compile(r"<img\b[^>]*>")
 _SIZE = re.compile(r'\s(width|height)="\s*(\d+)')
 
 
-def _url_filter(base: str | None) -> Callable[[str, str, str], str | None]:
-    def check(element: str, attribute: str, value: str) -> str | None:
-        if (element, attribute) not in URL_ATTRIBUTES:
-            return value
-        value = value.strip()
-        if element == "a" and value.startswith(("https://", "http://")):
-            return value  # the common case, already absolute and safe: no parsing
+# The base URL of the fragment being cleaned: the cleaner is built once, its filter reads this.
+_BASE_URL: ContextVar[str | None] = ContextVar("base_url", default=None)
+
+
+@functools.lru_cache(maxsize=256)
+def _origin(base: str) -> tuple[str, str, str] | None:
+    """Scheme, host and ``scheme://netloc`` of an http(s) base URL with no surprises in it."""
+    try:
+        parts = urlsplit(base)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc or "\\" in parts.netloc:
+        return None
+    return parts.scheme, (parts.hostname or "").lower(), f"{parts.scheme}://{parts.netloc}"
+
+
+def _check_url(element: str, attribute: str, value: str) -> str | None:
+    if (element, attribute) not in URL_ATTRIBUTES:
+        return value
+    value = value.strip()
+    if element == "a" and value.startswith(("https://", "http://")):
+        return value  # the common case, already absolute and safe: no parsing
+    base = _BASE_URL.get()
+    origin = _origin(base) if base else None
+    root_relative = value[:1] == "/" and value[1:2] != "/" and "/." not in value
+    if origin and root_relative and value.isprintable():
+        # Root-relative, the other common case: the base's scheme and host, no urljoin.
+        scheme, host, absolute = origin[0], origin[1], origin[2] + value
+    else:
         absolute = urljoin(base, value) if base else value
         parts = urlsplit(absolute)
-        if parts.scheme not in _SAFE_SCHEMES:
-            return None
-        host = (parts.hostname or "").lower()
-        if element == "iframe" and (parts.scheme != "https" or host not in IFRAME_HOSTS):
-            return None
-        if element == "img" and host in TRACKER_HOSTS:
-            return None
-        return absolute
+        scheme, host = parts.scheme, (parts.hostname or "").lower()
+    if scheme not in _SAFE_SCHEMES:
+        return None
+    if element == "iframe" and (scheme != "https" or host not in IFRAME_HOSTS):
+        return None
+    if element == "img" and host in TRACKER_HOSTS:
+        return None
+    return absolute
 
-    return check
+
+# Built once: nh3.clean() with these arguments rebuilds the same cleaner on every call, which
+# costs more than the cleaning.
+_CLEANER = nh3.Cleaner(
+    tags=set(ALLOWED_TAGS),
+    attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
+    url_schemes=set(_SAFE_SCHEMES),
+    link_rel="noopener noreferrer nofollow",
+    strip_comments=True,
+    attribute_filter=_check_url,
+)
+_TEXT_ONLY = nh3.Cleaner(tags=set(), attributes={})
 
 
 def _drop_pixel(match: re.Match[str]) -> str:
@@ -131,15 +172,11 @@ def _drop_pixel(match: re.Match[str]) -> str:
 def sanitise_html(fragment: str, base_url: str | None = None) -> str:
     """Allowlist sanitising: no scripts, handlers, styles, javascript: URLs, frames other than
     known video players, or tracking pixels; relative URLs made absolute against ``base_url``."""
-    cleaned = nh3.clean(
-        fragment,
-        tags=set(ALLOWED_TAGS),
-        attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
-        url_schemes=set(_SAFE_SCHEMES),
-        link_rel="noopener noreferrer nofollow",
-        strip_comments=True,
-        attribute_filter=_url_filter(base_url),
-    )
+    token = _BASE_URL.set(base_url)
+    try:
+        cleaned = _CLEANER.clean(fragment)
+    finally:
+        _BASE_URL.reset(token)
     if "<iframe" in cleaned:
         cleaned = _EMPTY_IFRAME.sub("", cleaned)
     if "<img" in cleaned:
@@ -150,10 +187,9 @@ def sanitise_html(fragment: str, base_url: str | None = None) -> str:
 def html_to_text(fragment: str) -> str:
     """Visible text of an HTML fragment, with block boundaries kept as spaces."""
     if "<" not in fragment and "&" not in fragment:
-        return _SPACES.sub(" ", fragment).strip()  # plain text already: skip the parser
+        return squash(fragment)  # plain text already: skip the parser
     spaced = _BLOCK_TAG.sub(" <", fragment)
-    text = html.unescape(nh3.clean(spaced, tags=set(), attributes={}))
-    return _SPACES.sub(" ", text).strip()
+    return squash(html.unescape(_TEXT_ONLY.clean(spaced)))
 
 
 _TAG = re.compile(r"""<(?:[^>"']|"[^"]*"|'[^']*')*>""")
@@ -164,9 +200,9 @@ def sanitised_text(clean_html: str) -> str:
     """html_to_text for nh3's own output, without a second parse: that output is well formed
     and holds no script or style content, so dropping the tags leaves exactly the text."""
     if "<" not in clean_html and "&" not in clean_html:
-        return _SPACES.sub(" ", clean_html).strip()
+        return squash(clean_html)
     text = _TAG.sub("", _BLOCK_TAG_ONLY.sub(" <", clean_html))
-    return _SPACES.sub(" ", html.unescape(text)).strip()
+    return squash(html.unescape(text))
 
 
 def shorten(text: str, limit: int = SUMMARY_LENGTH) -> str:
