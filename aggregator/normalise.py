@@ -240,7 +240,13 @@ def entry_id(feed_url: str, key: str, canonical: str | None) -> str:
     """Stable id of a merged entry: from the canonical link, so the same post from two feeds
     gets the same id; from feed and key when there is no link."""
     name = canonical or f"{feed_url}\0{key}"
-    return f"urn:uuid:{uuid.uuid5(_ID_NAMESPACE, name)}"
+    # uuid5 (RFC 9562 §5.5) from its definition: uuid.uuid5 builds two UUID objects on the way
+    # and took a tenth of a cold poll's store time.
+    digest = bytearray(hashlib.sha1(_ID_NAMESPACE.bytes + name.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"urn:uuid:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _clamp(value: datetime | None, now: datetime) -> datetime | None:
@@ -250,8 +256,23 @@ def _clamp(value: datetime | None, now: datetime) -> datetime | None:
     return min(value, now)
 
 
+# Part of every raw digest: bump it when a change to the rules here should rewrite stored
+# entries on their next poll, even those whose feed did not change them.
+NORMALISE_VERSION = 1
+
+
+def raw_digest(entry: ParsedEntry, key: str) -> str:
+    """What the feed said about an entry, before any of our rules: equal digests normalise
+    to equal plans, so an entry whose digest is stored needs no sanitising or sketching."""
+    said = (
+        NORMALISE_VERSION, key, entry.guid, entry.link, entry.title, entry.author,
+        entry.content_html, entry.published, entry.updated, entry.language, entry.content_base,
+    )  # fmt: skip
+    return hashlib.blake2b(repr(said).encode(), digest_size=16).hexdigest()
+
+
 def normalise_entry(
-    entry: ParsedEntry, feed_url: str, now: datetime, trust_guid: bool = True
+    entry: ParsedEntry, feed_url: str, now: datetime, trust_guid: bool = True, digest: str = ""
 ) -> EntryPlan:
     base = entry.content_base or entry.link or feed_url
     content = sanitise_html(entry.content_html, base)
@@ -280,6 +301,7 @@ def normalise_entry(
         text=text,
         sketch=sketch(text),
         title_key=title_key(title),
+        raw_digest=digest,
     )
 
 
@@ -287,15 +309,28 @@ def body_hash(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-def plan_update(fetch: FetchResult, parsed: ParsedFeed | None, now: datetime) -> UpdatePlan:
-    """What to write for one poll of one feed. Repeated keys in a feed keep the first entry."""
+def plan_update(
+    fetch: FetchResult,
+    parsed: ParsedFeed | None,
+    now: datetime,
+    known_digests: frozenset[str] = frozenset(),
+) -> UpdatePlan:
+    """What to write for one poll of one feed. Repeated keys in a feed keep the first entry;
+    entries whose raw digest is in ``known_digests`` are only listed as unchanged."""
     entries: dict[str, EntryPlan] = {}
+    unchanged: dict[str, None] = {}
     hint = None
     if parsed is not None:
         trust_guid = not ids_are_broken(parsed.entries)
         for raw in parsed.entries:
-            plan = normalise_entry(raw, fetch.feed_url, now, trust_guid)
-            entries.setdefault(plan.key, plan)
+            key = entry_key(raw, trust_guid)
+            if key in entries or key in unchanged:
+                continue
+            digest = raw_digest(raw, key)
+            if digest in known_digests:
+                unchanged[key] = None
+            else:
+                entries[key] = normalise_entry(raw, fetch.feed_url, now, trust_guid, digest)
         hint = publisher_hint(parsed.ttl_minutes, parsed.sy_period, parsed.sy_frequency)
     return UpdatePlan(
         body_hash=body_hash(fetch.content) if parsed is not None and fetch.content else None,
@@ -313,6 +348,7 @@ def plan_update(fetch: FetchResult, parsed: ParsedFeed | None, now: datetime) ->
         feed_title=parsed.title if parsed else None,
         site_url=parsed.site_url if parsed else None,
         entries=tuple(entries.values()),
+        unchanged_keys=tuple(unchanged),
     )
 
 

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import multiprocessing
 import random
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -19,12 +20,14 @@ from aggregator.fetch import FetchOptions, fetch_many
 from aggregator.planning import plan_for
 from aggregator.policy import ADAPTIVE_WINDOW, FeedHistory, Hint, PolicySettings, decide
 from aggregator.store import MergeRules, Store
-from aggregator.types import FeedUpdateResult, FetchResult, UpdatePlan
+from aggregator.types import FeedState, FeedUpdateResult, FetchResult, UpdatePlan
 
 log = logging.getLogger(__name__)
 
-# Bodies parsed in-process before worker processes are started: below this, starting them
-# costs more than it saves.
+# Starting the parser processes costs about half a second of CPU: a poll parses in-process
+# until its parsing has cost that much, or from the start when more than INLINE_BODIES feeds
+# have nothing to compare a body against (a first poll).
+INLINE_SECONDS = 0.5
 INLINE_BODIES = 40
 
 Clock = Callable[[], datetime]
@@ -136,9 +139,9 @@ def schedule_plan(
 
 
 class ParserPool:
-    """Processes for parsing and normalising, started only once enough bodies have arrived
-    to pay for their start (about half a second): a poll of unchanged feeds, or one where a
-    few feeds changed, parses in-process.
+    """Processes for parsing and normalising, started only once in-process parsing has cost
+    as much as starting them: a poll of unchanged feeds, or one where a few feeds changed,
+    parses in-process.
 
     forkserver, not fork: the service has scheduler threads, and forking a process with
     threads can copy a held lock into the child.
@@ -146,7 +149,7 @@ class ParserPool:
 
     def __init__(self, workers: int, expected_bodies: int = 0) -> None:
         self.workers = workers
-        self.bodies = 0
+        self.inline_seconds = 0.0
         self._pool: ProcessPoolExecutor | None = None
         if expected_bodies > INLINE_BODIES:
             # A first poll of many feeds: start now, while the first responses are on the way.
@@ -162,10 +165,17 @@ class ParserPool:
             self._pool.submit(int)  # the processes start on demand: ask for all of them
 
     def executor(self) -> ProcessPoolExecutor | None:
-        self.bodies += 1
-        if self.bodies > INLINE_BODIES:
+        if self.inline_seconds > INLINE_SECONDS:
             self._start()
         return self._pool
+
+    def parse_inline(self, fetched: FetchResult, state: FeedState, now: datetime) -> UpdatePlan:
+        started = time.perf_counter()
+        try:
+            return plan_for(fetched, state, now)
+        finally:
+            if fetched.content:
+                self.inline_seconds += time.perf_counter() - started
 
     def disable(self) -> None:
         self.workers = 0
@@ -212,6 +222,8 @@ async def poll_feeds(
         try:
             now = clock()
             state, history = snapshot[fetched.feed_url]
+            if fetched.content and history.ever_succeeded:
+                state = replace(state, entry_digests=store.entry_digests(state.url))
             executor = pool.executor() if fetched.content else None
             plan = None
             if executor is not None:
@@ -222,7 +234,7 @@ async def poll_feeds(
                     log.warning("parser processes stopped; parsing in-process from here on")
                     pool.disable()
             if plan is None:
-                plan = plan_for(fetched, state, now)
+                plan = pool.parse_inline(fetched, state, now)
             plan = schedule_plan(
                 plan,
                 fetched,

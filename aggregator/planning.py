@@ -34,4 +34,4 @@ def plan_for(fetched: FetchResult, state: FeedState, now: datetime) -> UpdatePla
         return failed_update(fetched, f"parser failed: {type(exc).__name__}: {exc}")
     if parsed.warning:
         log.info("%s: parsed with a warning: %s", fetched.feed_url, parsed.warning)
-    return plan_update(fetched, parsed, now)
+    return plan_update(fetched, parsed, now, state.entry_digests)

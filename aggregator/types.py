@@ -20,6 +20,9 @@ class FeedState:
     last_modified: str | None = None
     moved_to: str | None = None  # set after a permanent redirect held over two polls
     body_hash: str | None = None
+    # Digests of the entries as the feed last gave them (see normalise.raw_digest): an entry
+    # that matches one is unchanged and not normalised again.
+    entry_digests: frozenset[str] = frozenset()
 
     @property
     def fetch_url(self) -> str:
@@ -93,6 +96,7 @@ class EntryPlan:
     text: str = ""  # full plain text, for near-duplicate checks
     sketch: tuple[int, ...] = ()
     title_key: str = ""
+    raw_digest: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +114,7 @@ class UpdatePlan:
     feed_title: str | None = None
     site_url: str | None = None
     entries: tuple[EntryPlan, ...] = ()
+    unchanged_keys: tuple[str, ...] = ()  # entries exactly as the feed last gave them
     body_hash: str | None = None
     permanent_redirect: str | None = None
     publisher_hint_seconds: int | None = None

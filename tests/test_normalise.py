@@ -101,6 +101,21 @@ def test_identity_falls_back_from_guid_to_link_to_content_hash():
     assert hashed != entry_key(_entry(guid=None, link=None, title="Anden titel"))
 
 
+def test_repeated_entries_are_listed_as_unchanged_and_not_normalised():
+    from aggregator.normalise import plan_update, raw_digest
+    from aggregator.types import FetchResult, ParsedFeed
+
+    same, edited, new = _entry(guid="a"), _entry(guid="b"), _entry(guid="c")
+    known = frozenset({raw_digest(same, "a"), raw_digest(_entry(guid="b", title="Før"), "b")})
+    parsed = ParsedFeed("f", None, None, None, "rss20", (same, edited, new))
+    fetched = FetchResult(feed_url="f", fetched_at=NOW, status=200, content=b"<rss/>")
+    plan = plan_update(fetched, parsed, NOW, known)
+    assert plan.unchanged_keys == ("a",)
+    assert [e.key for e in plan.entries] == ["b", "c"]
+    assert plan.entries[0].raw_digest == raw_digest(edited, "b")
+    assert raw_digest(same, "a") != raw_digest(same, "other key")
+
+
 def test_entry_ids_are_stable_and_shared_through_the_canonical_url():
     a = entry_id("https://a.dk/feed", "x", "https://os2.eu/a")
     b = entry_id("https://b.dk/feed", "y", "https://os2.eu/a")

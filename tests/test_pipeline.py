@@ -63,6 +63,35 @@ def test_edited_entry_is_updated_in_place(server, make_config, store, clock):
     assert after.updated == clock.now
 
 
+def test_entries_a_feed_repeats_are_not_normalised_again(server, make_config, store, clock):
+    """A changed body with mostly repeated entries: only the edited one is worked on, and
+    every entry is still recorded as seen."""
+    config = make_config([{"name": "OS2", "url": server.route("/os2", feed_route(RSS))}])
+    poll(config, store, clock=clock)
+    digests = store.entry_digests(config.feeds[0].url)
+    assert len(digests) == 3
+
+    edited = RSS.replace(b"OS2mo 12.0 er udkommet", b"OS2mo 12.0 er udkommet (opdateret)")
+    server.route("/os2", feed_route(edited))
+    clock.now += timedelta(hours=1)
+    plans = []
+    original_apply = store.apply
+
+    def recording_apply(plan, now, rules=None):
+        plans.append(plan)
+        return original_apply(plan, now, rules)
+
+    store.apply = recording_apply
+    report = poll(config, store, clock=clock)
+
+    assert (report.new, report.updated) == (0, 1)
+    assert len(plans[0].unchanged_keys) == 2
+    assert [e.title for e in plans[0].entries] == ["OS2mo 12.0 er udkommet (opdateret)"]
+    seen = store.db.execute("SELECT DISTINCT last_seen FROM entry_sources").fetchall()
+    assert seen == [(clock.now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),)]
+    assert len(store.entry_digests(config.feeds[0].url) - digests) == 1
+
+
 def test_same_post_in_two_feeds_is_stored_once_with_both_sources(server, make_config, store, clock):
     config = make_config(
         [

@@ -79,7 +79,7 @@ def snapshots(draw):
     return result
 
 
-def apply(store: Store, feed: FeedConfig, body: bytes) -> None:
+def apply(store: Store, feed: FeedConfig, body: bytes, skip_repeated: bool = False) -> None:
     fetched = FetchResult(
         feed_url=feed.url,
         fetched_at=NOW,
@@ -88,7 +88,8 @@ def apply(store: Store, feed: FeedConfig, body: bytes) -> None:
         content=body,
         headers={"content-type": "application/rss+xml"},
     )
-    plan = plan_update(fetched, parse_feed(body, feed.url, fetched.headers), NOW)
+    digests = store.entry_digests(feed.url) if skip_repeated else frozenset()
+    plan = plan_update(fetched, parse_feed(body, feed.url, fetched.headers), NOW, digests)
     store.apply(plan, NOW, MergeRules())
 
 
@@ -139,5 +140,31 @@ def test_result_does_not_depend_on_poll_order(feed_snapshots, random):
             for feed, body in order:
                 apply(store, feed, body)
             results.append(observable(store))
+            store.close()
+    assert results[0] == results[1]
+
+
+def stored_rows(store: Store) -> object:
+    """Every stored column but the raw digests, which only the skipping run writes."""
+    entries = store.db.execute("SELECT * FROM entries ORDER BY id").fetchall()
+    sources = store.db.execute(
+        """SELECT feed_url, entry_key, entry_id, link, canonical_url, content_hash, published,
+                  first_seen, last_seen, merge_reason, consecutive_changes
+           FROM entry_sources ORDER BY feed_url, entry_key"""
+    ).fetchall()
+    return entries, sources
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(snapshots(), snapshots())
+def test_skipping_repeated_entries_stores_what_normalising_them_stores(first, second):
+    results = []
+    for skip in (False, True):
+        with tempfile.TemporaryDirectory() as directory:
+            store = fresh_store(directory)
+            for snapshot in (first, second, first, first):
+                for feed, body in snapshot:
+                    apply(store, feed, body, skip_repeated=skip)
+            results.append(stored_rows(store))
             store.close()
     assert results[0] == results[1]

@@ -218,6 +218,14 @@ class Store:
             snapshot[url] = (FeedState(url=url), FeedHistory())
         return snapshot
 
+    def entry_digests(self, feed_url: str) -> frozenset[str]:
+        """Raw digests of the feed's stored entries, for skipping those it repeats."""
+        rows = self.db.execute(
+            "SELECT raw_digest FROM entry_sources WHERE feed_url = ? AND raw_digest IS NOT NULL",
+            [feed_url],
+        )
+        return frozenset(digest for (digest,) in rows)
+
     def due_feeds(self, now: datetime) -> list[str]:
         """Feeds whose next poll has come, or that were never scheduled; never gone ones."""
         rows = self.db.execute(
@@ -296,15 +304,17 @@ class Store:
             self._record_fetch(plan, now)
             first_poll = feed.last_success_at is None
             site_url = plan.site_url or feed.site_url
-            if plan.entries:
-                known = self._entries.known_sources(feed.url)
+            known = self._entries.known_sources(feed.url) if plan.entries else None
+            if plan.unchanged_keys:
+                self._entries.mark_unchanged(feed.url, plan.unchanged_keys, now, known)
+            if known is not None:
                 lookup = self._entries.merge_lookup(plan.entries, known)
-            for entry in plan.entries:
-                outcome = self._entries.apply_entry(
-                    feed, site_url, entry, now, first_poll, rules, known, lookup
-                )
-                new += outcome == "new"
-                updated += outcome == "updated"
+                for entry in plan.entries:
+                    outcome = self._entries.apply_entry(
+                        feed, site_url, entry, now, first_poll, rules, known, lookup
+                    )
+                    new += outcome == "new"
+                    updated += outcome == "updated"
         return FeedUpdateResult(
             feed_url=plan.feed_url,
             new=new,

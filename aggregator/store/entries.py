@@ -17,6 +17,7 @@ from aggregator.dedup import (
     DedupSettings,
     best_match,
     boilerplate,
+    title_similarity,
 )
 from aggregator.normalise import entry_id, html_to_text
 from aggregator.store.times import from_db_time, to_db_time
@@ -119,6 +120,18 @@ class EntryWriter:
         }
         return KnownSources(by_key, by_link, excluded)
 
+    def mark_unchanged(self, feed_url: str, keys: Sequence[str], now: datetime,
+                       known: KnownSources | None) -> None:  # fmt: skip
+        """Entries the feed repeated exactly: seen again, and theirs to keep in this update."""
+        seen = to_db_time(now)
+        self.db.conn.executemany(
+            """UPDATE entry_sources SET last_seen = ?, consecutive_changes = 0
+               WHERE feed_url = ? AND entry_key = ?""",
+            [(seen, feed_url, key) for key in keys],
+        )
+        if known is not None:
+            known.claimed.update(keys)
+
     def apply_entry(
         self,
         feed: FeedRow,
@@ -159,13 +172,14 @@ class EntryWriter:
             self._add_source(target, feed.url, entry, seen, reason)
             self._elect_primary(target, feed, site_url, entry, seen)
             return "merged"
-        target = entry_id(feed.url, entry.key, entry.canonical_url)
-        if self.db.execute("SELECT 1 FROM entries WHERE id = ?", [target]).fetchone():
-            target = entry_id(feed.url, entry.key, None)
         # An undated post found on a feed's first poll is archive, not news: kept, but not
         # shown as new in the merged feed or the digest.
         backfill = first_poll and not entry.dated
-        self._insert_entry(target, feed.url, entry, seen, backfill, never_merge=not mergeable)
+        target = entry_id(feed.url, entry.key, entry.canonical_url)
+        if not self._insert_entry(target, feed.url, entry, seen, backfill, not mergeable):
+            # Its link's id is taken by a copy kept apart (merging off, or split): the feed's own.
+            target = entry_id(feed.url, entry.key, None)
+            self._insert_entry(target, feed.url, entry, seen, backfill, not mergeable)
         self._add_source(target, feed.url, entry, seen, None)
         if mergeable:
             lookup.add(target, entry)
@@ -188,18 +202,19 @@ class EntryWriter:
     ) -> str:
         if old_hash == entry.content_hash:
             self.db.execute(
-                """UPDATE entry_sources SET last_seen = ?, consecutive_changes = 0
+                """UPDATE entry_sources SET last_seen = ?, consecutive_changes = 0, raw_digest = ?
                    WHERE feed_url = ? AND entry_key = ?""",
-                [seen, feed.url, entry.key],
+                [seen, entry.raw_digest or None, feed.url, entry.key],
             )
             return "unchanged"
         changes += 1
         self.db.execute(
             """UPDATE entry_sources SET last_seen = ?, link = ?, canonical_url = ?,
-                      content_hash = ?, published = ?, consecutive_changes = ?
+                      content_hash = ?, published = ?, consecutive_changes = ?, raw_digest = ?
                WHERE feed_url = ? AND entry_key = ?""",
             [seen, entry.link, entry.canonical_url, entry.content_hash,
-             to_db_time(entry.published), changes, feed.url, entry.key],
+             to_db_time(entry.published), changes, entry.raw_digest or None, feed.url,
+             entry.key],
         )  # fmt: skip
         if changes > rules.max_consecutive_changes:
             # Content that changes on every poll (an embedded timestamp, a view counter) is
@@ -257,11 +272,19 @@ class EntryWriter:
         candidates = self._near_candidates(feed.url, entry, rules.dedup, lookup)
         if not candidates:
             return None
-        rows = self.db.execute(
-            f"""SELECT id, content_html, title, primary_feed_url FROM entries
-                WHERE id IN ({",".join("?" * len(candidates))})""",
-            candidates,
-        ).fetchall()
+        rows = [
+            row
+            for row in self.db.execute(
+                f"""SELECT id, content_html, title, primary_feed_url FROM entries
+                    WHERE id IN ({",".join("?" * len(candidates))})""",
+                candidates,
+            )
+            # The title test is cheap and comes first in verification: the feeds' boilerplate
+            # is worth working out only for candidates that pass it.
+            if title_similarity(entry.title, row[2]) >= rules.dedup.title_threshold
+        ]
+        if not rows:
+            return None
         own_boilerplate = self._boilerplate(feed.url, exclude=None)
         boilerplate_of = {r[0]: self._boilerplate(r[3], exclude=r[0]) for r in rows}
         best = best_match(
@@ -314,10 +337,10 @@ class EntryWriter:
         self.db.execute(
             """INSERT INTO entry_sources
                    (feed_url, entry_key, entry_id, link, canonical_url, content_hash, published,
-                    first_seen, last_seen, merge_reason)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    first_seen, last_seen, merge_reason, raw_digest)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [feed_url, entry.key, target, entry.link, entry.canonical_url, entry.content_hash,
-             to_db_time(entry.published), seen, seen, reason],
+             to_db_time(entry.published), seen, seen, reason, entry.raw_digest or None],
         )  # fmt: skip
 
     def _elect_primary(
@@ -349,18 +372,22 @@ class EntryWriter:
             )
 
     def _insert_entry(self, new_id: str, feed_url: str, entry: EntryPlan, seen: str,
-                      backfill: bool, never_merge: bool) -> None:  # fmt: skip
-        self.db.execute(
+                      backfill: bool, never_merge: bool) -> bool:  # fmt: skip
+        """Insert the entry under ``new_id``; False, writing nothing, if that id is taken."""
+        inserted = self.db.execute(
             """INSERT INTO entries (id, canonical_url, link, title, title_key, author,
                    content_html, summary_text, language, published, updated, first_seen,
                    last_changed, primary_feed_url, backfill, never_merge, sketch)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (id) DO NOTHING""",
             [new_id, entry.canonical_url, entry.link, entry.title, entry.title_key,
              entry.author, entry.content_html, entry.summary_text, entry.language,
              to_db_time(entry.published), to_db_time(entry.updated), seen, seen, feed_url,
              backfill, never_merge, " ".join(map(str, entry.sketch))],
-        )  # fmt: skip
-        self._index_sketch(new_id, entry.sketch, replace=False)
+        ).rowcount  # fmt: skip
+        if inserted:
+            self._index_sketch(new_id, entry.sketch, replace=False)
+        return bool(inserted)
 
     def _index_sketch(self, target: str, sketch: Sequence[int], replace: bool = True) -> None:
         if replace:

@@ -172,12 +172,20 @@ def _v5_compact_sketch_index(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE entry_sketch_index RENAME TO entry_sketches")
 
 
+def _v6_raw_digests(db: sqlite_utils.Database) -> None:
+    """What each feed last said about each entry, so a repeated entry is not normalised again;
+    and an index no query uses any more, which every new entry paid to write."""
+    db.execute("ALTER TABLE entry_sources ADD COLUMN raw_digest TEXT")
+    db.execute("DROP INDEX entry_sources_feed_canonical")
+
+
 MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _v1_initial,
     _v2_polling_state,
     _v3_identity_and_dedup,
     _v4_merge_exclusions,
     _v5_compact_sketch_index,
+    _v6_raw_digests,
 )
 
 
