@@ -298,7 +298,6 @@ def normalise_entry(
         content_hash=content_hash,
         language=entry.language,
         dated=entry.published is not None or entry.updated is not None,
-        text=text,
         sketch=sketch(text),
         title_key=title_key(title),
         raw_digest=digest,

@@ -93,7 +93,6 @@ class EntryPlan:
     content_hash: str
     language: str | None = None
     dated: bool = True  # False when the feed gave no date and first-seen time stands in
-    text: str = ""  # full plain text, for near-duplicate checks
     sketch: tuple[int, ...] = ()
     title_key: str = ""
     raw_digest: str = ""

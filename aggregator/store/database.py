@@ -119,11 +119,26 @@ class Store:
     def _writing(self) -> Iterator[None]:
         """One unit of writes: a transaction, or a savepoint inside a batch."""
         try:
-            with self.db.atomic():
+            with self._savepoint() if self.db.conn.in_transaction else self.db.atomic():
                 yield
         except sqlite3.DatabaseError as exc:
             raise StorageError(f"database write failed: {exc}") from exc
         self._after_write()
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        # sqlite-utils names each savepoint from os.urandom: a system call per feed update.
+        # One fixed name is enough, as SQLite resolves a name to the innermost savepoint.
+        conn = self.db.conn
+        conn.execute("SAVEPOINT feed_update")
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:  # an error may have ended the whole transaction
+                conn.execute("ROLLBACK TO SAVEPOINT feed_update")
+                conn.execute("RELEASE SAVEPOINT feed_update")
+            raise
+        conn.execute("RELEASE SAVEPOINT feed_update")
 
     @contextmanager
     def batch(self, max_updates: int = 100, max_seconds: float = 1.0) -> Iterator[None]:
@@ -187,10 +202,9 @@ class Store:
         """State and history of many feeds in two queries, instead of two per feed."""
         wanted = set(urls)
         published: dict[str, dict[str, datetime]] = {url: {} for url in wanted}
+        # Each source's own date: how often this feed publishes, not when a copy appeared.
         for url, key, value in self.db.execute(
-            """SELECT s.feed_url, s.entry_key, e.published
-               FROM entries e JOIN entry_sources s ON s.entry_id = e.id
-               WHERE e.published >= ?""",
+            "SELECT feed_url, entry_key, published FROM entry_sources WHERE published >= ?",
             [to_db_time(now - window)],
         ):
             if url in published:

@@ -19,7 +19,7 @@ from aggregator.dedup import (
     boilerplate,
     title_similarity,
 )
-from aggregator.normalise import entry_id, html_to_text
+from aggregator.normalise import entry_id, html_to_text, sanitised_text
 from aggregator.store.times import from_db_time, to_db_time
 from aggregator.types import (
     EntryPlan,
@@ -288,7 +288,9 @@ class EntryWriter:
         own_boilerplate = self._boilerplate(feed.url, exclude=None)
         boilerplate_of = {r[0]: self._boilerplate(r[3], exclude=r[0]) for r in rows}
         best = best_match(
-            entry.text,
+            # Worked out again here rather than carried from the parser: only the few entries
+            # with candidates need it, and every plan crosses a process boundary.
+            sanitised_text(entry.content_html),
             entry.title,
             [(r[0], html_to_text(r[1]), r[2]) for r in rows],
             rules.dedup,
