@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import feedparser
-
 from aggregator.errors import ParseError
 from aggregator.parse_fast import parse_fast
 from aggregator.types import ParsedEntry, ParsedFeed
@@ -85,6 +83,10 @@ def parse_feed(
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
     if fast and (parsed_fast := parse_fast(content, url, response_headers)) is not None:
         return parsed_fast
+    # Imported on first need: most polls never leave the fast path, and it costs each
+    # process that imports it memory and start-up time.
+    import feedparser
+
     response_headers.setdefault("content-location", url)
     parsed = feedparser.parse(content, response_headers=response_headers, **_PARSE_OPTIONS)
     feed = parsed.get("feed", {})

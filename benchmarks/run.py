@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -65,16 +66,68 @@ def set_version(base: str, version: int) -> None:
         response.read()
 
 
+class TreeMemory:
+    """Peak proportional set size (PSS: shared pages split between the processes sharing
+    them) of a process and all its descendants (parser workers are grandchildren, via the
+    forkserver), sampled every 20 ms from /proc by a thread of this process."""
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.peak_mib = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _tree_pss_kib(self) -> int:
+        parents: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as stat:
+                        # pid (comm) state ppid ...: comm may hold spaces, so split after it
+                        parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+        total = 0
+        for pid in parents:
+            ancestor = pid
+            while ancestor and ancestor != self.root:
+                ancestor = parents.get(ancestor, 0)
+            if ancestor != self.root:
+                continue
+            try:
+                with open(f"/proc/{pid}/smaps_rollup") as rollup:
+                    pss = next((line for line in rollup if line.startswith("Pss:")), "")
+            except OSError:
+                continue
+            total += int(pss.split()[1]) if pss else 0
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak_mib = max(self.peak_mib, self._tree_pss_kib() / 1024)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def workload(python: str, impl: str, base: str, n: int, db: Path, *extra: str) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
+    process = subprocess.Popen(
         [python, str(ROOT / "benchmarks" / "workload.py"), impl, "--base", base, "--n", str(n),
          "--db", str(db), *extra],
-        capture_output=True, text=True, env=env, check=False,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
-    if done.returncode != 0:
-        raise SystemExit(f"{impl} failed:\n{done.stderr[-2000:]}")
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    with TreeMemory(process.pid) as memory:
+        stdout, stderr = process.communicate()
+    if process.returncode != 0:
+        raise SystemExit(f"{impl} failed:\n{stderr[-2000:]}")
+    result: dict[str, float] = json.loads(stdout.strip().splitlines()[-1])
+    result["tree_peak_rss_mib"] = memory.peak_mib
     return result
 
 

@@ -1,4 +1,6 @@
 """One measured phase in a fresh process: prints a JSON line with seconds and peak RSS.
+The memory of its whole process tree is sampled from outside, by run.py, so that sampling
+takes no time from the process being measured.
 
 Only the poll itself is timed, for every contender: interpreter start, imports and setup
 (creating the reader, loading the config) are outside the clock.
@@ -82,62 +84,6 @@ def run_floor(base: str, n: int, conditional: bool) -> tuple[float, int]:
     return seconds, len(sizes)
 
 
-class TreeMemory:
-    """Peak proportional set size (PSS: shared pages split between the processes sharing
-    them) of this process and all its descendants (parser workers are grandchildren, via
-    the forkserver), sampled every 20 ms from /proc."""
-
-    def __init__(self) -> None:
-        import threading
-
-        self.peak_mib = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    @staticmethod
-    def _tree_rss_kib() -> int:
-        import os
-
-        parents: dict[int, int] = {}
-        rss: dict[int, int] = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/status") as status:
-                    fields = dict(line.split(":", 1) for line in status if ":" in line)
-            except OSError:
-                continue
-            parents[int(entry)] = int(fields.get("PPid", "0").strip())
-            try:
-                with open(f"/proc/{entry}/smaps_rollup") as rollup:
-                    pss = next((line for line in rollup if line.startswith("Pss:")), "")
-            except OSError:
-                continue
-            rss[int(entry)] = int(pss.split()[1]) if pss else 0
-        root = os.getpid()
-        total = 0
-        for pid, kib in rss.items():
-            ancestor = pid
-            while ancestor and ancestor != root:
-                ancestor = parents.get(ancestor, 0)
-            if ancestor == root:
-                total += kib
-        return total
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak_mib = max(self.peak_mib, self._tree_rss_kib() / 1024)
-
-    def __enter__(self) -> TreeMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("impl", choices=["aggregator", "reader", "floor"])
@@ -147,19 +93,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--conditional", action="store_true", help="floor: 304 pass")
     args = parser.parse_args()
-    with TreeMemory() as memory:
-        if args.impl == "aggregator":
-            seconds, count = run_aggregator(args.base, args.n, args.db, args.workers)
-        elif args.impl == "reader":
-            seconds, count = run_reader(args.base, args.n, args.db)
-        else:
-            seconds, count = run_floor(args.base, args.n, args.conditional)
+    if args.impl == "aggregator":
+        seconds, count = run_aggregator(args.base, args.n, args.db, args.workers)
+    elif args.impl == "reader":
+        seconds, count = run_reader(args.base, args.n, args.db)
+    else:
+        seconds, count = run_floor(args.base, args.n, args.conditional)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    json.dump(
-        {"seconds": seconds, "peak_rss_mib": peak, "tree_peak_rss_mib": memory.peak_mib,
-         "count": count},
-        sys.stdout,
-    )  # fmt: skip
+    json.dump({"seconds": seconds, "peak_rss_mib": peak, "count": count}, sys.stdout)
     print()
 
 

@@ -323,12 +323,16 @@ class Store:
                 self._entries.mark_unchanged(feed.url, plan.unchanged_keys, now, known)
             if known is not None:
                 lookup = self._entries.merge_lookup(plan.entries, known)
-                for entry in plan.entries:
-                    outcome = self._entries.apply_entry(
-                        feed, site_url, entry, now, first_poll, rules, known, lookup
-                    )
-                    new += outcome == "new"
-                    updated += outcome == "updated"
+                try:
+                    for entry in plan.entries:
+                        outcome = self._entries.apply_entry(
+                            feed, site_url, entry, now, first_poll, rules, known, lookup
+                        )
+                        new += outcome == "new"
+                        updated += outcome == "updated"
+                    self._entries.flush()
+                finally:
+                    self._entries.discard()
         return FeedUpdateResult(
             feed_url=plan.feed_url,
             new=new,
