@@ -13,22 +13,26 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
 
 from aggregator.config import Config, FeedConfig
 from aggregator.dedup import DedupSettings
 from aggregator.fetch import FetchOptions, fetch_many
 from aggregator.planning import plan_for
 from aggregator.policy import ADAPTIVE_WINDOW, FeedHistory, Hint, PolicySettings, decide
+from aggregator.pollers import received, run_share, shares
 from aggregator.store import MergeRules, Store
 from aggregator.types import FeedState, FeedUpdateResult, FetchResult, UpdatePlan
 
 log = logging.getLogger(__name__)
 
 # Starting the parser processes costs about half a second of CPU: a poll parses in-process
-# until its parsing has cost that much, or from the start when more than INLINE_BODIES feeds
-# have nothing to compare a body against (a first poll).
+# until its parsing has cost that much. When more than INLINE_BODIES feeds have nothing to
+# compare a body against (a first poll), worker processes fetch and parse from the start.
 INLINE_SECONDS = 0.5
 INLINE_BODIES = 40
+# What the forkserver imports once for all worker processes: light modules only.
+WORKER_IMPORTS = ["aggregator.planning", "aggregator.pollers"]
 
 Clock = Callable[[], datetime]
 ResultCallback = Callable[[FeedUpdateResult], None]
@@ -147,19 +151,16 @@ class ParserPool:
     threads can copy a held lock into the child.
     """
 
-    def __init__(self, workers: int, expected_bodies: int = 0) -> None:
+    def __init__(self, workers: int) -> None:
         self.workers = workers
         self.inline_seconds = 0.0
         self._pool: ProcessPoolExecutor | None = None
-        if expected_bodies > INLINE_BODIES:
-            # A first poll of many feeds: start now, while the first responses are on the way.
-            self._start()
 
     def _start(self) -> None:
         if self.workers <= 0 or self._pool is not None:
             return
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["aggregator.planning"])
+        context.set_forkserver_preload(WORKER_IMPORTS)
         self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
         for _ in range(self.workers):
             self._pool.submit(int)  # the processes start on demand: ask for all of them
@@ -208,14 +209,51 @@ async def poll_feeds(
     settings = policy_settings(config)
     rules = merge_rules(config)
     results: list[FeedUpdateResult] = []
-    loop = asyncio.get_running_loop()
+
+    def record(fetched: FetchResult, plan: UpdatePlan) -> None:
+        now = clock()
+        plan = schedule_plan(
+            plan,
+            fetched,
+            feed=chosen[fetched.feed_url],
+            history=snapshot[fetched.feed_url][1],
+            settings=settings,
+            now=now,
+            rng=rng,
+        )
+        result = store.apply(plan, now, rules)
+        _log_result(result, fetched)
+        results.append(result)
+        if on_result:
+            on_result(result)
+
+    states = [state for state, _ in snapshot.values()]
     # Feeds with nothing to compare against are sure to send a whole body.
-    expected = sum(
-        1
-        for state, _ in snapshot.values()
-        if not (state.etag or state.last_modified or state.body_hash)
-    )
-    pool = ParserPool(config.poll.workers, expected)
+    expected = sum(1 for s in states if not (s.etag or s.last_modified or s.body_hash))
+    with store.batch():
+        if config.poll.workers > 0 and expected > INLINE_BODIES:
+            states = await _poll_in_workers(states, config, store, clock, record)
+        if states:
+            await _poll_here(states, config, store, clock, record, snapshot)
+    order = {url: i for i, url in enumerate(chosen)}
+    return PollReport(tuple(sorted(results, key=lambda r: order[r.feed_url])))
+
+
+Record = Callable[[FetchResult, UpdatePlan], None]
+
+
+async def _poll_here(
+    states: list[FeedState],
+    config: Config,
+    store: Store,
+    clock: Clock,
+    record: Record,
+    snapshot: dict[str, tuple[FeedState, FeedHistory]],
+) -> None:
+    """Fetch on this process's threads; parse here, or in parser processes once parsing
+    here has cost as much as starting them."""
+    loop = asyncio.get_running_loop()
+    pool = ParserPool(config.poll.workers)
     in_flight = asyncio.Semaphore(2 * config.poll.workers + 2)
 
     async def handle(fetched: FetchResult) -> None:
@@ -235,36 +273,62 @@ async def poll_feeds(
                     pool.disable()
             if plan is None:
                 plan = pool.parse_inline(fetched, state, now)
-            plan = schedule_plan(
-                plan,
-                fetched,
-                feed=chosen[fetched.feed_url],
-                history=history,
-                settings=settings,
-                now=now,
-                rng=rng,
-            )
-            result = store.apply(plan, now, rules)
+            record(fetched, plan)
         finally:
             in_flight.release()
-        _log_result(result, fetched)
-        results.append(result)
-        if on_result:
-            on_result(result)
 
     try:
-        with store.batch():
-            tasks = []
-            async for fetched in fetch_many(
-                (state for state, _ in snapshot.values()), fetch_options(config), clock
-            ):
-                await in_flight.acquire()
-                tasks.append(asyncio.create_task(handle(fetched)))
-            await asyncio.gather(*tasks)
+        tasks = []
+        async for fetched in fetch_many(states, fetch_options(config), clock):
+            await in_flight.acquire()
+            tasks.append(asyncio.create_task(handle(fetched)))
+        await asyncio.gather(*tasks)
     finally:
         pool.close()
-    order = {url: i for i, url in enumerate(chosen)}
-    return PollReport(tuple(sorted(results, key=lambda r: order[r.feed_url])))
+
+
+async def _poll_in_workers(
+    states: list[FeedState], config: Config, store: Store, clock: Clock, record: Record
+) -> list[FeedState]:
+    """Fetch and parse in worker processes (see pollers.py); returns the feeds a process
+    that died left unpolled, for the caller to poll here."""
+    loop = asyncio.get_running_loop()
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(WORKER_IMPORTS)
+    offset = clock() - utc_now()  # the workers keep the caller's time, as tests set it
+    pipes: list[Connection] = []
+    processes = []
+    for share in shares(states, fetch_options(config), config.poll.workers):
+        receiving, sending = context.Pipe(duplex=False)
+        process = context.Process(
+            target=run_share, args=(share, str(store.path), offset, sending), daemon=True
+        )
+        process.start()
+        sending.close()
+        pipes.append(receiving)
+        processes.append(process)
+    left = {state.url: state for state in states}
+    try:
+        while pipes:
+            ready = list(pipes)
+            messages = await loop.run_in_executor(None, received, ready, 0.5)
+            for index, message in messages:
+                if message is None or isinstance(message, EOFError):
+                    pipes.remove(ready[index])
+                    if message is not None:
+                        log.warning("a poller process stopped: %s", message)
+                    continue
+                fetched, plan = message
+                left.pop(fetched.feed_url, None)
+                record(fetched, plan)
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+            process.join()
+    if left:
+        log.warning("%d feeds left by a stopped poller process; polling them here", len(left))
+    return list(left.values())
 
 
 def _log_result(result: FeedUpdateResult, fetched: FetchResult) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -228,3 +229,96 @@ def test_parser_processes_store_what_in_process_parsing_stores(server, make_conf
             store.close()
     assert len(seen[0]) == count * 20
     assert seen[0] == seen[1]
+
+
+def _many_feeds(server, count):
+    from benchmarks.corpus import feed_document
+
+    return [{"name": f"K{i}", "url": server.static_feed(f"/k{i}", feed_document(i))}
+            for i in range(count)]  # fmt: skip
+
+
+@pytest.mark.parametrize("per_host", [1, 3])
+def test_worker_processes_keep_the_per_host_limit_between_them(make_config, store, per_host):
+    """A first poll of many feeds fetches in two worker processes; one host still never sees
+    more than per_host_concurrency requests at once."""
+    import threading
+
+    from aggregator.pipeline import INLINE_BODIES
+    from benchmarks.corpus import feed_document
+    from tests.feedserver import FeedServer, Request
+
+    lock = threading.Lock()
+    active, peak = [0], [0]
+    server = FeedServer().start()
+    try:
+
+        def slow(body):
+            def handler(_request: Request) -> Response:
+                with lock:
+                    active[0] += 1
+                    peak[0] = max(peak[0], active[0])
+                try:
+                    time.sleep(0.02)
+                finally:
+                    with lock:
+                        active[0] -= 1
+                return Response(200, body, {"Content-Type": "application/rss+xml"})
+
+            return handler
+
+        feeds = [{"name": f"K{i}", "url": server.route(f"/k{i}", slow(feed_document(i)))}
+                 for i in range(INLINE_BODIES + 10)]  # fmt: skip
+        config = make_config(
+            feeds, poll={"per_host_concurrency": per_host, "concurrency": 8, "workers": 2}
+        )
+        report = poll(config, store)
+    finally:
+        server.stop()
+    assert report.failed == ()
+    assert report.new == len(feeds) * 20
+    assert 1 <= peak[0] <= per_host
+
+
+def test_feeds_of_a_killed_worker_process_are_polled_here(server, make_config, store, caplog):
+    """SIGKILL one fetching worker process in the middle of a first poll: every feed is still
+    polled and stored once."""
+    import os
+    import signal
+    from pathlib import Path
+
+    from aggregator.pipeline import INLINE_BODIES
+
+    feeds = _many_feeds(server, INLINE_BODIES + 40)
+    config = make_config(feeds, poll={"workers": 2, "concurrency": 2})
+    killed: list[int] = []
+
+    def workers_of(parent: int) -> list[int]:
+        children = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                    children.append(int(entry.name))
+        return children
+
+    def kill_one(_result) -> None:
+        if killed:
+            return
+        for forkserver in workers_of(os.getpid()):
+            for worker in workers_of(forkserver):
+                os.kill(worker, signal.SIGKILL)
+                killed.append(worker)
+                return
+
+    with caplog.at_level("WARNING", logger="aggregator.pipeline"):
+        report = poll(config, store, on_result=kill_one)
+    assert killed
+    assert "left by a stopped poller process; polling them here" in caplog.text
+    assert report.failed == ()
+    assert len(report.results) == len(feeds)
+    assert report.new == len(feeds) * 20
+    assert count(store, "entries") == len(feeds) * 20

@@ -107,6 +107,12 @@ class Store:
         self.db.close()
 
     @property
+    def path(self) -> Path:
+        """The database file, for other processes to open read-only."""
+        rows = self.db.execute("PRAGMA database_list").fetchall()
+        return Path(next(row[2] for row in rows if row[1] == "main"))
+
+    @property
     def schema_version(self) -> int:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 

@@ -1,0 +1,118 @@
+"""Fetching and parsing in worker processes, for polls that bring many bodies (first polls).
+
+Each worker process fetches a share of the feeds with its own threads and client, parses what
+arrives, and sends the plans back through a pipe of its own. The main process is then left
+with the writes alone: fetching on its threads would compete with them for one interpreter
+lock, and every body would cross a process boundary twice.
+
+The limits hold across the processes: each gets a share of the overall concurrency, and a
+host's feeds either go to one process with the whole per-host limit or are split with the
+limit split alike, so no host ever sees more connections than ``per_host_concurrency``.
+
+Imported by the worker processes: no pydantic, no store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection, wait
+
+from aggregator.fetch import FetchOptions, fetch_many, host_key
+from aggregator.planning import plan_for
+from aggregator.types import FeedState, FetchResult, UpdatePlan
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """What one worker process polls, and with which limits."""
+
+    states: tuple[FeedState, ...]
+    options: FetchOptions
+
+
+def shares(states: Sequence[FeedState], options: FetchOptions, workers: int) -> list[Share]:
+    """Split the feeds between ``workers`` processes without exceeding any limit in sum."""
+    by_host: dict[str, list[FeedState]] = {}
+    for state in states:
+        by_host.setdefault(host_key(state.fetch_url), []).append(state)
+    groups: list[list[FeedState]] = [[] for _ in range(workers)]
+    per_host = options.per_host_concurrency
+    if per_host >= workers:
+        # Every host's feeds dealt round-robin, each process holding its share of the limit.
+        for feeds in by_host.values():
+            for index, state in enumerate(feeds):
+                groups[index % workers].append(state)
+        per_host //= workers
+    else:
+        # A limit too small to split: each host goes whole to the least loaded process.
+        for feeds in sorted(by_host.values(), key=len, reverse=True):
+            min(groups, key=len).extend(feeds)
+    concurrency = max(1, options.concurrency // workers)
+    share_options = replace(options, concurrency=concurrency, per_host_concurrency=per_host)
+    return [Share(tuple(group), share_options) for group in groups if group]
+
+
+def _digests(db: sqlite3.Connection | None, feed_url: str) -> frozenset[str]:
+    if db is None:
+        return frozenset()
+    rows = db.execute(
+        "SELECT raw_digest FROM entry_sources WHERE feed_url = ? AND raw_digest IS NOT NULL",
+        [feed_url],
+    )
+    return frozenset(digest for (digest,) in rows)
+
+
+def run_share(share: Share, database: str, clock_offset: timedelta, out: Connection) -> None:
+    """Worker process: fetch and plan a share, sending ``(FetchResult, UpdatePlan)`` pairs,
+    the result without its body, and ``None`` once done."""
+    try:
+        db = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    except sqlite3.Error:
+        db = None  # a database still being created holds no digests to read
+
+    def clock() -> datetime:
+        return datetime.now(UTC) + clock_offset
+
+    async def poll() -> None:
+        by_url = {state.url: state for state in share.states}
+        async for fetched in fetch_many(share.states, share.options, clock):
+            state = by_url[fetched.feed_url]
+            if fetched.content:
+                state = replace(state, entry_digests=_digests(db, state.url))
+            plan = plan_for(fetched, state, fetched.fetched_at)
+            out.send((replace(fetched, content=None), plan))
+
+    try:
+        asyncio.run(poll())
+        out.send(None)
+    finally:
+        out.close()
+        if db is not None:
+            db.close()
+
+
+Pair = tuple[FetchResult, UpdatePlan]
+
+
+def received(connections: Sequence[Connection], timeout: float) -> list[tuple[int, Message]]:
+    """Messages ready within ``timeout``, with the index of their connection: a pair, None
+    from a worker process that is done, EOFError for one that went away."""
+    index = {id(c): i for i, c in enumerate(connections)}
+    messages: list[tuple[int, Message]] = []
+    for ready in wait(list(connections), timeout):
+        assert isinstance(ready, Connection)
+        try:
+            messages.append((index[id(ready)], ready.recv()))
+        except (EOFError, OSError) as exc:
+            messages.append((index[id(ready)], EOFError(str(exc) or "connection closed")))
+    return messages
+
+
+Message = Pair | None | EOFError
