@@ -325,6 +325,16 @@ class Store:
     ) -> FeedUpdateResult:
         """Write one poll of one feed, fetch state and entries, in one transaction."""
         rules = rules or MergeRules()
+        if not plan.entries and not plan.unchanged_keys and self._batch is not None:
+            # Only the fetch to record (a 304, most polls): one UPDATE is atomic on its own,
+            # and a poll of unchanged feeds is mostly these.
+            try:
+                if not self._record_fetch(plan, now):
+                    raise StorageError(f"feed {plan.feed_url} is not in the database")
+            except sqlite3.DatabaseError as exc:
+                raise StorageError(f"database write failed: {exc}") from exc
+            self._after_write()
+            return FeedUpdateResult(plan.feed_url, not_modified=plan.not_modified, error=plan.error)
         new = updated = 0
         with self._writing():
             feed = self._feed_row(plan.feed_url)
@@ -363,7 +373,8 @@ class Store:
             raise StorageError(f"feed {feed_url} is not in the database; sync_feeds first")
         return FeedRow(row[0], row[1], bool(row[2]), row[3], row[4])
 
-    def _record_fetch(self, plan: UpdatePlan, now: datetime) -> None:
+    def _record_fetch(self, plan: UpdatePlan, now: datetime) -> int:
+        """Write the fetch's outcome and schedule; the number of feed rows written."""
         fetched = to_db_time(plan.fetched_at)
         schedule = [
             to_db_time(plan.next_poll_at) if plan.next_poll_at else None,
@@ -373,7 +384,7 @@ class Store:
         if plan.error is None:
             target, seen, moved = self._redirect_progress(plan)
             parsed_new_body = plan.body_hash is not None
-            self.db.execute(
+            return self.db.execute(
                 """UPDATE feeds SET etag = ?, last_modified = ?, last_fetched_at = ?,
                           last_success_at = ?, last_status = ?, last_error = NULL,
                           error_count = 0, state = 'ok', failing_since = NULL,
@@ -404,10 +415,10 @@ class Store:
                     *schedule,
                     plan.feed_url,
                 ],
-            )
+            ).rowcount
         else:
             forget = "" if plan.keep_validators else "etag = NULL, last_modified = NULL,"
-            self.db.execute(
+            return self.db.execute(
                 f"""UPDATE feeds SET {forget} body_hash = CASE WHEN ? THEN body_hash END,
                            last_fetched_at = ?, last_status = ?, last_error = ?,
                            error_count = error_count + 1, state = ?,
@@ -424,7 +435,7 @@ class Store:
                     *schedule,
                     plan.feed_url,
                 ],
-            )
+            ).rowcount
 
     def _redirect_progress(self, plan: UpdatePlan) -> tuple[str | None, int, str | None]:
         """(pending target, times seen, new URL to move to once confirmed)."""
