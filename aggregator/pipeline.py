@@ -26,10 +26,12 @@ from aggregator.types import FeedState, FeedUpdateResult, FetchResult, UpdatePla
 
 log = logging.getLogger(__name__)
 
-# Starting the parser processes costs about half a second of CPU: a poll parses in-process
-# until its parsing has cost that much. When more than INLINE_BODIES feeds have nothing to
-# compare a body against (a first poll), worker processes fetch and parse from the start.
-INLINE_SECONDS = 0.5
+# Starting the parser processes costs about a second on two cores (a forkserver, two
+# interpreters, their imports): a poll parses in-process until its parsing has cost twice
+# that, which with unchanged entries skipped takes hundreds of changed feeds. When more than
+# INLINE_BODIES feeds have nothing to compare a body against (a first poll), worker
+# processes fetch and parse from the start.
+INLINE_SECONDS = 2.0
 INLINE_BODIES = 40
 # What the forkserver imports once for all worker processes: light modules only.
 WORKER_IMPORTS = ["aggregator.planning", "aggregator.pollers"]

@@ -208,11 +208,17 @@ def test_every_supported_format_polls(server, make_config, store, clock):
     )
 
 
-def test_parser_processes_store_what_in_process_parsing_stores(server, make_config, clock):
-    from aggregator.pipeline import INLINE_BODIES
+@pytest.mark.parametrize("first_poll", [True, False], ids=["fetching-workers", "parser-pool"])
+def test_parser_processes_store_what_in_process_parsing_stores(
+    server, make_config, clock, monkeypatch, first_poll
+):
+    """Both ways of using worker processes store exactly what parsing in-process stores: a
+    first poll of many feeds fetched and parsed in them, and a later poll whose bodies go to
+    the parser pool (started at once here)."""
+    from aggregator import pipeline
     from benchmarks.corpus import feed_document
 
-    count = INLINE_BODIES + 20  # enough bodies for the worker processes to start
+    count = pipeline.INLINE_BODIES + 20 if first_poll else 12
     feeds = [{"name": f"K{i}", "url": server.static_feed(f"/k{i}", feed_document(i))}
              for i in range(count)]  # fmt: skip
     seen = []
@@ -221,13 +227,20 @@ def test_parser_processes_store_what_in_process_parsing_stores(server, make_conf
                              site={"database": f"db-{workers}.sqlite"})  # fmt: skip
         store = Store.open(config.database_path)
         try:
+            if not first_poll:
+                poll(config, store, clock=clock)  # in-process: too few feeds for workers
+                for i in range(count):
+                    server.static_feed(f"/k{i}", feed_document(i, version=1).replace(
+                        b"<title>", b"<title>Opdateret: ", 3))  # fmt: skip
+                monkeypatch.setattr(pipeline, "INLINE_SECONDS", 0.0)
             report = poll(config, store, clock=clock)
+            monkeypatch.undo()
             assert report.failed == ()
             seen.append([(e.title, e.link, e.published, e.content_html)
                          for e in store.recent_entries(10_000)])  # fmt: skip
         finally:
             store.close()
-    assert len(seen[0]) == count * 20
+    assert len(seen[0]) >= count * 20
     assert seen[0] == seen[1]
 
 
