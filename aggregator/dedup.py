@@ -86,12 +86,14 @@ def sketch(text: str, size: int = SKETCH_SIZE) -> tuple[int, ...]:
     candidate, which verification then rejects.
     """
     tokens = words(text[:SKETCH_CHARS])[:SKETCH_WORDS]
-    ids = [zlib.crc32(token.encode()) for token in tokens]
+    # map() over C functions rather than comprehensions: this runs for every new entry, and
+    # the per-item interpreter overhead was most of its cost.
+    ids = list(map(zlib.crc32, map(str.encode, tokens)))
     if len(ids) < SHINGLE_WORDS:
         return (hash(tuple(ids)) & _MASK,) if ids else ()
     # hash() of a tuple of ints does not depend on PYTHONHASHSEED (only str and bytes do).
-    grams = {hash(g) & _MASK for g in zip(*(ids[i:] for i in range(SHINGLE_WORDS)), strict=False)}
-    return tuple(sorted(grams)[:size])
+    grams = zip(*(ids[i:] for i in range(SHINGLE_WORDS)), strict=False)
+    return tuple(sorted(set(map(_MASK.__and__, map(hash, grams))))[:size])
 
 
 def title_key(title: str) -> str:
