@@ -215,6 +215,8 @@ def test_parser_processes_store_what_in_process_parsing_stores(
     """Both ways of using worker processes store exactly what parsing in-process stores: a
     first poll of many feeds fetched and parsed in them, and a later poll whose bodies go to
     the parser pool (started at once here)."""
+    from multiprocessing import active_children
+
     from aggregator import pipeline
     from benchmarks.corpus import feed_document
 
@@ -225,6 +227,8 @@ def test_parser_processes_store_what_in_process_parsing_stores(
     for workers in (0, 2):
         config = make_config(feeds, poll={"workers": workers},
                              site={"database": f"db-{workers}.sqlite"})  # fmt: skip
+        for i in range(count):  # each run starts from the same documents
+            server.static_feed(f"/k{i}", feed_document(i))
         store = Store.open(config.database_path)
         try:
             if not first_poll:
@@ -233,9 +237,15 @@ def test_parser_processes_store_what_in_process_parsing_stores(
                     server.static_feed(f"/k{i}", feed_document(i, version=1).replace(
                         b"<title>", b"<title>Opdateret: ", 3))  # fmt: skip
                 monkeypatch.setattr(pipeline, "INLINE_SECONDS", 0.0)
-            report = poll(config, store, clock=clock)
+            children: list[int] = []
+
+            def count_children(_result, seen=children):
+                seen.append(len(active_children()))
+
+            report = poll(config, store, clock=clock, on_result=count_children)
             monkeypatch.undo()
             assert report.failed == ()
+            assert (max(children) > 0) == (workers > 0)  # the processes did the parsing
             seen.append([(e.title, e.link, e.published, e.content_html)
                          for e in store.recent_entries(10_000)])  # fmt: skip
         finally:

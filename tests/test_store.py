@@ -98,3 +98,18 @@ def test_text_survives_the_round_trip(store):
     assert stored.sources[0].name == "Ærø Øst Ålborg"
     assert stored.published == NOW
     assert stored.published.tzinfo is UTC
+
+
+def test_sketch_index_follows_the_shown_copy(store):
+    """New entries' sketch rows are written at the end of their update; an edit replaces
+    them, so the index never points at text the entry no longer has."""
+    from dataclasses import replace
+
+    store.sync_feeds([FeedConfig(name="OS2", url=FEED)], NOW)
+    first = replace(entry("a", "Titel"), sketch=(11, 22, 33))
+    store.apply(plan(first), NOW)
+    edited = replace(first, content_hash="edited", content_html="<p>y</p>", sketch=(22, 44))
+    store.apply(plan(edited, etag='"v2"'), NOW)
+    (entry_id,) = store.db.execute("SELECT id FROM entries").fetchone()
+    rows = store.db.execute("SELECT hash, entry_id FROM entry_sketches ORDER BY hash").fetchall()
+    assert rows == [(22, entry_id), (44, entry_id)]

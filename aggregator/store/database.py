@@ -70,6 +70,7 @@ class DigestRecord:
 
 
 CACHE_KIB = 16 * 1024
+_NOT_SYNCED = "feed {} is not in the database; sync_feeds first"
 
 
 class Store:
@@ -129,11 +130,15 @@ class Store:
                 self.db.execute(f"PRAGMA user_version = {number}")
 
     @contextmanager
-    def _writing(self) -> Iterator[None]:
-        """One unit of writes: a transaction, or a savepoint inside a batch."""
+    def _writing(self, single_statement: bool = False) -> Iterator[None]:
+        """One unit of writes: a transaction, or a savepoint inside a batch; nothing more
+        inside a batch for a unit that is one statement, atomic on its own."""
         try:
-            with self._savepoint() if self.db.conn.in_transaction else self.db.atomic():
+            if single_statement and self._batch is not None:
                 yield
+            else:
+                with self._savepoint() if self.db.conn.in_transaction else self.db.atomic():
+                    yield
         except sqlite3.DatabaseError as exc:
             raise StorageError(f"database write failed: {exc}") from exc
         self._after_write()
@@ -325,15 +330,11 @@ class Store:
     ) -> FeedUpdateResult:
         """Write one poll of one feed, fetch state and entries, in one transaction."""
         rules = rules or MergeRules()
-        if not plan.entries and not plan.unchanged_keys and self._batch is not None:
-            # Only the fetch to record (a 304, most polls): one UPDATE is atomic on its own,
-            # and a poll of unchanged feeds is mostly these.
-            try:
+        if not plan.entries and not plan.unchanged_keys:
+            # Only the fetch to record (a 304, most polls): one UPDATE, no feed row to read.
+            with self._writing(single_statement=True):
                 if not self._record_fetch(plan, now):
-                    raise StorageError(f"feed {plan.feed_url} is not in the database")
-            except sqlite3.DatabaseError as exc:
-                raise StorageError(f"database write failed: {exc}") from exc
-            self._after_write()
+                    raise StorageError(_NOT_SYNCED.format(plan.feed_url))
             return FeedUpdateResult(plan.feed_url, not_modified=plan.not_modified, error=plan.error)
         new = updated = 0
         with self._writing():
@@ -370,7 +371,7 @@ class Store:
             [feed_url],
         ).fetchone()
         if row is None:
-            raise StorageError(f"feed {feed_url} is not in the database; sync_feeds first")
+            raise StorageError(_NOT_SYNCED.format(feed_url))
         return FeedRow(row[0], row[1], bool(row[2]), row[3], row[4])
 
     def _record_fetch(self, plan: UpdatePlan, now: datetime) -> int:

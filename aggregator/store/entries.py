@@ -417,10 +417,7 @@ class EntryWriter:
         self.db.execute(
             "UPDATE entries SET sketch = ? WHERE id = ?", [" ".join(map(str, sketch)), target]
         )
-        self.db.conn.executemany(
-            "INSERT OR IGNORE INTO entry_sketches (hash, entry_id) VALUES (?, ?)",
-            [(value, target) for value in sketch],
-        )
+        self._pending_sketches.extend((value, target) for value in sketch)
 
     def _write_content(self, target: str, feed_url: str, entry: EntryPlan, seen: str,
                        keep_published: bool) -> None:  # fmt: skip
