@@ -4,9 +4,11 @@ feed, never one failure for all."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -14,13 +16,14 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
+from multiprocessing.context import ForkContext, ForkServerContext
 
 from aggregator.config import Config, FeedConfig
 from aggregator.dedup import DedupSettings
-from aggregator.fetch import FetchOptions, fetch_many
+from aggregator.fetch import FetchOptions, fetch_many, preload
 from aggregator.planning import plan_for
 from aggregator.policy import ADAPTIVE_WINDOW, FeedHistory, Hint, PolicySettings, decide
-from aggregator.pollers import received, run_share, shares
+from aggregator.pollers import received, run_share, shares, widen
 from aggregator.store import MergeRules, Store
 from aggregator.types import FeedState, FeedUpdateResult, FetchResult, UpdatePlan
 
@@ -295,13 +298,24 @@ async def _poll_in_workers(
     """Fetch and parse in worker processes (see pollers.py); returns the feeds a process
     that died left unpolled, for the caller to poll here."""
     loop = asyncio.get_running_loop()
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(WORKER_IMPORTS)
+    forking = threading.active_count() == 1
+    context: ForkContext | ForkServerContext
+    if forking:
+        # Forked workers share this process's pages until written. Frozen objects are left
+        # alone by the collector, whose marking would otherwise write to (and so copy) them.
+        context = multiprocessing.get_context("fork")
+        preload()
+        gc.freeze()
+    else:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(WORKER_IMPORTS)
+    log.debug("polling %d feeds in %s worker processes", len(states), context.get_start_method())
     offset = clock() - utc_now()  # the workers keep the caller's time, as tests set it
     pipes: list[Connection] = []
     processes = []
     for share in shares(states, fetch_options(config), config.poll.workers):
         receiving, sending = context.Pipe(duplex=False)
+        widen(sending)
         process = context.Process(
             target=run_share, args=(share, str(store.path), offset, sending), daemon=True
         )
@@ -328,6 +342,8 @@ async def _poll_in_workers(
             if process.is_alive():
                 process.terminate()
             process.join()
+        if forking:
+            gc.unfreeze()
     if left:
         log.warning("%d feeds left by a stopped poller process; polling them here", len(left))
     return list(left.values())

@@ -345,3 +345,93 @@ def test_feeds_of_a_killed_worker_process_are_polled_here(server, make_config, s
     assert len(report.results) == len(feeds)
     assert report.new == len(feeds) * 20
     assert count(store, "entries") == len(feeds) * 20
+
+
+FORKED_POLL = """
+import logging, sys
+from pathlib import Path
+from aggregator.config import load_config
+from aggregator.pipeline import poll
+from aggregator.store import Store
+
+logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+config = load_config(Path(sys.argv[1]))
+store = Store.open(config.database_path)
+interrupted = []
+
+def interrupt_a_worker(_result):  # as Ctrl-C would, but sent to one worker alone
+    import multiprocessing, os, signal
+    if sys.argv[2:] == ["interrupt"] and not interrupted:
+        interrupted.append(multiprocessing.active_children()[0].pid)
+        os.kill(interrupted[0], signal.SIGINT)
+
+report = poll(config, store, on_result=interrupt_a_worker)
+print(report.new, len(report.failed))
+"""
+
+
+def _forked_poll(config, *args: str) -> str:
+    """Poll in a fresh interpreter (this test process has the server's threads); its log."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", FORKED_POLL, str(config.source_path), *args],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(len(config.feeds) * 20), "0"]
+    assert f"polling {len(config.feeds)} feeds in fork worker processes" in done.stderr
+    return done.stderr
+
+
+def test_a_single_threaded_process_forks_its_workers(server, make_config, clock):
+    """The one-shot command has no threads of its own, so its workers are forked (sharing its
+    memory) rather than started from a forkserver; what they store is what in-process parsing
+    stores."""
+    from aggregator.pipeline import INLINE_BODIES
+
+    feeds = _many_feeds(server, INLINE_BODIES + 20)
+    config = make_config(feeds, poll={"workers": 2}, site={"database": "forked.sqlite"})
+    log = _forked_poll(config)
+    assert "stopped" not in log  # no worker died and left its feeds to the parent
+
+    here = make_config(feeds, poll={"workers": 0}, site={"database": "here.sqlite"})
+    in_process = Store.open(here.database_path)
+    forked = Store.open(config.database_path)
+    try:
+        poll(here, in_process, clock=clock)
+        assert [(e.title, e.link, e.content_html) for e in forked.recent_entries(10_000)] == [
+            (e.title, e.link, e.content_html) for e in in_process.recent_entries(10_000)
+        ]
+    finally:
+        in_process.close()
+        forked.close()
+
+
+def test_ctrl_c_stops_a_forked_worker(server, make_config):
+    """A forked worker must not keep the parent's asyncio Ctrl-C handler, which would only
+    cancel a copy of the parent's task and leave the worker polling."""
+    from aggregator.pipeline import INLINE_BODIES
+
+    config = make_config(_many_feeds(server, INLINE_BODIES + 40), poll={"workers": 2,
+                         "concurrency": 2})  # fmt: skip
+    log = _forked_poll(config, "interrupt")
+    assert "a poller process stopped" in log
+    assert "left by a stopped poller process; polling them here" in log
+
+
+def test_worker_pipes_hold_a_whole_plan():
+    """A worker sends ~100 KB plans; a 64 KiB pipe made it wait for every read."""
+    import fcntl
+    import multiprocessing
+
+    from aggregator.pollers import PIPE_BYTES, widen
+
+    receiving, sending = multiprocessing.Pipe(duplex=False)
+    try:
+        widen(sending)
+        assert fcntl.fcntl(sending.fileno(), fcntl.F_GETPIPE_SZ) == PIPE_BYTES
+    finally:
+        receiving.close()
+        sending.close()
