@@ -23,17 +23,16 @@ from aggregator.dedup import DedupSettings
 from aggregator.fetch import FetchOptions, fetch_many, preload
 from aggregator.planning import plan_for
 from aggregator.policy import ADAPTIVE_WINDOW, FeedHistory, Hint, PolicySettings, decide
-from aggregator.pollers import received, run_share, shares, widen
+from aggregator.pollers import messages, run_share, shares, widen
 from aggregator.store import MergeRules, Store
 from aggregator.types import FeedState, FeedUpdateResult, FetchResult, UpdatePlan
 
 log = logging.getLogger(__name__)
 
-# Starting the parser processes costs about a second on two cores (a forkserver, two
-# interpreters, their imports): a poll parses in-process until its parsing has cost twice
-# that, which with unchanged entries skipped takes hundreds of changed feeds. When more than
-# INLINE_BODIES feeds have nothing to compare a body against (a first poll), worker
-# processes fetch and parse from the start.
+# Starting processes from a forkserver costs about a second on two cores (two interpreters,
+# their imports): a poll parses in-process until its parsing has cost twice that, which with
+# unchanged entries skipped takes hundreds of changed feeds. See use_workers() for when
+# worker processes fetch and parse from the start.
 INLINE_SECONDS = 2.0
 INLINE_BODIES = 40
 # What the forkserver imports once for all worker processes: light modules only.
@@ -233,10 +232,8 @@ async def poll_feeds(
             on_result(result)
 
     states = [state for state, _ in snapshot.values()]
-    # Feeds with nothing to compare against are sure to send a whole body.
-    expected = sum(1 for s in states if not (s.etag or s.last_modified or s.body_hash))
     with store.batch():
-        if config.poll.workers > 0 and expected > INLINE_BODIES:
+        if use_workers(states, config.poll.workers, can_fork()):
             states = await _poll_in_workers(states, config, store, clock, record)
         if states:
             await _poll_here(states, config, store, clock, record, snapshot)
@@ -245,6 +242,28 @@ async def poll_feeds(
 
 
 Record = Callable[[FetchResult, UpdatePlan], None]
+
+
+def can_fork() -> bool:
+    """Forking copies any lock another thread holds at that moment: only a process with no
+    other thread (the one-shot command, not the service) forks its workers."""
+    return threading.active_count() == 1
+
+
+def use_workers(states: list[FeedState], workers: int, forking: bool) -> bool:
+    """Whether to poll in worker processes from the start.
+
+    Forked workers start in milliseconds, and fetching is CPU in Python too: any poll of more
+    than INLINE_BODIES feeds gains from them. Workers from a forkserver cost about a second to
+    start: only when more than INLINE_BODIES feeds have nothing to compare a body against (a
+    first poll), and so are sure to send one.
+    """
+    if workers <= 0 or len(states) <= INLINE_BODIES:
+        return False
+    if forking:
+        return True
+    expected = sum(1 for s in states if not (s.etag or s.last_modified or s.body_hash))
+    return expected > INLINE_BODIES
 
 
 async def _poll_here(
@@ -297,8 +316,7 @@ async def _poll_in_workers(
 ) -> list[FeedState]:
     """Fetch and parse in worker processes (see pollers.py); returns the feeds a process
     that died left unpolled, for the caller to poll here."""
-    loop = asyncio.get_running_loop()
-    forking = threading.active_count() == 1
+    forking = can_fork()
     context: ForkContext | ForkServerContext
     if forking:
         # Forked workers share this process's pages until written. Frozen objects are left
@@ -325,19 +343,16 @@ async def _poll_in_workers(
         processes.append(process)
     left = {state.url: state for state in states}
     try:
-        while pipes:
-            ready = list(pipes)
-            messages = await loop.run_in_executor(None, received, ready, 0.5)
-            for index, message in messages:
-                if message is None or isinstance(message, EOFError):
-                    pipes.remove(ready[index])
-                    if message is not None:
-                        log.warning("a poller process stopped: %s", message)
-                    continue
+        async for message in messages(pipes):
+            if isinstance(message, EOFError):
+                log.warning("a poller process stopped: %s", message)
+            elif message is not None:
                 fetched, plan = message
                 left.pop(fetched.feed_url, None)
                 record(fetched, plan)
     finally:
+        for pipe in pipes:
+            pipe.close()
         for process in processes:
             if process.is_alive():
                 process.terminate()

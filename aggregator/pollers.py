@@ -25,10 +25,10 @@ import logging
 import signal
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 
 from aggregator.fetch import FetchOptions, fetch_many, host_key
 from aggregator.planning import plan_for
@@ -128,18 +128,39 @@ def run_share(share: Share, database: str, clock_offset: timedelta, out: Connect
 Pair = tuple[FetchResult, UpdatePlan]
 
 
-def received(connections: Sequence[Connection], timeout: float) -> list[tuple[int, Message]]:
-    """Messages ready within ``timeout``, with the index of their connection: a pair, None
-    from a worker process that is done, EOFError for one that went away."""
-    index = {id(c): i for i, c in enumerate(connections)}
-    messages: list[tuple[int, Message]] = []
-    for ready in wait(list(connections), timeout):
-        assert isinstance(ready, Connection)
-        try:
-            messages.append((index[id(ready)], ready.recv()))
-        except (EOFError, OSError) as exc:
-            messages.append((index[id(ready)], EOFError(str(exc) or "connection closed")))
-    return messages
-
-
 Message = Pair | None | EOFError
+
+
+async def messages(connections: Sequence[Connection]) -> AsyncIterator[Message]:
+    """What the worker processes send, as it arrives: a pair, None from a worker that is done,
+    EOFError from one that went away; ends when every connection has ended.
+
+    The event loop reads a pipe when it is readable, without a thread hop per message;
+    nothing is read while the caller handles a message, so at most one message per worker
+    waits here and the rest wait in the pipes.
+    """
+    loop = asyncio.get_running_loop()
+    arrived: asyncio.Queue[Message] = asyncio.Queue()
+
+    def read(connection: Connection) -> None:
+        message: Message
+        try:
+            message = connection.recv()
+        except (EOFError, OSError) as exc:
+            message = EOFError(str(exc) or "connection closed")
+        if message is None or isinstance(message, EOFError):
+            loop.remove_reader(connection.fileno())
+        arrived.put_nowait(message)
+
+    for connection in connections:
+        loop.add_reader(connection.fileno(), read, connection)
+    try:
+        open_connections = len(connections)
+        while open_connections:
+            message = await arrived.get()
+            if message is None or isinstance(message, EOFError):
+                open_connections -= 1
+            yield message
+    finally:
+        for connection in connections:
+            loop.remove_reader(connection.fileno())

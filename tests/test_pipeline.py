@@ -370,8 +370,9 @@ print(report.new, len(report.failed))
 """
 
 
-def _forked_poll(config, *args: str) -> str:
-    """Poll in a fresh interpreter (this test process has the server's threads); its log."""
+def _forked_poll(config, *args: str) -> tuple[int, str]:
+    """Poll in a fresh interpreter (this test process has the server's threads): the number
+    of new entries, and the log."""
     import subprocess
     import sys
 
@@ -380,33 +381,44 @@ def _forked_poll(config, *args: str) -> str:
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == [str(len(config.feeds) * 20), "0"]
+    new, failed = map(int, done.stdout.split())
+    assert failed == 0
     assert f"polling {len(config.feeds)} feeds in fork worker processes" in done.stderr
-    return done.stderr
+    return new, done.stderr
 
 
 def test_a_single_threaded_process_forks_its_workers(server, make_config, clock):
     """The one-shot command has no threads of its own, so its workers are forked (sharing its
-    memory) rather than started from a forkserver; what they store is what in-process parsing
-    stores."""
+    memory) rather than started from a forkserver, for a first poll and for later ones; what
+    they store is what in-process parsing stores."""
     from aggregator.pipeline import INLINE_BODIES
+    from benchmarks.corpus import feed_document
 
-    feeds = _many_feeds(server, INLINE_BODIES + 20)
-    config = make_config(feeds, poll={"workers": 2}, site={"database": "forked.sqlite"})
-    log = _forked_poll(config)
-    assert "stopped" not in log  # no worker died and left its feeds to the parent
-
+    count = INLINE_BODIES + 20
+    feeds = _many_feeds(server, count)
     here = make_config(feeds, poll={"workers": 0}, site={"database": "here.sqlite"})
-    in_process = Store.open(here.database_path)
-    forked = Store.open(config.database_path)
+    # Written last, so feeds.yaml is this one when the forked poll reads it.
+    forked = make_config(feeds, poll={"workers": 2}, site={"database": "forked.sqlite"})
+    forked_store = Store.open(forked.database_path)
+    here_store = Store.open(here.database_path)
+
+    def stored(store: Store) -> list[tuple[object, ...]]:
+        return [(e.title, e.link, e.published, e.content_html)
+                for e in store.recent_entries(10_000)]  # fmt: skip
+
     try:
-        poll(here, in_process, clock=clock)
-        assert [(e.title, e.link, e.content_html) for e in forked.recent_entries(10_000)] == [
-            (e.title, e.link, e.content_html) for e in in_process.recent_entries(10_000)
-        ]
+        for version in (0, 1):
+            if version:  # new entries in some feeds, an edited title in others, the rest 304
+                for i in range(0, count, 2):
+                    server.static_feed(f"/k{i}", feed_document(i, version=1).replace(
+                        b"<title>", b"<title>Opdateret: ", 3 if i % 4 else 0))  # fmt: skip
+            new, log = _forked_poll(forked)
+            assert "stopped" not in log  # no worker died and left its feeds to the parent
+            assert new == poll(here, here_store, clock=clock).new > 0
+            assert stored(forked_store) == stored(here_store)
     finally:
-        in_process.close()
-        forked.close()
+        forked_store.close()
+        here_store.close()
 
 
 def test_ctrl_c_stops_a_forked_worker(server, make_config):
@@ -416,7 +428,7 @@ def test_ctrl_c_stops_a_forked_worker(server, make_config):
 
     config = make_config(_many_feeds(server, INLINE_BODIES + 40), poll={"workers": 2,
                          "concurrency": 2})  # fmt: skip
-    log = _forked_poll(config, "interrupt")
+    _, log = _forked_poll(config, "interrupt")
     assert "a poller process stopped" in log
     assert "left by a stopped poller process; polling them here" in log
 
@@ -435,3 +447,30 @@ def test_worker_pipes_hold_a_whole_plan():
     finally:
         receiving.close()
         sending.close()
+
+
+def _states(count: int, validated: int = 0):
+    from aggregator.types import FeedState
+
+    return [FeedState(url=f"https://k{i}.dk/feed", etag='"v1"' if i < validated else None)
+            for i in range(count)]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("feeds", "validated", "workers", "forking", "expected"),
+    [
+        (1000, 0, 2, True, True),  # a first poll
+        (1000, 0, 2, False, True),
+        (1000, 1000, 2, True, True),  # every feed has validators: forking is cheap enough
+        (1000, 1000, 2, False, False),  # a forkserver costs more than 304s save
+        (1000, 970, 2, False, False),  # 30 bodies expected: parse them here
+        (1000, 950, 2, False, True),
+        (40, 0, 2, True, False),  # too few feeds to share out
+        (1000, 0, 0, True, False),  # workers: 0 keeps it all in one process
+    ],
+)
+def test_when_to_poll_in_worker_processes(feeds, validated, workers, forking, expected):
+    from aggregator.pipeline import INLINE_BODIES, use_workers
+
+    assert INLINE_BODIES == 40
+    assert use_workers(_states(feeds, validated), workers, forking) is expected
