@@ -37,6 +37,8 @@ from aggregator.types import FeedState, FetchResult, UpdatePlan
 log = logging.getLogger(__name__)
 
 PIPE_BYTES = 1 << 20  # Linux lets any user ask for up to this (fs.pipe-max-size)
+# A worker reads one feed's digests at a time, a few pages: not SQLite's 2 MiB default.
+READ_CACHE_KIB = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,7 @@ def run_share(share: Share, database: str, clock_offset: timedelta, out: Connect
     _default_sigint()
     try:
         db = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+        db.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB}")
     except sqlite3.Error:
         db = None  # a database still being created holds no digests to read
 
