@@ -116,14 +116,17 @@ def _poll_with_progress(config: Config, store: Store, feeds: list[FeedConfig]) -
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     names = {f.url: f.name for f in config.feeds}
+    # Redrawn on each result rather than by rich's refresh thread: a poll from a process with
+    # no other thread forks its workers (see pipeline.can_fork).
     with Progress(
         TextColumn("Polling"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-        transient=True,
+        transient=True, auto_refresh=False,
     ) as progress:  # fmt: skip
         task = progress.add_task("", total=len(feeds))
 
         def advance(result: FeedUpdateResult) -> None:
-            progress.update(task, advance=1, description=names.get(result.feed_url, ""))
+            description = names.get(result.feed_url, "")
+            progress.update(task, advance=1, description=description, refresh=True)
 
         return poll(config, store, feeds, on_result=advance)
 

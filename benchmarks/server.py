@@ -67,9 +67,13 @@ def serve(n: int, port_file: Path, latency: float) -> None:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.request_queue_size = 256
+    class Server(ThreadingHTTPServer):
+        # Read by the constructor's listen(): the default of 5 dropped connections that
+        # clients opened at the same moment, and each dropped one waited a second to retry.
+        request_queue_size = 256
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", 0), Handler)
     port_file.write_text(str(server.server_address[1]))
     server.serve_forever()
 

@@ -64,6 +64,13 @@ def feed_route(
     return handle
 
 
+class _Server(ThreadingHTTPServer):
+    # A listen backlog of 5 (the default) dropped connections opened at the same moment by
+    # many fetch threads, and each waited a second for the retry.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class FeedServer:
     def __init__(self) -> None:
         self.routes: dict[str, Handler] = {}
@@ -113,8 +120,7 @@ class FeedServer:
                 with contextlib.suppress(ConnectionResetError, BrokenPipeError):
                     super().handle()
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), _Handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
