@@ -231,13 +231,13 @@ def test_the_progress_bar_starts_no_thread(tmp_path, monkeypatch):
         config = load_config(write_config(tmp_path, server))
         feeds = [f for f in config.feeds if f.name != "Død"]
         threads_at_poll: list[int] = []
-        real_poll = cli_module.poll
+        from aggregator.pipeline import poll as real_poll
 
         def observed_poll(*args, **kwargs):
             threads_at_poll.append(threading.active_count())
             return real_poll(*args, **kwargs)
 
-        monkeypatch.setattr(cli_module, "poll", observed_poll)
+        monkeypatch.setattr("aggregator.cli.poll", observed_poll)
         monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
         threads_before = threading.active_count()
         with cli_module.open_store(config) as store:
