@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aggregator.dedup import DedupSettings, boilerplate, compare, sketch, title_key
 from aggregator.pipeline import poll
@@ -125,3 +127,20 @@ def test_sketch_is_stable_across_processes():
 
 def test_title_key_drops_prefixes_case_and_punctuation():
     assert title_key("Nyhed: Æbler & ØL – på Ærø!") == "æbler øl på ærø"
+
+
+# Letters and digits (Danish and others), ASCII punctuation and the underscore, other
+# punctuation, whitespace, and characters that NFKC or casefold change into more than one
+# character, some of them not word characters (İ gains a combining dot).
+_TRICKY = "aæøåZÆØÅ09_ \t\n.,;:!?'\"()-/<>&–—“”„…«»·•\u00a0\u0307İßﬁ²¼Ｅ١"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(_TRICKY), max_size=400) | st.text(max_size=200),
+       st.integers(min_value=1, max_value=150))  # fmt: skip
+def test_sketch_words_are_the_regular_expressions_words(text, count):
+    """The sketch's tokeniser skips the regular expression where it can; the words, and so
+    the stored sketches, must stay exactly what ``\\w+`` finds."""
+    from aggregator.dedup import _first_words, words
+
+    assert _first_words(text, count) == words(text)[:count]
