@@ -232,10 +232,13 @@ async def poll_feeds(
             on_result(result)
 
     states = [state for state, _ in snapshot.values()]
-    with store.batch():
-        if use_workers(states, config.poll.workers, can_fork()):
-            states = await _poll_in_workers(states, config, store, clock, record)
-        if states:
+    # SQLite keeps each process's lock state in memory, and a fork copies it: fork only
+    # while this connection is outside a transaction, and so holds no lock.
+    forking = can_fork() and not store.db.conn.in_transaction
+    if use_workers(states, config.poll.workers, forking):
+        states = await _poll_in_workers(states, config, store, clock, record, forking)
+    if states:
+        with store.batch():
             await _poll_here(states, config, store, clock, record, snapshot)
     order = {url: i for i, url in enumerate(chosen)}
     return PollReport(tuple(sorted(results, key=lambda r: order[r.feed_url])))
@@ -312,11 +315,15 @@ async def _poll_here(
 
 
 async def _poll_in_workers(
-    states: list[FeedState], config: Config, store: Store, clock: Clock, record: Record
+    states: list[FeedState],
+    config: Config,
+    store: Store,
+    clock: Clock,
+    record: Record,
+    forking: bool,
 ) -> list[FeedState]:
     """Fetch and parse in worker processes (see pollers.py); returns the feeds a process
     that died left unpolled, for the caller to poll here."""
-    forking = can_fork()
     context: ForkContext | ForkServerContext
     if forking:
         # Forked workers share this process's pages until written. Frozen objects are left
@@ -343,13 +350,14 @@ async def _poll_in_workers(
         processes.append(process)
     left = {state.url: state for state in states}
     try:
-        async for message in messages(pipes):
-            if isinstance(message, EOFError):
-                log.warning("a poller process stopped: %s", message)
-            elif message is not None:
-                fetched, plan = message
-                left.pop(fetched.feed_url, None)
-                record(fetched, plan)
+        with store.batch():  # begun after the fork, see poll_feeds
+            async for message in messages(pipes):
+                if isinstance(message, EOFError):
+                    log.warning("a poller process stopped: %s", message)
+                elif message is not None:
+                    fetched, plan = message
+                    left.pop(fetched.feed_url, None)
+                    record(fetched, plan)
     finally:
         for pipe in pipes:
             pipe.close()

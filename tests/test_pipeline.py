@@ -365,12 +365,16 @@ def interrupt_a_worker(_result):  # as Ctrl-C would, but sent to one worker alon
         interrupted.append(multiprocessing.active_children()[0].pid)
         os.kill(interrupted[0], signal.SIGINT)
 
-report = poll(config, store, on_result=interrupt_a_worker)
+if sys.argv[2:] == ["in-transaction"]:
+    with store.batch():
+        report = poll(config, store)
+else:
+    report = poll(config, store, on_result=interrupt_a_worker)
 print(report.new, len(report.failed))
 """
 
 
-def _forked_poll(config, *args: str) -> tuple[int, str]:
+def _forked_poll(config, *args: str, start: str = "fork") -> tuple[int, str]:
     """Poll in a fresh interpreter (this test process has the server's threads): the number
     of new entries, and the log."""
     import subprocess
@@ -383,7 +387,7 @@ def _forked_poll(config, *args: str) -> tuple[int, str]:
     assert done.returncode == 0, done.stderr
     new, failed = map(int, done.stdout.split())
     assert failed == 0
-    assert f"polling {len(config.feeds)} feeds in fork worker processes" in done.stderr
+    assert f"polling {len(config.feeds)} feeds in {start} worker processes" in done.stderr
     return new, done.stderr
 
 
@@ -431,6 +435,16 @@ def test_ctrl_c_stops_a_forked_worker(server, make_config):
     _, log = _forked_poll(config, "interrupt")
     assert "a poller process stopped" in log
     assert "left by a stopped poller process; polling them here" in log
+
+
+def test_no_fork_inside_a_transaction(server, make_config):
+    """A fork copies SQLite's in-memory lock state: a caller's open transaction makes even a
+    single-threaded process start its workers from a forkserver."""
+    from aggregator.pipeline import INLINE_BODIES
+
+    config = make_config(_many_feeds(server, INLINE_BODIES + 10), poll={"workers": 2})
+    new, _ = _forked_poll(config, "in-transaction", start="forkserver")
+    assert new == len(config.feeds) * 20
 
 
 def test_worker_pipes_hold_a_whole_plan():
