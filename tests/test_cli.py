@@ -218,33 +218,29 @@ def test_dupes_explains_and_split_keeps_a_copy_apart(tmp_path, server):
     assert "is not a merged post" in again.stderr
 
 
-def test_the_progress_bar_starts_no_thread(tmp_path, monkeypatch):
+def test_the_progress_bar_starts_no_thread(tmp_path, monkeypatch, server):
     """On a terminal the poll shows a progress bar; drawing it must not start a thread, or
     the poll could no longer fork its worker processes (pipeline.can_fork)."""
     import threading
 
     from aggregator import cli as cli_module
     from aggregator.config import load_config
+    from aggregator.pipeline import poll as real_poll
 
-    server = FeedServer().start()
-    try:
-        config = load_config(write_config(tmp_path, server))
-        feeds = [f for f in config.feeds if f.name != "Død"]
-        threads_at_poll: list[int] = []
-        from aggregator.pipeline import poll as real_poll
+    config = load_config(write_config(tmp_path, server))
+    feeds = [f for f in config.feeds if f.name != "Død"]
+    threads_at_poll: list[int] = []
 
-        def observed_poll(*args, **kwargs):
-            threads_at_poll.append(threading.active_count())
-            return real_poll(*args, **kwargs)
+    def observed_poll(*args, **kwargs):
+        threads_at_poll.append(threading.active_count())
+        return real_poll(*args, **kwargs)
 
-        monkeypatch.setattr("aggregator.cli.poll", observed_poll)
-        monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-        threads_before = threading.active_count()
-        with cli_module.open_store(config) as store:
-            store.sync_feeds(config.feeds, cli_module.now_utc())
-            report = cli_module._poll_with_progress(config, store, feeds)
-    finally:
-        server.stop()
+    monkeypatch.setattr("aggregator.cli.poll", observed_poll)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    threads_before = threading.active_count()
+    with cli_module.open_store(config) as store:
+        store.sync_feeds(config.feeds, cli_module.now_utc())
+        report = cli_module._poll_with_progress(config, store, feeds)
     assert threads_at_poll == [threads_before]
     assert report.failed == ()
     assert report.new > 0
