@@ -146,13 +146,18 @@ def schedule_plan(
     )
 
 
+def _forkserver() -> ForkServerContext:
+    """Worker processes for a process with threads (see can_fork), from one forkserver that
+    has imported what they need."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(WORKER_IMPORTS)
+    return context
+
+
 class ParserPool:
     """Processes for parsing and normalising, started only once in-process parsing has cost
     as much as starting them: a poll of unchanged feeds, or one where a few feeds changed,
-    parses in-process.
-
-    forkserver, not fork: the service has scheduler threads, and forking a process with
-    threads can copy a held lock into the child.
+    parses in-process. Started mid-poll, when the fetch threads run: never forked.
     """
 
     def __init__(self, workers: int) -> None:
@@ -163,9 +168,7 @@ class ParserPool:
     def _start(self) -> None:
         if self.workers <= 0 or self._pool is not None:
             return
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(WORKER_IMPORTS)
-        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_forkserver())
         for _ in range(self.workers):
             self._pool.submit(int)  # the processes start on demand: ask for all of them
 
@@ -234,7 +237,7 @@ async def poll_feeds(
     states = [state for state, _ in snapshot.values()]
     # SQLite keeps each process's lock state in memory, and a fork copies it: fork only
     # while this connection is outside a transaction, and so holds no lock.
-    forking = can_fork() and not store.db.conn.in_transaction
+    forking = can_fork() and not store.in_transaction
     if use_workers(states, config.poll.workers, forking):
         states = await _poll_in_workers(states, config, store, clock, record, forking)
     if states:
@@ -332,8 +335,7 @@ async def _poll_in_workers(
         preload()
         gc.freeze()
     else:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(WORKER_IMPORTS)
+        context = _forkserver()
     log.debug("polling %d feeds in %s worker processes", len(states), context.get_start_method())
     offset = clock() - utc_now()  # the workers keep the caller's time, as tests set it
     pipes: list[Connection] = []

@@ -115,6 +115,10 @@ class Store:
         return Path(next(row[2] for row in rows if row[1] == "main"))
 
     @property
+    def in_transaction(self) -> bool:
+        return self.db.conn.in_transaction
+
+    @property
     def schema_version(self) -> int:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
@@ -167,7 +171,7 @@ class Store:
         ``max_updates`` updates or ``max_seconds``, and at the end, also when it ends with an
         error, so a crash loses at most the last second of polling, never half an update.
         """
-        if self._batch is not None or self.db.conn.in_transaction:
+        if self._batch is not None or self.in_transaction:
             yield
             return
         self.db.execute("BEGIN")
