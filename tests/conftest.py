@@ -11,6 +11,7 @@ import yaml
 
 from aggregator.config import Config, load_config
 from aggregator.store import Store
+from tests.browser import browser  # noqa: F401  (a fixture for every page test)
 from tests.feedserver import FeedServer, feed_route
 
 FIXTURES = Path(__file__).parent / "fixtures"
