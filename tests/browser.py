@@ -3,15 +3,20 @@
 Playwright's own browser download cannot work here, so the system chromium is launched by path.
 `check_page` is what every page test wants: both widths, no horizontal scroll, a screenshot kept
 as an artifact, and an axe-core scan (axe.min.js as shipped by axe-playwright-python).
+
+Playwright's sync API keeps an asyncio loop running in the thread that started it, which would
+break every later `asyncio.run` (the poller's) in that thread; so the browser lives on a thread of
+its own and tests hand it work with `browser.run(fn)`, where `fn` gets the Playwright Browser.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -28,6 +33,36 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+T = TypeVar("T")
+
+
+class BrowserThread:
+    """One chromium, driven from one thread that no other test code runs on."""
+
+    def __init__(self) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chromium")
+        self._thread.submit(self._start).result()
+
+    def _start(self) -> None:
+        from playwright.sync_api import sync_playwright
+
+        self._playwright = sync_playwright().start()
+        self._browser = self._playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+
+    def run(self, work: Callable[[Any], T]) -> T:
+        return self._thread.submit(work, self._browser).result()
+
+    def close(self) -> None:
+        def stop() -> None:
+            self._browser.close()
+            self._playwright.stop()
+
+        self._thread.submit(stop).result()
+        self._thread.shutdown()
 
 
 @dataclass(frozen=True)
@@ -50,21 +85,20 @@ def _axe_script() -> str:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def browser() -> Iterator[BrowserThread]:
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.skip("no chromium here: `apt-get install chromium` (.ci/run does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        launched.close()
+    started = BrowserThread()
+    yield started
+    started.close()
 
 
-def check_page(browser: Any, url: str, name: str, *, axe: bool = True) -> PageCheck:
+def check_page(browser: BrowserThread, url: str, name: str, *, axe: bool = True) -> PageCheck:
     """Load `url` at phone and desktop width; assert no horizontal scroll; screenshot; axe scan."""
+    return browser.run(lambda chromium: _check(chromium, url, name, axe))
+
+
+def _check(browser: Any, url: str, name: str, axe: bool) -> PageCheck:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shots: list[Path] = []
     violations: list[dict[str, Any]] = []

@@ -39,3 +39,10 @@ def test_horizontal_scroll_on_a_phone_fails(browser, server):
 def test_axe_reports_a_serious_violation(browser, server):
     check = check_page(browser, _serve(server, "/form", UNLABELLED), "selftest-axe")
     assert "label" in {v["id"] for v in check.violations}, check.describe()
+
+
+def test_the_poller_still_runs_its_own_event_loop_beside_the_browser(browser):
+    import asyncio
+
+    assert browser.run(lambda chromium: chromium.is_connected())
+    assert asyncio.run(asyncio.sleep(0, result="ok")) == "ok"
