@@ -84,7 +84,9 @@ def _axe_script() -> str:
     return (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: a browser thread and driver process left running would change how
+# every later test's poll starts its workers (it forks only when the process has no other thread).
+@pytest.fixture(scope="module")
 def browser() -> Iterator[BrowserThread]:
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.skip("no chromium here: `apt-get install chromium` (.ci/run does)")
