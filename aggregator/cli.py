@@ -1,64 +1,196 @@
 """Command line: thin commands over the library. Errors are one line, not a traceback.
 
-Exit status: 0 when the command ran (failing feeds are reported, not fatal), 2 for bad usage or
-configuration, 1 for any other failure.
+Exit status (the README's table says the same):
+
+    0    the command ran; some feeds may have failed (they are reported)
+    1    an error: one line on stderr (``--debug`` shows the traceback)
+    2    bad usage, or a feeds.yaml that is missing or invalid (nothing is written)
+    3    ``poll``: every feed polled failed (a dead network, for monitoring)
+    4    ``status --check``: a feed has been failing for longer than allowed
+    141  the output pipe was closed (``aggregator status | head -1``), as for a SIGPIPE
+
+Adding a command: ``@cli.command("name")``, then ``@config_option`` if it reads feeds.yaml
+(it passes ``config_path``); the global options (-c, -v, -q, --debug, --log-format) are added
+to every command by ``_Command``. Print through ``aggregator.console``. Import the heavy parts
+(config, store, pipeline, httpx, …) inside the command: ``aggregator --help`` must stay fast,
+and tests/test_startup.py checks what it imports.
 """
 
 from __future__ import annotations
 
-import json
-import logging
+import functools
+import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from enum import IntEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from aggregator import __version__
-from aggregator.config import DEFAULT_CONFIG_NAME, Config, FeedConfig, load_config
+from aggregator import __version__, console, logs
+from aggregator.console import global_options, say
 from aggregator.errors import AggregatorError
-from aggregator.export import export_feeds
-from aggregator.pipeline import PollReport, poll
-from aggregator.store import Store
-from aggregator.types import FeedStatus, FeedUpdateResult
+
+if TYPE_CHECKING:
+    from aggregator.config import Config, FeedConfig
+    from aggregator.pipeline import PollReport
+    from aggregator.store import Store
+    from aggregator.types import FeedStatus, FeedUpdateResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class ExitCode(IntEnum):
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    ALL_FEEDS_FAILED = 3
+    CHECK_FAILED = 4
+    BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `yes | head -1`
+
+
+def _store_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    options = global_options(ctx)
+    name = param.name
+    if name == "verbose":
+        options.verbose += value
+    elif name in ("quiet", "debug"):
+        setattr(options, name, getattr(options, name) or value)
+    elif value is not None:  # config, log_format: given later wins
+        setattr(options, str(name), value)
+
+
+def _global_params() -> list[click.Parameter]:
+    """Fresh option objects for the group and for each command, all feeding GlobalOptions."""
+    common: dict[str, Any] = {"expose_value": False, "callback": _store_option}
+    return [
+        click.Option(
+            ["-c", "--config"],
+            type=click.Path(path_type=Path, dir_okay=False),
+            help=f"Path to feeds.yaml [default: ${console.CONFIG_ENV}, else "
+            f"{console.DEFAULT_CONFIG}].",
+            **common,
+        ),
+        click.Option(
+            ["-v", "--verbose"], count=True, help="More log lines (-vv: library internals too).",
+            **common,
+        ),
+        click.Option(["-q", "--quiet"], is_flag=True, help="Print only failures.", **common),
+        click.Option(["--debug"], is_flag=True, help="Show tracebacks of errors.", **common),
+        click.Option(
+            ["--log-format"], type=click.Choice(["text", "json"]), default=None,
+            help="Log lines as text (default) or JSON, one object a line.", **common,
+        ),
+    ]  # fmt: skip
+
+
+def _global_names() -> set[str]:
+    return {str(p.name) for p in _global_params()}
+
+
+def _short_help(command: click.Command) -> str:
+    """The first paragraph of the help, whole: click would cut it at 45 characters."""
+    text = command.short_help or (command.help or "").split("\n\n", 1)[0]
+    return " ".join(text.split())
+
+
+def _format_options(
+    command: click.Command, ctx: click.Context, formatter: click.HelpFormatter
+) -> None:
+    own: list[tuple[str, str]] = []
+    shared: list[tuple[str, str]] = []
+    for param in command.get_params(ctx):
+        record = param.get_help_record(ctx)
+        if record:
+            (shared if param.name in _global_names() else own).append(record)
+    if own:
+        with formatter.section("Options"):
+            formatter.write_dl(own)
+    if shared:
+        with formatter.section("Global options (before or after the command)"):
+            formatter.write_dl(shared)
+
+
+class _Command(click.Command):
+    """A command that also takes the global options after its name."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(_global_params())
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return _short_help(self)
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        _format_options(self, ctx, formatter)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        options = global_options(ctx)
+        logs.configure(options.verbosity, options.log_format, service=self.name == "run")
+        return super().invoke(ctx)
+
+
 class _Group(click.Group):
+    command_class = _Command
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(_global_params())
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        _format_options(self, ctx, formatter)
+        self.format_commands(ctx, formatter)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except AggregatorError as exc:
+            if global_options(ctx).debug:
+                raise
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except BrokenPipeError:
+            _discard_stdout()
+            ctx.exit(ExitCode.BROKEN_PIPE)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
-            if ctx.meta.get("debug"):
+            if global_options(ctx).debug:
                 raise
             click.echo(
                 f"unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)",
                 err=True,
             )
-            ctx.exit(1)
+            ctx.exit(ExitCode.ERROR)
+
+
+def _discard_stdout() -> None:
+    """The reader has gone: send what is still buffered nowhere, so exit is quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
 
 
 def config_option(func: F) -> F:
-    return click.option(
-        "-c",
-        "--config",
-        "config_path",
-        type=click.Path(path_type=Path, dir_okay=False),
-        default=DEFAULT_CONFIG_NAME,
-        envvar="AGGREGATOR_CONFIG",
-        show_default=True,
-        help="Path to feeds.yaml (or set AGGREGATOR_CONFIG).",
-    )(func)
+    """Pass the feeds.yaml path as ``config_path`` (from -c/--config anywhere on the line, else
+    $AGGREGATOR_CONFIG, else feeds.yaml)."""
+
+    @functools.wraps(func)
+    def with_config_path(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, config_path=global_options().config_path, **kwargs)
+
+    return with_config_path  # type: ignore[return-value]
+
+
+def load_config(config_path: Path) -> Config:
+    from aggregator.config import load_config as load
+
+    return load(config_path)
 
 
 def now_utc() -> datetime:
@@ -67,6 +199,8 @@ def now_utc() -> datetime:
 
 @contextmanager
 def open_store(config: Config) -> Iterator[Store]:
+    from aggregator.store import Store
+
     store = Store.open(config.database_path)
     try:
         yield store
@@ -75,19 +209,22 @@ def open_store(config: Config) -> Iterator[Store]:
 
 
 def _local(value: datetime | None, config: Config) -> str:
-    return value.astimezone(config.site.zone).strftime("%Y-%m-%d %H:%M") if value else "-"
+    return console.local_time(value, config.site.zone)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="aggregator")
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-@click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
-@click.pass_context
-def cli(ctx: click.Context, verbose: int, debug: bool) -> None:
-    """Aggregate public-sector digitalisation feeds into one feed and a weekly digest."""
-    ctx.meta["debug"] = debug
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, "-V", "--version", prog_name="aggregator")
+def cli() -> None:
+    """Aggregate public-sector digitalisation feeds into one feed and a weekly digest.
+
+    Every command takes the global options before or after its name, e.g.
+    `aggregator -c /etc/aggregator/feeds.yaml poll -q`. Exit status: 0 ran (some feeds may
+    have failed), 1 error, 2 bad usage or feeds.yaml, 3 every polled feed failed, 4
+    `status --check` found a feed failing too long, 141 output pipe closed.
+    """
 
 
 def _result_line(result: FeedUpdateResult, name: str) -> str:
@@ -102,16 +239,59 @@ def _print_poll(report: PollReport, config: Config) -> None:
     names = {f.url: f.name for f in config.feeds}
     width = max((len(names.get(r.feed_url, r.feed_url)) for r in report.results), default=0)
     for result in report.results:
-        click.echo(_result_line(result, names.get(result.feed_url, result.feed_url).ljust(width)))
-    click.echo(
-        f"Polled {len(report.results)} feeds: {report.new} new, {report.updated} updated, "
-        f"{len(report.failed)} failed."
+        line = _result_line(result, names.get(result.feed_url, result.feed_url).ljust(width))
+        (console.problem if result.error else say)(line)
+    say(
+        f"Polled {console.plural(len(report.results), 'feed')}: {report.new} new, "
+        f"{report.updated} updated, {len(report.failed)} failed."
     )
+
+
+def what_to_do(status: FeedStatus) -> str | None:
+    """One line for a feed that needs the admin: what is wrong and what to do about it."""
+    if status.moved_to:
+        return f"moved permanently to {status.moved_to}: update its url in feeds.yaml"
+    if status.state not in ("failing", "gone"):
+        return None
+    code = status.last_status
+    if status.state == "gone" or code == 410:
+        return "410 Gone: remove it from feeds.yaml, or `aggregator retry` it if it is back"
+    polls = console.plural(status.error_count, "poll")
+    what = f"HTTP {code}" if code else (status.last_error or "failed")
+    if code in (404,):
+        advice = "check the URL"
+    elif code in (401, 403):
+        advice = "the server refuses us: check the URL, or ask the site for access"
+    elif code in (429, 503):
+        advice = "the server asks us to wait; it is polled again later"
+    elif code and code >= 500:
+        advice = "the server has trouble; it is polled again later"
+    elif code and 200 <= code < 300:
+        advice = "not a usable feed: check that the URL is the feed, not a web page"
+    elif code:
+        advice = "check the URL"
+    else:
+        advice = "no answer: check the host name, the network and the firewall"
+    return f"{what} for {polls}: {advice}"
+
+
+def _print_what_to_do(store: Store, config: Config, urls: set[str] | None = None) -> None:
+    """After a poll: a line per feed that needs the admin, shown even with -q."""
+    names = {f.url: f.name for f in config.feeds}
+    for status in store.feed_statuses():
+        if status.url not in names or (urls is not None and status.url not in urls):
+            continue
+        if status.moved_to or status.url in (urls or ()):
+            advice = what_to_do(status)
+            if advice:
+                console.problem(f"{names[status.url]}: {advice}")
 
 
 def _poll_with_progress(config: Config, store: Store, feeds: list[FeedConfig]) -> PollReport:
     """A progress bar on a terminal; elsewhere the summary alone, for logs and scripts."""
-    if not sys.stderr.isatty():
+    from aggregator.pipeline import poll
+
+    if not sys.stderr.isatty() or global_options().quiet:
         return poll(config, store, feeds)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -134,8 +314,14 @@ def _poll_with_progress(config: Config, store: Store, feeds: list[FeedConfig]) -
 @cli.command("poll")
 @config_option
 @click.option("--due", is_flag=True, help="Poll only the feeds whose next poll has come.")
-def poll_command(config_path: Path, due: bool) -> None:
-    """Poll feeds once (all but gone ones), store new entries, export the merged feed."""
+@click.pass_context
+def poll_command(ctx: click.Context, config_path: Path, due: bool) -> None:
+    """Poll feeds once (all but gone ones), store new entries, export the merged feed.
+
+    Ends with a line per failing feed saying what to do; exits 3 when every feed polled
+    failed."""
+    from aggregator.export import export_feeds
+
     config = load_config(config_path)
     with open_store(config) as store:
         now = now_utc()
@@ -144,35 +330,29 @@ def poll_command(config_path: Path, due: bool) -> None:
         feeds = [f for f in config.feeds if f.enabled and f.url in wanted]
         report = _poll_with_progress(config, store, feeds)
         _print_poll(report, config)
-        _print_moves(store, config)
         exported = export_feeds(config, store, now_utc())
-    click.echo(f"Exported {exported.entries} entries to {config.output_dir}.")
+        _print_what_to_do(store, config, {r.feed_url for r in report.failed})
+    say(f"Exported {console.plural(exported.entries, 'entry')} to {config.output_dir}.")
+    if report.results and len(report.failed) == len(report.results):
+        ctx.exit(ExitCode.ALL_FEEDS_FAILED)
 
 
 def _pollable(store: Store) -> set[str]:
     return {s.url for s in store.feed_statuses() if s.state != "gone"}
 
 
-def _print_moves(store: Store, config: Config) -> None:
-    names = {f.url: f.name for f in config.feeds}
-    for status in store.feed_statuses():
-        if status.moved_to and status.url in names:
-            click.echo(
-                f"Note: {names[status.url]} has moved permanently to {status.moved_to}; "
-                "update its url in feeds.yaml."
-            )
-
-
 @cli.command("export")
 @config_option
 def export_command(config_path: Path) -> None:
     """Write the merged Atom, RSS and JSON feeds from what is stored."""
+    from aggregator.export import export_feeds
+
     config = load_config(config_path)
     with open_store(config) as store:
         exported = export_feeds(config, store, now_utc())
     for path in exported.files:
-        click.echo(str(path))
-    click.echo(f"Exported {exported.entries} entries.")
+        say(str(path))
+    say(f"Exported {console.plural(exported.entries, 'entry')}.")
 
 
 @cli.command("digest")
@@ -205,13 +385,13 @@ def digest_command(
         outcome = run_digest(config, store, now_utc(), period=period, out_dir=out_dir, force=force)
     label = f"Digest {outcome.period.slug} ({outcome.entry_count} entries)"
     if outcome.files:
-        click.echo(f"{label} written:")
+        say(f"{label} written:")
         for path in outcome.files:
-            click.echo(f"  {path}")
+            say(f"  {path}")
     elif outcome.skipped_reason:
-        click.echo(f"{label} not sent: {outcome.skipped_reason}")
+        say(f"{label} not sent: {outcome.skipped_reason}")
     else:
-        click.echo(f"{label} sent to {', '.join(outcome.sent_to)}.")
+        say(f"{label} sent to {', '.join(outcome.sent_to)}.")
 
 
 def _duration(seconds: int | None) -> str:
@@ -258,7 +438,13 @@ def _status_row(status: FeedStatus) -> dict[str, object]:
 @cli.command("status")
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
-def status_command(config_path: Path, as_json: bool) -> None:
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Exit 4 when a feed has failed for longer than poll.alert_after_hours (for monitoring).",
+)
+@click.pass_context
+def status_command(ctx: click.Context, config_path: Path, as_json: bool, check: bool) -> None:
     """Show each feed's health: state, last HTTP status, last success, next poll and why,
     entries stored and the last error."""
     config = load_config(config_path)
@@ -267,8 +453,33 @@ def status_command(config_path: Path, as_json: bool) -> None:
         configured = {f.url for f in config.feeds}
         statuses = [s for s in store.feed_statuses() if s.url in configured]
     if as_json:
-        click.echo(json.dumps([_status_row(s) for s in statuses], ensure_ascii=False, indent=2))
-        return
+        console.print_json([_status_row(s) for s in statuses])
+    elif not (check and global_options().quiet):
+        _print_status_table(statuses, config)
+    if check:
+        overdue = _failing_too_long(statuses, config, now_utc())
+        for status in overdue:
+            console.problem(
+                f"check: {status.name} has failed since {_local(status.failing_since, config)}"
+                f" ({what_to_do(status) or status.last_error})",
+                err=as_json,
+            )
+        if overdue:
+            ctx.exit(ExitCode.CHECK_FAILED)
+
+
+def _failing_too_long(
+    statuses: list[FeedStatus], config: Config, now: datetime
+) -> list[FeedStatus]:
+    limit = timedelta(hours=config.poll.alert_after_hours)
+    return [
+        s
+        for s in statuses
+        if s.state in ("failing", "gone") and s.failing_since and now - s.failing_since > limit
+    ]
+
+
+def _print_status_table(statuses: list[FeedStatus], config: Config) -> None:
     header = ("FEED", "STATE", "HTTP", "LAST SUCCESS", "NEXT POLL", "INTERVAL", "ENTRIES")
     table = [
         (
@@ -282,9 +493,7 @@ def status_command(config_path: Path, as_json: bool) -> None:
         )
         for s in statuses
     ]
-    widths = [max(len(row[i]) for row in [header, *table]) for i in range(len(header))]
-    for row in [header, *table]:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    console.print_table(header, table)
     first_note = True
     for status in statuses:
         notes = []
@@ -326,7 +535,7 @@ def retry_command(config_path: Path, feeds: tuple[str, ...], retry_all: bool) ->
         store.sync_feeds(config.feeds, now_utc())
         for feed in config.feeds if retry_all else chosen:
             store.reset_feed(feed.url)
-            click.echo(f"{feed.name}: will be polled at the next chance.")
+            say(f"{feed.name}: will be polled at the next chance.")
 
 
 @cli.command("dupes")
@@ -374,7 +583,7 @@ def split_command(config_path: Path, entry_id: str, feed: str) -> None:
             f"{entry_id} is not a merged post with a copy from {match.name}",
             param_hint="ENTRY_ID",
         )
-    click.echo(
+    say(
         f"{match.name}'s copy is split off and will not be merged again; "
         "it appears as its own post after the next poll."
     )
@@ -394,8 +603,9 @@ def run_command(config_path: Path, tick: float) -> None:
     from aggregator.scheduler import Service
 
     config = load_config(config_path)
-    logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
-    Store.open(config.database_path).close()  # fail now, not in the first job
+    logs.use_zone(config.site.zone)
+    with open_store(config):
+        pass  # fail now, not in the first job
     Service(config, tick_seconds=tick).run_until_signalled()
 
 
@@ -408,22 +618,35 @@ def run_command(config_path: Path, tick: float) -> None:
 )
 def demo_command(out_dir: Path | None) -> None:
     """Run the whole pipeline offline against bundled sample feeds."""
+    import tempfile
+
     from aggregator.demo import run_demo
 
     directory = out_dir or Path(tempfile.mkdtemp(prefix="aggregator-demo-"))
     result = run_demo(directory)
     _print_poll(result.poll, result.config)
-    click.echo(f"\nDemo written to {directory}:")
-    click.echo(f"  config:       {directory / 'feeds.yaml'}")
-    click.echo(f"  database:     {result.config.database_path}")
+    say(f"\nDemo written to {directory}:")
+    say(f"  config:       {directory / 'feeds.yaml'}")
+    say(f"  database:     {result.config.database_path}")
     for path in result.export.files:
-        click.echo(f"  merged feed:  {path}")
+        say(f"  merged feed:  {path}")
     for path in result.digest.files:
-        click.echo(f"  digest:       {path}")
+        say(f"  digest:       {path}")
 
 
 def main() -> None:
-    cli(prog_name="aggregator")
+    """The console script. A pipe closed before the last buffered line is flushed (``| head``)
+    ends quietly with 141, like a program stopped by SIGPIPE."""
+    try:
+        cli.main(prog_name="aggregator")
+    except SystemExit as stop:
+        code = stop.code
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _discard_stdout()
+            code = ExitCode.BROKEN_PIPE
+        raise SystemExit(code) from None
 
 
 if __name__ == "__main__":

@@ -102,6 +102,8 @@ class PollSettings(_Strict):
     allow_private_hosts: tuple[str, ...] = ()
     # Processes that parse and normalise in parallel with fetching; 0 parses in-process.
     workers: int = Field(default=2, ge=0, le=64)
+    # `aggregator status --check` exits 4 once a feed has failed for longer than this.
+    alert_after_hours: float = Field(default=24.0, gt=0)
     # Honest and reachable: site owners should be able to tell who polls them.
     user_agent: str = "aggregator/0.1 (feed aggregator for public-sector digitalisation blogs)"
 

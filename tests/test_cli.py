@@ -235,7 +235,7 @@ def test_the_progress_bar_starts_no_thread(tmp_path, monkeypatch, server):
         threads_at_poll.append(threading.active_count())
         return real_poll(*args, **kwargs)
 
-    monkeypatch.setattr("aggregator.cli.poll", observed_poll)
+    monkeypatch.setattr("aggregator.pipeline.poll", observed_poll)
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     threads_before = threading.active_count()
     with cli_module.open_store(config) as store:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import click
 import pytest
 
 from aggregator.cli import cli
@@ -40,3 +41,48 @@ def test_feed_keys_are_documented(name):
 @pytest.mark.parametrize("command", sorted(cli.commands))
 def test_command_is_documented(command):
     assert f"`aggregator {command}" in README
+
+
+def _command_row(command: str) -> str:
+    rows = [
+        line
+        for line in README.splitlines()
+        if re.match(rf"^\| `aggregator {re.escape(command)}[` ]", line)
+    ]
+    assert rows, f"no row for `aggregator {command}` in the README's command table"
+    return rows[0]
+
+
+def _own_options() -> list[tuple[str, str]]:
+    from aggregator.cli import _global_names
+
+    pairs = []
+    for name, command in sorted(cli.commands.items()):
+        for param in command.params:
+            if isinstance(param, click.Option) and param.name not in _global_names():
+                long = max(param.opts, key=len)
+                if long != "--help":
+                    pairs.append((name, long))
+    return pairs
+
+
+@pytest.mark.parametrize(("command", "option"), _own_options())
+def test_command_option_is_in_its_row(command, option):
+    assert option in _command_row(command)
+
+
+def test_global_options_are_documented():
+    from aggregator.cli import _global_params
+
+    part = README.split("Global options, accepted before or after", 1)[1].split("Exit status", 1)[0]
+    for param in _global_params():
+        assert isinstance(param, click.Option)
+        assert f"`{'/'.join(sorted(param.opts, key=len))}" in part, param.opts
+
+
+def test_exit_codes_are_documented():
+    from aggregator.cli import ExitCode
+
+    part = README.split("Exit status:", 1)[1].split("##", 1)[0]
+    for code in ExitCode:
+        assert re.search(rf"^\| `{code.value}` \|", part, re.M), code

@@ -1,0 +1,162 @@
+"""Global options anywhere on the line, exit status, closed pipes: through the entry point."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import pytest
+import yaml
+
+from tests.conftest import serve_fixture
+from tests.test_cli import EXE, run, write_config
+
+
+@pytest.fixture
+def polled(tmp_path, server):
+    config = write_config(tmp_path, server)
+    assert run("poll", cwd=tmp_path).returncode == 0
+    return config
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-c", "{config}", "status"],
+        ["status", "-c", "{config}"],
+        ["--config", "{config}", "-v", "status", "--debug"],
+        ["-q", "status", "--config={config}", "-vv"],
+    ],
+)
+def test_global_options_before_or_after_the_command(polled, tmp_path, args):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = run(*(a.format(config=polled) for a in args), cwd=elsewhere)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("FEED ")
+    assert "OS2" in result.stdout
+
+
+def test_config_after_the_command_wins_and_env_is_the_fallback(polled, tmp_path, server):
+    other = tmp_path / "other"
+    other.mkdir()
+    assert run("-c", "missing.yaml", "status", "-c", str(polled), cwd=other).returncode == 0
+    env_run = subprocess.run(
+        [str(EXE), "status"], cwd=other, capture_output=True, text=True, check=False,
+        env={"AGGREGATOR_CONFIG": str(polled), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert env_run.returncode == 0, env_run.stderr
+    assert "OS2" in env_run.stdout
+
+
+def test_demo_takes_the_global_options_too(tmp_path):
+    result = run("-q", "demo", "--out", str(tmp_path / "d"), "-v", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_unknown_option_is_usage_exit_2(tmp_path):
+    result = run("poll", "--colour", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "No such option '--colour'" in result.stderr
+
+
+def test_poll_exits_3_when_every_feed_failed_and_says_what_to_do(tmp_path, server):
+    data = {
+        "poll": {"timeout_seconds": 2, "allow_private_hosts": ["127.0.0.1"]},
+        "feeds": [
+            {"name": "Død", "url": server.url("/gone")},
+            {"name": "Væk", "url": server.url("/also-gone")},
+        ],
+    }
+    (tmp_path / "feeds.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    result = run("poll", cwd=tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert "Død: HTTP 404 for 1 poll: check the URL" in result.stdout.splitlines()
+    again = run("poll", "-q", cwd=tmp_path)
+    assert again.returncode == 3
+    # -q: only the failures and what to do about them.
+    assert again.stdout.splitlines() == [
+        "  FAIL  Død  HTTP 404 Not Found",
+        "  FAIL  Væk  HTTP 404 Not Found",
+        "Død: HTTP 404 for 2 polls: check the URL",
+        "Væk: HTTP 404 for 2 polls: check the URL",
+    ]
+
+
+def test_poll_exits_0_when_only_some_feeds_failed(tmp_path, server):
+    write_config(tmp_path, server)
+    result = run("poll", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[-2:] == [
+        "Død: HTTP 404 for 1 poll: check the URL",
+        f"Exported 4 entries to {tmp_path / 'output'}.",
+    ]
+    quiet = run("poll", "-q", cwd=tmp_path)
+    assert quiet.stdout.splitlines() == [
+        "  FAIL  Død    HTTP 404 Not Found",
+        "Død: HTTP 404 for 2 polls: check the URL",
+    ]
+
+
+def test_a_closed_pipe_ends_quietly(polled, tmp_path):
+    """The reader closes the pipe before the command writes (as `| head -1` can): no
+    traceback, the conventional 141, every time."""
+    for _ in range(3):
+        process = subprocess.Popen(
+            [str(EXE), "status"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        assert process.stdout is not None
+        process.stdout.close()
+        _, stderr = process.communicate(timeout=30)
+        assert stderr == b""
+        assert process.returncode == 141
+
+
+def test_help_is_not_cut_off_and_h_is_help(tmp_path):
+    result = run("-h", cwd=tmp_path)
+    assert result.returncode == 0
+    commands = result.stdout.split("Commands:", 1)[1]
+    assert "..." not in commands
+    text = " ".join(result.stdout.split())
+    assert "status Show each feed's health: state, last HTTP status, last success, next poll" in text
+    assert "Global options (before or after the command)" in result.stdout
+    assert run("poll", "-h", cwd=tmp_path).stdout.startswith("Usage: aggregator poll")
+    version = run("--version", cwd=tmp_path)
+    assert version.stdout.startswith("aggregator, version ")
+
+
+def test_debug_shows_the_traceback_of_an_error(tmp_path, server):
+    config = write_config(tmp_path, server, site={"database": "db-is-a-dir"})
+    (tmp_path / "db-is-a-dir").mkdir()
+    plain = run("poll", "-c", str(config), cwd=tmp_path)
+    assert plain.returncode == 1
+    assert "Traceback" not in plain.stderr
+    debug = run("poll", "-c", str(config), "--debug", cwd=tmp_path)
+    assert debug.returncode == 1
+    assert "Traceback" in debug.stderr
+    assert "StorageError" in debug.stderr
+
+
+def test_served_fixture_helper_is_shared(server):
+    # The helpers above come from test_cli; keep them importable from here.
+    assert serve_fixture(server, "rss20.xml", "/x").endswith("/x")
+
+
+def test_status_check_exits_4_once_a_feed_fails_longer_than_allowed(tmp_path, server):
+    write_config(tmp_path, server)
+    assert run("poll", cwd=tmp_path).returncode == 0
+    assert run("status", "--check", cwd=tmp_path).returncode == 0  # not for 24 hours yet
+    write_config(tmp_path, server, poll={
+        "timeout_seconds": 2, "allow_private_hosts": ["127.0.0.1"], "alert_after_hours": 0.0001,
+    })  # fmt: skip
+    time.sleep(0.5)
+    result = run("status", "--check", "-q", cwd=tmp_path)
+    assert result.returncode == 4
+    [line] = result.stdout.splitlines()
+    assert line.startswith("check: Død has failed since ")
+    assert line.endswith("(HTTP 404 for 1 poll: check the URL)")
+    as_json = run("status", "--check", "--json", cwd=tmp_path)
+    assert as_json.returncode == 4
+    assert json.loads(as_json.stdout)[0]["name"] == "Digst"
+    assert as_json.stderr.startswith("check: Død has failed since ")
