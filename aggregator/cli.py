@@ -7,6 +7,7 @@ Exit status (the README's table says the same):
     2    bad usage, or a feeds.yaml that is missing or invalid (nothing is written)
     3    ``poll``: every feed polled failed (a dead network, for monitoring)
     4    ``status --check``: a feed has been failing for longer than allowed
+    130  stopped by Ctrl-C; 143 stopped by SIGTERM (what was done so far is kept)
     141  the output pipe was closed (``aggregator status | head -1``), as for a SIGPIPE
 
 Adding a command: ``@cli.command("name")``, then ``@config_option`` if it reads feeds.yaml
@@ -20,25 +21,28 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from aggregator import __version__, console, logs
 from aggregator.console import global_options, say
-from aggregator.errors import AggregatorError
+from aggregator.errors import AggregatorError, Interrupted
 
 if TYPE_CHECKING:
     from aggregator.config import Config, FeedConfig
     from aggregator.pipeline import PollReport
     from aggregator.store import Store
     from aggregator.types import FeedStatus, FeedUpdateResult
+    from aggregator.workers import WorkerPool
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -157,6 +161,9 @@ class _Group(click.Group):
             ctx.exit(ExitCode.BROKEN_PIPE)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except KeyboardInterrupt:
+            click.echo("error: stopped by Ctrl-C", err=True)
+            ctx.exit(128 + signal.SIGINT)
         except Exception as exc:
             if global_options(ctx).debug:
                 raise
@@ -287,17 +294,19 @@ def _print_what_to_do(store: Store, config: Config, urls: set[str] | None = None
                 console.problem(f"{names[status.url]}: {advice}")
 
 
-def _poll_with_progress(config: Config, store: Store, feeds: list[FeedConfig]) -> PollReport:
+def _poll_with_progress(
+    config: Config, store: Store, feeds: list[FeedConfig], pool: WorkerPool | None
+) -> PollReport:
     """A progress bar on a terminal; elsewhere the summary alone, for logs and scripts."""
     from aggregator.pipeline import poll
 
     if not sys.stderr.isatty() or global_options().quiet:
-        return poll(config, store, feeds)
+        return poll(config, store, feeds, pool=pool)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     names = {f.url: f.name for f in config.feeds}
-    # Redrawn on each result rather than by rich's refresh thread: a poll from a process with
-    # no other thread forks its workers (see pipeline.can_fork).
+    # Redrawn on each result rather than by rich's refresh thread: a worker that died is
+    # replaced by a fork, safe only while no other thread runs (see workers.py).
     with Progress(
         TextColumn("Polling"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
         transient=True, auto_refresh=False,
@@ -308,7 +317,7 @@ def _poll_with_progress(config: Config, store: Store, feeds: list[FeedConfig]) -
             description = names.get(result.feed_url, "")
             progress.update(task, advance=1, description=description, refresh=True)
 
-        return poll(config, store, feeds, on_result=advance)
+        return poll(config, store, feeds, on_result=advance, pool=pool)
 
 
 @cli.command("poll")
@@ -321,20 +330,37 @@ def poll_command(ctx: click.Context, config_path: Path, due: bool) -> None:
     Ends with a line per failing feed saying what to do; exits 3 when every feed polled
     failed."""
     from aggregator.export import export_feeds
+    from aggregator.pipeline import worker_pool
 
     config = load_config(config_path)
-    with open_store(config) as store:
+    # The workers first, while this process has one thread and no database open.
+    with _sigterm_stops(), worker_pool(config) as pool, open_store(config) as store:
         now = now_utc()
         store.sync_feeds(config.feeds, now)
         wanted = set(store.due_feeds(now)) if due else _pollable(store)
         feeds = [f for f in config.feeds if f.enabled and f.url in wanted]
-        report = _poll_with_progress(config, store, feeds)
+        report = _poll_with_progress(config, store, feeds, pool)
         _print_poll(report, config)
         exported = export_feeds(config, store, now_utc())
         _print_what_to_do(store, config, {r.feed_url for r in report.failed})
     say(f"Exported {console.plural(exported.entries, 'entry')} to {config.output_dir}.")
     if report.results and len(report.failed) == len(report.results):
         ctx.exit(ExitCode.ALL_FEEDS_FAILED)
+
+
+@contextmanager
+def _sigterm_stops() -> Iterator[None]:
+    """SIGTERM ends the command as an error of ours: one line, exit 143, every ``with`` closed
+    on the way out (the poll itself turns it into a cancellation, see pipeline.poll)."""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted("stopped by SIGTERM", signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _pollable(store: Store) -> set[str]:
@@ -606,7 +632,10 @@ def run_command(config_path: Path, tick: float) -> None:
     logs.use_zone(config.site.zone)
     with open_store(config):
         pass  # fail now, not in the first job
-    Service(config, tick_seconds=tick).run_until_signalled()
+    from aggregator.pipeline import worker_pool
+
+    with worker_pool(config) as pool:  # before the scheduler's threads, see workers.py
+        Service(config, tick_seconds=tick, pool=pool).run_until_signalled()
 
 
 @cli.command("demo")

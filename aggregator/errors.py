@@ -6,7 +6,8 @@
     ├── ParseError       the bytes fetched are not a usable feed (kept as a value per feed)
     ├── StorageError     the SQLite file cannot be opened, migrated or written
     ├── ExportError      an output file cannot be written
-    └── DigestError      a digest cannot be built or sent
+    ├── DigestError      a digest cannot be built or sent
+    └── Interrupted      stopped by SIGTERM or Ctrl-C, work done so far kept  (exit 143, 130)
 
 Third-party errors are wrapped with ``raise ... from exc`` so callers only catch ours.
 """
@@ -42,3 +43,11 @@ class ExportError(AggregatorError):
 
 class DigestError(AggregatorError):
     pass
+
+
+class Interrupted(AggregatorError):
+    """Stopped by a signal (SIGTERM, Ctrl-C); what was done so far is kept."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum  # as a shell reports a process a signal ended

@@ -4,39 +4,25 @@ feed, never one failure for all."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-import multiprocessing
 import random
+import signal
 import threading
-import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from multiprocessing.connection import Connection
-from multiprocessing.context import ForkContext, ForkServerContext
 
 from aggregator.config import Config, FeedConfig
 from aggregator.dedup import DedupSettings
-from aggregator.fetch import FetchOptions, fetch_many, preload
-from aggregator.planning import plan_for
+from aggregator.errors import Interrupted
+from aggregator.fetch import FetchOptions, preload
 from aggregator.policy import ADAPTIVE_WINDOW, FeedHistory, Hint, PolicySettings, decide
-from aggregator.pollers import messages, run_share, shares, widen
+from aggregator.pollers import Job, Share, messages, poll_share, serve, shares
 from aggregator.store import MergeRules, Store
 from aggregator.types import FeedState, FeedUpdateResult, FetchResult, UpdatePlan
+from aggregator.workers import Worker, WorkerPool
 
 log = logging.getLogger(__name__)
-
-# Starting processes from a forkserver costs about a second on two cores (two interpreters,
-# their imports): a poll parses in-process until its parsing has cost twice that, which with
-# unchanged entries skipped takes hundreds of changed feeds. See use_workers() for when
-# worker processes fetch and parse from the start.
-INLINE_SECONDS = 2.0
-INLINE_BODIES = 40
-# What the forkserver imports once for all worker processes: light modules only.
-WORKER_IMPORTS = ["aggregator.planning", "aggregator.pollers"]
 
 Clock = Callable[[], datetime]
 ResultCallback = Callable[[FeedUpdateResult], None]
@@ -146,53 +132,11 @@ def schedule_plan(
     )
 
 
-def _forkserver() -> ForkServerContext:
-    """Worker processes for a process with threads (see can_fork), from one forkserver that
-    has imported what they need."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(WORKER_IMPORTS)
-    return context
-
-
-class ParserPool:
-    """Processes for parsing and normalising, started only once in-process parsing has cost
-    as much as starting them: a poll of unchanged feeds, or one where a few feeds changed,
-    parses in-process. Started mid-poll, when the fetch threads run: never forked.
-    """
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self.inline_seconds = 0.0
-        self._pool: ProcessPoolExecutor | None = None
-
-    def _start(self) -> None:
-        if self.workers <= 0 or self._pool is not None:
-            return
-        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_forkserver())
-        for _ in range(self.workers):
-            self._pool.submit(int)  # the processes start on demand: ask for all of them
-
-    def executor(self) -> ProcessPoolExecutor | None:
-        if self.inline_seconds > INLINE_SECONDS:
-            self._start()
-        return self._pool
-
-    def parse_inline(self, fetched: FetchResult, state: FeedState, now: datetime) -> UpdatePlan:
-        started = time.perf_counter()
-        try:
-            return plan_for(fetched, state, now)
-        finally:
-            if fetched.content:
-                self.inline_seconds += time.perf_counter() - started
-
-    def disable(self) -> None:
-        self.workers = 0
-        self.close()
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+def worker_pool(config: Config) -> WorkerPool:
+    """The worker processes for every poll this process makes; start it (``with``) before
+    any thread exists, see workers.py. ``workers: 0`` polls in this process."""
+    preload()  # loaded once here, shared by every worker
+    return WorkerPool(config.poll.workers, serve)
 
 
 async def poll_feeds(
@@ -203,11 +147,12 @@ async def poll_feeds(
     clock: Clock = utc_now,
     rng: random.Random | None = None,
     on_result: ResultCallback | None = None,
+    pool: WorkerPool | None = None,
 ) -> PollReport:
     """Poll the given feeds (default: every enabled feed) and store what they say.
 
-    Fetching, parsing (in worker processes) and writing overlap; at most a few bodies wait
-    between the stages at any time.
+    Fetching and parsing happen in the pool's worker processes (here without one) while this
+    process writes; at most a few bodies wait between the stages at any time.
     """
     rng = rng or random.Random()
     store.sync_feeds(config.feeds, clock())
@@ -235,14 +180,14 @@ async def poll_feeds(
             on_result(result)
 
     states = [state for state, _ in snapshot.values()]
-    # SQLite keeps each process's lock state in memory, and a fork copies it: fork only
-    # while this connection is outside a transaction, and so holds no lock.
-    forking = can_fork() and not store.in_transaction
-    if use_workers(states, config.poll.workers, forking):
-        states = await _poll_in_workers(states, config, store, clock, record, forking)
-    if states:
+    workers = pool.ready() if pool is not None else []
+    if workers and states:
+        states = await _poll_in_workers(states, workers, config, store, clock, record)
+    if states:  # no workers, or feeds a stopped worker left
         with store.batch():
-            await _poll_here(states, config, store, clock, record, snapshot)
+            share = Share(tuple(states), fetch_options(config))
+            async for fetched, plan in poll_share(share, store.entry_digests, clock):
+                record(fetched, plan)
     order = {url: i for i, url in enumerate(chosen)}
     return PollReport(tuple(sorted(results, key=lambda r: order[r.feed_url])))
 
@@ -250,127 +195,48 @@ async def poll_feeds(
 Record = Callable[[FetchResult, UpdatePlan], None]
 
 
-def can_fork() -> bool:
-    """Forking copies any lock another thread holds at that moment: only a process with no
-    other thread (the one-shot command, not the service) forks its workers."""
-    return threading.active_count() == 1
-
-
-def use_workers(states: list[FeedState], workers: int, forking: bool) -> bool:
-    """Whether to poll in worker processes from the start.
-
-    Forked workers start in milliseconds, and fetching is CPU in Python too: any poll of more
-    than INLINE_BODIES feeds gains from them. Workers from a forkserver cost about a second to
-    start: only when more than INLINE_BODIES feeds have nothing to compare a body against (a
-    first poll), and so are sure to send one.
-    """
-    if workers <= 0 or len(states) <= INLINE_BODIES:
-        return False
-    if forking:
-        return True
-    expected = sum(1 for s in states if not (s.etag or s.last_modified or s.body_hash))
-    return expected > INLINE_BODIES
-
-
-async def _poll_here(
-    states: list[FeedState],
-    config: Config,
-    store: Store,
-    clock: Clock,
-    record: Record,
-    snapshot: dict[str, tuple[FeedState, FeedHistory]],
-) -> None:
-    """Fetch on this process's threads; parse here, or in parser processes once parsing
-    here has cost as much as starting them."""
-    loop = asyncio.get_running_loop()
-    pool = ParserPool(config.poll.workers)
-    in_flight = asyncio.Semaphore(2 * config.poll.workers + 2)
-
-    async def handle(fetched: FetchResult) -> None:
-        try:
-            now = clock()
-            state, history = snapshot[fetched.feed_url]
-            if fetched.content and history.ever_succeeded:
-                state = replace(state, entry_digests=store.entry_digests(state.url))
-            executor = pool.executor() if fetched.content else None
-            plan = None
-            if executor is not None:
-                try:
-                    plan = await loop.run_in_executor(executor, plan_for, fetched, state, now)
-                except BrokenProcessPool:
-                    # A parser process died (killed, out of memory): go on without them.
-                    log.warning("parser processes stopped; parsing in-process from here on")
-                    pool.disable()
-            if plan is None:
-                plan = pool.parse_inline(fetched, state, now)
-            record(fetched, plan)
-        finally:
-            in_flight.release()
-
-    try:
-        tasks = []
-        async for fetched in fetch_many(states, fetch_options(config), clock):
-            await in_flight.acquire()
-            tasks.append(asyncio.create_task(handle(fetched)))
-        await asyncio.gather(*tasks)
-    finally:
-        pool.close()
-
-
 async def _poll_in_workers(
     states: list[FeedState],
+    workers: list[Worker],
     config: Config,
     store: Store,
     clock: Clock,
     record: Record,
-    forking: bool,
 ) -> list[FeedState]:
-    """Fetch and parse in worker processes (see pollers.py); returns the feeds a process
-    that died left unpolled, for the caller to poll here."""
-    context: ForkContext | ForkServerContext
-    if forking:
-        # Forked workers share this process's pages until written. Frozen objects are left
-        # alone by the collector, whose marking would otherwise write to (and so copy) them.
-        context = multiprocessing.get_context("fork")
-        preload()
-        gc.freeze()
-    else:
-        context = _forkserver()
-    log.debug("polling %d feeds in %s worker processes", len(states), context.get_start_method())
-    offset = clock() - utc_now()  # the workers keep the caller's time, as tests set it
-    pipes: list[Connection] = []
-    processes = []
-    for share in shares(states, fetch_options(config), config.poll.workers):
-        receiving, sending = context.Pipe(duplex=False)
-        widen(sending)
-        process = context.Process(
-            target=run_share, args=(share, str(store.path), offset, sending), daemon=True
-        )
-        process.start()
-        sending.close()
-        pipes.append(receiving)
-        processes.append(process)
+    """Fetch and parse in the worker processes (see pollers.py), write here; returns the
+    feeds a worker that stopped left unpolled, for the caller to poll here."""
+    log.debug("polling %d feeds in %d worker processes", len(states), len(workers))
+    offset = clock() - utc_now()
+    busy: list[Worker] = []
     left = {state.url: state for state in states}
+    # shares() makes at most one share a worker, fewer for a few feeds
+    split = shares(states, fetch_options(config), len(workers))
+    for worker, share in zip(workers, split, strict=False):
+        try:
+            worker.requests.send(Job(share, str(store.path), offset))
+        except OSError:
+            worker.alive = False  # died since the pool checked: its share is polled here
+            continue
+        busy.append(worker)
+    done: set[int] = set()
     try:
-        with store.batch():  # begun after the fork, see poll_feeds
-            async for message in messages(pipes):
+        with store.batch():
+            async for index, message in messages([worker.results for worker in busy]):
                 if isinstance(message, EOFError):
-                    log.warning("a poller process stopped: %s", message)
-                elif message is not None:
+                    busy[index].alive = False
+                    log.warning("a worker process stopped: %s", message)
+                elif message is None:
+                    done.add(index)
+                else:
                     fetched, plan = message
                     left.pop(fetched.feed_url, None)
                     record(fetched, plan)
     finally:
-        for pipe in pipes:
-            pipe.close()
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-            process.join()
-        if forking:
-            gc.unfreeze()
+        for index, worker in enumerate(busy):
+            if index not in done:
+                worker.kill()  # stopped halfway (an error, SIGTERM): what it sends is stale
     if left:
-        log.warning("%d feeds left by a stopped poller process; polling them here", len(left))
+        log.warning("%d feeds left by a stopped worker process; polling them here", len(left))
     return list(left.values())
 
 
@@ -393,5 +259,43 @@ def poll(
     clock: Clock = utc_now,
     rng: random.Random | None = None,
     on_result: ResultCallback | None = None,
+    pool: WorkerPool | None = None,
 ) -> PollReport:
-    return asyncio.run(poll_feeds(config, store, feeds, clock=clock, rng=rng, on_result=on_result))
+    """Poll (see poll_feeds); SIGTERM or Ctrl-C stops it cleanly, raising Interrupted."""
+    work = poll_feeds(config, store, feeds, clock=clock, rng=rng, on_result=on_result, pool=pool)
+    return asyncio.run(_stopped_by_signals(work))
+
+
+STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+async def _stopped_by_signals(work: Coroutine[None, None, PollReport]) -> PollReport:
+    """Turn SIGTERM and Ctrl-C into a cancellation of the poll, so every ``finally`` runs:
+    the feeds written so far are committed, none half written, the poll's workers stopped."""
+    if threading.current_thread() is not threading.main_thread():
+        return await work  # signals reach the main thread only (the service handles its own)
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    received: list[signal.Signals] = []
+
+    def on_signal(signum: signal.Signals) -> None:
+        if not received:
+            received.append(signum)
+            task.cancel()
+
+    previous = {signum: signal.getsignal(signum) for signum in STOPPING_SIGNALS}
+    for signum in STOPPING_SIGNALS:
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if received:
+            name = "Ctrl-C" if received[0] == signal.SIGINT else received[0].name
+            message = f"poll stopped by {name}; the feeds polled so far are stored"
+            raise Interrupted(message, received[0]) from None
+        raise
+    finally:
+        for signum, handler in previous.items():
+            loop.remove_signal_handler(signum)
+            signal.signal(signum, handler)

@@ -1,17 +1,13 @@
-"""Fetching and parsing in worker processes, for polls that bring many bodies (first polls).
+"""Polling a share of the feeds: fetch, parse and plan, in a worker process or in this one.
 
-Each worker process fetches a share of the feeds with its own threads and client, parses what
-arrives, and sends the plans back through a pipe of its own. The main process is then left
-with the writes alone: fetching on its threads would compete with them for one interpreter
-lock, and every body would cross a process boundary twice.
+A worker process (see workers.py) fetches its share with its own threads and client, parses
+what arrives, and sends the plans back through a pipe of its own. The main process is then
+left with the writes alone: fetching on its threads would compete with them for one
+interpreter lock, and every body would cross a process boundary twice.
 
 The limits hold across the processes: each gets a share of the overall concurrency, and a
 host's feeds either go to one process with the whole per-host limit or are split with the
 limit split alike, so no host ever sees more connections than ``per_host_concurrency``.
-
-A process with no other thread (the one-shot command) forks its workers, which then share
-its memory; one with threads (the service) starts them from a forkserver, because a fork
-copies any lock another thread holds at that moment.
 
 Imported by the worker processes: no pydantic, no store.
 """
@@ -19,13 +15,9 @@ Imported by the worker processes: no pydantic, no store.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import logging
-import signal
 import sqlite3
-import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
@@ -36,7 +28,6 @@ from aggregator.types import FeedState, FetchResult, UpdatePlan
 
 log = logging.getLogger(__name__)
 
-PIPE_BYTES = 1 << 20  # Linux lets any user ask for up to this (fs.pipe-max-size)
 # A worker reads one feed's digests at a time, a few pages: not SQLite's 2 MiB default.
 READ_CACHE_KIB = 256
 
@@ -71,81 +62,92 @@ def shares(states: Sequence[FeedState], options: FetchOptions, workers: int) -> 
     return [Share(tuple(group), share_options) for group in groups if group]
 
 
-def widen(connection: Connection) -> None:
-    """Let a pipe hold 1 MiB instead of 64 KiB, less than one feed's plan: with the default,
-    a worker process waited on almost every send until the main process, busy writing, came
-    back to read, and a cold poll left a fifth of two cores idle."""
-    # Over the user's pipe limits, the default size is slower, not wrong.
-    if sys.platform == "linux":
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(connection.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+Pair = tuple[FetchResult, UpdatePlan]
+Digests = Callable[[str], frozenset[str]]
 
 
-def _digests(db: sqlite3.Connection | None, feed_url: str) -> frozenset[str]:
-    if db is None:
-        return frozenset()
-    rows = db.execute(
-        "SELECT raw_digest FROM entry_sources WHERE feed_url = ? AND raw_digest IS NOT NULL",
-        [feed_url],
-    )
-    return frozenset(digest for (digest,) in rows)
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One poll's work for one worker process."""
+
+    share: Share
+    database: str
+    clock_offset: timedelta  # the workers keep the caller's time, as tests set it
 
 
-def _default_sigint() -> None:
-    """A forked worker inherits the Ctrl-C handler that asyncio.run installed in its parent,
-    which only cancels the parent's task: restore Python's own, so Ctrl-C stops it."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+async def poll_share(
+    share: Share, digests: Digests, clock: Callable[[], datetime]
+) -> AsyncIterator[Pair]:
+    """Fetch and plan a share: each result without its body, with the plan made from it."""
+    by_url = {state.url: state for state in share.states}
+    async for fetched in fetch_many(share.states, share.options, clock):
+        state = by_url[fetched.feed_url]
+        if fetched.content:
+            state = replace(state, entry_digests=digests(state.url))
+        plan = plan_for(fetched, state, fetched.fetched_at)
+        yield replace(fetched, content=None), plan
 
 
-def run_share(share: Share, database: str, clock_offset: timedelta, out: Connection) -> None:
-    """Worker process: fetch and plan a share, sending ``(FetchResult, UpdatePlan)`` pairs,
-    the result without its body, and ``None`` once done."""
-    _default_sigint()
+def _reader(database: str) -> sqlite3.Connection | None:
     try:
         db = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
         db.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB}")
     except sqlite3.Error:
-        db = None  # a database still being created holds no digests to read
-
-    def clock() -> datetime:
-        return datetime.now(UTC) + clock_offset
-
-    async def poll() -> None:
-        by_url = {state.url: state for state in share.states}
-        async for fetched in fetch_many(share.states, share.options, clock):
-            state = by_url[fetched.feed_url]
-            if fetched.content:
-                state = replace(state, entry_digests=_digests(db, state.url))
-            plan = plan_for(fetched, state, fetched.fetched_at)
-            out.send((replace(fetched, content=None), plan))
-
-    try:
-        asyncio.run(poll())
-        out.send(None)
-    finally:
-        out.close()
-        if db is not None:
-            db.close()
+        return None  # a database still being created holds no digests to read
+    return db
 
 
-Pair = tuple[FetchResult, UpdatePlan]
+def serve(requests: Connection, results: Connection) -> None:
+    """A worker process: run each job that arrives, sending ``(FetchResult, UpdatePlan)``
+    pairs and ``None`` once done, until the main process closes the request pipe."""
+    while True:
+        try:
+            job: Job = requests.recv()
+        except EOFError:
+            return
+        db = _reader(job.database)
+
+        def digests(feed_url: str, db: sqlite3.Connection | None = db) -> frozenset[str]:
+            if db is None:
+                return frozenset()
+            rows = db.execute(
+                "SELECT raw_digest FROM entry_sources"
+                " WHERE feed_url = ? AND raw_digest IS NOT NULL",
+                [feed_url],
+            )
+            return frozenset(digest for (digest,) in rows)
+
+        def clock(offset: timedelta = job.clock_offset) -> datetime:
+            return datetime.now(UTC) + offset
+
+        async def run(share: Share = job.share) -> None:
+            async for pair in poll_share(share, digests, clock):
+                results.send(pair)
+
+        try:
+            asyncio.run(run())
+        finally:
+            if db is not None:
+                db.close()
+        results.send(None)
 
 
 Message = Pair | None | EOFError
 
 
-async def messages(connections: Sequence[Connection]) -> AsyncIterator[Message]:
-    """What the worker processes send, as it arrives: a pair, None from a worker that is done,
-    EOFError from one that went away; ends when every connection has ended.
+async def messages(connections: Sequence[Connection]) -> AsyncIterator[tuple[int, Message]]:
+    """What the worker processes send, as it arrives, with the index of the connection: a
+    pair, None from a worker that is done, EOFError from one that went away; ends when every
+    connection has ended. The connections stay open, for the next poll.
 
     The event loop reads a pipe when it is readable, without a thread hop per message;
     nothing is read while the caller handles a message, so at most one message per worker
     waits here and the rest wait in the pipes.
     """
     loop = asyncio.get_running_loop()
-    arrived: asyncio.Queue[Message] = asyncio.Queue()
+    arrived: asyncio.Queue[tuple[int, Message]] = asyncio.Queue()
 
-    def read(connection: Connection) -> None:
+    def read(index: int, connection: Connection) -> None:
         message: Message
         try:
             message = connection.recv()
@@ -153,17 +155,18 @@ async def messages(connections: Sequence[Connection]) -> AsyncIterator[Message]:
             message = EOFError(str(exc) or "connection closed")
         if message is None or isinstance(message, EOFError):
             loop.remove_reader(connection.fileno())
-        arrived.put_nowait(message)
+        arrived.put_nowait((index, message))
 
-    for connection in connections:
-        loop.add_reader(connection.fileno(), read, connection)
+    for index, connection in enumerate(connections):
+        loop.add_reader(connection.fileno(), read, index, connection)
     try:
         open_connections = len(connections)
         while open_connections:
-            message = await arrived.get()
+            index, message = await arrived.get()
             if message is None or isinstance(message, EOFError):
                 open_connections -= 1
-            yield message
+            yield index, message
     finally:
         for connection in connections:
-            loop.remove_reader(connection.fileno())
+            if not connection.closed:
+                loop.remove_reader(connection.fileno())

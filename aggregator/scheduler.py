@@ -29,6 +29,7 @@ from aggregator.errors import AggregatorError
 from aggregator.export import export_feeds
 from aggregator.pipeline import Clock, poll, utc_now
 from aggregator.store import Store
+from aggregator.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,10 @@ class Service:
         clock: Clock = utc_now,
         tick_seconds: float = 60.0,
         rng: random.Random | None = None,
+        pool: WorkerPool | None = None,
     ):
         self.config = config
+        self.pool = pool  # started before the scheduler's threads, see workers.py
         self.rng = rng or random.Random()
         self.clock = clock
         self.tick_seconds = tick_seconds
@@ -83,7 +86,9 @@ class Service:
             feeds = [by_url[url] for url in store.due_feeds(now) if url in by_url]
             outputs_missing = not (self.config.output_dir / "atom.xml").exists()
             if feeds:
-                report = poll(self.config, store, feeds, clock=self.clock, rng=self.rng)
+                report = poll(
+                    self.config, store, feeds, clock=self.clock, rng=self.rng, pool=self.pool
+                )
                 log.info(
                     "polled %d feeds: %d new, %d updated, %d failed",
                     len(feeds),

@@ -68,8 +68,8 @@ def set_version(base: str, version: int) -> None:
 
 class TreeMemory:
     """Peak proportional set size (PSS: shared pages split between the processes sharing
-    them) of a process and all its descendants (parser workers are grandchildren, via the
-    forkserver), sampled every 20 ms from /proc by a thread of this process."""
+    them) of a process and all its descendants (the workers are grandchildren, via the
+    spawner), sampled every 20 ms from /proc by a thread of this process."""
 
     def __init__(self, root: int) -> None:
         self.root = root

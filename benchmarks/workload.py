@@ -25,7 +25,7 @@ def urls(base: str, n: int) -> list[str]:
 
 def run_aggregator(base: str, n: int, db: Path, workers: int) -> tuple[float, int]:
     from aggregator.config import parse_config
-    from aggregator.pipeline import poll
+    from aggregator.pipeline import poll, worker_pool
     from aggregator.store import Store
 
     config = parse_config(
@@ -39,11 +39,12 @@ def run_aggregator(base: str, n: int, db: Path, workers: int) -> tuple[float, in
         },
         source_path=db.parent / "feeds.yaml",
     )  # fmt: skip
-    store = Store.open(config.database_path)
-    start = time.perf_counter()
-    report = poll(config, store)
-    seconds = time.perf_counter() - start
-    store.close()
+    with worker_pool(config) as pool:  # started as `aggregator poll` starts it: first
+        store = Store.open(config.database_path)
+        start = time.perf_counter()
+        report = poll(config, store, pool=pool)
+        seconds = time.perf_counter() - start
+        store.close()
     if report.failed:
         raise SystemExit(f"{len(report.failed)} feeds failed: {report.failed[0].error}")
     return seconds, report.new

@@ -220,7 +220,7 @@ def test_dupes_explains_and_split_keeps_a_copy_apart(tmp_path, server):
 
 def test_the_progress_bar_starts_no_thread(tmp_path, monkeypatch, server):
     """On a terminal the poll shows a progress bar; drawing it must not start a thread, or
-    the poll could no longer fork its worker processes (pipeline.can_fork)."""
+    a worker process that died could no longer be replaced safely (see workers.py)."""
     import threading
 
     from aggregator import cli as cli_module
@@ -240,7 +240,7 @@ def test_the_progress_bar_starts_no_thread(tmp_path, monkeypatch, server):
     threads_before = threading.active_count()
     with cli_module.open_store(config) as store:
         store.sync_feeds(config.feeds, cli_module.now_utc())
-        report = cli_module._poll_with_progress(config, store, feeds)
+        report = cli_module._poll_with_progress(config, store, feeds, None)
     assert threads_at_poll == [threads_before]
     assert report.failed == ()
     assert report.new > 0

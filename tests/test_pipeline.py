@@ -208,66 +208,66 @@ def test_every_supported_format_polls(server, make_config, store, clock):
     )
 
 
-@pytest.mark.parametrize("first_poll", [True, False], ids=["fetching-workers", "parser-pool"])
-def test_parser_processes_store_what_in_process_parsing_stores(
-    server, make_config, clock, monkeypatch, first_poll
-):
-    """Both ways of using worker processes store exactly what parsing in-process stores: a
-    first poll of many feeds fetched and parsed in them, and a later poll whose bodies go to
-    the parser pool (started at once here)."""
-    from multiprocessing import active_children
+@pytest.fixture(scope="module")
+def pool():
+    """One pool for the module's tests, as a service keeps one; started before this module's
+    servers (each job names its own database)."""
+    from aggregator.pollers import serve
+    from aggregator.workers import WorkerPool
 
-    from aggregator import pipeline
+    with WorkerPool(2, serve) as started:
+        yield started
+
+
+def _many_feeds(server, count, version=0):
     from benchmarks.corpus import feed_document
 
-    count = pipeline.INLINE_BODIES + 20 if first_poll else 12
-    feeds = [{"name": f"K{i}", "url": server.static_feed(f"/k{i}", feed_document(i))}
-             for i in range(count)]  # fmt: skip
-    seen = []
-    for workers in (0, 2):
-        config = make_config(feeds, poll={"workers": workers},
-                             site={"database": f"db-{workers}.sqlite"})  # fmt: skip
-        for i in range(count):  # each run starts from the same documents
-            server.static_feed(f"/k{i}", feed_document(i))
-        store = Store.open(config.database_path)
-        try:
-            if not first_poll:
-                poll(config, store, clock=clock)  # in-process: too few feeds for workers
-                for i in range(count):
-                    server.static_feed(f"/k{i}", feed_document(i, version=1).replace(
-                        b"<title>", b"<title>Opdateret: ", 3))  # fmt: skip
-                monkeypatch.setattr(pipeline, "INLINE_SECONDS", 0.0)
-            children: list[int] = []
-
-            def count_children(_result, seen=children):
-                seen.append(len(active_children()))
-
-            report = poll(config, store, clock=clock, on_result=count_children)
-            monkeypatch.undo()
-            assert report.failed == ()
-            assert (max(children) > 0) == (workers > 0)  # the processes did the parsing
-            seen.append([(e.title, e.link, e.published, e.content_html)
-                         for e in store.recent_entries(10_000)])  # fmt: skip
-        finally:
-            store.close()
-    assert len(seen[0]) >= count * 20
-    assert seen[0] == seen[1]
-
-
-def _many_feeds(server, count):
-    from benchmarks.corpus import feed_document
-
-    return [{"name": f"K{i}", "url": server.static_feed(f"/k{i}", feed_document(i))}
+    return [{"name": f"K{i}", "url": server.static_feed(f"/k{i}", feed_document(i, version))}
             for i in range(count)]  # fmt: skip
 
 
+def _stored(store: Store) -> list[tuple[object, ...]]:
+    return [(e.title, e.link, e.published, e.content_html)
+            for e in store.recent_entries(10_000)]  # fmt: skip
+
+
+def test_worker_processes_store_what_in_process_parsing_stores(server, make_config, clock, pool):
+    """The workers store exactly what polling in-process stores, on a first poll and on a
+    later one (new entries in some feeds, edited titles in others, the rest 304); the same
+    processes serve both polls."""
+    from benchmarks.corpus import feed_document
+
+    count = 30
+    stores = {}
+    for name in ("here", "workers"):
+        _many_feeds(server, count)  # each run starts from the same documents
+        config = make_config(_many_feeds(server, count), site={"database": f"{name}.sqlite"})
+        stores[name] = Store.open(config.database_path)
+    pids = [worker.pid for worker in pool.ready()]
+    try:
+        for version in (0, 1):
+            if version:
+                for i in range(0, count, 2):
+                    server.static_feed(f"/k{i}", feed_document(i, version=1).replace(
+                        b"<title>", b"<title>Opdateret: ", 3 if i % 4 else 0))  # fmt: skip
+            here = poll(config, stores["here"], clock=clock)
+            there = poll(config, stores["workers"], clock=clock, pool=pool)
+            assert here.failed == there.failed == ()
+            assert there.new == here.new > 0
+            assert there.updated == here.updated
+            assert _stored(stores["workers"]) == _stored(stores["here"])
+    finally:
+        for opened in stores.values():
+            opened.close()
+    assert [worker.pid for worker in pool.ready()] == pids  # reused, not restarted
+
+
 @pytest.mark.parametrize("per_host", [1, 3])
-def test_worker_processes_keep_the_per_host_limit_between_them(make_config, store, per_host):
-    """A first poll of many feeds fetches in two worker processes; one host still never sees
-    more than per_host_concurrency requests at once."""
+def test_worker_processes_keep_the_per_host_limit_between_them(make_config, store, per_host, pool):
+    """Two worker processes fetch; one host still never sees more than per_host_concurrency
+    requests at once."""
     import threading
 
-    from aggregator.pipeline import INLINE_BODIES
     from benchmarks.corpus import feed_document
     from tests.feedserver import FeedServer, Request
 
@@ -291,11 +291,9 @@ def test_worker_processes_keep_the_per_host_limit_between_them(make_config, stor
             return handler
 
         feeds = [{"name": f"K{i}", "url": server.route(f"/k{i}", slow(feed_document(i)))}
-                 for i in range(INLINE_BODIES + 10)]  # fmt: skip
-        config = make_config(
-            feeds, poll={"per_host_concurrency": per_host, "concurrency": 8, "workers": 2}
-        )
-        report = poll(config, store)
+                 for i in range(30)]  # fmt: skip
+        config = make_config(feeds, poll={"per_host_concurrency": per_host, "concurrency": 8})
+        report = poll(config, store, pool=pool)
     finally:
         server.stop()
     assert report.failed == ()
@@ -303,148 +301,36 @@ def test_worker_processes_keep_the_per_host_limit_between_them(make_config, stor
     assert 1 <= peak[0] <= per_host
 
 
-def test_feeds_of_a_killed_worker_process_are_polled_here(server, make_config, store, caplog):
-    """SIGKILL one fetching worker process in the middle of a first poll: every feed is still
-    polled and stored once."""
+def test_a_worker_killed_mid_poll_is_replaced(server, make_config, store, caplog, pool):
+    """SIGKILL one worker in the middle of a poll: every feed is still polled and stored once
+    (its feeds here), and the next poll has two workers again, the dead one replaced."""
     import os
     import signal
-    from pathlib import Path
 
-    from aggregator.pipeline import INLINE_BODIES
-
-    feeds = _many_feeds(server, INLINE_BODIES + 40)
-    config = make_config(feeds, poll={"workers": 2, "concurrency": 2})
+    feeds = _many_feeds(server, 60)
+    config = make_config(feeds, poll={"concurrency": 2})
+    before = [worker.pid for worker in pool.ready()]
     killed: list[int] = []
 
-    def workers_of(parent: int) -> list[int]:
-        children = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    stat = (entry / "stat").read_text()
-                except OSError:
-                    continue
-                if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
-                    children.append(int(entry.name))
-        return children
-
     def kill_one(_result) -> None:
-        if killed:
-            return
-        for forkserver in workers_of(os.getpid()):
-            for worker in workers_of(forkserver):
-                os.kill(worker, signal.SIGKILL)
-                killed.append(worker)
-                return
+        if not killed:
+            killed.append(before[0])
+            os.kill(before[0], signal.SIGKILL)
 
     with caplog.at_level("WARNING", logger="aggregator.pipeline"):
-        report = poll(config, store, on_result=kill_one)
-    assert killed
-    assert "left by a stopped poller process; polling them here" in caplog.text
+        report = poll(config, store, on_result=kill_one, pool=pool)
+    assert "left by a stopped worker process; polling them here" in caplog.text
     assert report.failed == ()
     assert len(report.results) == len(feeds)
     assert report.new == len(feeds) * 20
     assert count(store, "entries") == len(feeds) * 20
-
-
-FORKED_POLL = """
-import logging, sys
-from pathlib import Path
-from aggregator.config import load_config
-from aggregator.pipeline import poll
-from aggregator.store import Store
-
-logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
-config = load_config(Path(sys.argv[1]))
-store = Store.open(config.database_path)
-interrupted = []
-
-def interrupt_a_worker(_result):  # as Ctrl-C would, but sent to one worker alone
-    import multiprocessing, os, signal
-    if sys.argv[2:] == ["interrupt"] and not interrupted:
-        interrupted.append(multiprocessing.active_children()[0].pid)
-        os.kill(interrupted[0], signal.SIGINT)
-
-if sys.argv[2:] == ["in-transaction"]:
-    with store.batch():
-        report = poll(config, store)
-else:
-    report = poll(config, store, on_result=interrupt_a_worker)
-print(report.new, len(report.failed))
-"""
-
-
-def _forked_poll(config, *args: str, start: str = "fork") -> tuple[int, str]:
-    """Poll in a fresh interpreter (this test process has the server's threads): the number
-    of new entries, and the log."""
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [sys.executable, "-c", FORKED_POLL, str(config.source_path), *args],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    new, failed = map(int, done.stdout.split())
-    assert failed == 0
-    assert f"polling {len(config.feeds)} feeds in {start} worker processes" in done.stderr
-    return new, done.stderr
-
-
-def test_a_single_threaded_process_forks_its_workers(server, make_config, clock):
-    """The one-shot command has no threads of its own, so its workers are forked (sharing its
-    memory) rather than started from a forkserver, for a first poll and for later ones; what
-    they store is what in-process parsing stores."""
-    from aggregator.pipeline import INLINE_BODIES
-    from benchmarks.corpus import feed_document
-
-    count = INLINE_BODIES + 20
-    feeds = _many_feeds(server, count)
-    here = make_config(feeds, poll={"workers": 0}, site={"database": "here.sqlite"})
-    # Written last, so feeds.yaml is this one when the forked poll reads it.
-    forked = make_config(feeds, poll={"workers": 2}, site={"database": "forked.sqlite"})
-    forked_store = Store.open(forked.database_path)
-    here_store = Store.open(here.database_path)
-
-    def stored(store: Store) -> list[tuple[object, ...]]:
-        return [(e.title, e.link, e.published, e.content_html)
-                for e in store.recent_entries(10_000)]  # fmt: skip
-
-    try:
-        for version in (0, 1):
-            if version:  # new entries in some feeds, an edited title in others, the rest 304
-                for i in range(0, count, 2):
-                    server.static_feed(f"/k{i}", feed_document(i, version=1).replace(
-                        b"<title>", b"<title>Opdateret: ", 3 if i % 4 else 0))  # fmt: skip
-            new, log = _forked_poll(forked)
-            assert "stopped" not in log  # no worker died and left its feeds to the parent
-            assert new == poll(here, here_store, clock=clock).new > 0
-            assert stored(forked_store) == stored(here_store)
-    finally:
-        forked_store.close()
-        here_store.close()
-
-
-def test_ctrl_c_stops_a_forked_worker(server, make_config):
-    """A forked worker must not keep the parent's asyncio Ctrl-C handler, which would only
-    cancel a copy of the parent's task and leave the worker polling."""
-    from aggregator.pipeline import INLINE_BODIES
-
-    config = make_config(_many_feeds(server, INLINE_BODIES + 40), poll={"workers": 2,
-                         "concurrency": 2})  # fmt: skip
-    _, log = _forked_poll(config, "interrupt")
-    assert "a poller process stopped" in log
-    assert "left by a stopped poller process; polling them here" in log
-
-
-def test_no_fork_inside_a_transaction(server, make_config):
-    """A fork copies SQLite's in-memory lock state: a caller's open transaction makes even a
-    single-threaded process start its workers from a forkserver."""
-    from aggregator.pipeline import INLINE_BODIES
-
-    config = make_config(_many_feeds(server, INLINE_BODIES + 10), poll={"workers": 2})
-    new, _ = _forked_poll(config, "in-transaction", start="forkserver")
-    assert new == len(config.feeds) * 20
+    after = [worker.pid for worker in pool.ready()]
+    assert len(after) == 2
+    assert after[0] != before[0]
+    assert after[1] == before[1]
+    again = poll(config, store, pool=pool)
+    assert again.failed == ()
+    assert all(result.not_modified for result in again.results)
 
 
 def test_worker_pipes_hold_a_whole_plan():
@@ -452,39 +338,12 @@ def test_worker_pipes_hold_a_whole_plan():
     import fcntl
     import multiprocessing
 
-    from aggregator.pollers import PIPE_BYTES, widen
+    from aggregator.workers import PIPE_BYTES, widen
 
     receiving, sending = multiprocessing.Pipe(duplex=False)
     try:
-        widen(sending)
+        widen(sending.fileno())
         assert fcntl.fcntl(sending.fileno(), fcntl.F_GETPIPE_SZ) == PIPE_BYTES
     finally:
         receiving.close()
         sending.close()
-
-
-def _states(count: int, validated: int = 0):
-    from aggregator.types import FeedState
-
-    return [FeedState(url=f"https://k{i}.dk/feed", etag='"v1"' if i < validated else None)
-            for i in range(count)]  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("feeds", "validated", "workers", "forking", "expected"),
-    [
-        (1000, 0, 2, True, True),  # a first poll
-        (1000, 0, 2, False, True),
-        (1000, 1000, 2, True, True),  # every feed has validators: forking is cheap enough
-        (1000, 1000, 2, False, False),  # a forkserver costs more than 304s save
-        (1000, 970, 2, False, False),  # 30 bodies expected: parse them here
-        (1000, 950, 2, False, True),
-        (40, 0, 2, True, False),  # too few feeds to share out
-        (1000, 0, 0, True, False),  # workers: 0 keeps it all in one process
-    ],
-)
-def test_when_to_poll_in_worker_processes(feeds, validated, workers, forking, expected):
-    from aggregator.pipeline import INLINE_BODIES, use_workers
-
-    assert INLINE_BODIES == 40
-    assert use_workers(_states(feeds, validated), workers, forking) is expected

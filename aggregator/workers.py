@@ -1,0 +1,272 @@
+"""Long-lived worker processes, started once before any thread exists and reused by every poll.
+
+A fork copies the whole process, with any lock another thread holds at that moment: it is only
+safe while the process has one thread. So ``aggregator poll`` and ``aggregator run`` start a
+pool first thing, before the store, the scheduler or any fetch thread: the pool forks a
+*spawner*, a small process that never starts a thread, and the spawner forks the workers, at
+once and again whenever one has died. The modules the workers need are imported before the
+first fork, so every worker shares their pages with the main process instead of importing its
+own copy (what a forkserver would do, at a second of start-up each).
+
+Nothing outlives the main process:
+
+- the spawner and each worker ask the kernel for SIGKILL when their parent dies
+  (``PR_SET_PDEATHSIG``), which covers SIGKILL of the main process;
+- only the main process holds the other end of a worker's request pipe, so a worker that
+  misses the signal still stops at end-of-file;
+- ``close()`` ends the spawner, which stops its workers and waits for them before it exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import gc
+import logging
+import os
+import signal
+import socket
+import struct
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+
+log = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1
+PIPE_BYTES = 1 << 20  # Linux lets any user ask for up to this (fs.pipe-max-size)
+_PID = struct.Struct("!i")
+
+Serve = Callable[[Connection, Connection], None]
+
+
+def die_with_parent(parent: int) -> None:
+    """Ask the kernel to SIGKILL this process when ``parent`` goes; exit now if it already has."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def _reset_signals() -> None:
+    """Ctrl-C reaches the whole process group: the main process alone decides what it means
+    (it stops the workers of an abandoned poll itself). SIGTERM ends a child quietly."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@dataclass(slots=True)
+class Worker:
+    """The main process's side of one worker: its pid and both pipe ends."""
+
+    pid: int
+    requests: Connection  # main -> worker
+    results: Connection  # worker -> main
+    alive: bool = True
+
+    def kill(self) -> None:
+        """Stop a worker whose job was abandoned halfway: what it would still send is stale."""
+        if self.alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+        self.alive = False
+        self.requests.close()
+        self.results.close()
+
+
+@dataclass(slots=True)
+class WorkerPool:
+    """``size`` worker processes, each running ``serve(requests, results)`` until its request
+    pipe ends. Use from one thread at a time (the service runs one job at a time)."""
+
+    size: int
+    serve: Serve
+    workers: list[Worker] = field(default_factory=list)
+    _spawner: int | None = None
+    _control: socket.socket | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> WorkerPool:
+        if self.size <= 0 or self._spawner is not None:
+            return self
+        if threading.active_count() > 1:
+            log.warning("worker pool started with %d threads running", threading.active_count())
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        # The pages as they are now are shared with every worker: the collector must leave
+        # them alone, as marking an object writes to (and so copies) its page.
+        gc.freeze()
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the spawner
+            code = 1
+            try:
+                ours.close()
+                die_with_parent(parent)
+                code = _spawner(theirs, self.serve)
+            finally:
+                os._exit(code)
+        gc.unfreeze()
+        theirs.close()
+        self._spawner, self._control = pid, ours
+        self.workers = [self._spawn() for _ in range(self.size)]
+        log.debug("started %d worker processes", self.size)
+        return self
+
+    def _spawn(self) -> Worker:
+        assert self._control is not None
+        request_read, request_write = os.pipe()
+        result_read, result_write = os.pipe()
+        widen(request_write)
+        widen(result_read)
+        try:
+            socket.send_fds(self._control, [b"spawn"], [request_read, result_write])
+            pid = _PID.unpack(_receive(self._control, _PID.size))[0]
+        finally:
+            os.close(request_read)
+            os.close(result_write)
+        return Worker(
+            pid,
+            Connection(request_write, readable=False),
+            Connection(result_read, writable=False),
+        )
+
+    def ready(self) -> list[Worker]:
+        """The workers, with any that died since the last poll replaced first."""
+        with self._lock:
+            if self._control is None:
+                return []
+            for index, worker in enumerate(self.workers):
+                if worker.alive and _ended(worker.results):
+                    worker.alive = False
+                if not worker.alive:
+                    with contextlib.suppress(OSError):
+                        worker.requests.close()
+                        worker.results.close()
+                    self.workers[index] = self._spawn()
+                    log.info("restarted a worker process that had stopped")
+            return list(self.workers)
+
+    def close(self) -> None:
+        """Stop every worker and the spawner, and wait for them."""
+        with self._lock:
+            for worker in self.workers:
+                with contextlib.suppress(OSError):
+                    worker.requests.close()
+                    worker.results.close()
+            self.workers = []
+            if self._control is not None:
+                self._control.close()
+                self._control = None
+            if self._spawner is not None:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(self._spawner, 0)
+                self._spawner = None
+
+    def __enter__(self) -> WorkerPool:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def widen(fd: int) -> None:
+    """Let a pipe hold 1 MiB instead of 64 KiB, more than one feed's plan: with the default,
+    a worker waited on almost every send until the main process, busy writing, came back to
+    read, and a cold poll left a fifth of two cores idle."""
+    # Over the user's pipe limits, the default size is slower, not wrong.
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+
+
+def _ended(connection: Connection) -> bool:
+    """Whether a worker idle between polls has gone: its result pipe is readable only then."""
+    try:
+        if not connection.poll():
+            return False
+        connection.recv()  # a message from an abandoned job: the worker is not to be trusted
+    except (EOFError, OSError):
+        pass
+    return True
+
+
+def _receive(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise OSError("the worker spawner stopped")
+        data += chunk
+    return data
+
+
+def _spawner(control: socket.socket, serve: Serve) -> int:
+    """Fork a worker for each request on ``control``, until it ends; then stop them all."""
+    _reset_signals()
+    spawner = os.getpid()
+    children: set[int] = set()
+    try:
+        while True:
+            try:
+                _, fds, _, _ = socket.recv_fds(control, 16, 2)
+            except OSError:
+                break
+            if len(fds) != 2:
+                break  # end of file: the main process closed the pool or went away
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    control.close()
+                    die_with_parent(spawner)
+                    code = _worker(fds[0], fds[1], serve)
+                finally:
+                    os._exit(code)
+            for fd in fds:  # the next worker must not hold this one's pipe ends
+                os.close(fd)
+            children.add(pid)
+            control.sendall(_PID.pack(pid))
+            children -= _reaped()
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        for pid in children:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+    return 0
+
+
+def _reaped() -> set[int]:
+    done = set()
+    with contextlib.suppress(ChildProcessError):
+        while True:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                break
+            done.add(pid)
+    return done
+
+
+def _worker(requests: int, results: int, serve: Serve) -> int:
+    requests_end = Connection(requests, writable=False)
+    results_end = Connection(results, readable=False)
+    try:
+        serve(requests_end, results_end)
+    except (BrokenPipeError, EOFError):
+        pass  # the main process stopped listening: nothing left to do
+    finally:
+        requests_end.close()
+        results_end.close()
+    return 0
+
+
+@contextlib.contextmanager
+def started(size: int, serve: Serve) -> Iterator[WorkerPool]:
+    with WorkerPool(size, serve) as pool:
+        yield pool
