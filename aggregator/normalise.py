@@ -20,7 +20,14 @@ import nh3
 
 from aggregator.dedup import sketch, title_key
 from aggregator.policy import publisher_hint
-from aggregator.types import EntryPlan, FetchResult, ParsedEntry, ParsedFeed, UpdatePlan
+from aggregator.types import (
+    Enclosure,
+    EntryPlan,
+    FetchResult,
+    ParsedEntry,
+    ParsedFeed,
+    UpdatePlan,
+)
 
 SUMMARY_LENGTH = 300
 _ID_NAMESPACE = uuid.UUID("6f1c1b8e-3d55-4c1a-9a53-2c6f0e0f7a10")
@@ -258,7 +265,7 @@ def _clamp(value: datetime | None, now: datetime) -> datetime | None:
 
 # Part of every raw digest: bump it when a change to the rules here should rewrite stored
 # entries on their next poll, even those whose feed did not change them.
-NORMALISE_VERSION = 1
+NORMALISE_VERSION = 2
 
 
 def raw_digest(entry: ParsedEntry, key: str) -> str:
@@ -268,7 +275,8 @@ def raw_digest(entry: ParsedEntry, key: str) -> str:
         key, entry.guid, entry.link, entry.title, entry.author, entry.content_html,
         entry.published.isoformat() if entry.published else None,
         entry.updated.isoformat() if entry.updated else None,
-        entry.language, entry.content_base,
+        entry.language, entry.content_base, "\1".join(entry.categories),
+        "\1".join(f"{e.url}\2{e.type or ''}\2{e.length}" for e in entry.enclosures),
     )  # fmt: skip
     # Fields joined with a separator that feed text cannot hold (XML forbids U+0000), None
     # told apart from "" by a marker of its own; repr() of the tuple cost four times more.
@@ -276,6 +284,41 @@ def raw_digest(entry: ParsedEntry, key: str) -> str:
     return hashlib.blake2b(
         f"{NORMALISE_VERSION}\0{joined}".encode(errors="surrogatepass"), digest_size=16
     ).hexdigest()
+
+
+MAX_CATEGORIES = 50
+MAX_CATEGORY_LENGTH = 200
+
+
+def clean_categories(terms: Sequence[str]) -> tuple[str, ...]:
+    """Trimmed, markup gone, each once (ignoring case, the first spelling kept), and bounded:
+    a feed can tag a post with anything, and a tag is shown and indexed."""
+    seen: set[str] = set()
+    kept: list[str] = []
+    for term in terms:
+        text = html_to_text(term)[:MAX_CATEGORY_LENGTH].strip()
+        folded = text.casefold()
+        if text and folded not in seen:
+            seen.add(folded)
+            kept.append(text)
+            if len(kept) == MAX_CATEGORIES:
+                break
+    return tuple(kept)
+
+
+def clean_enclosures(enclosures: Sequence[Enclosure]) -> tuple[Enclosure, ...]:
+    """Only absolute http(s) URLs, each once: an enclosure is a link readers will follow.
+    A type of text/html is dropped: feedparser gives it to every Atom link that names none."""
+    kept: dict[str, Enclosure] = {}
+    for enclosure in enclosures:
+        try:
+            parts = urlsplit(enclosure.url)
+        except ValueError:
+            continue
+        if parts.scheme in ("http", "https") and parts.hostname and enclosure.url.isprintable():
+            kind = enclosure.type if enclosure.type != "text/html" else None
+            kept.setdefault(enclosure.url, Enclosure(enclosure.url, kind, enclosure.length))
+    return tuple(kept.values())
 
 
 def normalise_entry(
@@ -308,6 +351,8 @@ def normalise_entry(
         sketch=sketch(text),
         title_key=title_key(title),
         raw_digest=digest,
+        categories=clean_categories(entry.categories),
+        enclosures=clean_enclosures(entry.enclosures),
     )
 
 

@@ -11,10 +11,11 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urljoin
 
 from aggregator.errors import ParseError
 from aggregator.parse_fast import parse_fast
-from aggregator.types import ParsedEntry, ParsedFeed
+from aggregator.types import Enclosure, ParsedEntry, ParsedFeed
 
 # Sanitising and resolving relative URLs (against the entry's own link) are done once, by nh3,
 # in normalise; feedparser's own passes would only add cost.
@@ -55,6 +56,33 @@ def _content(entry: Any) -> str:
     return str(entry.get("summary") or "")
 
 
+def _categories(entry: Any) -> tuple[str, ...]:
+    """Terms of category, atom:category (its label when it has no term), dc:subject."""
+    terms = ((tag.get("term") or tag.get("label") or "") for tag in entry.get("tags") or [])
+    return tuple(term for term in (str(t).strip() for t in terms) if term)
+
+
+def _length(value: object) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        return None
+    return number if number >= 0 else None
+
+
+def _enclosures(entry: Any, document_url: str) -> tuple[Enclosure, ...]:
+    """RSS enclosure and Atom rel=enclosure links, relative URLs resolved like links are."""
+    found = []
+    for enclosure in entry.get("enclosures") or []:
+        href = str(enclosure.get("href") or "").strip()
+        if href:
+            kind = str(enclosure.get("type") or "").strip() or None
+            found.append(
+                Enclosure(urljoin(document_url, href), kind, _length(enclosure.get("length")))
+            )
+    return tuple(found)
+
+
 def _entry(entry: Any, feed_language: str | None, document_url: str) -> ParsedEntry:
     detail = entry.get("content", [{}])[0] if entry.get("content") else {}
     # feedparser reports the document URL as base unless xml:base says otherwise; only an
@@ -70,6 +98,8 @@ def _entry(entry: Any, feed_language: str | None, document_url: str) -> ParsedEn
         updated=_to_datetime(_get(entry, "updated_parsed")),
         language=(detail.get("language") or feed_language) if detail else feed_language,
         content_base=base if base and base != document_url else None,
+        categories=_categories(entry),
+        enclosures=_enclosures(entry, document_url),
     )
 
 

@@ -18,7 +18,7 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
-from aggregator.types import ParsedEntry, ParsedFeed
+from aggregator.types import Enclosure, ParsedEntry, ParsedFeed
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 RSS1 = "{http://purl.org/rss/1.0/}"
@@ -28,6 +28,24 @@ CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
 SY = "{http://purl.org/rss/1.0/modules/syndication/}"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
+
+# Children of an item or entry this path reads, or knows feedparser keeps nothing of that we
+# store; any other child (itunes:*, media:*, dc:title, ...) sends the document to feedparser.
+_RSS2_ITEM = frozenset(
+    {"title", "link", "guid", "description", "pubDate", "author", "category", "enclosure",
+     "comments", f"{CONTENT}encoded", f"{DC}creator", f"{DC}subject",
+     "{http://wellformedweb.org/CommentAPI/}commentRss",
+     "{http://purl.org/rss/1.0/modules/slash/}comments"}
+)  # fmt: skip
+_ATOM_ENTRY = frozenset(
+    f"{ATOM}{tag}"
+    for tag in ("id", "title", "link", "updated", "published", "author", "content", "summary",
+                "category", "rights")
+)  # fmt: skip
+_RSS1_ITEM = frozenset(
+    {f"{RSS1}title", f"{RSS1}link", f"{RSS1}description", f"{CONTENT}encoded",
+     f"{DC}creator", f"{DC}date", f"{DC}subject", f"{DC}description"}
+)  # fmt: skip
 
 _DECLARED = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)")
 _CHARSET = re.compile(r"charset\s*=\s*\"?([A-Za-z0-9._-]+)", re.I)
@@ -52,6 +70,27 @@ def _child_text(parent: etree._Element, tag: str) -> str | None:
     if len(found) > 1:
         raise _Unsupported(f"repeated {tag}")
     return _text(found[0]) if found else None
+
+
+def _known_children(parent: etree._Element, known: frozenset[str]) -> None:
+    for child in parent:
+        if isinstance(child.tag, str) and child.tag not in known:
+            raise _Unsupported(f"element {child.tag}")
+
+
+def _categories(parent: etree._Element, tags: tuple[str, ...]) -> tuple[str, ...]:
+    """Category texts in document order, as feedparser's tags."""
+    return tuple(
+        term for child in parent if child.tag in tags and (term := (_text(child) or "").strip())
+    )
+
+
+def _length(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not value.strip().isdigit():
+        raise _Unsupported("enclosure length")
+    return int(value)
 
 
 def _stripped(value: str | None) -> str | None:
@@ -106,8 +145,7 @@ def _rss2(channel: etree._Element, url: str) -> ParsedFeed:
     language = _stripped(_child_text(channel, "language"))
     entries = []
     for item in channel.iterfind("item"):
-        if item.find(f"{DC}date") is not None or item.find("source") is not None:
-            raise _Unsupported("item dates or sources feedparser maps its own way")
+        _known_children(item, _RSS2_ITEM)
         guid_element = item.find("guid")
         guid = _stripped(_child_text(item, "guid"))
         link = _stripped(_child_text(item, "link"))
@@ -130,6 +168,8 @@ def _rss2(channel: etree._Element, url: str) -> ParsedFeed:
                 published=_rfc822(_child_text(item, "pubDate")),
                 updated=None,
                 language=language,
+                categories=_categories(item, ("category", f"{DC}subject")),
+                enclosures=tuple(_rss_enclosure(e, url) for e in item.iterfind("enclosure")),
             )
         )
     return ParsedFeed(
@@ -143,6 +183,46 @@ def _rss2(channel: etree._Element, url: str) -> ParsedFeed:
         sy_period=_stripped(_child_text(channel, f"{SY}updatePeriod")),
         sy_frequency=_positive(_child_text(channel, f"{SY}updateFrequency")),
     )
+
+
+def _rss_enclosure(element: etree._Element, url: str) -> Enclosure:
+    href = (element.get("url") or "").strip()
+    if not href:
+        raise _Unsupported("enclosure without a URL")
+    # feedparser leaves an RSS enclosure's URL as written; parse.py resolves it as a link.
+    kind = (element.get("type") or "").strip() or None
+    return Enclosure(urljoin(url, href), kind, _length(element.get("length")))
+
+
+def _atom_enclosures(entry: etree._Element, url: str) -> tuple[Enclosure, ...]:
+    found = []
+    for link in entry.iterfind(f"{ATOM}link"):
+        if link.get("rel") == "enclosure":
+            href = (link.get("href") or "").strip()
+            if not href:
+                raise _Unsupported("enclosure without a URL")
+            kind = (link.get("type") or "").strip() or None
+            found.append(Enclosure(urljoin(url, href), kind, _length(link.get("length"))))
+    return tuple(found)
+
+
+def _atom_categories(entry: etree._Element) -> tuple[str, ...]:
+    terms = (c.get("term") or c.get("label") or "" for c in entry.iterfind(f"{ATOM}category"))
+    return tuple(term for term in (t.strip() for t in terms) if term)
+
+
+def _atom_author(entry: etree._Element) -> str | None:
+    authors = entry.findall(f"{ATOM}author")
+    if not authors:
+        return None
+    if len(authors) > 1:
+        raise _Unsupported("several authors")
+    name = _stripped(_text(authors[0].find(f"{ATOM}name")))
+    email = _stripped(_text(authors[0].find(f"{ATOM}email")))
+    if email and not name:
+        raise _Unsupported("author with an e-mail address only")
+    # feedparser's own form, which normalise then reads the name out of.
+    return f"{name} ({email})" if name and email else name
 
 
 def _resolved(url: str, value: str | None) -> str | None:
@@ -172,9 +252,7 @@ def _atom(root: etree._Element, url: str) -> ParsedFeed:
         content_element = entry.find(f"{ATOM}content")
         content = _atom_text(content_element)
         summary = _atom_text(entry.find(f"{ATOM}summary"))
-        names = [_text(a.find(f"{ATOM}name")) for a in entry.iterfind(f"{ATOM}author")]
-        if len(names) > 1 or entry.find(f"{ATOM}source") is not None:
-            raise _Unsupported("several authors or a source element")
+        _known_children(entry, _ATOM_ENTRY)
         lang = language
         if content_element is not None:
             lang = content_element.get(XML_LANG) or entry.get(XML_LANG) or language
@@ -184,11 +262,13 @@ def _atom(root: etree._Element, url: str) -> ParsedFeed:
                 guid=guid,
                 link=_atom_link(entry, url) or guid,  # feedparser's fallback too
                 title=_atom_text(entry.find(f"{ATOM}title")) or "",
-                author=_stripped(names[0]) if names else None,
+                author=_atom_author(entry),
                 content_html=content if content else (summary or ""),
                 published=_iso(_child_text(entry, f"{ATOM}published")),
                 updated=_iso(_child_text(entry, f"{ATOM}updated")),
                 language=lang,
+                categories=_atom_categories(entry),
+                enclosures=_atom_enclosures(entry, url),
             )
         )
     return ParsedFeed(
@@ -203,31 +283,42 @@ def _atom(root: etree._Element, url: str) -> ParsedFeed:
 
 def _rss1(root: etree._Element, url: str) -> ParsedFeed:
     channel = root.find(f"{RSS1}channel")
-    if channel is None or channel.find(f"{DC}language") is not None:
-        raise _Unsupported("RDF without a channel, or with dc:language")
+    if channel is None:
+        raise _Unsupported("RDF without a channel")
+    language = _stripped(_child_text(channel, f"{DC}language"))
     entries = []
     for item in root.iterfind(f"{RSS1}item"):
+        _known_children(item, _RSS1_ITEM)
         content = _child_text(item, f"{CONTENT}encoded")
         link = _stripped(_child_text(item, f"{RSS1}link"))
+        descriptions = [
+            d
+            for d in (
+                _child_text(item, f"{RSS1}description"),
+                _child_text(item, f"{DC}description"),
+            )
+            if d is not None
+        ]
+        if len(descriptions) > 1:
+            raise _Unsupported("description and dc:description")
         entries.append(
             ParsedEntry(
                 guid=_stripped(item.get(f"{RDF}about")),
                 link=urljoin(url, link) if link else None,
                 title=_child_text(item, f"{RSS1}title") or "",
                 author=_stripped(_child_text(item, f"{DC}creator")),
-                content_html=content
-                if content
-                else (_child_text(item, f"{RSS1}description") or ""),
+                content_html=content if content else (descriptions[0] if descriptions else ""),
                 published=None,
                 updated=_iso(_child_text(item, f"{DC}date")),
-                language=None,
+                language=language,
+                categories=_categories(item, (f"{DC}subject",)),
             )
         )
     return ParsedFeed(
         url=url,
         title=_stripped(_child_text(channel, f"{RSS1}title")),
         site_url=_stripped(_child_text(channel, f"{RSS1}link")),
-        language=None,
+        language=language,
         version="rss10",
         entries=tuple(entries),
         sy_period=_stripped(_child_text(channel, f"{SY}updatePeriod")),

@@ -51,6 +51,16 @@ class FetchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Enclosure:
+    """A file attached to a post (podcast audio, a PDF): RSS ``enclosure``, Atom
+    ``link rel="enclosure"``, JSON Feed ``attachments``."""
+
+    url: str
+    type: str | None = None
+    length: int | None = None  # bytes, as the feed says; None when it does not say
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedEntry:
     guid: str | None
     link: str | None
@@ -61,6 +71,8 @@ class ParsedEntry:
     updated: datetime | None
     language: str | None = None
     content_base: str | None = None  # xml:base of the content, when the feed gives one
+    categories: tuple[str, ...] = ()  # category, atom:category, dc:subject, JSON tags
+    enclosures: tuple[Enclosure, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +108,8 @@ class EntryPlan:
     sketch: tuple[int, ...] = ()
     title_key: str = ""
     raw_digest: str = ""
+    categories: tuple[str, ...] = ()  # trimmed, duplicates (ignoring case) dropped, in order
+    enclosures: tuple[Enclosure, ...] = ()  # absolute http(s) URLs only
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +171,8 @@ class StoredEntry:
     first_seen: datetime
     sources: tuple[SourceRef, ...]
     language: str | None = None
+    categories: tuple[str, ...] = ()  # the primary source's, in the feed's order
+    enclosures: tuple[Enclosure, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

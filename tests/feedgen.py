@@ -16,6 +16,8 @@ class Item:
     published: datetime | None = None
     guid: str | None = None
     author: str | None = None
+    categories: tuple[str, ...] = ()
+    enclosures: tuple[tuple[str, str, int], ...] = ()  # url, type, length
 
 
 def rss(title: str, site: str, items: list[Item]) -> bytes:
@@ -36,6 +38,11 @@ def rss(title: str, site: str, items: list[Item]) -> bytes:
         if item.author:
             parts.append(f"<author>{escape(item.author)}</author>")
         parts.append(f"<description>{escape(item.html)}</description>")
+        parts.extend(f"<category>{escape(term)}</category>" for term in item.categories)
+        parts.extend(
+            f'<enclosure url="{escape(url)}" type="{escape(kind)}" length="{length}"/>'
+            for url, kind, length in item.enclosures
+        )
         parts.append("</item>")
     parts.append("</channel></rss>")
     return "\n".join(parts).encode("utf-8")

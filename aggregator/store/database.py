@@ -21,6 +21,7 @@ from aggregator.store.entries import EntryWriter, FeedRow, MergeRules
 from aggregator.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from aggregator.store.times import from_db_time, maybe_time, to_db_time
 from aggregator.types import (
+    Enclosure,
     FeedState,
     FeedStatus,
     FeedUpdateResult,
@@ -563,6 +564,8 @@ class Store:
             return []
         ids = [r[0] for r in rows]
         sources: dict[str, list[tuple[bool, str, SourceRef]]] = {i: [] for i in ids}
+        categories: dict[str, list[str]] = {i: [] for i in ids}
+        enclosures: dict[str, list[Enclosure]] = {i: [] for i in ids}
         for chunk_start in range(0, len(ids), 500):
             chunk = ids[chunk_start : chunk_start + 500]
             marks = ",".join("?" * len(chunk))
@@ -576,6 +579,18 @@ class Store:
             ):
                 ref = SourceRef(feed_url=url, name=name, title=title, site_url=site, link=link)
                 sources[eid].append((not is_primary, first_seen, ref))
+            for eid, term in self.db.execute(
+                f"""SELECT entry_id, term FROM entry_categories WHERE entry_id IN ({marks})
+                    ORDER BY entry_id, position""",
+                chunk,
+            ):
+                categories[eid].append(term)
+            for eid, url, kind, length in self.db.execute(
+                f"""SELECT entry_id, url, type, length FROM entry_enclosures
+                    WHERE entry_id IN ({marks}) ORDER BY entry_id, position""",
+                chunk,
+            ):
+                enclosures[eid].append(Enclosure(url, kind, length))
         return [
             StoredEntry(
                 id=r[0],
@@ -589,6 +604,8 @@ class Store:
                 updated=from_db_time(r[8]),
                 first_seen=from_db_time(r[9]),
                 sources=tuple(ref for *_, ref in sorted(sources[r[0]], key=lambda s: s[:2])),
+                categories=tuple(categories[r[0]]),
+                enclosures=tuple(enclosures[r[0]]),
             )
             for r in rows
         ]

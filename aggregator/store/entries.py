@@ -100,6 +100,9 @@ class EntryWriter:
         # Sketch rows of the entries inserted by the current update, written in one statement
         # by flush(): eight single-row inserts per entry were a third of a cold poll's SQL.
         self._pending_sketches: list[tuple[int, str]] = []
+        # Categories and enclosures of the entries written by the current update, likewise.
+        self._pending_categories: list[tuple[str, int, str]] = []
+        self._pending_enclosures: list[tuple[str, int, str, str | None, int | None]] = []
 
     def flush(self) -> None:
         """Write what the current update has left pending; the caller's transaction holds."""
@@ -110,9 +113,41 @@ class EntryWriter:
                 + ",".join(["(?, ?)"] * len(chunk)),
                 [value for row in chunk for value in row],
             )
+        categories, self._pending_categories = self._pending_categories, []
+        for chunk in _chunks(categories, 300):
+            self.db.execute(
+                "INSERT OR REPLACE INTO entry_categories (entry_id, position, term) VALUES "
+                + ",".join(["(?, ?, ?)"] * len(chunk)),
+                [value for row in chunk for value in row],
+            )
+        enclosures, self._pending_enclosures = self._pending_enclosures, []
+        for chunk in _chunks(enclosures, 180):
+            self.db.execute(
+                "INSERT OR REPLACE INTO entry_enclosures (entry_id, position, url, type, length) "
+                "VALUES " + ",".join(["(?, ?, ?, ?, ?)"] * len(chunk)),
+                [value for row in chunk for value in row],
+            )
 
     def discard(self) -> None:
         self._pending_sketches = []
+        self._pending_categories = []
+        self._pending_enclosures = []
+
+    def _add_attachments(self, target: str, entry: EntryPlan) -> None:
+        self._pending_categories.extend(
+            (target, position, term) for position, term in enumerate(entry.categories)
+        )
+        self._pending_enclosures.extend(
+            (target, position, e.url, e.type, e.length)
+            for position, e in enumerate(entry.enclosures)
+        )
+
+    def _replace_attachments(self, target: str, entry: EntryPlan) -> None:
+        """The shown copy's categories and enclosures, in place of what was stored."""
+        self.flush()  # the target may be an entry inserted by this very update
+        self.db.execute("DELETE FROM entry_categories WHERE entry_id = ?", [target])
+        self.db.execute("DELETE FROM entry_enclosures WHERE entry_id = ?", [target])
+        self._add_attachments(target, entry)
 
     def known_sources(self, feed_url: str) -> KnownSources:
         """Everything the feed's stored copies say about identity, in two queries per feed
@@ -222,6 +257,11 @@ class EntryWriter:
                    WHERE feed_url = ? AND entry_key = ?""",
                 [seen, entry.raw_digest or None, feed.url, entry.key],
             )
+            # The text is the same but something else the feed says changed: its tags or
+            # files, which are no edit to show as one but are kept current (and filled in for
+            # posts stored before they were kept).
+            if self._is_primary(target, feed.url):
+                self._replace_attachments(target, entry)
             return "unchanged"
         changes += 1
         self.db.execute(
@@ -236,13 +276,16 @@ class EntryWriter:
             # Content that changes on every poll (an embedded timestamp, a view counter) is
             # noise; rewriting the entry each time would only churn the merged feed.
             return "unchanged"
-        primary = self.db.execute(
-            "SELECT primary_feed_url FROM entries WHERE id = ?", [target]
-        ).fetchone()
-        if primary is None or primary[0] != feed.url:
+        if not self._is_primary(target, feed.url):
             return "unchanged"  # only the primary source's copy is shown
         self._write_content(target, feed.url, entry, seen, keep_published=True)
         return "updated"
+
+    def _is_primary(self, target: str, feed_url: str) -> bool:
+        primary = self.db.execute(
+            "SELECT primary_feed_url FROM entries WHERE id = ?", [target]
+        ).fetchone()
+        return primary is not None and primary[0] == feed_url
 
     def merge_lookup(self, entries: Sequence[EntryPlan], known: KnownSources) -> MergeLookup:
         """Canonical URLs, sketch hashes and title keys of an update's new entries, looked up
@@ -405,6 +448,7 @@ class EntryWriter:
         ).rowcount  # fmt: skip
         if inserted:
             self._pending_sketches.extend((value, new_id) for value in entry.sketch)
+            self._add_attachments(new_id, entry)
         return bool(inserted)
 
     def _replace_sketch(self, target: str, sketch: Sequence[int]) -> None:
@@ -436,5 +480,6 @@ class EntryWriter:
              to_db_time(entry.updated), seen, target],
         )  # fmt: skip
         self._replace_sketch(target, entry.sketch)
+        self._replace_attachments(target, entry)
 
     # -----------------------------------------------------------------------------------------

@@ -179,6 +179,31 @@ def _v6_raw_digests(db: sqlite_utils.Database) -> None:
     db.execute("DROP INDEX entry_sources_feed_canonical")
 
 
+def _v7_categories_and_enclosures(db: sqlite_utils.Database) -> None:
+    """What each post is tagged with and what files it carries, in the feed's order, so the
+    outputs can select by tag and pass podcast enclosures on. Filled for older posts when
+    their feed next changes them (NORMALISE_VERSION 2 makes every entry look changed once)."""
+    db.execute(
+        """CREATE TABLE entry_categories (
+               entry_id TEXT NOT NULL REFERENCES entries(id),
+               position INTEGER NOT NULL,
+               term TEXT NOT NULL,
+               PRIMARY KEY (entry_id, position)
+           ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX entry_categories_term ON entry_categories(term COLLATE NOCASE)")
+    db.execute(
+        """CREATE TABLE entry_enclosures (
+               entry_id TEXT NOT NULL REFERENCES entries(id),
+               position INTEGER NOT NULL,
+               url TEXT NOT NULL,
+               type TEXT,
+               length INTEGER,
+               PRIMARY KEY (entry_id, position)
+           ) WITHOUT ROWID"""
+    )
+
+
 MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _v1_initial,
     _v2_polling_state,
@@ -186,6 +211,7 @@ MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _v4_merge_exclusions,
     _v5_compact_sketch_index,
     _v6_raw_digests,
+    _v7_categories_and_enclosures,
 )
 
 
