@@ -383,41 +383,73 @@ def export_command(config_path: Path) -> None:
 
 @cli.command("digest")
 @config_option
+@click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option(
-    "--week", help="Week to send, e.g. 2026-W47 or a date in it. Default: last complete week."
+    "--period",
+    "--week",
+    "period_text",
+    help="Period to send, e.g. 2026-W47 or a date in it (a day for daily digests). "
+    "Default: the last complete one.",
 )
-@click.option("--dry-run", is_flag=True, help="Write the .eml and .html to the output directory.")
+@click.option(
+    "--preview",
+    "--dry-run",
+    "preview",
+    is_flag=True,
+    help="Write the coming digest's .eml, .html and .txt instead of sending (beside the "
+    "database, or --out), with a placeholder address; the ledger is not touched.",
+)
 @click.option(
     "--out",
     "out_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Write the .eml and .html to this directory instead of sending.",
+    help="Directory for --preview (never inside the published output directory).",
 )
-@click.option("--force", is_flag=True, help="Send even if this week's digest was already sent.")
+@click.option("--force", is_flag=True, help="Send again to every recipient, also those sent.")
+@click.option("--status", "show_status", is_flag=True, help="Show each digest's deliveries.")
 def digest_command(
-    config_path: Path, week: str | None, dry_run: bool, out_dir: Path | None, force: bool
+    config_path: Path,
+    names: tuple[str, ...],
+    period_text: str | None,
+    preview: bool,
+    out_dir: Path | None,
+    force: bool,
+    show_status: bool,
 ) -> None:
-    """Build the weekly digest and send it by e-mail (or write it with --dry-run/--out)."""
-    from aggregator.digest import parse_week, run_digest
+    """Send each digest (or the NAMEd ones) to every recipient not yet sent to, preview it,
+    or show the ledger."""
+    from aggregator.digest import parse_period, preview_digest, send_digest
+    from aggregator.digest.periods import kind_of
+    from aggregator.digest.status import digest_status_lines, outcome_lines
+    from aggregator.errors import DigestError
 
     config = load_config(config_path)
-    try:
-        period = parse_week(week, config.site.zone) if week else None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--week") from None
-    if dry_run and out_dir is None:
-        out_dir = config.output_dir / "digest"
+    chosen = [config.named_digest(n) for n in names] or list(config.all_digests)
+    now = now_utc()
     with open_store(config) as store:
-        outcome = run_digest(config, store, now_utc(), period=period, out_dir=out_dir, force=force)
-    label = f"Digest {outcome.period.slug} ({outcome.entry_count} entries)"
-    if outcome.files:
-        say(f"{label} written:")
-        for path in outcome.files:
-            say(f"  {path}")
-    elif outcome.skipped_reason:
-        say(f"{label} not sent: {outcome.skipped_reason}")
-    else:
-        say(f"{label} sent to {', '.join(outcome.sent_to)}.")
+        if show_status:
+            for line in digest_status_lines(config, store, chosen, now):
+                say(line)
+            return
+        for settings in chosen:
+            try:
+                period = (
+                    parse_period(period_text, kind_of(settings.day), config.site.zone)
+                    if period_text
+                    else None
+                )
+            except DigestError as exc:
+                raise click.BadParameter(str(exc), param_hint="--period") from None
+            if preview or out_dir is not None:
+                outcome = preview_digest(
+                    config, store, now, name=settings.name, period=period, out_dir=out_dir
+                )
+            else:
+                outcome = send_digest(
+                    config, store, now, name=settings.name, period=period, force=force
+                )
+            for line in outcome_lines(outcome, config):
+                say(line)
 
 
 def _duration(seconds: int | None) -> str:
@@ -659,8 +691,11 @@ def demo_command(out_dir: Path | None) -> None:
     say(f"  database:     {result.config.database_path}")
     for path in result.export.files:
         say(f"  merged feed:  {path}")
+    say(f"  digest sent:  {result.received} ({result.received.stat().st_size:,} bytes)")
     for path in result.digest.files:
-        say(f"  digest:       {path}")
+        say(f"  archive:      {path}")
+    for path in result.preview.files:
+        say(f"  preview:      {path}")
 
 
 def main() -> None:

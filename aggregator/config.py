@@ -114,19 +114,78 @@ class PollSettings(_Strict):
         return self
 
 
+_EMAIL = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
+# What a subject template may name; filled by digest.render.subject_line.
+SUBJECT_FIELDS = ("title", "name", "week", "year", "date", "period", "count", "sources")
+
+
 class DigestSettings(_Strict):
-    day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    """One digest: who gets it, which posts it holds, how they are laid out, when it goes."""
+
+    name: str = Field(default="default", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun", "daily"] = "mon"
     time: dt.time = dt.time(7, 0)
     recipients: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    group_by: Literal["source", "tag"] = "source"
+    order: Literal["newest", "oldest"] = "newest"
+    language: Literal["da", "en"] | None = None
+    title: str | None = None
+    subject: str | None = None
     subject_prefix: str = ""
+    empty: Literal["skip", "send"] = "skip"
+    max_items_per_group: int = Field(default=10, ge=1, le=1000)
+    failed_sources: bool = False
+    archive_after_days: float = Field(default=7.0, gt=0)
+    catch_up_hours: float = Field(default=48.0, ge=0)
+    archive: bool = True
+    unsubscribe_url: str | None = None
+    unsubscribe_mailto: str | None = None
 
     @field_validator("recipients")
     @classmethod
     def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for address in value:
-            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", address):
+            if not _EMAIL.fullmatch(address):
                 raise ValueError(f"not an e-mail address: {address!r}")
+        if len(set(value)) != len(value):
+            raise ValueError("an address is listed twice")
         return value
+
+    @field_validator("unsubscribe_mailto")
+    @classmethod
+    def _mailto(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.fullmatch(value.removeprefix("mailto:")):
+            raise ValueError(f"not an e-mail address: {value!r}")
+        return value.removeprefix("mailto:") if value else None
+
+    @field_validator("unsubscribe_url")
+    @classmethod
+    def _unsubscribe_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if urlsplit(value).scheme != "https":
+            raise ValueError("must be an https URL (RFC 8058)")
+        _check_fields(value, ("address", "name"))
+        return value
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_fields(value, SUBJECT_FIELDS)
+        return value
+
+
+def _check_fields(template: str, allowed: tuple[str, ...]) -> None:
+    try:
+        template.format_map(dict.fromkeys(allowed, ""))
+    except KeyError as exc:
+        names = ", ".join("{" + n + "}" for n in allowed)
+        raise ValueError(f"unknown placeholder {{{exc.args[0]}}} (use {names})") from None
+    except (ValueError, IndexError) as exc:
+        raise ValueError(f"not a valid template: {exc}") from None
 
 
 class DedupConfig(_Strict):
@@ -144,11 +203,22 @@ class SmtpSettings(_Strict):
     port: int = Field(default=25, ge=1, le=65535)
     sender: str = Field(default="aggregator@localhost", alias="from")
     username: str | None = None
+    from_name: str | None = None
     password_env: str = "AGGREGATOR_SMTP_PASSWORD"
     starttls: bool = False
+    tls: bool = False
     timeout_seconds: float = Field(default=30.0, gt=0)
+    retry_attempts: int = Field(default=5, ge=1, le=50)
+    retry_seconds: float = Field(default=60.0, ge=0)
+    retry_wait_seconds: float = Field(default=120.0, ge=0)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_tls(self) -> SmtpSettings:
+        if self.tls and self.starttls:
+            raise ValueError("starttls and tls exclude each other (tls is for port 465)")
+        return self
 
     @property
     def password(self) -> str | None:
@@ -162,6 +232,7 @@ class Config(_Strict):
     digest: DigestSettings = DigestSettings()
     smtp: SmtpSettings = SmtpSettings()
     dedup: DedupConfig = DedupConfig()
+    digests: tuple[DigestSettings, ...] = ()
     feeds: tuple[FeedConfig, ...] = ()
     source_path: Path | None = Field(default=None, exclude=True)
 
@@ -174,6 +245,35 @@ class Config(_Strict):
                 raise ValueError(f"feeds[{index}] repeats the URL of feeds[{seen[feed.url]}]")
             seen[feed.url] = index
         return feeds
+
+    @model_validator(mode="after")
+    def _digest_names(self) -> Config:
+        names = [d.name for d in self.all_digests]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"digests: the name {name!r} is used twice")
+        known = {f.name for f in self.feeds}
+        for index, digest in enumerate(self.digests):
+            for source in digest.sources:
+                if source not in known:
+                    raise ValueError(f"digests[{index}].sources: no feed is named {source!r}")
+        return self
+
+    @property
+    def all_digests(self) -> tuple[DigestSettings, ...]:
+        """The old single ``digest:`` section is the digest named ``default``; it exists unless
+        only ``digests:`` is given."""
+        if "digest" in self.model_fields_set or not self.digests:
+            legacy = self.digest.model_copy(update={"name": "default"})
+            return (legacy, *self.digests)
+        return self.digests
+
+    def named_digest(self, name: str) -> DigestSettings:
+        for digest in self.all_digests:
+            if digest.name == name:
+                return digest
+        known = ", ".join(d.name for d in self.all_digests)
+        raise ConfigError(f"no digest is named {name!r} (configured: {known})")
 
     @property
     def base_dir(self) -> Path:

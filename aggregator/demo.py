@@ -1,13 +1,16 @@
 """``aggregator demo``: the whole pipeline against bundled sample feeds on 127.0.0.1.
 
-The sample posts are dated inside the last complete week, so the digest it writes has content
-whichever day the demo runs.
+The sample posts are dated inside the last complete week and polled as if on its Sunday, so
+the digest of that week has content whichever day the demo runs. The digest is really sent,
+to an SMTP server on 127.0.0.1 that keeps the message, so the ledger and the archive page
+are the ones a real send leaves.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,13 +20,13 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import yaml
 
 from aggregator.config import Config, load_config
-from aggregator.digest import DigestOutcome, last_complete_week, run_digest
+from aggregator.digest import DigestOutcome, last_complete_week, preview_digest, send_digest
 from aggregator.export import ExportReport, export_feeds
 from aggregator.pipeline import PollReport, poll
 from aggregator.store import Store
@@ -101,7 +104,7 @@ def serve_samples(now: datetime, zone: ZoneInfo) -> Iterator[str]:
         server.server_close()
 
 
-def demo_config_data(base_url: str) -> dict[str, object]:
+def demo_config_data(base_url: str, smtp_port: int = 25) -> dict[str, object]:
     return {
         "site": {
             "title": "Offentlig digitalisering (demo)",
@@ -110,8 +113,12 @@ def demo_config_data(base_url: str) -> dict[str, object]:
             "database": "aggregator.db",
         },
         "poll": {"timeout_seconds": 10, "allow_private_hosts": ["127.0.0.1"]},
-        "digest": {"recipients": ["digest@example.org"]},
-        "smtp": {"from": "aggregator@example.org"},
+        "digest": {
+            "recipients": ["digest@example.org"],
+            "failed_sources": True,
+            "unsubscribe_mailto": "digest-unsubscribe@example.org",
+        },
+        "smtp": {"from": "aggregator@example.org", "host": "127.0.0.1", "port": smtp_port},
         "feeds": [
             {"name": name, "url": base_url + file, "tags": tags, "priority": priority}
             for file, (name, _, tags, priority) in SAMPLES.items()
@@ -126,26 +133,58 @@ class DemoResult:
     poll: PollReport
     export: ExportReport
     digest: DigestOutcome
+    preview: DigestOutcome
+    received: Path
+
+
+@contextmanager
+def smtp_sink(folder: Path) -> Iterator[int]:
+    """An SMTP server on 127.0.0.1 that writes each message it accepts into ``folder``."""
+    from aiosmtpd.controller import Controller
+
+    class Keep:
+        async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+            folder.mkdir(parents=True, exist_ok=True)
+            count = len(list(folder.glob("*.eml")))
+            (folder / f"received-{count + 1}.eml").write_bytes(envelope.original_content)
+            return "250 Message accepted for delivery"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    controller = Controller(Keep(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port
+    finally:
+        controller.stop()
 
 
 def run_demo(directory: Path, now: datetime | None = None) -> DemoResult:
-    """Write feeds.yaml, the database, the merged feed and a digest dry run into ``directory``."""
+    """Write feeds.yaml and the database, poll the samples, export the merged feed, send the
+    digest of the last complete week to the loopback sink and write its preview."""
     now = now or datetime.now(UTC)
     directory.mkdir(parents=True, exist_ok=True)
     zone = ZoneInfo("Europe/Copenhagen")
-    with serve_samples(now, zone) as base_url:
+    week = last_complete_week(now, zone)
+    polled_at = (week.end - timedelta(hours=12)).astimezone(UTC)  # that week's Sunday noon
+    inbox = directory / "sent-mail"
+    with serve_samples(now, zone) as base_url, smtp_sink(inbox) as smtp_port:
         config_path = directory / "feeds.yaml"
         config_path.write_text(
             "# Written by `aggregator demo`; the sample server is gone when the demo ends.\n"
-            + yaml.safe_dump(demo_config_data(base_url), allow_unicode=True, sort_keys=False),
+            + yaml.safe_dump(
+                demo_config_data(base_url, smtp_port), allow_unicode=True, sort_keys=False
+            ),
             encoding="utf-8",
         )
         config = load_config(config_path)
         store = Store.open(config.database_path)
         try:
-            report = poll(config, store)
+            report = poll(config, store, clock=lambda: polled_at)
             export = export_feeds(config, store, now)
-            digest = run_digest(config, store, now, out_dir=directory / "digest")
+            digest = send_digest(config, store, now, period=week)
+            preview = preview_digest(config, store, now, period=week)
         finally:
             store.close()
-    return DemoResult(directory, config, report, export, digest)
+    return DemoResult(directory, config, report, export, digest, preview, inbox / "received-1.eml")

@@ -17,14 +17,16 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from types import FrameType
+from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from aggregator.config import WEEKDAYS, Config
-from aggregator.digest import last_complete_week, run_digest
+from aggregator.config import Config, DigestSettings
+from aggregator.digest import Period, last_complete, send_digest
+from aggregator.digest.archive import run_period
+from aggregator.digest.periods import due_at, kind_of
 from aggregator.errors import AggregatorError
 from aggregator.export import export_feeds
 from aggregator.pipeline import Clock, poll, utc_now
@@ -34,12 +36,15 @@ from aggregator.workers import WorkerPool
 log = logging.getLogger(__name__)
 
 
-def digest_due_at(config: Config, now: datetime) -> datetime:
-    """This week's scheduled digest time, in the site's zone."""
-    local = now.astimezone(config.site.zone)
-    monday = local.date() - timedelta(days=local.weekday())
-    day = monday + timedelta(days=WEEKDAYS.index(config.digest.day))
-    return datetime.combine(day, config.digest.time, tzinfo=config.site.zone)
+def digest_due(settings: DigestSettings, now: datetime, zone: ZoneInfo) -> Period | None:
+    """The period whose digest should go out now: its scheduled time has come and is no
+    more than ``catch_up_hours`` ago (a service that was down sends a missed digest when it
+    is back, within that grace). Never a period that has not ended."""
+    period = last_complete(now, kind_of(settings.day), zone)
+    due = due_at(period, settings.day, settings.time)
+    if now < due or now - due > timedelta(hours=settings.catch_up_hours):
+        return None
+    return period
 
 
 class Service:
@@ -111,28 +116,40 @@ class Service:
         for url in store.unscheduled_feeds():
             store.schedule(url, now + timedelta(seconds=self.rng.uniform(0, spread)))
 
-    def send_digest(self, catch_up: bool = False) -> None:
-        if not self.config.digest.recipients:
-            log.info("digest: no recipients configured, nothing sent")
-            return
+    def send_digests(self) -> None:
+        """Each digest whose time has come, and retries that are due; the ledger makes a
+        repeated call a no-op, so this runs on every tick."""
 
         def work(store: Store) -> None:
             now = self.clock()
-            period = last_complete_week(now, self.config.site.zone)
-            if catch_up and (
-                now < digest_due_at(self.config, now) or store.digest_record(period.start_utc)
-            ):
-                return
-            outcome = run_digest(self.config, store, now, period=period)
-            if outcome.skipped_reason:
-                log.info("digest %s: %s", period.slug, outcome.skipped_reason)
-            else:
-                log.info(
-                    "digest %s sent to %d recipients (%d entries)",
-                    period.slug,
-                    len(outcome.sent_to),
-                    outcome.entry_count,
-                )
+            zone = self.config.site.zone
+            todo: dict[tuple[str, datetime], Period] = {}
+            for settings in self.config.all_digests:
+                period = digest_due(settings, now, zone) if settings.recipients else None
+                if period is not None:
+                    todo[(settings.name, period.start_utc)] = period
+            names = {d.name for d in self.config.all_digests}
+            for run, delivery in store.ledger.unfinished():
+                if run.digest in names and delivery.due(now):
+                    todo.setdefault((run.digest, run.period_start), run_period(run, self.config))
+            for (name, _), period in todo.items():
+                try:
+                    outcome = send_digest(
+                        self.config, store, now, name=name, period=period, wait_for_retries=False
+                    )
+                except AggregatorError as exc:
+                    log.error("digest %s %s: %s", name, period.slug, exc)
+                    continue
+                if outcome.skipped_reason is None:
+                    log.info(
+                        "digest %s %s: %d sent, %d to retry, %d failed (%d entries)",
+                        name,
+                        period.slug,
+                        len(outcome.in_state("sent")),
+                        len(outcome.in_state("retry")),
+                        len(outcome.in_state("failed")),
+                        outcome.entry_count,
+                    )
 
         self._with_store(work)
 
@@ -144,19 +161,12 @@ class Service:
             id="poll",
             next_run_time=datetime.now(zone),
         )
-        digest_time = self.config.digest.time
         self.scheduler.add_job(
-            self.send_digest,
-            CronTrigger(
-                day_of_week=self.config.digest.day,
-                hour=digest_time.hour,
-                minute=digest_time.minute,
-                timezone=zone,
-            ),
-            id="digest",
+            self.send_digests,
+            IntervalTrigger(seconds=max(self.tick_seconds, 0.1), timezone=zone),
+            id="digests",
+            next_run_time=datetime.now(zone),
         )
-        # A digest missed while the service was down goes out as soon as it is back.
-        self.scheduler.add_job(self.send_digest, kwargs={"catch_up": True}, id="digest-catch-up")
         self.scheduler.start()
 
     def stop(self) -> None:
@@ -176,10 +186,9 @@ class Service:
             signal.signal(sig, on_signal)
         self.start()
         log.info(
-            "aggregator running: %d feeds, digest %s %s",
+            "aggregator running: %d feeds, digests %s",
             len(self.config.feeds),
-            self.config.digest.day,
-            self.config.digest.time.strftime("%H:%M"),
+            ", ".join(f"{d.name} ({d.day} {d.time:%H:%M})" for d in self.config.all_digests),
         )
         done.wait()
         self.stop()

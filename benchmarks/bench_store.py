@@ -22,7 +22,7 @@ from pathlib import Path
 from aggregator.config import FeedConfig, parse_config
 from aggregator.dedup import sketch, title_key
 from aggregator.digest import make_digest
-from aggregator.digest.build import last_complete_week
+from aggregator.digest.periods import last_complete_week
 from aggregator.export import RENDERERS, feed_meta
 from aggregator.normalise import canonical_url, entry_id, normalise_entry
 from aggregator.store import MergeRules, Store, to_db_time
@@ -131,14 +131,18 @@ def export_bench(size: int, directory: Path) -> list[float]:
 def digest_bench(directory: Path) -> tuple[list[float], int]:
     week = last_complete_week(NOW, parse_config({}).site.zone)
     store = build(directory / "digest.db", 5000, 120, False, timedelta(days=7))
-    # build() spreads entries over the 7 days before NOW; move them into the digest week.
+    # build() spreads entries over the 7 days before NOW; move them into the digest week, and
+    # have each first seen an hour after it was published (the digest's window is by first
+    # seen).
     shift = NOW - week.end_utc
     store.db.execute(
-        "UPDATE entries SET published = strftime('%Y-%m-%dT%H:%M:%fZ', published, ?)",
-        [f"-{shift.total_seconds()} seconds"],
+        """UPDATE entries SET published = strftime('%Y-%m-%dT%H:%M:%fZ', published, ?),
+               first_seen = strftime('%Y-%m-%dT%H:%M:%fZ', published, ?, '+1 hour')""",
+        [f"-{shift.total_seconds()} seconds"] * 2,
     )
+    store.db.conn.commit()
     config = parse_config({"site": {"title": "Offentlig digitalisering"}})
-    count = len(store.entries_published_between(week.start_utc, week.end_utc))
+    count = len(store.entries_first_seen_between(week.start_utc, week.end_utc))
     samples = timed(lambda: make_digest(config, store, week, NOW), 5)
     store.close()
     return samples, count

@@ -67,7 +67,7 @@ def make_config(tmp_path: Path) -> Any:
             "poll": {"timeout_seconds": 3, "allow_private_hosts": ["127.0.0.1"]},
         }
         for key, values in sections.items():
-            data[key] = {**data.get(key, {}), **values}
+            data[key] = values if isinstance(values, list) else {**data.get(key, {}), **values}
         data["feeds"] = feeds
         path = tmp_path / "feeds.yaml"
         path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")

@@ -114,10 +114,15 @@ def test_poll_status_export_digest(tmp_path, server):
     assert exported.returncode == 0
     assert "Exported 4 entries." in exported.stdout
 
-    digest = run("digest", "--week", "2026-W47", "--dry-run", "-c", str(config), cwd=tmp_path)
+    digest = run("digest", "--week", "2026-W47", "--preview", "-c", str(config), cwd=tmp_path)
     assert digest.returncode == 0, digest.stderr
-    assert (tmp_path / "output" / "digest" / "digest-2026-W47.eml").exists()
-    assert "Digest 2026-W47 (4 entries) written:" in digest.stdout
+    assert (tmp_path / "digest-previews" / "default-2026-W47.eml").exists()
+    assert not (tmp_path / "output" / "digest").exists()
+    # The posts were first seen today, so they are not in week 47's digest.
+    assert "Digest default 2026-W47 (0 entries) preview written:" in digest.stdout
+    future = run("digest", "--week", "2030-W01", "-c", str(config), cwd=tmp_path)
+    assert future.returncode == 1
+    assert "2030-W01 has not ended yet" in future.stderr
 
     bad_week = run("digest", "--week", "soon", "--dry-run", "-c", str(config), cwd=tmp_path)
     assert bad_week.returncode == 2
@@ -140,11 +145,13 @@ def test_demo_works_offline(tmp_path):
     assert "Polled 3 feeds: 7 new, 0 updated, 0 failed." in result.stdout
     for name in ("atom.xml", "rss.xml", "feed.json"):
         assert (demo / "output" / name).stat().st_size > 500
-    [eml] = (demo / "digest").glob("*.eml")
-    [html] = (demo / "digest").glob("*.html")
+    [eml] = (demo / "sent-mail").glob("*.eml")
+    [html] = (demo / "digest-previews").glob("*.html")
     text = html.read_text(encoding="utf-8")
     assert "Fælles kommunal cloud" in text
-    assert "Også i: Digitaliseringsstyrelsen" in text
+    assert "Også bragt af Digitaliseringsstyrelsen" in text
+    [page] = (demo / "output" / "digests").glob("20*.html")
+    assert "Fælles kommunal cloud" in page.read_text(encoding="utf-8")
     assert str(eml) in result.stdout
 
 
@@ -152,7 +159,13 @@ def test_run_polls_exports_sends_missed_digest_and_stops_cleanly(tmp_path, serve
     config = write_config(
         tmp_path,
         server,
-        digest={"day": "mon", "time": "00:00", "recipients": ["staff@kommune.dk"]},
+        digest={
+            "day": "mon",
+            "time": "00:00",
+            "recipients": ["staff@kommune.dk"],
+            "empty": "send",
+            "catch_up_hours": 24 * 7,
+        },
         smtp={"host": inbox.host, "port": inbox.port},
     )
     process = subprocess.Popen(

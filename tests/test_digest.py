@@ -6,16 +6,40 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from aggregator.digest import last_complete_week, parse_week, run_digest
-from aggregator.digest.build import build_digest, week_containing
+from aggregator.digest import last_complete_week, parse_week, preview_digest, send_digest
+from aggregator.digest.build import build_digest, cut_at_sentence
+from aggregator.digest.periods import (
+    check_sendable,
+    day_period,
+    due_at,
+    last_complete,
+    parse_period,
+    week_containing,
+)
 from aggregator.digest.render import render_digest
 from aggregator.errors import DigestError
 from aggregator.pipeline import poll
 from tests.conftest import free_port, serve_fixture
+from tests.feedgen import Item, rss
 
 CPH = ZoneInfo("Europe/Copenhagen")
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # a Wednesday in week 48
+POLLED = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)  # Sunday of week 47
 WEEK_47 = week_containing(date(2026, 11, 18), CPH)
+WEEK_48 = week_containing(date(2026, 11, 25), CPH)
+
+
+class Ticking:
+    """A clock that a sleep moves forward, for in-run retries without waiting."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
 
 
 def test_last_complete_week_runs_monday_to_monday_in_copenhagen():
@@ -24,16 +48,19 @@ def test_last_complete_week_runs_monday_to_monday_in_copenhagen():
     assert period.end == datetime(2026, 11, 23, tzinfo=CPH)
     assert period.start_utc == datetime(2026, 11, 15, 23, 0, tzinfo=UTC)
     assert period.slug == "2026-W47"
-    # Sunday night just before midnight local time still belongs to the week before.
     sunday_late = datetime(2026, 11, 22, 22, 30, tzinfo=UTC)  # Sunday 23:30 local
     assert last_complete_week(sunday_late, CPH).slug == "2026-W46"
     monday_early = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)  # 00:30 Monday local
     assert last_complete_week(monday_early, CPH).slug == "2026-W47"
 
 
-def test_a_week_with_a_dst_change_has_169_hours():
-    period = week_containing(date(2026, 10, 21), CPH)
-    assert period.end_utc - period.start_utc == timedelta(hours=169)
+def test_a_week_with_a_dst_change_has_169_hours_and_a_day_25():
+    assert week_containing(date(2026, 10, 21), CPH).end_utc - week_containing(
+        date(2026, 10, 21), CPH
+    ).start_utc == timedelta(hours=169)
+    day = day_period(date(2026, 10, 25), CPH)
+    assert day.end_utc - day.start_utc == timedelta(hours=25)
+    assert last_complete(NOW, "day", CPH).slug == "2026-11-24"
 
 
 @pytest.mark.parametrize("text", ["2026-W47", "2026-w47", "2026-11-16", "2026-11-22"])
@@ -41,147 +68,396 @@ def test_parse_week(text):
     assert parse_week(text, CPH) == WEEK_47
 
 
-def test_parse_week_rejects_nonsense():
+def test_parse_period_rejects_nonsense_and_weeks_for_daily_digests():
     with pytest.raises(ValueError, match="not a week"):
         parse_week("next tuesday", CPH)
+    with pytest.raises(DigestError, match="this digest is daily"):
+        parse_period("2026-W47", "day", CPH)
+    assert parse_period("2026-11-18", "day", CPH).slug == "2026-11-18"
+
+
+@pytest.mark.parametrize(
+    ("week", "message"),
+    [
+        ("2026-W48", "has not ended yet"),  # Wednesday of week 48
+        ("2030-W01", "has not ended yet"),
+        ("1999-W01", "ended more than 366 days ago"),
+    ],
+)
+def test_unfinished_future_and_absurd_periods_are_refused(week, message):
+    with pytest.raises(DigestError, match=message):
+        check_sendable(parse_week(week, CPH), NOW)
+    check_sendable(WEEK_47, NOW)
+
+
+def test_due_time_follows_the_schedule():
+    assert due_at(WEEK_47, "mon", datetime.min.time().replace(hour=7)) == datetime(
+        2026, 11, 23, 7, 0, tzinfo=CPH
+    )
+    assert due_at(WEEK_47, "wed", datetime.min.time().replace(hour=9)) == datetime(
+        2026, 11, 25, 9, 0, tzinfo=CPH
+    )
+    day = day_period(date(2026, 11, 24), CPH)
+    assert due_at(day, "daily", datetime.min.time().replace(hour=6)) == datetime(
+        2026, 11, 25, 6, 0, tzinfo=CPH
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("Kort tekst.", 280, "Kort tekst."),
+        ("Første sætning er her. Anden sætning er længere end grænsen tillader.", 40,
+         "Første sætning er her."),
+        ("Vi mødes bl.a. i Århus. Derefter i Odense om det hele.", 30, "Vi mødes bl.a. i Århus."),
+        ("Et meget langt ord " * 5, 30, "Et meget langt ord Et meget…"),
+    ],
+)  # fmt: skip
+def test_summary_is_cut_at_a_sentence(text, limit, expected):
+    assert cut_at_sentence(text, limit) == expected
 
 
 @pytest.fixture
 def week_of_posts(server, make_config, store):
-    def make(**sections):
+    def make(polled: datetime = POLLED, **sections):
         feeds = [
-            {"name": "OS2", "url": serve_fixture(server, "rss20.xml", "/os2"),
-             "priority": 1},
-            {"name": "Digst", "url": serve_fixture(server, "atom10.xml", "/digst")},
-            {"name": "KL", "url": serve_fixture(server, "rss10.rdf", "/kl")},
+            {"name": "OS2", "url": serve_fixture(server, "rss20.xml", "/os2"), "priority": 1,
+             "tags": ["kommuner"]},
+            {"name": "Digst", "url": serve_fixture(server, "atom10.xml", "/digst"),
+             "tags": ["stat"]},
+            {"name": "KL", "url": serve_fixture(server, "rss10.rdf", "/kl"),
+             "tags": ["kommuner"]},
         ]  # fmt: skip
         config = make_config(feeds, **sections)
-        poll(config, store, clock=lambda: NOW)
+        poll(config, store, clock=lambda: polled)
         return config
 
     return make
 
 
-def test_digest_groups_the_week_by_source(week_of_posts, store):
-    week_of_posts()
-    entries = store.entries_published_between(WEEK_47.start_utc, WEEK_47.end_utc)
-    digest = build_digest(entries, WEEK_47, "Offentlig digitalisering")
-    assert [g.source for g in digest.groups] == [
+def smtp(inbox, **more):
+    return {"host": inbox.host, "port": inbox.port, "from": "nyt@offentlig-digitalisering.dk",
+            "retry_seconds": 1, **more}  # fmt: skip
+
+
+def test_digest_holds_the_posts_first_seen_in_its_window_grouped_newest_first(week_of_posts, store):
+    config = week_of_posts()
+    from aggregator.digest import assemble
+
+    digest = assemble(config, store, config.named_digest("default"), WEEK_47,
+                      _window(WEEK_47))  # fmt: skip
+    assert [g.name for g in digest.groups] == [
         "Digitaliseringsstyrelsen",
         "KL – digitalisering",
         "OS2 – nyheder",
     ]
     assert digest.entry_count == 5
     os2 = digest.groups[2]
-    assert os2.items[0].title == "Fælles kommunal cloud: næste skridt"
-    assert os2.items[0].also_in == ("Digitaliseringsstyrelsen",)
-    assert os2.items[0].published.tzinfo == CPH
+    assert [i.published for i in os2.items] == sorted((i.published for i in os2.items),
+                                                      reverse=True)  # fmt: skip
+    cloud = next(i for i in os2.items if i.title == "Fælles kommunal cloud: næste skridt")
+    assert cloud.also_in == ("Digitaliseringsstyrelsen",)
+    assert cloud.published.tzinfo == CPH
+
+
+def _window(period):
+    from aggregator.digest import Window
+
+    return Window(period.start_utc, period.end_utc)
 
 
 def test_rendered_digest_is_danish_by_default_and_english_by_setting(week_of_posts, store):
-    week_of_posts()
-    entries = store.entries_published_between(WEEK_47.start_utc, WEEK_47.end_utc)
-    digest = build_digest(entries, WEEK_47, "Offentlig digitalisering")
+    config = week_of_posts()
+    from aggregator.digest import assemble
+
+    digest = assemble(config, store, config.named_digest("default"), WEEK_47, _window(WEEK_47))
     danish = render_digest(digest)
-    assert danish.subject == "Offentlig digitalisering: uge 47, 2026"
-    assert (
-        "5 nye indlæg fra 3 kilder i ugen 16. november 2026 til 22. november 2026." in danish.text
-    )
-    assert "Også i: Digitaliseringsstyrelsen" in danish.text
+    assert danish.subject == "Offentlig digitalisering · uge 47: 5 nye indlæg"
+    assert "Uge 47 · 16.–22. november 2026" in danish.text
+    assert "5 nye indlæg fra 3 kilder" in danish.text
+    assert "Også bragt af Digitaliseringsstyrelsen" in danish.text
     assert '<html lang="da">' in danish.html
+    assert max(len(line) for line in danish.text.splitlines() if not line.startswith("[")) <= 72
     english = render_digest(digest, "en")
-    assert english.subject == "Offentlig digitalisering: week 47, 2026"
-    assert "5 new posts from 3 sources" in english.text
-    assert "Also in: Digitaliseringsstyrelsen" in english.html
-
-
-def test_empty_week_says_so(store):
-    digest = build_digest([], WEEK_47, "Offentlig digitalisering")
-    assert "Der blev ikke udgivet noget nyt" in render_digest(digest).text
+    assert english.subject == "Offentlig digitalisering · week 47: 5 new posts"
+    assert "Week 47 · 16–22 November 2026" in english.text
+    assert "Also published by Digitaliseringsstyrelsen" in english.html
 
 
 def test_titles_are_escaped_in_the_html_part(server, make_config, store):
     url = serve_fixture(server, "hostile.xml", "/evil")
-    poll(make_config([{"name": "Evil", "url": url}]), store, clock=lambda: NOW)
-    entries = store.entries_published_between(WEEK_47.start_utc, WEEK_47.end_utc)
+    poll(make_config([{"name": "Evil", "url": url}]), store, clock=lambda: POLLED)
+    entries = store.entries_first_seen_between(WEEK_47.start_utc, WEEK_47.end_utc)
     html = render_digest(build_digest(entries, WEEK_47, "T")).html
     assert "<img src=x" not in html
     assert "Angreb" in html
     assert "<script" not in html
 
 
-def test_digest_is_sent_through_smtp_as_multipart(week_of_posts, store, inbox):
+def test_each_recipient_gets_their_own_message(week_of_posts, store, inbox):
     config = week_of_posts(
-        digest={"recipients": ["digitalisering@kommune.dk", "it-chef@region.dk"]},
-        smtp={"host": inbox.host, "port": inbox.port, "from": "nyt@offentlig-digitalisering.dk"},
-    )
-    outcome = run_digest(config, store, NOW)
+        digest={"recipients": ["digitalisering@kommune.dk", "it-chef@region.dk"],
+                "unsubscribe_url": "https://planet.example.dk/afmeld?adresse={address}",
+                "unsubscribe_mailto": "afmeld@offentlig-digitalisering.dk"},
+        smtp=smtp(inbox, from_name="Nyt om digitalisering"),
+    )  # fmt: skip
+    outcome = send_digest(config, store, NOW)
     assert outcome.sent_to == ("digitalisering@kommune.dk", "it-chef@region.dk")
     assert outcome.entry_count == 5
-    [received] = inbox.messages
-    assert received.recipients == ["digitalisering@kommune.dk", "it-chef@region.dk"]
-    assert received.sender == "nyt@offentlig-digitalisering.dk"
-    message = received.message
-    assert message["Subject"] == "Offentlig digitalisering: uge 47, 2026"
-    assert message["To"] == "digitalisering@kommune.dk, it-chef@region.dk"
-    assert message["From"] == "nyt@offentlig-digitalisering.dk"
-    assert message["Message-ID"].endswith("@offentlig-digitalisering.dk>")
-    assert message["Date"]
-    assert message.get_content_type() == "multipart/alternative"
-    plain = message.get_body(("plain",))
-    html = message.get_body(("html",))
-    assert plain.get_content_charset() == "utf-8"
-    assert html.get_content_charset() == "utf-8"
-    for part in (plain.get_content(), html.get_content()):
-        assert "Fælles kommunal cloud: næste skridt" in part
-        assert "Søren Ærø" in part
-        assert "Ny vejledning om MitID Erhverv" in part
-    assert max(len(line) for line in received.raw.splitlines()) <= 998  # RFC 5322 line limit
+    assert len(inbox.messages) == 2
+    assert inbox.connections == 1  # one connection for every recipient
+    ids = set()
+    for received in inbox.messages:
+        [address] = received.recipients
+        message = received.message
+        assert message["To"] == address
+        other = ({"digitalisering@kommune.dk", "it-chef@region.dk"} - {address}).pop()
+        assert other.encode() not in received.raw
+        assert received.sender == "nyt@offentlig-digitalisering.dk"
+        assert message["From"] == "Nyt om digitalisering <nyt@offentlig-digitalisering.dk>"
+        assert message["Subject"] == "Offentlig digitalisering · uge 47: 5 nye indlæg"
+        assert message["Message-ID"].endswith("@offentlig-digitalisering.dk>")
+        ids.add(message["Message-ID"])
+        assert message["Date"]
+        assert message["Auto-Submitted"] == "auto-generated"
+        assert message["List-Id"] == (
+            '"Offentlig digitalisering" <default.digest.planet.example.dk>'
+        )
+        quoted = address.replace("@", "%40")
+        assert message["List-Unsubscribe"] == (
+            "<mailto:afmeld@offentlig-digitalisering.dk?subject=unsubscribe%20default>, "
+            f"<https://planet.example.dk/afmeld?adresse={quoted}>"
+        )
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert message.get_content_type() == "multipart/alternative"
+        plain = message.get_body(("plain",))
+        html = message.get_body(("html",))
+        assert plain.get_content_charset() == html.get_content_charset() == "utf-8"
+        for part in (plain.get_content(), html.get_content()):
+            assert "Fælles kommunal cloud: næste skridt" in part
+            assert "Søren Ærø" in part
+            assert address in part
+        assert f"https://planet.example.dk/afmeld?adresse={quoted}" in html.get_content()
+        assert len(html.get_content().encode()) < 100 * 1024
+        assert "<style" in html.get_content()  # only the @media rules are left there
+        assert 'style="' in html.get_content()  # the rest is inlined
+        assert max(len(line) for line in received.raw.splitlines()) <= 998
+    assert len(ids) == 2
 
 
 def test_non_ascii_subject_is_encoded_on_the_wire(week_of_posts, store, inbox):
     config = week_of_posts(
         site={"title": "Økonomi og ældrepleje", "base_url": "https://x.dk/"},
-        digest={"recipients": ["a@kommune.dk"]},
-        smtp={"host": inbox.host, "port": inbox.port},
-    )
-    run_digest(config, store, NOW)
+        digest={"recipients": ["a@kommune.dk"], "subject": "[Digitalisering] Uge {week}: "
+                "{count} nye indlæg fra {sources} kilder"},
+        smtp=smtp(inbox),
+    )  # fmt: skip
+    send_digest(config, store, NOW)
     raw = inbox.messages[0].raw
     subject_line = next(line for line in raw.splitlines() if line.startswith(b"Subject:"))
     assert subject_line.isascii()
-    assert b"=?utf-8?" in subject_line.lower()
+    assert b"=?utf-8?" in raw.lower()
     decoded = message_from_bytes(raw, policy=policy.default)
-    assert decoded["Subject"] == "Økonomi og ældrepleje: uge 47, 2026"
+    assert decoded["Subject"] == "[Digitalisering] Uge 47: 5 nye indlæg fra 3 kilder"
+    assert decoded["From"] == "Økonomi og ældrepleje <nyt@offentlig-digitalisering.dk>"
 
 
-def test_same_week_is_not_sent_twice_unless_forced(week_of_posts, store, inbox):
-    config = week_of_posts(
-        digest={"recipients": ["a@kommune.dk"]}, smtp={"host": inbox.host, "port": inbox.port}
-    )
-    run_digest(config, store, NOW)
-    again = run_digest(config, store, NOW + timedelta(hours=1))
+def test_a_rerun_sends_nothing_and_force_sends_again(week_of_posts, store, inbox):
+    config = week_of_posts(digest={"recipients": ["a@kommune.dk"]}, smtp=smtp(inbox))
+    send_digest(config, store, NOW)
+    again = send_digest(config, store, NOW + timedelta(hours=1))
     assert again.skipped_reason is not None
     assert "already sent" in again.skipped_reason
     assert len(inbox.messages) == 1
-    run_digest(config, store, NOW, force=True)
+    send_digest(config, store, NOW, force=True)
     assert len(inbox.messages) == 2
 
 
-def test_unreachable_smtp_server_is_a_clear_error_and_nothing_is_recorded(week_of_posts, store):
+def test_unreachable_server_is_a_clear_error_and_the_recipient_stays_to_do(
+    week_of_posts, store, inbox
+):
     config = week_of_posts(
-        digest={"recipients": ["a@kommune.dk"]}, smtp={"host": "127.0.0.1", "port": free_port()}
+        digest={"recipients": ["a@kommune.dk"]},
+        smtp={"host": "127.0.0.1", "port": free_port(), "retry_seconds": 0},
     )
     with pytest.raises(DigestError, match=r"cannot send the digest through 127\.0\.0\.1"):
-        run_digest(config, store, NOW)
-    assert store.digest_record(WEEK_47.start_utc) is None
+        send_digest(config, store, NOW)
+    run = store.ledger.run("default", WEEK_47.start_utc)
+    [delivery] = store.ledger.deliveries(run.id)
+    assert delivery.state == "retry"
+    fixed = config.model_copy(update={"smtp": config.smtp.model_copy(update={"port": inbox.port})})
+    assert send_digest(fixed, store, NOW).sent_to == ("a@kommune.dk",)
+    assert inbox.copies() == {"a@kommune.dk": 1}
 
 
-def test_dry_run_writes_eml_and_html(week_of_posts, store, tmp_path):
-    config = week_of_posts(digest={"recipients": ["a@kommune.dk"]})
-    outcome = run_digest(config, store, NOW, out_dir=tmp_path / "out")
+def test_451_is_retried_in_the_run_and_550_fails_with_the_servers_words(
+    week_of_posts, store, inbox
+):
+    config = week_of_posts(
+        digest={"recipients": ["grey@kommune.dk", "gone@kommune.dk", "ok@kommune.dk"]},
+        smtp=smtp(inbox, retry_seconds=30, retry_wait_seconds=120),
+    )
+    inbox.rcpt_replies["grey@kommune.dk"] = ["451 4.7.1 Greylisted, try again", "451 4.7.1 Still"]
+    inbox.rcpt_replies["gone@kommune.dk"] = ["550 5.1.1 Mailbox ukendt: gone@kommune.dk"]
+    clock = Ticking(NOW)
+    outcome = send_digest(config, store, NOW, clock=clock, sleep=clock.sleep)
+    assert inbox.copies() == {"grey@kommune.dk": 1, "ok@kommune.dk": 1}
+    states = {d.recipient: d for d in outcome.deliveries}
+    assert states["grey@kommune.dk"].state == "sent"
+    assert states["grey@kommune.dk"].attempts == 3
+    assert clock.now - NOW == timedelta(seconds=30 + 60)  # backoff: 30 s, then 60 s
+    assert states["gone@kommune.dk"].state == "failed"
+    assert states["gone@kommune.dk"].last_reply == "RCPT: 550 5.1.1 Mailbox ukendt: gone@kommune.dk"
+    assert "already sent" in str(send_digest(config, store, NOW).skipped_reason)
+
+
+def test_a_retry_beyond_the_wait_is_left_for_later_runs(week_of_posts, store, inbox):
+    config = week_of_posts(
+        digest={"recipients": ["grey@kommune.dk"]},
+        smtp=smtp(inbox, retry_seconds=600, retry_wait_seconds=60),
+    )
+    inbox.rcpt_replies["grey@kommune.dk"] = ["451 4.7.1 Greylisted"]
+    clock = Ticking(NOW)
+    outcome = send_digest(config, store, NOW, clock=clock, sleep=clock.sleep)
+    [delivery] = outcome.deliveries
+    assert delivery.state == "retry"
+    assert delivery.next_attempt_at == NOW + timedelta(seconds=600)
+    assert not inbox.messages
+    clock.now += timedelta(seconds=601)
+    later = send_digest(config, store, NOW, clock=clock, sleep=clock.sleep)
+    assert later.sent_to == ("grey@kommune.dk",)
+    assert inbox.copies() == {"grey@kommune.dk": 1}
+
+
+def test_late_post_is_in_the_next_digest(server, make_config, store, inbox):
+    """Dated Sunday 23:30 of week 47, first seen Monday 08:00 after week 47's digest."""
+    sunday_night = datetime(2026, 11, 22, 22, 30, tzinfo=UTC)
+    early = Item("Tidlig post om æøå", "https://os2.eu/tidlig", "<p>Tidlig.</p>",
+                 datetime(2026, 11, 20, 10, 0, tzinfo=UTC), guid="early")  # fmt: skip
+    late = Item("Sen post om Ærø", "https://os2.eu/sen", "<p>Sen.</p>", sunday_night, guid="late")
+    url = server.static_feed("/os2", rss("OS2", "https://os2.eu/", [early]))
+    config = make_config(
+        [{"name": "OS2", "url": url}],
+        digest={"recipients": ["a@kommune.dk"]},
+        smtp=smtp(inbox),
+    )
+    poll(config, store, clock=lambda: datetime(2026, 11, 20, 12, 0, tzinfo=UTC))
+    week_47 = send_digest(config, store, datetime(2026, 11, 23, 6, 0, tzinfo=UTC))
+    assert week_47.entry_count == 1
+    server.static_feed("/os2", rss("OS2", "https://os2.eu/", [late, early]))
+    poll(config, store, clock=lambda: datetime(2026, 11, 23, 7, 0, tzinfo=UTC))
+    week_48 = send_digest(config, store, datetime(2026, 11, 30, 6, 0, tzinfo=UTC))
+    assert week_48.period.slug == "2026-W48"
+    assert week_48.entry_count == 1
+    text = inbox.messages[1].message.get_body(("plain",)).get_content()
+    assert "Sen post om Ærø" in text
+    assert "Tidlig post" not in text
+    assert "Uge 48" in text
+
+
+def test_archive_finds_are_left_out(server, make_config, store):
+    old = Item("Gammel post", "https://os2.eu/gammel", "<p>x</p>",
+               datetime(2026, 10, 1, 10, 0, tzinfo=UTC), guid="old")  # fmt: skip
+    new = Item("Ny post", "https://os2.eu/ny", "<p>y</p>",
+               datetime(2026, 11, 19, 10, 0, tzinfo=UTC), guid="new")  # fmt: skip
+    url = server.static_feed("/os2", rss("OS2", "https://os2.eu/", [new, old]))
+    config = make_config([{"name": "OS2", "url": url}])
+    poll(config, store, clock=lambda: POLLED)
+    from aggregator.digest import assemble
+
+    digest = assemble(config, store, config.named_digest("default"), WEEK_47, _window(WEEK_47))
+    assert [i.title for g in digest.groups for i in g.items] == ["Ny post"]
+
+
+def test_an_earlier_period_than_the_last_digest_is_refused(week_of_posts, store, inbox):
+    config = week_of_posts(digest={"recipients": ["a@kommune.dk"]}, smtp=smtp(inbox))
+    send_digest(config, store, NOW)
+    with pytest.raises(DigestError, match="is not after the last 'default' digest"):
+        send_digest(config, store, NOW, period=parse_week("2026-W45", CPH))
+
+
+def test_empty_period_is_skipped_by_default_and_a_note_by_setting(
+    make_config, store, inbox, tmp_path
+):
+    config = make_config([], digest={"recipients": ["a@kommune.dk"]}, smtp=smtp(inbox))
+    outcome = send_digest(config, store, NOW)
+    assert outcome.skipped_reason == "nothing new: not sent"
+    assert not inbox.messages
+    noted = make_config(
+        [], digests=[{"name": "ledelse", "recipients": ["a@kommune.dk"], "empty": "send"}],
+        smtp=smtp(inbox),
+    )  # fmt: skip
+    outcome = send_digest(noted, store, NOW, name="ledelse")
+    assert outcome.sent_to == ("a@kommune.dk",)
+    message = inbox.messages[0].message
+    assert message["Subject"] == "Offentlig digitalisering · uge 47: intet nyt"
+    assert "Der er ikke kommet nye indlæg" in message.get_body(("plain",)).get_content()
+
+
+def test_named_digests_filter_group_and_speak_their_language(week_of_posts, store, inbox):
+    config = week_of_posts(
+        digests=[
+            {"name": "kommuner", "recipients": ["k@kommune.dk"], "tags": ["kommuner"],
+             "group_by": "tag", "language": "en"},
+            {"name": "stat", "recipients": ["s@stat.dk"], "sources": ["OS2"],
+             "title": "Staten", "max_items_per_group": 1},
+        ],
+        smtp=smtp(inbox),
+    )  # fmt: skip
+    assert [d.name for d in config.all_digests] == ["kommuner", "stat"]
+    send_digest(config, store, NOW, name="kommuner")
+    send_digest(config, store, NOW, name="stat")
+    by_address = {m.recipients[0]: m.message for m in inbox.messages}
+    kommuner = by_address["k@kommune.dk"].get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "Week 47" in kommuner
+    assert "\nkommuner\n========" in kommuner
+    assert "Ny vejledning om MitID Erhverv" not in kommuner  # a Digst-only post
+    stat = by_address["s@stat.dk"]
+    assert stat["Subject"].startswith("Staten · uge 47: ")
+    text = stat.get_body(("plain",)).get_content()
+    assert "og 2 mere: se dem alle på siden [2]" in text
+    assert stat["List-Id"] == '"Staten" <stat.digest.planet.example.dk>'
+
+
+def test_legacy_digest_section_is_the_default_digest(make_config):
+    config = make_config([], digest={"recipients": ["a@kommune.dk"], "day": "fri"})
+    [default] = config.all_digests
+    assert (default.name, default.day, default.recipients) == ("default", "fri", ("a@kommune.dk",))
+
+
+def test_preview_is_private_has_no_addresses_and_leaves_the_ledger(week_of_posts, store, tmp_path):
+    config = week_of_posts(digest={"recipients": ["secret@kommune.dk"]})
+    outcome = preview_digest(config, store, NOW)
+    assert outcome.period.slug == "2026-W47"  # the coming send is last week's
     names = sorted(p.name for p in outcome.files)
-    assert names == ["digest-2026-W47.eml", "digest-2026-W47.html"]
-    message = message_from_bytes((tmp_path / "out" / names[0]).read_bytes(), policy=policy.default)
-    assert message["Subject"] == "Offentlig digitalisering: uge 47, 2026"
-    assert "Søren Ærø" in (tmp_path / "out" / names[1]).read_text(encoding="utf-8")
-    assert store.digest_record(WEEK_47.start_utc) is None  # a dry run is not a send
+    assert names == ["default-2026-W47.eml", "default-2026-W47.html", "default-2026-W47.txt"]
+    folder = outcome.files[0].parent
+    assert folder == (tmp_path / "digest-previews").resolve()
+    assert folder.stat().st_mode & 0o077 == 0
+    for path in outcome.files:
+        assert b"secret@kommune.dk" not in path.read_bytes()
+        assert path.stat().st_mode & 0o077 == 0
+    message = message_from_bytes(outcome.files[0].read_bytes(), policy=policy.default)
+    assert message["To"] == "recipient@example.invalid"
+    assert "Søren Ærø" in outcome.files[1].read_text(encoding="utf-8")
+    assert store.ledger.latest_run("default") is None
+    assert not (config.output_dir).exists() or not list(config.output_dir.rglob("*.eml"))
+    with pytest.raises(DigestError, match="inside the published output"):
+        preview_digest(config, store, NOW, out_dir=config.output_dir / "x")
+
+
+def test_archive_page_index_and_feed_have_no_addresses(week_of_posts, store, inbox):
+    config = week_of_posts(digest={"recipients": ["secret@kommune.dk"]}, smtp=smtp(inbox))
+    outcome = send_digest(config, store, NOW)
+    page = config.output_dir / "digests" / "2026-W47.html"
+    assert page in outcome.files
+    for path in (page, config.output_dir / "digests" / "index.html",
+                 config.output_dir / "digests" / "atom.xml"):  # fmt: skip
+        assert b"secret@kommune.dk" not in path.read_bytes()
+    assert "Fælles kommunal cloud" in page.read_text(encoding="utf-8")
+    assert 'href="2026-W47.html"' in (config.output_dir / "digests" / "index.html").read_text()
+    import feedparser
+
+    feed = feedparser.parse((config.output_dir / "digests" / "atom.xml").read_bytes())
+    [entry] = feed.entries
+    assert entry.link == "https://planet.example.dk/digests/2026-W47.html"

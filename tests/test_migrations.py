@@ -70,3 +70,42 @@ def test_first_schema_migrates_to_the_current_one(tmp_path, server, make_config,
         assert [s.name for s in merged.sources] == ["OS2", "KL"]
     finally:
         store.close()
+
+
+def test_a_digest_sent_before_the_ledger_is_not_sent_again(tmp_path, make_config, inbox):
+    """The old single-row record becomes a run of ``default`` with its recipients sent."""
+    from aggregator.digest import parse_week, send_digest
+
+    path = tmp_path / "aggregator.db"
+    db = sqlite_utils.Database(path)
+    with db.atomic():
+        for migration in MIGRATIONS[:6]:
+            migration(db)
+        db.execute("PRAGMA user_version = 6")
+        db.execute(
+            """INSERT INTO digests (period_start, period_end, sent_at, recipients, entry_count,
+                   message_id) VALUES (?, ?, ?, ?, 4, '<old@x.dk>')""",
+            ["2026-11-15T23:00:00.000000Z", "2026-11-22T23:00:00.000000Z",
+             "2026-11-23T06:00:00.000000Z", "a@kommune.dk, b@kommune.dk"],
+        )  # fmt: skip
+    db.close()
+    config = make_config(
+        [],
+        digest={"recipients": ["a@kommune.dk", "b@kommune.dk"]},
+        smtp={"host": inbox.host, "port": inbox.port},
+    )
+    store = Store.open(path)
+    try:
+        week = parse_week("2026-W47", config.site.zone)
+        run = store.ledger.run("default", week.start_utc)
+        assert run is not None
+        assert [(d.recipient, d.state) for d in store.ledger.deliveries(run.id)] == [
+            ("a@kommune.dk", "sent"),
+            ("b@kommune.dk", "sent"),
+        ]
+        outcome = send_digest(config, store, WHEN + timedelta(days=8), period=week)
+        assert outcome.skipped_reason is not None
+        assert "already sent" in outcome.skipped_reason
+        assert not inbox.messages
+    finally:
+        store.close()

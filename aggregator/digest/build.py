@@ -1,71 +1,88 @@
-"""Pure digest building: which week, and what it holds, grouped by source."""
+"""Pure digest building: which posts a digest holds, and how they are grouped.
+
+A digest holds the posts *first seen* in its window: from where the previous digest of the
+same name was cut off to the end of its period. A post dated Sunday night that the poller
+only finds on Monday morning is then in the next digest, not in none; every post is in
+exactly one digest of each name. Archive finds (a post dated more than
+``archive_after_days`` before it was first seen, e.g. the back catalogue of a feed added
+today) are news to nobody and are left out.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
-from aggregator.types import StoredEntry
+from aggregator.config import DigestSettings
+from aggregator.digest.periods import Period
+from aggregator.types import FeedStatus, StoredEntry
+
+SUMMARY_LIMIT = 280
+NO_TAG = ""  # the group of posts whose feeds have none of the grouped tags
+
+# Words ending in a full stop that do not end a Danish or English sentence.
+_ABBREVIATIONS = frozenset(
+    [
+        "f.eks",
+        "bl.a",
+        "ca",
+        "nr",
+        "mv",
+        "m.v",
+        "osv",
+        "dvs",
+        "jf",
+        "evt",
+        "inkl",
+        "ekskl",
+        "mio",
+        "mia",
+        "kr",
+        "dr",
+        "hhv",
+        "pga",
+        "ift",
+        "iht",
+        "vha",
+        "etc",
+        "e.g",
+        "i.e",
+        "vs",
+        "mr",
+        "mrs",
+        "ms",
+        "no",
+        "st",
+    ]
+)
+_SENTENCE_END = re.compile(r"[.!?…](?=[\"'»”)]?\s+[\"'«“(]?[A-ZÆØÅ0-9])")
+
+
+def cut_at_sentence(text: str, limit: int = SUMMARY_LIMIT) -> str:
+    """The whole sentences that fit in ``limit``; a word cut with an ellipsis only when the
+    first sentence alone is longer."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    best = 0
+    for match in _SENTENCE_END.finditer(text, 0, limit):
+        word = text[: match.start()].rsplit(" ", 1)[-1].lower()
+        if word not in _ABBREVIATIONS and len(word) > 1:
+            best = match.end()
+    if best:
+        return text[:best].rstrip()
+    cut = text[: limit - 1].rsplit(" ", 1)[0] if " " in text[: limit - 1] else text[: limit - 1]
+    return cut.rstrip(" ,.;:–-") + "…"
 
 
 @dataclass(frozen=True, slots=True)
-class Period:
-    """Monday 00:00 to the next Monday 00:00 in the site's time zone."""
+class Window:
+    """First-seen times a digest covers: ``start`` inclusive, ``end`` exclusive, UTC."""
 
-    start: datetime  # aware, local zone
+    start: datetime
     end: datetime
-
-    @property
-    def start_utc(self) -> datetime:
-        return self.start.astimezone(UTC)
-
-    @property
-    def end_utc(self) -> datetime:
-        return self.end.astimezone(UTC)
-
-    @property
-    def iso_year(self) -> int:
-        return self.start.isocalendar().year
-
-    @property
-    def iso_week(self) -> int:
-        return self.start.isocalendar().week
-
-    @property
-    def last_day(self) -> date:
-        return (self.end - timedelta(days=1)).date()
-
-    @property
-    def slug(self) -> str:
-        return f"{self.iso_year}-W{self.iso_week:02d}"
-
-
-def week_containing(day: date, zone: ZoneInfo) -> Period:
-    monday = day - timedelta(days=day.weekday())
-    # Built from dates, not by adding 7×24 h, so a DST change inside the week is honoured.
-    start = datetime(monday.year, monday.month, monday.day, tzinfo=zone)
-    following = monday + timedelta(days=7)
-    end = datetime(following.year, following.month, following.day, tzinfo=zone)
-    return Period(start=start, end=end)
-
-
-def last_complete_week(now: datetime, zone: ZoneInfo) -> Period:
-    today = now.astimezone(zone).date()
-    return week_containing(today - timedelta(days=7), zone)
-
-
-def parse_week(text: str, zone: ZoneInfo) -> Period:
-    """``2026-W47`` or any date inside the wanted week (``2026-11-18``)."""
-    value = text.strip()
-    try:
-        if "W" in value.upper():
-            year, week = value.upper().split("-W")
-            return week_containing(date.fromisocalendar(int(year), int(week), 1), zone)
-        return week_containing(date.fromisoformat(value), zone)
-    except ValueError:
-        raise ValueError(f"not a week: {text!r} (use e.g. 2026-W47 or 2026-11-18)") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,56 +92,181 @@ class DigestItem:
     summary: str
     published: datetime  # local zone
     author: str | None
+    source: str
     also_in: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class DigestGroup:
-    source: str
+    name: str  # a source's title, or a tag ("" for posts with none of the tags)
     site_url: str | None
-    items: tuple[DigestItem, ...]
+    items: tuple[DigestItem, ...]  # the shown ones, at most the cap
+    more: int = 0  # posts left out by the cap
+
+
+@dataclass(frozen=True, slots=True)
+class FailedSource:
+    name: str
+    since: datetime | None  # local zone
+    error: str | None
+    gone: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DigestLinks:
+    page: str
+    feed: str
+    archive: str
 
 
 @dataclass(frozen=True, slots=True)
 class Digest:
+    name: str
     title: str
     period: Period
+    window: Window
     groups: tuple[DigestGroup, ...]
+    group_by: str = "source"
+    failed: tuple[FailedSource, ...] = ()
+    links: DigestLinks | None = None
 
     @property
     def entry_count(self) -> int:
-        return sum(len(g.items) for g in self.groups)
+        return sum(len(g.items) + g.more for g in self.groups)
+
+    @property
+    def source_count(self) -> int:
+        return len({i.source for g in self.groups for i in g.items}) if self.groups else 0
 
     @property
     def is_empty(self) -> bool:
         return not self.groups
 
 
-def build_digest(entries: Sequence[StoredEntry], period: Period, title: str) -> Digest:
-    """Group a week's entries by primary source (sources by name, entries oldest first)."""
+@dataclass(frozen=True, slots=True)
+class FeedFacts:
+    """What the configuration says about a stored feed: its name and tags."""
+
+    name: str
+    tags: tuple[str, ...]
+
+
+def is_archive_find(entry: StoredEntry, archive_after: timedelta) -> bool:
+    return entry.published < entry.first_seen - archive_after
+
+
+def matches_feed(facts: FeedFacts, settings: DigestSettings) -> bool:
+    """No filter: every feed. Otherwise a listed source, or a feed with a listed tag."""
+    if not settings.tags and not settings.sources:
+        return True
+    return facts.name in settings.sources or bool(set(facts.tags) & set(settings.tags))
+
+
+def matches(entry: StoredEntry, settings: DigestSettings, feeds: Mapping[str, FeedFacts]) -> bool:
+    """A post is in a filtered digest when any feed that carried it matches."""
+    if not settings.tags and not settings.sources:
+        return True
+    return any(
+        s.feed_url in feeds and matches_feed(feeds[s.feed_url], settings) for s in entry.sources
+    )
+
+
+def select(
+    entries: Sequence[StoredEntry],
+    window: Window,
+    settings: DigestSettings,
+    feeds: Mapping[str, FeedFacts],
+) -> list[StoredEntry]:
+    archive_after = timedelta(days=settings.archive_after_days)
+    return [
+        e
+        for e in entries
+        if window.start <= e.first_seen < window.end
+        and not is_archive_find(e, archive_after)
+        and matches(e, settings, feeds)
+    ]
+
+
+def _group_key(
+    entry: StoredEntry, settings: DigestSettings, feeds: Mapping[str, FeedFacts]
+) -> tuple[str, str | None]:
+    primary = entry.sources[0]
+    if settings.group_by == "source":
+        return primary.title or primary.name, primary.site_url
+    tags = feeds[primary.feed_url].tags if primary.feed_url in feeds else ()
+    wanted = [t for t in tags if not settings.tags or t in settings.tags]
+    return (wanted[0] if wanted else NO_TAG), None
+
+
+def failed_sources(
+    statuses: Sequence[FeedStatus], period: Period, names: frozenset[str] | None
+) -> tuple[FailedSource, ...]:
+    """Feeds that were gone or failing for the whole period (the feed-health section)."""
     zone = period.start.tzinfo
-    groups: dict[str, tuple[str | None, list[DigestItem]]] = {}
-    for entry in sorted(entries, key=lambda e: (e.published, e.id)):
-        if not period.start_utc <= entry.published < period.end_utc:
+    failed = []
+    for status in statuses:
+        if names is not None and status.name not in names:
             continue
+        whole_period = status.failing_since is not None and status.failing_since <= (
+            period.start_utc
+        )
+        if status.state == "gone" or (status.state == "failing" and whole_period):
+            since = status.failing_since.astimezone(zone) if status.failing_since else None
+            failed.append(
+                FailedSource(
+                    status.title or status.name, since, status.last_error, status.state == "gone"
+                )
+            )
+    return tuple(failed)
+
+
+def build_digest(
+    entries: Sequence[StoredEntry],
+    period: Period,
+    title: str,
+    settings: DigestSettings | None = None,
+    *,
+    window: Window | None = None,
+    feeds: Mapping[str, FeedFacts] | None = None,
+    failed: tuple[FailedSource, ...] = (),
+    links: DigestLinks | None = None,
+) -> Digest:
+    """Group the window's posts; groups by name (untagged last), posts newest first unless
+    ``order: oldest``; each group cut at ``max_items_per_group``."""
+    settings = settings or DigestSettings()
+    window = window or Window(period.start_utc, period.end_utc)
+    feeds = feeds or {}
+    zone = period.start.tzinfo
+    chosen = select(entries, window, settings, feeds)
+    chosen.sort(key=lambda e: (e.published, e.id), reverse=settings.order == "newest")
+    groups: dict[str, tuple[str | None, list[DigestItem]]] = {}
+    for entry in chosen:
+        name, site = _group_key(entry, settings, feeds)
         primary, *others = entry.sources
-        name = primary.title or primary.name
-        _, items = groups.setdefault(name, (primary.site_url, []))
+        _, items = groups.setdefault(name, (site, []))
         items.append(
             DigestItem(
                 title=entry.title,
                 link=entry.link,
-                summary=entry.summary_text,
+                summary=cut_at_sentence(entry.summary_text),
                 published=entry.published.astimezone(zone),
                 author=entry.author,
-                also_in=tuple(o.title or o.name for o in others),
+                source=primary.title or primary.name,
+                also_in=tuple(dict.fromkeys(o.title or o.name for o in others)),
             )
         )
+    cap = settings.max_items_per_group
+    ordered = sorted(groups.items(), key=lambda kv: (kv[0] == NO_TAG, kv[0].casefold()))
     return Digest(
+        name=settings.name,
         title=title,
         period=period,
+        window=window,
+        group_by=settings.group_by,
         groups=tuple(
-            DigestGroup(source=name, site_url=site, items=tuple(items))
-            for name, (site, items) in sorted(groups.items(), key=lambda kv: kv[0].casefold())
+            DigestGroup(name, site, tuple(items[:cap]), max(0, len(items) - cap))
+            for name, (site, items) in ordered
         ),
+        failed=failed,
+        links=links,
     )

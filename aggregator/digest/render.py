@@ -1,35 +1,58 @@
-"""Digest -> HTML and plain text, and the two into one multipart e-mail."""
+"""Digest -> HTML (CSS inlined for mail clients) and plain text, then one message per person.
+
+Rendering happens once per digest; what differs per recipient (the address in the footer,
+the unsubscribe link) is put in by ``personalise``, so a preview is byte for byte what the
+recipients get, but for the placeholder address.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import html as html_lib
+from dataclasses import dataclass, replace
 from datetime import datetime
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
+from functools import cache
 from typing import Any
+from urllib.parse import quote, urlsplit
 
+import css_inline
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from aggregator.digest.build import Digest, DigestItem
-from aggregator.digest.i18n import TEXT, long_date, short_date
+from aggregator.config import DigestSettings, SmtpSettings
+from aggregator.digest.build import NO_TAG, Digest, DigestGroup, DigestItem
+from aggregator.digest.i18n import TEXT, date_range, day_label, long_date, short_date
+
+TEXT_WIDTH = 72
+# Gmail clips a message whose HTML is over 102 KB; stay under with room for headers.
+HTML_LIMIT = 100 * 1024
+ADDRESS_MARK = "@@recipient-address@@"
+UNSUBSCRIBE_MARK = "https://unsubscribe.invalid/@@recipient@@"
+PREVIEW_ADDRESS = "recipient@example.invalid"
 
 
-def wrap(text: str, width: int = 70, indent: str = "  ") -> str:
-    """Greedy word wrap with an indent; textwrap's general machinery was most of the cost of
-    rendering a large digest."""
+def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "  ", first: str | None = None) -> str:
+    """Greedy word wrap; ``first`` replaces the indent on the first line (a bullet). A word
+    longer than the line (a URL) stays whole on a line of its own."""
     lines: list[str] = []
+    lead = indent if first is None else first
     current = ""
     for word in text.split():
-        if current and len(current) + 1 + len(word) > width:
-            lines.append(current)
-            current = word
+        if current and len(lead) + len(current) + 1 + len(word) > width:
+            lines.append(lead + current)
+            lead, current = indent, word
         else:
             current = f"{current} {word}" if current else word
     if current:
-        lines.append(current)
-    return "\n".join(indent + line for line in lines)
+        lines.append(lead + current)
+    return "\n".join(lines)
+
+
+def _underline(text: str) -> str:
+    return "=" * min(len(text), TEXT_WIDTH)
 
 
 _ENV = Environment(
@@ -41,6 +64,14 @@ _ENV = Environment(
     keep_trailing_newline=True,
 )
 _ENV.filters["wrap"] = wrap
+_ENV.filters["underline"] = _underline
+
+
+@cache
+def _inliner() -> css_inline.CSSInliner:
+    # keep_at_rules keeps the dark-mode and narrow-screen @media blocks in a <style> tag;
+    # nothing remote is ever loaded.
+    return css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,80 +80,237 @@ class RenderedDigest:
     html: str
     text: str
     language: str
+    entry_count: int
+    list_id: str = ""
+    from_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class _Item:
     title: str
     link: str | None
+    ref: int | None
     summary: str
-    author: str | None
-    also_in: tuple[str, ...]
     byline: str
+    also_in: tuple[str, ...]
+
+
+def period_label(digest: Digest, language: str) -> str:
+    period = digest.period
+    if period.kind == "day":
+        return day_label(period.start.date(), language)
+    week_range = date_range(period.start.date(), period.last_day, language)
+    return TEXT[language]["week_label"].format(week=period.iso_week, range=week_range)
+
+
+def subject_line(digest: Digest, settings: DigestSettings, language: str) -> str:
+    t = TEXT[language]
+    period = digest.period
+    fields = {
+        "title": digest.title,
+        "name": digest.name,
+        "week": period.iso_week,
+        "year": period.iso_year,
+        "date": long_date(period.start.date(), language),
+        "period": period_label(digest, language),
+        "count": digest.entry_count,
+        "sources": digest.source_count,
+    }
+    if settings.subject:
+        template = settings.subject
+    else:
+        empty = "empty_" if digest.is_empty else ""
+        template = t[f"subject_{empty}{period.kind}"]
+    subject = template.format_map(fields)
+    return f"{settings.subject_prefix} {subject}" if settings.subject_prefix else subject
 
 
 def _context(digest: Digest, language: str) -> dict[str, Any]:
     t = TEXT[language]
-    period = digest.period
-    first = long_date(period.start.date(), language)
-    last = long_date(period.last_day, language)
-    count, n_sources = digest.entry_count, len(digest.groups)
-    sources = t["sources_one"] if n_sources == 1 else t["sources_many"].format(n=n_sources)
+    count, n_sources = digest.entry_count, digest.source_count
     if digest.is_empty:
-        intro = t["empty"].format(first=first, last=last)
+        top = t["empty"]
+    elif count == 1:
+        top = t["top_one"]
     else:
-        key = "intro_one" if count == 1 else "intro_many"
-        intro = t[key].format(count=count, sources=sources, first=first, last=last)
+        sources = t["sources_one"] if n_sources == 1 else t["sources_many"].format(n=n_sources)
+        top = t["top_many"].format(count=count, sources=sources)
+    refs: list[str] = []
+    show_source = digest.group_by != "source"
 
     def item(entry: DigestItem) -> _Item:
-        byline = short_date(entry.published.date(), language) + entry.published.strftime(" %H:%M")
+        ref = None
+        if entry.link:
+            refs.append(entry.link)
+            ref = len(refs)
+        parts = [entry.source] if show_source else []
+        parts.append(
+            short_date(entry.published.date(), language) + entry.published.strftime(" %H:%M")
+        )
         if entry.author:
-            byline += f" · {t['by']} {entry.author}"
-        return _Item(entry.title, entry.link, entry.summary, entry.author, entry.also_in, byline)
+            parts.append(f"{t['by']} {entry.author}")
+        return _Item(entry.title, entry.link, ref, entry.summary, " · ".join(parts), entry.also_in)
 
-    groups = [
-        {"source": g.source, "site_url": g.site_url, "entries": [item(i) for i in g.items]}
-        for g in digest.groups
+    def group(g: DigestGroup) -> dict[str, Any]:
+        return {
+            "name": t["no_tag"] if g.name == NO_TAG and digest.group_by == "tag" else g.name,
+            "site_url": g.site_url,
+            "entries": [item(i) for i in g.items],
+            "more": t["more"].format(n=g.more) if g.more else "",
+        }
+
+    groups = [group(g) for g in digest.groups]
+    failed = [
+        {
+            "name": f.name,
+            "state": t["gone"]
+            if f.gone
+            else t["failing_since"].format(
+                since=short_date(f.since.date(), language) if f.since else "?"
+            ),
+            "error": f.error or "",
+        }
+        for f in digest.failed
     ]
+    links = digest.links
+    footer_links = (
+        [(t["page"], links.page), (t["feed"], links.feed), (t["archive"], links.archive)]
+        if links
+        else []
+    )
+    more_url = links.page if links else None
+    for _, url in footer_links:
+        refs.append(url)
+    refs.append(UNSUBSCRIBE_MARK)  # dropped by the template unless unsubscribing is set up
     return {
-        "digest": {"title": digest.title, "groups": groups},
+        "digest": digest,
+        "groups": groups,
+        "failed": failed,
         "lang": language,
         "t": t,
-        "intro": intro,
-        "week_label": t["week"].format(week=period.iso_week, year=period.iso_year),
-        "subject": t["subject"].format(
-            title=digest.title, week=period.iso_week, year=period.iso_year
-        ),
-        "footer": t["footer"].format(title=digest.title),
+        "top": top,
+        "label": period_label(digest, language),
+        "footer_links": footer_links,
+        "more_url": more_url,
+        "refs": refs,
+        "first_footer_ref": len(refs) - len(footer_links),
+        "unsubscribe_ref": len(refs),
+        "sent_to": t["sent_to"].format(address=ADDRESS_MARK, title=digest.title),
+        "unsubscribe_url": UNSUBSCRIBE_MARK,
     }
 
 
-def render_digest(digest: Digest, language: str = "da") -> RenderedDigest:
-    context = _context(digest, language)
+def render_digest(
+    digest: Digest,
+    language: str = "da",
+    settings: DigestSettings | None = None,
+    *,
+    with_unsubscribe: bool = False,
+    personal: bool = True,
+) -> RenderedDigest:
+    """Subject, HTML and text; over the size limit, fewer posts per group are shown (the
+    rest are counted in "and N more") until the HTML fits."""
+    settings = settings or DigestSettings()
+    shown = digest
+    while True:
+        context = _context(shown, language)
+        context["subject"] = subject_line(digest, settings, language)
+        context["with_unsubscribe"] = with_unsubscribe
+        context["personal"] = personal
+        html = _inliner().inline(_ENV.get_template("digest.html").render(context))
+        largest = max((len(g.items) for g in shown.groups), default=0)
+        if len(html.encode("utf-8")) <= HTML_LIMIT or largest <= 1:
+            break
+        shown = _capped(shown, max(1, largest * 3 // 4))
     return RenderedDigest(
         subject=context["subject"],
-        html=_ENV.get_template("digest.html").render(context),
+        html=html,
         text=_ENV.get_template("digest.txt").render(context),
         language=language,
+        entry_count=digest.entry_count,
     )
 
 
-def build_message(
+def _capped(digest: Digest, cap: int) -> Digest:
+    groups = tuple(
+        replace(g, items=g.items[:cap], more=g.more + max(0, len(g.items) - cap))
+        for g in digest.groups
+    )
+    return replace(digest, groups=groups)
+
+
+def unsubscribe_targets(settings: DigestSettings, address: str) -> tuple[str | None, str | None]:
+    """(https URL, mailto URI) for one recipient, from the digest's settings."""
+    url = None
+    if settings.unsubscribe_url:
+        url = settings.unsubscribe_url.format(address=quote(address, safe=""), name=settings.name)
+    mailto = None
+    if settings.unsubscribe_mailto:
+        subject = quote(f"unsubscribe {settings.name}")
+        mailto = f"mailto:{settings.unsubscribe_mailto}?subject={subject}"
+    return url, mailto
+
+
+def personalise(rendered: RenderedDigest, address: str, unsubscribe: str | None) -> tuple[str, str]:
+    """The HTML and text for one recipient: their address and their unsubscribe link."""
+    target = unsubscribe or ""
+    html = rendered.html.replace(ADDRESS_MARK, html_lib.escape(address)).replace(
+        UNSUBSCRIBE_MARK, html_lib.escape(target)
+    )
+    text = rendered.text.replace(ADDRESS_MARK, address).replace(UNSUBSCRIBE_MARK, target)
+    return html, text
+
+
+def list_id(settings: DigestSettings, base_url: str) -> str:
+    host = urlsplit(base_url).hostname or "localhost"
+    return f"{settings.name}.digest.{host}"
+
+
+def new_message_id(sender: str) -> str:
+    return make_msgid(idstring="digest", domain=sender.rpartition("@")[2] or "localhost")
+
+
+# Headers may be long (RFC 5322 allows 998): a List-Unsubscribe URL folded at 78 would be
+# turned into encoded words that no client reads as a URL. The parts are encoded at 76 already.
+_WIRE = SMTP.clone(max_line_length=998)
+
+
+def message_bytes(message: EmailMessage) -> bytes:
+    """The message as sent and as previewed."""
+    return message.as_bytes(policy=_WIRE)
+
+
+def compose(
     rendered: RenderedDigest,
-    sender: str,
-    recipients: tuple[str, ...],
+    settings: DigestSettings,
+    smtp: SmtpSettings,
+    *,
+    title: str,
+    base_url: str,
+    recipient: str,
+    message_id: str,
     now: datetime,
 ) -> EmailMessage:
-    """multipart/alternative: plain text first, HTML last (the part clients prefer)."""
+    """One recipient's message: multipart/alternative, plain text first, HTML last (the part
+    clients prefer); list headers per RFC 2369, 2919 and 8058, Auto-Submitted per RFC 3834."""
+    url, mailto = unsubscribe_targets(settings, recipient)
+    html, text = personalise(rendered, recipient, url or mailto)
     message = EmailMessage(policy=SMTP)
     message["Subject"] = rendered.subject
-    message["From"] = Address(addr_spec=sender)
-    message["To"] = ", ".join(recipients) if recipients else "undisclosed-recipients:;"
+    message["From"] = Address(display_name=smtp.from_name or title, addr_spec=smtp.sender)
+    message["To"] = Address(addr_spec=recipient)
     message["Date"] = format_datetime(now)
-    domain = sender.rpartition("@")[2] or "localhost"
-    message["Message-ID"] = make_msgid(idstring="digest", domain=domain)
-    message["Content-Language"] = rendered.language
+    message["Message-ID"] = message_id
+    phrase = Header(title, "utf-8").encode() if not title.isascii() else f'"{title}"'
+    message["List-Id"] = f"{phrase} <{list_id(settings, base_url)}>"
+    targets = [f"<{t}>" for t in (mailto, url) if t]
+    if targets:
+        message["List-Unsubscribe"] = ", ".join(targets)
+    if url:
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    message.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    message["Precedence"] = "bulk"
+    message["Content-Language"] = rendered.language
+    message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     return message

@@ -2,11 +2,11 @@
 
 from aggregator.store.database import (
     REDIRECT_CONFIRMATIONS,
-    DigestRecord,
     GroupMember,
     MergedGroup,
     Store,
 )
+from aggregator.store.digests import Delivery, DigestLedger, DigestRun
 from aggregator.store.entries import MergeRules, source_rank
 from aggregator.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from aggregator.store.times import from_db_time, to_db_time
@@ -15,7 +15,9 @@ __all__ = [
     "MIGRATIONS",
     "REDIRECT_CONFIRMATIONS",
     "SCHEMA_VERSION",
-    "DigestRecord",
+    "Delivery",
+    "DigestLedger",
+    "DigestRun",
     "GroupMember",
     "MergeRules",
     "MergedGroup",

@@ -1,5 +1,5 @@
-"""The aggregator's SQLite file through sqlite-utils: feeds, fetch state, reading entries,
-digests. Entry writes are in entries.py, the schema in migrations.py."""
+"""The aggregator's SQLite file through sqlite-utils: feeds, fetch state, reading entries.
+Entry writes are in entries.py, the digest ledger in digests.py, the schema in migrations.py."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import sqlite_utils
 from aggregator.config import FeedConfig
 from aggregator.errors import StorageError
 from aggregator.policy import FeedHistory, Hint
+from aggregator.store.digests import DigestLedger
 from aggregator.store.entries import EntryWriter, FeedRow, MergeRules
 from aggregator.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from aggregator.store.times import from_db_time, maybe_time, to_db_time
@@ -60,16 +61,6 @@ class MergedGroup:
     members: tuple[GroupMember, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class DigestRecord:
-    period_start: datetime
-    period_end: datetime
-    sent_at: datetime
-    recipients: str
-    entry_count: int
-    message_id: str
-
-
 CACHE_KIB = 4 * 1024
 _NOT_SYNCED = "feed {} is not in the database; sync_feeds first"
 
@@ -80,6 +71,7 @@ class Store:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
         self._entries = EntryWriter(db)
+        self.ledger = DigestLedger(db, self._writing)
         self._batch: _Batch | None = None
 
     @classmethod
@@ -556,6 +548,16 @@ class Store:
         ).fetchall()
         return self._with_sources(rows)
 
+    def entries_first_seen_between(self, start: datetime, end: datetime) -> list[StoredEntry]:
+        """A digest's window: posts first stored in it, whatever their date."""
+        rows = self.db.execute(
+            f"""SELECT {_ENTRY_COLUMNS} FROM entries
+                WHERE backfill = 0 AND first_seen >= ? AND first_seen < ?
+                ORDER BY published, id""",
+            [to_db_time(start), to_db_time(end)],
+        ).fetchall()
+        return self._with_sources(rows)
+
     def entry_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM entries").fetchone()[0])
 
@@ -609,45 +611,6 @@ class Store:
             )
             for r in rows
         ]
-
-    # -----------------------------------------------------------------------------------------
-    # Digests
-
-    def digest_record(self, period_start: datetime) -> DigestRecord | None:
-        row = self.db.execute(
-            """SELECT period_start, period_end, sent_at, recipients, entry_count, message_id
-               FROM digests WHERE period_start = ?""",
-            [to_db_time(period_start)],
-        ).fetchone()
-        if row is None:
-            return None
-        return DigestRecord(
-            period_start=from_db_time(row[0]),
-            period_end=from_db_time(row[1]),
-            sent_at=from_db_time(row[2]),
-            recipients=row[3],
-            entry_count=row[4],
-            message_id=row[5],
-        )
-
-    def record_digest(self, record: DigestRecord) -> None:
-        with self._writing():
-            self.db.execute(
-                """INSERT INTO digests
-                       (period_start, period_end, sent_at, recipients, entry_count, message_id)
-                   VALUES (?, ?, ?, ?, ?, ?)
-                   ON CONFLICT(period_start) DO UPDATE SET sent_at = excluded.sent_at,
-                       recipients = excluded.recipients, entry_count = excluded.entry_count,
-                       message_id = excluded.message_id""",
-                [
-                    to_db_time(record.period_start),
-                    to_db_time(record.period_end),
-                    to_db_time(record.sent_at),
-                    record.recipients,
-                    record.entry_count,
-                    record.message_id,
-                ],
-            )
 
 
 _ENTRY_COLUMNS = (

@@ -204,6 +204,62 @@ def _v7_categories_and_enclosures(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v8_digest_ledger(db: sqlite_utils.Database) -> None:
+    """Named digests and a delivery ledger with a row per recipient, so each person gets a
+    digest exactly once; and an index for the digest's first-seen windows. The digests sent
+    before become runs of ``default`` with every recorded recipient sent (no resend)."""
+    db.execute(
+        """CREATE TABLE digest_runs (
+               id INTEGER PRIMARY KEY,
+               digest TEXT NOT NULL,
+               kind TEXT NOT NULL,
+               period_start TEXT NOT NULL,
+               period_end TEXT NOT NULL,
+               window_start TEXT NOT NULL,
+               window_end TEXT NOT NULL,
+               entry_count INTEGER NOT NULL,
+               created_at TEXT NOT NULL,
+               skipped TEXT,
+               UNIQUE (digest, period_start)
+           )"""
+    )
+    db.execute(
+        """CREATE TABLE digest_deliveries (
+               run_id INTEGER NOT NULL REFERENCES digest_runs(id),
+               recipient TEXT NOT NULL,
+               state TEXT NOT NULL
+                   CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'retry')),
+               message_id TEXT NOT NULL,
+               attempts INTEGER NOT NULL DEFAULT 0,
+               next_attempt_at TEXT,
+               last_code INTEGER,
+               last_reply TEXT,
+               updated_at TEXT NOT NULL,
+               sent_at TEXT,
+               PRIMARY KEY (run_id, recipient)
+           )"""
+    )
+    db.execute("CREATE INDEX entries_first_seen ON entries(first_seen)")
+    rows = db.execute(
+        "SELECT period_start, period_end, sent_at, recipients, entry_count, message_id FROM digests"
+    ).fetchall()
+    for start, end, sent_at, recipients, count, message_id in rows:
+        cursor = db.execute(
+            """INSERT INTO digest_runs (digest, kind, period_start, period_end, window_start,
+                   window_end, entry_count, created_at)
+               VALUES ('default', 'week', ?, ?, ?, ?, ?, ?)""",
+            [start, end, start, end, count, sent_at],
+        )
+        for address in filter(None, (a.strip() for a in recipients.split(","))):
+            db.execute(
+                """INSERT INTO digest_deliveries (run_id, recipient, state, message_id,
+                       attempts, updated_at, sent_at)
+                   VALUES (?, ?, 'sent', ?, 1, ?, ?)""",
+                [cursor.lastrowid, address, message_id, sent_at, sent_at],
+            )
+    db.execute("DROP TABLE digests")
+
+
 MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _v1_initial,
     _v2_polling_state,
@@ -212,6 +268,7 @@ MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _v5_compact_sketch_index,
     _v6_raw_digests,
     _v7_categories_and_enclosures,
+    _v8_digest_ledger,
 )
 
 

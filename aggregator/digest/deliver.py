@@ -1,0 +1,384 @@
+"""Sending a digest exactly once per recipient, and previewing it by the same road.
+
+The ledger (store/digests.py) decides what is still to do; a run's window of first-seen times
+is fixed when the run is created, so a retry, a rerun after a crash or a preview of that
+period rebuild the same digest.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import urljoin
+
+from aggregator.config import Config, DigestSettings, SmtpSettings
+from aggregator.digest.archive import write_archive
+from aggregator.digest.build import (
+    Digest,
+    DigestLinks,
+    FailedSource,
+    FeedFacts,
+    Window,
+    build_digest,
+    failed_sources,
+    matches_feed,
+)
+from aggregator.digest.periods import (
+    Period,
+    check_sendable,
+    kind_of,
+    last_complete,
+    period_containing,
+)
+from aggregator.digest.render import (
+    PREVIEW_ADDRESS,
+    RenderedDigest,
+    compose,
+    message_bytes,
+    new_message_id,
+    render_digest,
+)
+from aggregator.digest.send import Answer, SmtpSession
+from aggregator.errors import DigestError
+from aggregator.export.meta import ATOM_FILE
+from aggregator.store import Delivery, DigestRun, Store
+
+log = logging.getLogger(__name__)
+
+PREVIEW_DIR = "digest-previews"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestOutcome:
+    name: str
+    period: Period
+    entry_count: int
+    deliveries: tuple[Delivery, ...] = ()
+    files: tuple[Path, ...] = ()
+    skipped_reason: str | None = None
+
+    @property
+    def sent_to(self) -> tuple[str, ...]:
+        return tuple(d.recipient for d in self.deliveries if d.state == "sent")
+
+    def in_state(self, state: str) -> tuple[Delivery, ...]:
+        return tuple(d for d in self.deliveries if d.state == state)
+
+
+def links(config: Config) -> DigestLinks:
+    base = (
+        config.site.base_url if config.site.base_url.endswith("/") else config.site.base_url + "/"
+    )
+    return DigestLinks(page=base, feed=urljoin(base, ATOM_FILE), archive=urljoin(base, "digests/"))
+
+
+def feed_facts(config: Config) -> dict[str, FeedFacts]:
+    return {f.url: FeedFacts(f.name, f.tags) for f in config.feeds}
+
+
+def assemble(
+    config: Config, store: Store, settings: DigestSettings, period: Period, window: Window
+) -> Digest:
+    """Read the window's posts and the feeds' health, then build (pure)."""
+    facts = feed_facts(config)
+    failed: tuple[FailedSource, ...] = ()
+    if settings.failed_sources:
+        names = frozenset(f.name for f in facts.values() if matches_feed(f, settings))
+        failed = failed_sources(store.feed_statuses(), period, names)
+    return build_digest(
+        store.entries_first_seen_between(window.start, window.end),
+        period,
+        settings.title or config.site.title,
+        settings,
+        window=window,
+        feeds=facts,
+        failed=failed,
+        links=links(config),
+    )
+
+
+def render(config: Config, settings: DigestSettings, digest: Digest) -> RenderedDigest:
+    language = settings.language or config.site.language
+    unsubscribe = bool(settings.unsubscribe_url or settings.unsubscribe_mailto)
+    return render_digest(digest, language, settings, with_unsubscribe=unsubscribe)
+
+
+def _window_for_new_run(store: Store, settings: DigestSettings, period: Period) -> Window:
+    latest = store.ledger.latest_run(settings.name)
+    if latest is None:
+        return Window(period.start_utc, period.end_utc)
+    if period.end_utc <= latest.window_end:
+        raise DigestError(
+            f"{period.slug} is not after the last {settings.name!r} digest (cut off "
+            f"{latest.window_end:%Y-%m-%d %H:%M} UTC): its posts were in that one"
+        )
+    return Window(latest.window_end, period.end_utc)
+
+
+def send_digest(
+    config: Config,
+    store: Store,
+    now: datetime,
+    *,
+    name: str = "default",
+    period: Period | None = None,
+    force: bool = False,
+    clock: Callable[[], datetime] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    wait_for_retries: bool = True,
+) -> DigestOutcome:
+    """Send the digest of ``period`` (default: the last complete one) to each recipient not
+    yet sent to. 4xx answers are retried in this run while the next try is within
+    ``smtp.retry_wait_seconds``; later ones are left to the service or the next run."""
+    settings = config.named_digest(name)
+    zone = config.site.zone
+    clock = clock or (lambda: datetime.now(UTC))
+    period = period or last_complete(now, kind_of(settings.day), zone)
+    check_sendable(period, now)
+    ledger = store.ledger
+    run = ledger.run(name, period.start_utc)
+    if run is None:
+        window = _window_for_new_run(store, settings, period)
+        digest = assemble(config, store, settings, period, window)
+        if digest.is_empty and settings.empty == "skip":
+            ledger.create_run(_new_run(settings, period, window, 0, "nothing new"), [], now)
+            return DigestOutcome(name, period, 0, skipped_reason="nothing new: not sent")
+        if not settings.recipients:
+            raise DigestError(f"digest {name!r} has no recipients: set its recipients")
+        run = ledger.create_run(
+            _new_run(settings, period, window, digest.entry_count, None),
+            _with_ids(config, settings.recipients),
+            now,
+        )
+    else:
+        if force:
+            if not settings.recipients:
+                raise DigestError(f"digest {name!r} has no recipients: set its recipients")
+            ledger.force_again(run.id, _with_ids(config, settings.recipients), now)
+        elif run.skipped:
+            return DigestOutcome(
+                name, period, 0, skipped_reason=f"{run.skipped}: not sent (use --force to send)"
+            )
+        deliveries = ledger.deliveries(run.id)
+        if not any(d.state in ("pending", "sending", "retry") for d in deliveries):
+            last = max((d.sent_at for d in deliveries if d.sent_at), default=run.created_at)
+            return DigestOutcome(
+                name,
+                period,
+                run.entry_count,
+                tuple(deliveries),
+                skipped_reason=f"already sent at {last:%Y-%m-%d %H:%M} UTC "
+                "(use --force to send again)",
+            )
+        digest = assemble(config, store, settings, period, Window(run.window_start, run.window_end))
+    rendered = render(config, settings, digest)
+    wait = config.smtp.retry_wait_seconds if wait_for_retries else -1.0
+    _deliver_all(config, store, settings, run, rendered, clock, sleep, wait)
+    deliveries = ledger.deliveries(run.id)
+    files: tuple[Path, ...] = ()
+    if settings.archive and any(d.state == "sent" for d in deliveries):
+        files = write_archive(config, store, settings, digest, now)
+    return DigestOutcome(name, period, digest.entry_count, tuple(deliveries), files)
+
+
+def _new_run(
+    settings: DigestSettings, period: Period, window: Window, count: int, skipped: str | None
+) -> DigestRun:
+    return DigestRun(
+        id=0,
+        digest=settings.name,
+        kind=period.kind,
+        period_start=period.start_utc,
+        period_end=period.end_utc,
+        window_start=window.start,
+        window_end=window.end,
+        entry_count=count,
+        created_at=period.end_utc,
+        skipped=skipped,
+    )
+
+
+def _with_ids(config: Config, recipients: tuple[str, ...]) -> list[tuple[str, str]]:
+    """A Message-ID per recipient, fixed before the first try so a resend carries the same
+    one (mail clients then show one copy)."""
+    return [(address, new_message_id(config.smtp.sender)) for address in recipients]
+
+
+def _deliver_all(
+    config: Config,
+    store: Store,
+    settings: DigestSettings,
+    run: DigestRun,
+    rendered: RenderedDigest,
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], None],
+    wait_seconds: float,
+) -> None:
+    ledger = store.ledger
+    smtp = config.smtp
+    started = clock()
+    with SmtpSession(smtp) as session:
+        for _ in range(smtp.retry_attempts):  # each pass is one try of every due delivery
+            for delivery in ledger.deliveries(run.id):
+                if not delivery.due(clock()):
+                    continue
+                now = clock()
+                ledger.mark_sending(run.id, delivery.recipient, now)
+                message = compose(
+                    rendered,
+                    settings,
+                    smtp,
+                    title=settings.title or config.site.title,
+                    base_url=config.site.base_url,
+                    recipient=delivery.recipient,
+                    message_id=delivery.message_id,
+                    now=now,
+                )
+                try:
+                    answer = session.deliver(
+                        smtp.sender, delivery.recipient, message_bytes(message)
+                    )
+                except DigestError as exc:
+                    _record(store, run, delivery, Answer("retry", None, str(exc)), clock(), smtp)
+                    raise
+                _record(store, run, delivery, answer, clock(), smtp)
+            waiting = [d for d in ledger.deliveries(run.id) if d.state == "retry"]
+            if not waiting:
+                return
+            next_at = min(d.next_attempt_at or started for d in waiting)
+            if (next_at - started).total_seconds() > wait_seconds:
+                return
+            sleep(max(0.0, (next_at - clock()).total_seconds()))
+
+
+def _record(
+    store: Store,
+    run: DigestRun,
+    delivery: Delivery,
+    answer: Answer,
+    now: datetime,
+    smtp: SmtpSettings,
+) -> None:
+    ledger = store.ledger
+    recipient = delivery.recipient
+    if answer.verdict == "sent":
+        ledger.mark_sent(run.id, recipient, now, answer.code or 250, answer.reply)
+        return
+    attempts = delivery.attempts + 1  # mark_sending counted this one
+    if answer.verdict == "failed":
+        log.warning("digest %s: %s refused for good: %s", run.digest, recipient, answer.reply)
+        ledger.mark_failed(run.id, recipient, now, answer.code, answer.reply)
+    elif attempts >= smtp.retry_attempts:
+        reply = f"gave up after {attempts} attempts: {answer.reply}"
+        log.warning("digest %s: %s: %s", run.digest, recipient, reply)
+        ledger.mark_failed(run.id, recipient, now, answer.code, reply)
+    else:
+        wait = timedelta(seconds=smtp.retry_seconds * 2 ** (attempts - 1))
+        log.info(
+            "digest %s: %s deferred (%s), again in %s", run.digest, recipient, answer.reply, wait
+        )
+        ledger.mark_retry(run.id, recipient, now, now + wait, answer.code, answer.reply)
+
+
+# ---------------------------------------------------------------------------------------------
+# Preview
+
+
+def coming_period(config: Config, store: Store, settings: DigestSettings, now: datetime) -> Period:
+    """The period the next send will be about: the last complete one if it has no run yet,
+    else the one now running."""
+    kind = kind_of(settings.day)
+    zone = config.site.zone
+    last = last_complete(now, kind, zone)
+    latest = store.ledger.latest_run(settings.name)
+    if latest is None or latest.window_end < last.end_utc:
+        return last
+    return period_containing(now, kind, zone)
+
+
+def preview_dir(config: Config, out_dir: Path | None) -> Path:
+    """Beside the database by default: private, and never inside the published output."""
+    folder = (out_dir or config.database_path.parent / PREVIEW_DIR).resolve()
+    published = config.output_dir.resolve()
+    if folder == published or published in folder.parents:
+        raise DigestError(f"{folder} is inside the published output directory: choose another")
+    return folder
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
+
+
+def preview_window(store: Store, settings: DigestSettings, period: Period, now: datetime) -> Window:
+    """The window a send of ``period`` would have (so far, if it has not ended)."""
+    run = store.ledger.run(settings.name, period.start_utc)
+    if run is not None:
+        return Window(run.window_start, run.window_end)
+    latest = store.ledger.latest_run(settings.name)
+    start = latest.window_end if latest and latest.window_end < period.end_utc else None
+    # The end is exclusive: a post first seen at ``now`` is in.
+    return Window(start or period.start_utc, min(period.end_utc, now + timedelta(microseconds=1)))
+
+
+def make_digest(
+    config: Config,
+    store: Store,
+    period: Period,
+    now: datetime,
+    *,
+    name: str = "default",
+    recipient: str = PREVIEW_ADDRESS,
+) -> tuple[Digest, RenderedDigest, EmailMessage]:
+    """The digest of ``period`` and one recipient's message, as a send would make them."""
+    settings = config.named_digest(name)
+    digest = assemble(config, store, settings, period, preview_window(store, settings, period, now))
+    rendered = render(config, settings, digest)
+    message = compose(
+        rendered,
+        settings,
+        config.smtp,
+        title=settings.title or config.site.title,
+        base_url=config.site.base_url,
+        recipient=recipient,
+        message_id=new_message_id(config.smtp.sender),
+        now=now,
+    )
+    return digest, rendered, message
+
+
+def preview_digest(
+    config: Config,
+    store: Store,
+    now: datetime,
+    *,
+    name: str = "default",
+    period: Period | None = None,
+    out_dir: Path | None = None,
+) -> DigestOutcome:
+    """Write the coming digest as it would be sent (a placeholder address instead of the
+    recipients'), without touching the ledger: ``.eml``, ``.html`` and ``.txt``."""
+    settings = config.named_digest(name)
+    folder = preview_dir(config, out_dir)
+    period = period or coming_period(config, store, settings, now)
+    digest, _, message = make_digest(config, store, period, now, name=name)
+    stem = f"{name}-{period.slug}"
+    html = message.get_body(("html",))
+    text = message.get_body(("plain",))
+    assert html is not None
+    assert text is not None
+    files = (folder / f"{stem}.eml", folder / f"{stem}.html", folder / f"{stem}.txt")
+    _write_private(files[0], message_bytes(message))
+    _write_private(files[1], html.get_content().encode("utf-8"))
+    _write_private(files[2], text.get_content().encode("utf-8"))
+    return DigestOutcome(name, period, digest.entry_count, files=files)
