@@ -48,7 +48,9 @@ def test_new_database_is_migrated_and_in_wal_mode(tmp_path):
     store = Store.open(tmp_path / "a.db")
     assert store.schema_version == SCHEMA_VERSION
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert {"feeds", "entries", "entry_sources", "digests"} <= set(store.db.table_names())
+    assert {"feeds", "entries", "entry_sources", "digest_runs", "digest_deliveries"} <= set(
+        store.db.table_names()
+    )
     store.close()
     again = Store.open(tmp_path / "a.db")  # reopening runs no migration twice
     assert again.schema_version == SCHEMA_VERSION
