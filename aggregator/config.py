@@ -100,6 +100,8 @@ class PollSettings(_Strict):
     max_redirects: int = Field(default=5, ge=0, le=20)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     allow_private_hosts: tuple[str, ...] = ()
+    # The newest this many entries of one feed are taken per poll; the rest are not stored.
+    max_entries_per_feed: int = Field(default=500, ge=1, le=100_000)
     # Processes that parse and normalise in parallel with fetching; 0 parses in-process.
     workers: int = Field(default=2, ge=0, le=64)
     # `aggregator status --check` exits 4 once a feed has failed for longer than this.

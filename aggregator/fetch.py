@@ -45,6 +45,8 @@ class FetchOptions:
     user_agent: str = "aggregator/0.1"
     block_private: bool = True
     allow_hosts: frozenset[str] = field(default_factory=frozenset)
+    # Not a fetch limit, but one the worker processes need with the others.
+    max_entries_per_feed: int = 500
 
 
 class BlockedAddress(httpx.RequestError):

@@ -18,6 +18,20 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import nh3
 
+from aggregator.clean import (
+    MAX_AUTHOR_CHARS,
+    MAX_CONTENT_BYTES,
+    MAX_LANGUAGE_CHARS,
+    MAX_TITLE_CHARS,
+    cut_at_word,
+    cut_html,
+    cut_raw_content,
+    flatten_nesting,
+    maybe_xml_text,
+    over_content_cap,
+    safe_url,
+    xml_text,
+)
 from aggregator.dedup import sketch, title_key
 from aggregator.policy import publisher_hint
 from aggregator.types import (
@@ -30,6 +44,10 @@ from aggregator.types import (
 )
 
 SUMMARY_LENGTH = 300
+# Entries taken from one poll of one feed, newest first (poll.max_entries_per_feed).
+MAX_ENTRIES_PER_POLL = 500
+# A longer guid is kept as its hash: it identifies as well and stays a sane key.
+MAX_KEY_CHARS = 512
 _ID_NAMESPACE = uuid.UUID("6f1c1b8e-3d55-4c1a-9a53-2c6f0e0f7a10")
 
 TRACKING_PARAMS = frozenset(
@@ -214,12 +232,7 @@ def sanitised_text(clean_html: str) -> str:
 
 def shorten(text: str, limit: int = SUMMARY_LENGTH) -> str:
     """Cut at a word boundary so a summary never ends mid-word."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    if " " in cut:
-        cut = cut.rsplit(" ", 1)[0]
-    return cut.rstrip(" ,.;:–-") + "…"
+    return cut_at_word(text, limit)
 
 
 def ids_are_broken(entries: Sequence[ParsedEntry]) -> bool:
@@ -234,13 +247,20 @@ def ids_are_broken(entries: Sequence[ParsedEntry]) -> bool:
 def entry_key(entry: ParsedEntry, trust_guid: bool = True) -> str:
     """Identity inside one feed: guid, else link, else a hash of what the entry says."""
     if entry.guid and trust_guid:
-        return entry.guid
+        return _bounded_key(entry.guid)
     if entry.link:
-        return entry.link
+        return _bounded_key(entry.link)
     when = entry.published or entry.updated
     date = when.isoformat() if when else ""
     digest = hashlib.sha256(f"{entry.title}\0{date}\0{entry.content_html}".encode()).hexdigest()
     return f"sha256:{digest[:32]}"
+
+
+def _bounded_key(key: str) -> str:
+    key = xml_text(key)
+    if len(key) <= MAX_KEY_CHARS:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode(errors="surrogatepass")).hexdigest()[:32]
 
 
 def entry_id(feed_url: str, key: str, canonical: str | None) -> str:
@@ -265,7 +285,7 @@ def _clamp(value: datetime | None, now: datetime) -> datetime | None:
 
 # Part of every raw digest: bump it when a change to the rules here should rewrite stored
 # entries on their next poll, even those whose feed did not change them.
-NORMALISE_VERSION = 2
+NORMALISE_VERSION = 3  # 3: XML-forbidden characters, unsafe URLs and field caps
 
 
 def raw_digest(entry: ParsedEntry, key: str) -> str:
@@ -296,7 +316,7 @@ def clean_categories(terms: Sequence[str]) -> tuple[str, ...]:
     seen: set[str] = set()
     kept: list[str] = []
     for term in terms:
-        text = html_to_text(term)[:MAX_CATEGORY_LENGTH].strip()
+        text = xml_text(html_to_text(xml_text(term)))[:MAX_CATEGORY_LENGTH].strip()
         folded = text.casefold()
         if text and folded not in seen:
             seen.add(folded)
@@ -306,54 +326,101 @@ def clean_categories(terms: Sequence[str]) -> tuple[str, ...]:
     return tuple(kept)
 
 
-def clean_enclosures(enclosures: Sequence[Enclosure]) -> tuple[Enclosure, ...]:
-    """Only absolute http(s) URLs, each once: an enclosure is a link readers will follow.
-    A type of text/html is dropped: feedparser gives it to every Atom link that names none."""
+def clean_enclosures(
+    enclosures: Sequence[Enclosure], base_url: str | None = None
+) -> tuple[Enclosure, ...]:
+    """Only absolute http(s) URLs (the one URL check, see clean.safe_url), each once: an
+    enclosure is a link readers will follow. A type of text/html is dropped: feedparser
+    gives it to every Atom link that names none."""
     kept: dict[str, Enclosure] = {}
     for enclosure in enclosures:
-        try:
-            parts = urlsplit(enclosure.url)
-        except ValueError:
-            continue
-        if parts.scheme in ("http", "https") and parts.hostname and enclosure.url.isprintable():
-            kind = enclosure.type if enclosure.type != "text/html" else None
-            kept.setdefault(enclosure.url, Enclosure(enclosure.url, kind, enclosure.length))
+        url = safe_url(enclosure.url, base_url)
+        if url is not None:
+            kind = maybe_xml_text(enclosure.type) if enclosure.type != "text/html" else None
+            kept.setdefault(
+                url, Enclosure(url, kind and kind[: MAX_LANGUAGE_CHARS * 4], enclosure.length)
+            )
     return tuple(kept.values())
 
 
+def sanitised_content(fragment: str, base_url: str | None) -> str:
+    """Sanitised HTML within the caps: depth flattened before nh3, whose cost is quadratic
+    in it, and at most MAX_CONTENT_BYTES, cut before a tag and sanitised again to close
+    what the cut left open."""
+    raw = flatten_nesting(cut_raw_content(xml_text(fragment)))  # nh3 fails on lone surrogates
+    content = xml_text(sanitise_html(raw, base_url))
+    if over_content_cap(content):
+        # The margin leaves room for the end tags the second pass adds (depth <= MAX_NESTING).
+        cut = cut_html(content, MAX_CONTENT_BYTES - 4096)
+        content = xml_text(sanitise_html(cut, base_url))
+    return content
+
+
 def normalise_entry(
-    entry: ParsedEntry, feed_url: str, now: datetime, trust_guid: bool = True, digest: str = ""
+    entry: ParsedEntry,
+    feed_url: str,
+    now: datetime,
+    trust_guid: bool = True,
+    digest: str = "",
+    document_url: str | None = None,
 ) -> EntryPlan:
-    base = entry.content_base or entry.link or feed_url
-    content = sanitise_html(entry.content_html, base)
+    """One entry, with every text field free of characters XML forbids, every URL
+    absolute http(s) (resolved against ``document_url``, default the feed's) and every
+    field within its cap."""
+    document = document_url or feed_url
+    link = safe_url(entry.link, document)
+    base = safe_url(entry.content_base, document) or link or document
+    content = sanitised_content(entry.content_html, base)
     text = sanitised_text(content)
-    title = html_to_text(entry.title) or shorten(text, 80) or entry.link or ""
+    title = xml_text(html_to_text(xml_text(entry.title))) or shorten(text, 80) or link or ""
+    title = cut_at_word(title, MAX_TITLE_CHARS)
+    author = xml_text(html_to_text(xml_text(entry.author))) if entry.author else ""
     published = _clamp(entry.published, now) or _clamp(entry.updated, now) or now
     updated = max(_clamp(entry.updated, now) or published, published)
-    canonical = canonical_url(entry.link)
-    link = entry.link if canonical else None
+    canonical = canonical_url(link)
+    link = link if canonical else None
+    author = cut_at_word(author, MAX_AUTHOR_CHARS)
     content_hash = hashlib.sha256(
-        "\0".join((title, content, link or "", entry.author or "")).encode()
+        "\0".join((title, content, link or "", author)).encode()
     ).hexdigest()
     return EntryPlan(
         key=entry_key(entry, trust_guid),
         canonical_url=canonical,
         link=link,
         title=title,
-        author=html_to_text(entry.author) if entry.author else None,
+        author=author or None,
         content_html=content,
         summary_text=shorten(text),
         published=published,
         updated=updated,
         content_hash=content_hash,
-        language=entry.language,
+        language=_language(entry.language),
         dated=entry.published is not None or entry.updated is not None,
         sketch=sketch(text),
         title_key=title_key(title),
         raw_digest=digest,
         categories=clean_categories(entry.categories),
-        enclosures=clean_enclosures(entry.enclosures),
+        enclosures=clean_enclosures(entry.enclosures, document),
     )
+
+
+def _language(value: str | None) -> str | None:
+    cleaned = maybe_xml_text(value)
+    return cleaned[:MAX_LANGUAGE_CHARS].strip() or None if cleaned else None
+
+
+def newest(entries: Sequence[ParsedEntry], limit: int) -> Sequence[ParsedEntry]:
+    """The ``limit`` newest entries, dated ones by date, undated ones in document order
+    after them; the feed's order otherwise kept."""
+    if len(entries) <= limit:
+        return entries
+
+    def age(index: int) -> tuple[bool, float, int]:
+        when = entries[index].published or entries[index].updated
+        return (when is None, -when.timestamp() if when else 0.0, index)
+
+    chosen = sorted(range(len(entries)), key=age)[:limit]
+    return [entries[i] for i in sorted(chosen)]
 
 
 def body_hash(content: bytes) -> str:
@@ -365,15 +432,18 @@ def plan_update(
     parsed: ParsedFeed | None,
     now: datetime,
     known_digests: frozenset[str] = frozenset(),
+    max_entries: int = MAX_ENTRIES_PER_POLL,
 ) -> UpdatePlan:
     """What to write for one poll of one feed. Repeated keys in a feed keep the first entry;
-    entries whose raw digest is in ``known_digests`` are only listed as unchanged."""
+    entries whose raw digest is in ``known_digests`` are only listed as unchanged; only the
+    newest ``max_entries`` are taken."""
+    document = fetch.final_url or fetch.feed_url
     entries: dict[str, EntryPlan] = {}
     unchanged: dict[str, None] = {}
     hint = None
     if parsed is not None:
         trust_guid = not ids_are_broken(parsed.entries)
-        for raw in parsed.entries:
+        for raw in newest(parsed.entries, max_entries):
             key = entry_key(raw, trust_guid)
             if key in entries or key in unchanged:
                 continue
@@ -381,7 +451,9 @@ def plan_update(
             if digest in known_digests:
                 unchanged[key] = None
             else:
-                entries[key] = normalise_entry(raw, fetch.feed_url, now, trust_guid, digest)
+                entries[key] = normalise_entry(
+                    raw, fetch.feed_url, now, trust_guid, digest, document
+                )
         hint = publisher_hint(parsed.ttl_minutes, parsed.sy_period, parsed.sy_frequency)
     return UpdatePlan(
         body_hash=body_hash(fetch.content) if parsed is not None and fetch.content else None,
@@ -396,11 +468,15 @@ def plan_update(
         not_modified=fetch.not_modified,
         error=fetch.error,
         keep_validators=fetch.error is not None,
-        feed_title=parsed.title if parsed else None,
-        site_url=parsed.site_url if parsed else None,
+        feed_title=_feed_title(parsed.title) if parsed else None,
+        site_url=safe_url(parsed.site_url, document) if parsed else None,
         entries=tuple(entries.values()),
         unchanged_keys=tuple(unchanged),
     )
+
+
+def _feed_title(title: str | None) -> str | None:
+    return cut_at_word(xml_text(title), MAX_TITLE_CHARS) or None if title else None
 
 
 def failed_update(fetch: FetchResult, error: str) -> UpdatePlan:

@@ -65,6 +65,7 @@ def fetch_options(config: Config) -> FetchOptions:
         per_host_concurrency=poll.per_host_concurrency,
         user_agent=poll.user_agent,
         allow_hosts=frozenset(poll.allow_private_hosts),
+        max_entries_per_feed=poll.max_entries_per_feed,
     )
 
 

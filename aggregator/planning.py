@@ -11,14 +11,19 @@ from dataclasses import replace
 from datetime import datetime
 
 from aggregator.errors import ParseError
-from aggregator.normalise import body_hash, failed_update, plan_update
+from aggregator.normalise import MAX_ENTRIES_PER_POLL, body_hash, failed_update, plan_update
 from aggregator.parse import parse_feed
 from aggregator.types import FeedState, FetchResult, UpdatePlan
 
 log = logging.getLogger(__name__)
 
 
-def plan_for(fetched: FetchResult, state: FeedState, now: datetime) -> UpdatePlan:
+def plan_for(
+    fetched: FetchResult,
+    state: FeedState,
+    now: datetime,
+    max_entries: int = MAX_ENTRIES_PER_POLL,
+) -> UpdatePlan:
     """Turn one fetch into what to write; a body that is not a feed becomes a recorded error."""
     if fetched.error or fetched.not_modified or fetched.content is None:
         return plan_update(fetched, None, now)
@@ -34,4 +39,4 @@ def plan_for(fetched: FetchResult, state: FeedState, now: datetime) -> UpdatePla
         return failed_update(fetched, f"parser failed: {type(exc).__name__}: {exc}")
     if parsed.warning:
         log.info("%s: parsed with a warning: %s", fetched.feed_url, parsed.warning)
-    return plan_update(fetched, parsed, now, state.entry_digests)
+    return plan_update(fetched, parsed, now, state.entry_digests, max_entries)

@@ -84,7 +84,7 @@ async def poll_share(
         state = by_url[fetched.feed_url]
         if fetched.content:
             state = replace(state, entry_digests=digests(state.url))
-        plan = plan_for(fetched, state, fetched.fetched_at)
+        plan = plan_for(fetched, state, fetched.fetched_at, share.options.max_entries_per_feed)
         yield replace(fetched, content=None), plan
 
 

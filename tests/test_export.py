@@ -123,3 +123,19 @@ def test_empty_store_exports_valid_empty_feeds(make_config, store):
     document = json.loads((config.output_dir / "feed.json").read_text())
     jsonschema.validate(document, SCHEMA)
     assert document["items"] == []
+
+
+def test_an_output_that_would_not_parse_replaces_no_good_file(exported):
+    """An entry stored with a control character (by an older version) stops the export
+    with one line naming it, and the published files stay as they were."""
+    from aggregator.errors import ExportError
+
+    config, store, _ = exported
+    before = {p.name: p.read_bytes() for p in config.output_dir.iterdir()}
+    entry = store.recent_entries(1)[0]
+    store.db.execute("UPDATE entries SET title = ? WHERE id = ?", ["Øl\x01 og vand", entry.id])
+    store.db.conn.commit()
+    with pytest.raises(ExportError, match=f"entry {entry.id}") as raised:
+        export_feeds(config, store, NOW)
+    assert "\n" not in str(raised.value)
+    assert {p.name: p.read_bytes() for p in config.output_dir.iterdir()} == before

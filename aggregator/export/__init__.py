@@ -10,6 +10,7 @@ from pathlib import Path
 from aggregator.config import Config
 from aggregator.export.atom import render_atom
 from aggregator.export.files import write_atomic
+from aggregator.export.guard import check_output
 from aggregator.export.jsonfeed import render_json_feed
 from aggregator.export.meta import ATOM_FILE, JSON_FILE, RSS_FILE, FeedMeta
 from aggregator.export.rss import render_rss
@@ -46,9 +47,13 @@ def feed_meta(config: Config, now: datetime) -> FeedMeta:
 def export_feeds(config: Config, store: Store, now: datetime) -> ExportReport:
     entries = store.recent_entries(config.site.max_entries)
     meta = feed_meta(config, now)
+    # Every output checked before any is written: a broken one replaces no good one.
+    rendered = {name: render(entries, meta) for name, render in RENDERERS.items()}
+    for name, data in rendered.items():
+        check_output(name, data, entries)
     written = []
-    for name, render in RENDERERS.items():
+    for name, data in rendered.items():
         path = config.output_dir / name
-        write_atomic(path, render(entries, meta))
+        write_atomic(path, data)
         written.append(path)
     return ExportReport(files=tuple(written), entries=len(entries))
