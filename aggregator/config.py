@@ -109,6 +109,15 @@ class PollSettings(_Strict):
     # Honest and reachable: site owners should be able to tell who polls them.
     user_agent: str = "aggregator/0.1 (feed aggregator for public-sector digitalisation blogs)"
 
+    @field_validator("allow_private_hosts")
+    @classmethod
+    def _host_or_host_port(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from aggregator.fetch import allow_entry
+
+        for entry in value:
+            allow_entry(entry)  # ValueError names the entry
+        return value
+
     @model_validator(mode="after")
     def _ordered(self) -> PollSettings:
         if self.min_interval_minutes > self.max_interval_minutes:

@@ -14,6 +14,7 @@ import socket
 import ssl
 import threading
 import time
+import zlib
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,8 +23,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
+import brotli
 import httpx
 
+from aggregator.fetch_limits import (
+    ACCEPT_ENCODING,
+    BodyTooLarge,
+    DeadlineBackend,
+    DeadlinePassed,
+    UnsupportedEncoding,
+    current,
+    read_body,
+)
 from aggregator.types import FeedState, FetchResult
 
 ACCEPT = (
@@ -53,10 +64,6 @@ class BlockedAddress(httpx.RequestError):
     """The target resolves to an address a public feed has no business being on."""
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
 def _forbidden(address: str) -> str | None:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
@@ -74,22 +81,56 @@ def _forbidden(address: str) -> str | None:
     return None
 
 
+def allow_entry(entry: str) -> tuple[str, int | None]:
+    """``host``, ``host:port``, ``[v6]`` or ``[v6]:port`` as (lower-case host, port or None);
+    ValueError for anything else."""
+    text = entry.strip().lower()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest.removeprefix(":") if rest.startswith(":") else None
+        if rest and port is None:
+            raise ValueError(f"not a host or host:port: {entry!r}")
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:
+        host, port = text, None
+    if not host or any(c in host for c in "/@?# "):
+        raise ValueError(f"not a host or host:port: {entry!r}")
+    if port is None:
+        return host, None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"not a port in {entry!r}")
+    return host, int(port)
+
+
+def _port(url: httpx.URL) -> int:
+    return url.port or (443 if url.scheme == "https" else 80)
+
+
 def address_guard(allow_hosts: frozenset[str]) -> Callable[[httpx.Request], None]:
     """A request hook, so it also runs for every redirect hop.
 
-    It resolves the name itself; a DNS answer that changes between this check and the
-    connection (rebinding) is not covered.
+    An allow-list entry ``host`` allows that host on the port of the feed being fetched
+    only; ``host:port`` allows that port. It resolves the name itself; a DNS answer that
+    changes between this check and the connection (rebinding) is not covered.
     """
-    allowed = {h.lower() for h in allow_hosts}
+    entries = [allow_entry(entry) for entry in allow_hosts]
+    pairs = {(host, port) for host, port in entries if port is not None}
+    bare = {host for host, port in entries if port is None}
+
+    def allowed(host: str, port: int) -> bool:
+        return (host, port) in pairs or (host in bare and port == current.feed_port)
 
     def check(request: httpx.Request) -> None:
         host = request.url.host.lower()
-        if host in allowed or request.url.scheme not in ("http", "https"):
+        if request.url.scheme not in ("http", "https"):
+            return
+        port = _port(request.url)
+        if allowed(host, port):
             return
         try:
             addresses = [str(ipaddress.ip_address(host))]
         except ValueError:
-            port = request.url.port or (443 if request.url.scheme == "https" else 80)
             try:
                 infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
             except OSError as exc:
@@ -97,9 +138,15 @@ def address_guard(allow_hosts: frozenset[str]) -> Callable[[httpx.Request], None
             addresses = sorted({str(info[4][0]) for info in infos})
         for address in addresses:
             if kind := _forbidden(address):
+                listed = host in bare or any(h == host for h, _ in pairs)
+                hint = (
+                    f"only the feed's own port is allowed: list {host}:{port} "
+                    "in poll.allow_private_hosts to allow this one"
+                    if listed
+                    else "list the host in poll.allow_private_hosts to allow it"
+                )
                 raise BlockedAddress(
-                    f"refused to connect to {host} ({address}), a {kind} address; "
-                    "list the host in poll.allow_private_hosts to allow it",
+                    f"refused to connect to {host} ({address}), a {kind} address; {hint}",
                     request=request,
                 )
 
@@ -134,14 +181,22 @@ def make_client(options: FetchOptions) -> Iterator[httpx.Client]:
         max_connections=options.concurrency, max_keepalive_connections=options.concurrency
     )
     hooks = {"request": [address_guard(options.allow_hosts)]} if options.block_private else {}
+    transport = httpx.HTTPTransport(verify=tls_context(), trust_env=False, limits=limits)
+    # httpx takes no network backend; httpcore's pool does, and every connect, read and
+    # write then keeps to the fetch's total deadline.
+    pool = transport._pool
+    pool._network_backend = DeadlineBackend(pool._network_backend)
     with httpx.Client(
+        transport=transport,
         timeout=timeout,
-        limits=limits,
         follow_redirects=True,
         max_redirects=options.max_redirects,
-        headers={"User-Agent": options.user_agent, "Accept": ACCEPT},
+        headers={
+            "User-Agent": options.user_agent,
+            "Accept": ACCEPT,
+            "Accept-Encoding": ACCEPT_ENCODING,
+        },
         event_hooks=hooks,
-        verify=tls_context(),
         trust_env=False,
     ) as client:
         yield client
@@ -182,12 +237,8 @@ def _permanent_target(response: httpx.Response) -> str | None:
     return None
 
 
-class _TooSlow(Exception):
-    pass
-
-
 def _fetch(
-    client: httpx.Client, state: FeedState, now: datetime, max_body_bytes: int, deadline: float
+    client: httpx.Client, state: FeedState, now: datetime, max_body_bytes: int
 ) -> FetchResult:
     with client.stream("GET", state.fetch_url, headers=_conditional_headers(state)) as rsp:
         headers = {k.lower(): v for k, v in rsp.headers.items()}
@@ -211,22 +262,13 @@ def _fetch(
             return _with(base, error=f"HTTP {rsp.status_code} {reason}".strip())
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_body_bytes:
-            raise _BodyTooLarge
-        chunks: list[bytes] = []
-        size = 0
-        # iter_bytes yields decoded bytes: the limit holds for the inflated size, so a small
-        # gzip bomb is stopped as soon as it grows past it.
-        for chunk in rsp.iter_bytes():
-            size += len(chunk)
-            if size > max_body_bytes:
-                raise _BodyTooLarge
-            # The per-read timeout never fires on a server trickling bytes; this does.
-            if time.monotonic() > deadline:
-                raise _TooSlow
-            chunks.append(chunk)
+            raise BodyTooLarge
+        # Raw bytes, inflated here in bounded steps (see fetch_limits): httpx's own decoding
+        # inflates a whole chunk before any limit can be checked.
+        content = read_body(rsp.iter_raw(), headers.get("content-encoding", ""), max_body_bytes)
         return _with(
             base,
-            content=b"".join(chunks),
+            content=content,
             etag=headers.get("etag"),
             last_modified=headers.get("last-modified"),
         )
@@ -243,15 +285,27 @@ def fetch_feed(
     max_body_bytes: int,
     total_timeout: float = 60.0,
 ) -> FetchResult:
-    """Fetch one feed; ``now`` is the time recorded on the result."""
+    """Fetch one feed; ``now`` is the time recorded on the result. ``total_timeout``
+    covers everything: connecting, the headers, every redirect and the body."""
+    deadline = time.monotonic() + total_timeout
+    current.deadline, current.feed_port = deadline, _port(httpx.URL(state.fetch_url))
     try:
-        return _fetch(client, state, now, max_body_bytes, time.monotonic() + total_timeout)
-    except _TooSlow:
-        error = f"took longer than the total limit of {total_timeout:g} s"
-    except _BodyTooLarge:
+        return _fetch(client, state, now, max_body_bytes)
+    except BodyTooLarge:
         error = f"response body larger than the limit of {max_body_bytes} bytes"
-    except httpx.HTTPError as exc:
-        error = _describe(exc)
+    except UnsupportedEncoding as exc:
+        error = f"cannot decode the response body: unsupported content encoding {exc}"
+    except (httpx.HTTPError, DeadlinePassed) as exc:
+        if time.monotonic() >= deadline:
+            error = f"took longer than the total limit of {total_timeout:g} s"
+        else:
+            error = _describe(exc) if isinstance(exc, httpx.HTTPError) else str(exc)
+    except (zlib.error, brotli.error) as exc:
+        error = f"cannot decode the response body: {exc}"
+    except httpx.InvalidURL as exc:
+        error = f"unsupported URL: {exc}"
+    finally:
+        current.deadline = current.feed_port = None
     return FetchResult(feed_url=state.url, fetched_at=now, final_url=state.fetch_url, error=error)
 
 

@@ -23,6 +23,7 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     trickle: float = 0.0  # seconds between body chunks
+    header_trickle: float = 0.0  # seconds between bytes of the status line and headers
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,16 @@ class FeedServer:
                     for key, value in response.headers.items():
                         self.send_header(key, value)
                     self.send_header("Content-Length", str(len(response.body)))
-                    self.end_headers()
+                    if response.header_trickle:
+                        self._headers_buffer.append(b"\r\n")
+                        head = b"".join(self._headers_buffer)
+                        self._headers_buffer = []
+                        for i in range(len(head)):
+                            self.wfile.write(head[i : i + 1])
+                            self.wfile.flush()
+                            time.sleep(response.header_trickle)
+                    else:
+                        self.end_headers()
                     if response.trickle:
                         for i in range(0, len(response.body), 16):
                             self.wfile.write(response.body[i : i + 16])

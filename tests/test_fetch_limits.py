@@ -1,0 +1,131 @@
+"""Limits that hold against hostile servers, through a real loopback server."""
+
+from __future__ import annotations
+
+import gzip
+import time
+import zlib
+from datetime import UTC, datetime
+
+import brotli
+import pytest
+
+from aggregator.config import parse_config
+from aggregator.errors import ConfigError
+from aggregator.fetch import FetchOptions, allow_entry, fetch_feed, make_client
+from aggregator.fetch_limits import BodyTooLarge, read_body
+from aggregator.types import FeedState, FetchResult
+from tests.bombs import bomb as make_bomb
+from tests.conftest import FIXTURES
+from tests.feedserver import FeedServer, Response
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+BODY = (FIXTURES / "rss20.xml").read_bytes()
+LOCAL = frozenset({"127.0.0.1"})
+
+
+def fetch(state: FeedState, **options) -> FetchResult:
+    opts = FetchOptions(**{"timeout_seconds": 2.0, "allow_hosts": LOCAL, **options})
+    with make_client(opts) as client:
+        return fetch_feed(client, state, NOW, opts.max_body_bytes, opts.total_timeout_seconds)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br"])
+def test_a_bomb_is_stopped_at_the_limit_in_bounded_steps(server: FeedServer, encoding):
+    bomb = make_bomb(encoding, 256 << 20)
+    url = server.static("/bomb", Response(200, bomb, {"Content-Encoding": encoding}))
+    result = fetch(FeedState(url), max_body_bytes=1 << 20)
+    assert result.error == "response body larger than the limit of 1048576 bytes"
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "x-gzip", "deflate", "br", "gzip, br"])
+def test_every_encoding_we_ask_for_is_decoded(server: FeedServer, encoding):
+    payload = BODY
+    for name in [n.strip() for n in encoding.split(",")]:
+        if name == "br":
+            payload = brotli.compress(payload)
+        elif name == "deflate":
+            payload = zlib.compress(payload)
+        else:
+            payload = gzip.compress(payload)
+    url = server.static("/f", Response(200, payload, {"Content-Encoding": encoding}))
+    result = fetch(FeedState(url))
+    assert result.ok, result.error
+    assert result.content == BODY
+    sent = server.requests_to("/f")[0].headers["accept-encoding"]
+    assert sent == "gzip, deflate, br"
+
+
+def test_raw_deflate_and_multi_member_gzip_are_decoded():
+    raw = zlib.compressobj(6, zlib.DEFLATED, -15)
+    raw_deflate = raw.compress(BODY) + raw.flush()
+    assert read_body([raw_deflate[:100], raw_deflate[100:]], "deflate", 1 << 20) == BODY
+    members = gzip.compress(BODY[:500]) + gzip.compress(BODY[500:])
+    assert read_body([members], "gzip", 1 << 20) == BODY
+    with pytest.raises(BodyTooLarge):
+        read_body([gzip.compress(BODY)], "gzip", 100)
+
+
+def test_an_unknown_encoding_is_an_error_not_garbage(server: FeedServer):
+    url = server.static("/f", Response(200, b"xx", {"Content-Encoding": "zz-unknown"}))
+    assert fetch(FeedState(url)).error == (
+        "cannot decode the response body: unsupported content encoding zz-unknown"
+    )
+
+
+def test_the_total_deadline_covers_headers_sent_a_byte_at_a_time(server: FeedServer):
+    url = server.static("/slow", Response(200, BODY, header_trickle=0.05))
+    started = time.monotonic()
+    result = fetch(FeedState(url), timeout_seconds=1.0, total_timeout_seconds=1.0)
+    elapsed = time.monotonic() - started
+    assert result.error == "took longer than the total limit of 1 s"
+    assert elapsed < 2.0
+
+
+def test_the_total_deadline_covers_a_trickled_body(server: FeedServer):
+    url = server.static("/slow", Response(200, BODY, trickle=0.05))
+    started = time.monotonic()
+    result = fetch(FeedState(url), timeout_seconds=1.0, total_timeout_seconds=1.0)
+    assert result.error == "took longer than the total limit of 1 s"
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_bare_allowed_host_allows_the_feeds_own_port_only():
+    """A redirect from an allowed feed to another port of the same private host is refused;
+    ``host:port`` allows that port."""
+    inside = FeedServer().start()
+    outside = FeedServer().start()
+    try:
+        inside.static("/admin", Response(200, b"INTERNAL SECRET admin-token"))
+        url = outside.redirect("/feed", inside.url("/admin"))
+        refused = fetch(FeedState(url))
+        assert refused.error is not None
+        assert refused.error.startswith("refused to connect to 127.0.0.1 (127.0.0.1)")
+        assert f"list 127.0.0.1:{inside.url('').split(':')[-1]}" in refused.error
+        assert not inside.requests
+        port = int(inside.base_url.rsplit(":", 1)[1])
+        allowed = fetch(FeedState(url), allow_hosts=frozenset({"127.0.0.1", f"127.0.0.1:{port}"}))
+        assert allowed.content == b"INTERNAL SECRET admin-token"
+    finally:
+        inside.stop()
+        outside.stop()
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ("127.0.0.1", ("127.0.0.1", None)),
+        ("Intranet.Example.dk:8443", ("intranet.example.dk", 8443)),
+        ("[::1]", ("::1", None)),
+        ("[::1]:8080", ("::1", 8080)),
+        ("::1", ("::1", None)),
+    ],
+)
+def test_allow_list_entries_are_host_or_host_port(entry, expected):
+    assert allow_entry(entry) == expected
+
+
+@pytest.mark.parametrize("entry", ["host:0", "host:99999", "host:http", "http://host/", ""])
+def test_a_bad_allow_list_entry_is_a_config_error(entry):
+    with pytest.raises(ConfigError, match=r"poll\.allow_private_hosts"):
+        parse_config({"poll": {"allow_private_hosts": [entry]}})
