@@ -19,7 +19,8 @@ def bomb(encoding: str, size: int) -> bytes:
     copies = max(size // MIB, 2)
     if encoding == "br":
         compressor = brotli.Compressor(quality=1)
-        return b"".join(compressor.process(zeros) for _ in range(copies)) + compressor.finish()
+        body: bytes = b"".join(compressor.process(zeros) for _ in range(copies))
+        return body + compressor.finish()
     wbits = {"gzip": 31, "x-gzip": 31, "deflate": 15}[encoding]
     compressor = zlib.compressobj(9, zlib.DEFLATED, wbits)
     head = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)

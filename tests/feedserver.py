@@ -103,9 +103,9 @@ class FeedServer:
                         self.send_header(key, value)
                     self.send_header("Content-Length", str(len(response.body)))
                     if response.header_trickle:
-                        self._headers_buffer.append(b"\r\n")
-                        head = b"".join(self._headers_buffer)
-                        self._headers_buffer = []
+                        buffered: list[bytes] = getattr(self, "_headers_buffer", [])
+                        head = b"".join([*buffered, b"\r\n"])
+                        buffered.clear()
                         for i in range(len(head)):
                             self.wfile.write(head[i : i + 1])
                             self.wfile.flush()
