@@ -20,7 +20,7 @@ def bomb(encoding: str, size: int) -> bytes:
     if encoding == "br":
         compressor = brotli.Compressor(quality=1)
         body: bytes = b"".join(compressor.process(zeros) for _ in range(copies))
-        return body + compressor.finish()
+        return body + bytes(compressor.finish())
     wbits = {"gzip": 31, "x-gzip": 31, "deflate": 15}[encoding]
     compressor = zlib.compressobj(9, zlib.DEFLATED, wbits)
     head = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
