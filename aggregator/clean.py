@@ -17,6 +17,7 @@ MAX_TITLE_CHARS = 400
 MAX_AUTHOR_CHARS = 200
 MAX_LANGUAGE_CHARS = 35  # the longest sensible BCP 47 tag
 MAX_URL_CHARS = 2048
+MAX_MEDIA_TYPE_CHARS = 255  # RFC 6838: type and subtype of 127 each
 MAX_CONTENT_BYTES = 256 * 1024  # of sanitised HTML, per entry
 # A raw body this many times the cap is cut before sanitising: no entry costs more than this.
 RAW_CONTENT_FACTOR = 8

@@ -22,6 +22,7 @@ from aggregator.clean import (
     MAX_AUTHOR_CHARS,
     MAX_CONTENT_BYTES,
     MAX_LANGUAGE_CHARS,
+    MAX_MEDIA_TYPE_CHARS,
     MAX_TITLE_CHARS,
     cut_at_word,
     cut_html,
@@ -338,7 +339,7 @@ def clean_enclosures(
         if url is not None:
             kind = maybe_xml_text(enclosure.type) if enclosure.type != "text/html" else None
             kept.setdefault(
-                url, Enclosure(url, kind and kind[: MAX_LANGUAGE_CHARS * 4], enclosure.length)
+                url, Enclosure(url, kind and kind[:MAX_MEDIA_TYPE_CHARS], enclosure.length)
             )
     return tuple(kept.values())
 
