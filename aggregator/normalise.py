@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from contextvars import ContextVar
+from dataclasses import replace
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -99,9 +100,10 @@ def squash(text: str) -> str:
     return " ".join(text.split())
 
 
-def canonical_url(url: str | None) -> str | None:
+def canonical_url(url: str | None, keep_fragment: bool = False) -> str | None:
     """The form two links to the same post share: http/https, ``www.``, case of the host,
     default port, trailing slash, fragment, tracking parameters and parameter order do not count.
+    The fragment does count where the feed tells its posts apart by it (``keep_fragment``).
     """
     if not url:
         return None
@@ -125,7 +127,8 @@ def canonical_url(url: str | None) -> str | None:
         for key, value in parse_qsl(parts.query, keep_blank_values=True)
         if not key.lower().startswith("utm_") and key.lower() not in TRACKING_PARAMS
     )
-    return urlunsplit(("https", host, path, urlencode(query), ""))
+    fragment = parts.fragment if keep_fragment else ""
+    return urlunsplit(("https", host, path, urlencode(query), fragment))
 
 
 _SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
@@ -264,6 +267,57 @@ def _bounded_key(key: str) -> str:
     return "sha256:" + hashlib.sha256(key.encode(errors="surrogatepass")).hexdigest()[:32]
 
 
+def document_keys(entries: Sequence[ParsedEntry], trust_guid: bool) -> list[str]:
+    """The key of each entry of one document: ``entry_key``, except that two entries with
+    different ids never share a key. When ids are not trusted, links key the entries; posts
+    that share a link (a sponsor post and a linked-list post) but have ids of their own are
+    keyed by those, or, if an id is repeated too, by what they say. The keys do not depend on
+    the order of the entries, so a feed that reorders them keeps its posts."""
+    if trust_guid:
+        return [entry_key(entry, trust_guid) for entry in entries]
+    ids_of_link: dict[str, set[str]] = {}
+    links_of_id: dict[str, set[str]] = {}
+    for entry in entries:
+        if entry.link and entry.guid:
+            ids_of_link.setdefault(entry.link, set()).add(entry.guid)
+            links_of_id.setdefault(entry.guid, set()).add(entry.link)
+    keys = []
+    for entry in entries:
+        if entry.link and entry.guid and len(ids_of_link[entry.link]) > 1:
+            unique_id = len(links_of_id[entry.guid]) == 1
+            keys.append(_bounded_key(entry.guid) if unique_id else entry_key(_anonymous(entry)))
+        else:
+            keys.append(entry_key(entry, trust_guid))
+    return keys
+
+
+def _anonymous(entry: ParsedEntry) -> ParsedEntry:
+    return ParsedEntry(None, None, entry.title, None, entry.content_html, entry.published,
+                       entry.updated)  # fmt: skip
+
+
+def pages_told_apart_by_fragment(entries: Sequence[ParsedEntry]) -> frozenset[str]:
+    """Pages that entries of one document link with different fragments: a daily-page blog
+    whose posts are anchors (``/2017/06/26.html#a080605``). There the fragment is the post."""
+    fragments: dict[str, set[str]] = {}
+    for entry in entries:
+        if entry.link and (page := canonical_url(entry.link)):
+            fragments.setdefault(page, set()).add(urlsplit(entry.link.strip()).fragment)
+    return frozenset(page for page, seen in fragments.items() if len(seen) > 1)
+
+
+def without_own_links(
+    entries: Sequence[ParsedEntry], document_urls: Sequence[str]
+) -> list[ParsedEntry]:
+    """Entries whose link is the feed itself (``href=""`` resolves to it) have no link: such a
+    link names no post, and keying or merging by it would make all of them one."""
+    own = {canonical_url(url) for url in document_urls} - {None}
+    return [
+        replace(entry, link=None) if entry.link and canonical_url(entry.link) in own else entry
+        for entry in entries
+    ]
+
+
 def entry_id(feed_url: str, key: str, canonical: str | None) -> str:
     """Stable id of a merged entry: from the canonical link, so the same post from two feeds
     gets the same id; from feed and key when there is no link."""
@@ -364,6 +418,8 @@ def normalise_entry(
     trust_guid: bool = True,
     digest: str = "",
     document_url: str | None = None,
+    key: str | None = None,
+    keep_fragment: bool = False,
 ) -> EntryPlan:
     """One entry, with every text field free of characters XML forbids, every URL
     absolute http(s) (resolved against ``document_url``, default the feed's) and every
@@ -378,14 +434,14 @@ def normalise_entry(
     author = xml_text(html_to_text(xml_text(entry.author))) if entry.author else ""
     published = _clamp(entry.published, now) or _clamp(entry.updated, now) or now
     updated = max(_clamp(entry.updated, now) or published, published)
-    canonical = canonical_url(link)
+    canonical = canonical_url(link, keep_fragment)
     link = link if canonical else None
     author = cut_at_word(author, MAX_AUTHOR_CHARS)
     content_hash = hashlib.sha256(
         "\0".join((title, content, link or "", author)).encode()
     ).hexdigest()
     return EntryPlan(
-        key=entry_key(entry, trust_guid),
+        key=key or entry_key(entry, trust_guid),
         canonical_url=canonical,
         link=link,
         title=title,
@@ -443,17 +499,21 @@ def plan_update(
     unchanged: dict[str, None] = {}
     hint = None
     if parsed is not None:
-        trust_guid = not ids_are_broken(parsed.entries)
-        for raw in newest(parsed.entries, max_entries):
-            key = entry_key(raw, trust_guid)
+        raws = without_own_links(
+            newest(parsed.entries, max_entries), (parsed.url, fetch.feed_url, fetch.final_url)
+        )
+        trust_guid = not ids_are_broken(raws)
+        fragment_pages = pages_told_apart_by_fragment(raws)
+        for raw, key in zip(raws, document_keys(raws, trust_guid), strict=True):
             if key in entries or key in unchanged:
                 continue
             digest = raw_digest(raw, key)
             if digest in known_digests:
                 unchanged[key] = None
             else:
+                keep_fragment = bool(fragment_pages) and canonical_url(raw.link) in fragment_pages
                 entries[key] = normalise_entry(
-                    raw, fetch.feed_url, now, trust_guid, digest, document
+                    raw, fetch.feed_url, now, trust_guid, digest, document, key, keep_fragment
                 )
         hint = publisher_hint(parsed.ttl_minutes, parsed.sy_period, parsed.sy_frequency)
     return UpdatePlan(

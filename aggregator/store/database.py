@@ -341,10 +341,13 @@ class Store:
             first_poll = feed.last_success_at is None
             site_url = plan.site_url or feed.site_url
             known = self._entries.known_sources(feed.url) if plan.entries else None
+            if known is not None:
+                known.in_document.update(entry.key for entry in plan.entries)
+                known.in_document.update(plan.unchanged_keys)
             if plan.unchanged_keys:
                 self._entries.mark_unchanged(feed.url, plan.unchanged_keys, now, known)
             if known is not None:
-                lookup = self._entries.merge_lookup(plan.entries, known)
+                lookup = self._entries.merge_lookup(feed.url, plan.entries, known)
                 try:
                     for entry in plan.entries:
                         outcome = self._entries.apply_entry(

@@ -48,19 +48,21 @@ class KnownSources:
     by_link: dict[str, SourceRow]
     excluded: set[str]
     claimed: set[str] = field(default_factory=set)  # keys matched in this update
+    in_document: set[str] = field(default_factory=set)  # every key of the current document
 
 
 @dataclass(slots=True)
 class MergeLookup:
     """What the index says about one update's new entries; kept current as it inserts."""
 
-    by_url: dict[str, str] = field(default_factory=dict)
+    # canonical URL -> (entry id, published) of other feeds' posts, oldest first
+    by_url: dict[str, list[tuple[str, datetime]]] = field(default_factory=dict)
     by_hash: dict[int, list[str]] = field(default_factory=dict)
     by_title: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, target: str, entry: EntryPlan) -> None:
-        if entry.canonical_url:
-            self.by_url.setdefault(entry.canonical_url, target)
+        # Not by URL: the update's own entries are one feed's, and inside one feed two
+        # entries are two posts.
         for value in entry.sketch:
             self.by_hash.setdefault(value, []).append(target)
         if entry.title_key:
@@ -198,9 +200,13 @@ class EntryWriter:
         row = known.by_key.get(entry.key)
         if row is None and entry.canonical_url:
             # The id changed but the link did not (WordPress ?p=123 -> permalink, http ->
-            # https): the same entry under a new key.
+            # https): the same entry under a new key, if the old key has left the document.
             row = known.by_link.get(entry.canonical_url)
-            if row is not None and row.key not in known.claimed:
+            if (
+                row is not None
+                and row.key not in known.claimed
+                and row.key not in known.in_document
+            ):
                 self.db.execute(
                     "UPDATE entry_sources SET entry_key = ? WHERE feed_url = ? AND entry_key = ?",
                     [entry.key, feed.url, row.key],
@@ -287,7 +293,9 @@ class EntryWriter:
         ).fetchone()
         return primary is not None and primary[0] == feed_url
 
-    def merge_lookup(self, entries: Sequence[EntryPlan], known: KnownSources) -> MergeLookup:
+    def merge_lookup(
+        self, feed_url: str, entries: Sequence[EntryPlan], known: KnownSources
+    ) -> MergeLookup:
         """Canonical URLs, sketch hashes and title keys of an update's new entries, looked up
         in three queries for the whole update instead of two per entry."""
         fresh = [
@@ -300,12 +308,16 @@ class EntryWriter:
         urls = sorted({e.canonical_url for e in fresh if e.canonical_url})
         hashes = sorted({h for e in fresh for h in e.sketch})
         titles = sorted({e.title_key for e in fresh if e.title_key})
-        for url, target in self._pairs_in(
-            "SELECT canonical_url, id FROM entries WHERE never_merge = 0 AND canonical_url IN",
+        for url, target, published in self._pairs_in(
+            """SELECT canonical_url, id, published FROM entries e WHERE never_merge = 0
+               AND NOT EXISTS (SELECT 1 FROM entry_sources s
+                               WHERE s.entry_id = e.id AND s.feed_url = ?)
+               AND canonical_url IN""",
             urls,
             order="ORDER BY first_seen",
+            before=[feed_url],
         ):
-            lookup.by_url.setdefault(url, target)
+            lookup.by_url.setdefault(url, []).append((target, from_db_time(published)))
         for value, target in self._pairs_in(
             "SELECT hash, entry_id FROM entry_sketches WHERE hash IN", hashes
         ):
@@ -316,18 +328,24 @@ class EntryWriter:
             lookup.by_title.setdefault(key, []).append(target)
         return lookup
 
-    def _pairs_in(self, query: str, values: Sequence[Any], order: str = "") -> Iterator[Any]:
-        """Rows of ``query ... IN (values)``, in chunks below SQLite's parameter limit."""
+    def _pairs_in(
+        self, query: str, values: Sequence[Any], order: str = "", before: Sequence[Any] = ()
+    ) -> Iterator[Any]:
+        """Rows of ``query ... IN (values)``, in chunks below SQLite's parameter limit;
+        ``before`` are the parameters of the query ahead of the list."""
         for chunk in _chunks(values):
             marks = ",".join("?" * len(chunk))
-            yield from self.db.execute(f"{query} ({marks}) {order}", chunk)
+            yield from self.db.execute(f"{query} ({marks}) {order}", [*before, *chunk])
 
     def _same_post(self, feed: FeedRow, entry: EntryPlan, rules: MergeRules,
                    lookup: MergeLookup | None = None) -> tuple[str, str] | None:  # fmt: skip
         """An entry from another source that is this post, with the reason; else None."""
-        lookup = lookup or self.merge_lookup([entry], KnownSources({}, {}, set()))
-        if entry.canonical_url and (target := lookup.by_url.get(entry.canonical_url)):
-            return target, "same canonical URL"
+        lookup = lookup or self.merge_lookup(feed.url, [entry], KnownSources({}, {}, set()))
+        window = timedelta(days=rules.dedup.window_days)
+        for target, published in lookup.by_url.get(entry.canonical_url or "", ()):
+            # A reused page (a yearly status at one URL) is not last year's post again.
+            if abs(published - entry.published) <= window:
+                return target, "same canonical URL"
         candidates = self._near_candidates(feed.url, entry, rules.dedup, lookup)
         if not candidates:
             return None
