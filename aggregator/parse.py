@@ -15,6 +15,7 @@ from urllib.parse import urljoin
 
 from aggregator.errors import ParseError
 from aggregator.parse_fast import parse_fast
+from aggregator.parse_json import looks_like_json, parse_json_feed
 from aggregator.types import Enclosure, ParsedEntry, ParsedFeed
 
 # Sanitising and resolving relative URLs (against the entry's own link) are done once, by nh3,
@@ -108,9 +109,12 @@ def parse_feed(
 ) -> ParsedFeed:
     """Parse feed bytes; raises ParseError when they are not a feed at all.
 
-    The lxml fast path answers for the common well-formed shapes; feedparser for the rest.
+    A JSON body is read as a JSON Feed; for XML the lxml fast path answers for the common
+    well-formed shapes, feedparser for the rest.
     """
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
+    if looks_like_json(content, response_headers.get("content-type", "")):
+        return parse_json_feed(content, url)
     if fast and (parsed_fast := parse_fast(content, url, response_headers)) is not None:
         return parsed_fast
     # Imported on first need: most polls never leave the fast path, and it costs each
