@@ -12,6 +12,7 @@ from aggregator.errors import (
     ExportError,
     FetchError,
     ParseError,
+    RefusedError,
     StorageError,
 )
 
@@ -24,6 +25,7 @@ __all__ = [
     "ExportError",
     "FetchError",
     "ParseError",
+    "RefusedError",
     "StorageError",
     "__version__",
 ]

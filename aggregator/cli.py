@@ -675,10 +675,14 @@ def run_command(config_path: Path, tick: float) -> None:
     "--out",
     "out_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Directory for the demo's files (default: a new temporary directory).",
+    help="A new or empty folder, or an earlier demo's, for the demo's files "
+    "(default: a new temporary folder).",
 )
 def demo_command(out_dir: Path | None) -> None:
-    """Run the whole pipeline offline against bundled sample feeds."""
+    """Run the whole pipeline offline against bundled sample feeds.
+
+    Writes only into a new or empty folder or an earlier demo's; never over your own
+    feeds.yaml or database."""
     import tempfile
 
     from aggregator.demo import run_demo

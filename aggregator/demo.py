@@ -4,11 +4,16 @@ The sample posts are dated inside the last complete week and polled as if on its
 the digest of that week has content whichever day the demo runs. The digest is really sent,
 to an SMTP server on 127.0.0.1 that keeps the message, so the ledger and the archive page
 are the ones a real send leaves.
+
+It writes only into a new or empty folder, or one holding an earlier demo (the marker file
+says so, with a hash of the feeds.yaml it wrote): an admin's own feeds.yaml and database are
+never touched.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import socket
 import threading
@@ -27,6 +32,7 @@ import yaml
 
 from aggregator.config import Config, load_config
 from aggregator.digest import DigestOutcome, last_complete_week, preview_digest, send_digest
+from aggregator.errors import RefusedError
 from aggregator.export import ExportReport, export_feeds
 from aggregator.pipeline import PollReport, poll
 from aggregator.store import Store
@@ -36,6 +42,8 @@ SAMPLES = {
     "digst.atom": ("Digitaliseringsstyrelsen", "application/atom+xml", ["stat"], 0),
     "kl.rdf": ("KL", "application/rdf+xml", ["kommuner"], 0),
 }
+MARKER = ".aggregator-demo"
+DATABASE = "aggregator.db"
 _DATE = re.compile(r"%%DATE:(-?\d+):(rfc822|iso)%%")
 
 
@@ -110,7 +118,7 @@ def demo_config_data(base_url: str, smtp_port: int = 25) -> dict[str, object]:
             "title": "Offentlig digitalisering (demo)",
             "base_url": "http://localhost:8080/",
             "output_dir": "output",
-            "database": "aggregator.db",
+            "database": DATABASE,
         },
         "poll": {"timeout_seconds": 10, "allow_private_hosts": ["127.0.0.1"]},
         "digest": {
@@ -160,25 +168,66 @@ def smtp_sink(folder: Path) -> Iterator[int]:
         controller.stop()
 
 
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def claim_directory(directory: Path) -> None:
+    """Make ``directory`` the demo's: create it, or accept it empty or holding an earlier
+    demo whose feeds.yaml is as the demo wrote it (that demo's database is then removed).
+
+    Anything else is refused before a byte is written."""
+    if directory.exists() and not directory.is_dir():
+        raise RefusedError(f"{directory} is a file: give the demo a new or empty folder")
+    if not directory.exists():
+        directory.mkdir(parents=True)
+        return
+    if not any(directory.iterdir()):
+        return
+    marker = directory / MARKER
+    try:
+        recorded = json.loads(marker.read_text(encoding="utf-8"))
+        config_hash = recorded["feeds.yaml"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise RefusedError(
+            f"{directory} is not empty and holds no earlier demo: "
+            "give the demo a new or empty folder (nothing was written)"
+        ) from None
+    config = directory / "feeds.yaml"
+    if config.exists() and _sha256(config.read_bytes()) != config_hash:
+        raise RefusedError(
+            f"{config} has changed since the demo wrote it, so it is left alone: "
+            "give the demo a new or empty folder (nothing was written)"
+        )
+    for suffix in ("", "-wal", "-shm"):
+        (directory / (DATABASE + suffix)).unlink(missing_ok=True)
+
+
+def _write_config(directory: Path, base_url: str, smtp_port: int) -> Path:
+    """The marker, with the hash of the feeds.yaml, is written first: a demo stopped halfway
+    still leaves a folder the next demo may reuse."""
+    text = (
+        "# Written by `aggregator demo`; the sample server is gone when the demo ends.\n"
+        + yaml.safe_dump(demo_config_data(base_url, smtp_port), allow_unicode=True, sort_keys=False)
+    ).encode("utf-8")
+    record = {"written_by": "aggregator demo", "feeds.yaml": _sha256(text)}
+    (directory / MARKER).write_text(json.dumps(record) + "\n", encoding="utf-8")
+    config_path = directory / "feeds.yaml"
+    config_path.write_bytes(text)
+    return config_path
+
+
 def run_demo(directory: Path, now: datetime | None = None) -> DemoResult:
     """Write feeds.yaml and the database, poll the samples, export the merged feed, send the
     digest of the last complete week to the loopback sink and write its preview."""
     now = now or datetime.now(UTC)
-    directory.mkdir(parents=True, exist_ok=True)
+    claim_directory(directory)
     zone = ZoneInfo("Europe/Copenhagen")
     week = last_complete_week(now, zone)
     polled_at = (week.end - timedelta(hours=12)).astimezone(UTC)  # that week's Sunday noon
     inbox = directory / "sent-mail"
     with serve_samples(now, zone) as base_url, smtp_sink(inbox) as smtp_port:
-        config_path = directory / "feeds.yaml"
-        config_path.write_text(
-            "# Written by `aggregator demo`; the sample server is gone when the demo ends.\n"
-            + yaml.safe_dump(
-                demo_config_data(base_url, smtp_port), allow_unicode=True, sort_keys=False
-            ),
-            encoding="utf-8",
-        )
-        config = load_config(config_path)
+        config = load_config(_write_config(directory, base_url, smtp_port))
         store = Store.open(config.database_path)
         try:
             report = poll(config, store, clock=lambda: polled_at)

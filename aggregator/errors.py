@@ -2,6 +2,7 @@
 
     AggregatorError
     ├── ConfigError      feeds.yaml is missing, malformed or invalid  (exit 2)
+    ├── RefusedError     asked to do something that would harm the admin's files  (exit 2)
     ├── FetchError       a feed could not be fetched (kept as a value per feed)
     ├── ParseError       the bytes fetched are not a usable feed (kept as a value per feed)
     ├── StorageError     the SQLite file cannot be opened, migrated or written
@@ -22,6 +23,10 @@ class AggregatorError(Exception):
 
 
 class ConfigError(AggregatorError):
+    exit_code = 2
+
+
+class RefusedError(AggregatorError):
     exit_code = 2
 
 
