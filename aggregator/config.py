@@ -8,8 +8,10 @@ silently ignored. Every problem is reported with its key path, e.g.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -27,6 +29,8 @@ from pydantic import (
 )
 
 from aggregator.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_NAME = "feeds.yaml"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -117,12 +121,6 @@ class PollSettings(_Strict):
         for entry in value:
             allow_entry(entry)  # ValueError names the entry
         return value
-
-    @model_validator(mode="after")
-    def _ordered(self) -> PollSettings:
-        if self.min_interval_minutes > self.max_interval_minutes:
-            raise ValueError("min_interval_minutes is larger than max_interval_minutes")
-        return self
 
 
 _EMAIL = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
@@ -247,16 +245,6 @@ class Config(_Strict):
     feeds: tuple[FeedConfig, ...] = ()
     source_path: Path | None = Field(default=None, exclude=True)
 
-    @field_validator("feeds")
-    @classmethod
-    def _unique_urls(cls, feeds: tuple[FeedConfig, ...]) -> tuple[FeedConfig, ...]:
-        seen: dict[str, int] = {}
-        for index, feed in enumerate(feeds):
-            if feed.url in seen:
-                raise ValueError(f"feeds[{index}] repeats the URL of feeds[{seen[feed.url]}]")
-            seen[feed.url] = index
-        return feeds
-
     @model_validator(mode="after")
     def _digest_names(self) -> Config:
         names = [d.name for d in self.all_digests]
@@ -302,9 +290,69 @@ class Config(_Strict):
         return next((f for f in self.feeds if f.url == url), None)
 
 
-_MESSAGES = {
+def cross_field_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Checks across keys, run on the raw data so they are reported with every other problem
+    (a model validator would only run once all else is valid)."""
+    problems: list[tuple[str, str]] = []
+    poll = data.get("poll")
+    if isinstance(poll, dict):
+        low = poll.get(
+            "min_interval_minutes", PollSettings.model_fields["min_interval_minutes"].default
+        )
+        high = poll.get(
+            "max_interval_minutes", PollSettings.model_fields["max_interval_minutes"].default
+        )
+        if isinstance(low, int) and isinstance(high, int) and low > high:
+            problems.append(
+                ("poll.min_interval_minutes", f"{low} is more than max_interval_minutes ({high})")
+            )
+    feeds = data.get("feeds")
+    if isinstance(feeds, list):
+        names: dict[str, int] = {}
+        urls: dict[str, int] = {}
+        for index, feed in enumerate(feeds):
+            if not isinstance(feed, dict):
+                continue
+            name, url = feed.get("name"), feed.get("url")
+            if isinstance(name, str) and name.strip():
+                key = name.strip().casefold()
+                if key in names:
+                    problems.append((
+                        f"feeds[{index}].name",
+                        f"{name.strip()!r} is already the name of feeds[{names[key]}]; "
+                        "names must be unique (retry, split and status go by name)",
+                    ))  # fmt: skip
+                names.setdefault(key, index)
+            if isinstance(url, str) and url.strip():
+                if url.strip() in urls:
+                    problems.append((
+                        f"feeds[{index}].url",
+                        f"the same URL as feeds[{urls[url.strip()]}]",
+                    ))  # fmt: skip
+                urls.setdefault(url.strip(), index)
+    return problems
+
+
+_HINTS = {
+    "tags": "a list of tags, e.g. [os2, kommuner]",
+    "recipients": "a list of e-mail addresses, e.g. [it@kommune.dk]",
+    "allow_private_hosts": "a list of host names, e.g. [intranet.kommune.local]",
+    "feeds": "a list of feeds, each with a name and a url",
+}
+_WORDS = {
     "extra_forbidden": "unknown key",
     "missing": "required key is missing",
+    "int_type": "a whole number, e.g. 60",
+    "int_parsing": "a whole number, e.g. 60",
+    "int_from_float": "a whole number, e.g. 60",
+    "float_type": "a number, e.g. 0.5",
+    "float_parsing": "a number, e.g. 0.5",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "text",
+    "string_too_short": "must not be empty",
+    "time_type": "a time of day, e.g. 07:00",
+    "time_parsing": "a time of day, e.g. 07:00",
 }
 
 
@@ -319,28 +367,93 @@ def _format_location(loc: tuple[int | str, ...]) -> str:
             continue
         else:
             path += f".{part}"
-    return path or "(top level)"
+    return path
 
 
-def _format_error(error: Any) -> str:
-    message = _MESSAGES.get(error["type"]) or str(error["msg"]).removeprefix("Value error, ")
-    return f"{_format_location(tuple(error['loc']))}: {message}"
+def _known_keys(path: str) -> list[str]:
+    """The keys allowed next to the unknown one at ``path``, for a 'did you mean'."""
+    if "." not in path and "[" not in path:
+        return [k for k in Config.model_fields if k != "source_path"]
+    if path.startswith("feeds["):
+        return list(FeedConfig.model_fields)
+    field = Config.model_fields.get(path.split(".", 1)[0])
+    model = field.annotation if field else None
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return [f.alias or name for name, f in model.model_fields.items()]
+    return []
 
 
-def parse_config(data: object, source_path: Path | None = None) -> Config:
+def _plain_words(error: Any, path: str) -> str:
+    kind = str(error["type"])
+    field = path.rsplit(".", 1)[-1]
+    got = error.get("input")
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        if re.fullmatch(r"feeds\[\d+\]", path):
+            return "expected a mapping with a name and a url, e.g. {name: OS2, url: https://…}"
+        return "expected a mapping of settings"
+    if kind in ("list_type", "tuple_type", "set_type"):
+        return _HINTS.get(field, "a list, e.g. [a, b]")
+    context = error.get("ctx") or {}
+    if kind == "greater_than_equal":
+        return f"at least {context.get('ge')}"
+    if kind == "greater_than":
+        return f"more than {context.get('gt')}"
+    if kind == "less_than_equal":
+        return f"at most {context.get('le')}"
+    if kind == "less_than":
+        return f"less than {context.get('lt')}"
+    if kind == "literal_error":
+        return f"one of {context.get('expected')}"
+    if kind == "extra_forbidden":
+        import difflib
+
+        close = difflib.get_close_matches(field, _known_keys(path), n=1, cutoff=0.7)
+        return "unknown key" + (f" (did you mean {close[0]}?)" if close else "")
+    words = _WORDS.get(kind)
+    if words is None:
+        return str(error["msg"]).removeprefix("Value error, ")
+    if kind != "missing" and isinstance(got, str | int | float | bool):
+        words += f", not {got!r}"
+    return words
+
+
+def parse_config(
+    data: object,
+    source_path: Path | None = None,
+    lines: Callable[[str], int | None] | None = None,
+    problems: Sequence[tuple[str, str, int]] = (),
+) -> Config:
+    """Validate plain data. Every problem (those found before, such as keys given twice, with
+    their line) is reported at once, in the order of the file."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError("(top level): expected a mapping of settings")
+        raise ConfigError("(top level): expected a mapping of settings, e.g. feeds: [...]")
+    found: list[tuple[str, str, int | None]] = list(problems)
+    config: Config | None = None
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        messages = [_format_error(err) for err in exc.errors()]
-        raise ConfigError("\n".join(messages)) from None
+        for error in exc.errors():
+            path = _format_location(tuple(error["loc"]))
+            found.append((path, _plain_words(error, path), lines(path) if lines else None))
+    found += [(p, m, lines(p) if lines else None) for p, m in cross_field_problems(data)]
+    if found or config is None:
+        ordered = sorted(enumerate(found), key=lambda p: (p[1][2] or 0, p[0]))
+        raise ConfigError(
+            "\n".join(
+                f"{path or '(top level)'}: {message}" + (f" (line {line})" if line else "")
+                for _, (path, message, line) in ordered
+            )
+        )
     return config.model_copy(update={"source_path": source_path})
 
 
 def load_config(path: Path) -> Config:
+    """Read and validate feeds.yaml. Problems are listed with their key path and line; an
+    empty feed list is allowed but warned about."""
+    from aggregator.yamlfile import load_yaml
+
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -348,13 +461,20 @@ def load_config(path: Path) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
     try:
-        data = yaml.safe_load(text)
+        document = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    duplicates = [
+        (d.path, f"given twice, on lines {d.first_line} and {d.line}; keep one", d.line)
+        for d in document.duplicates
+    ]
     try:
-        return parse_config(data, source_path=path.resolve())
+        config = parse_config(document.data, path.resolve(), document.line_of, duplicates)
     except ConfigError as exc:
         raise ConfigError(f"{path}: invalid configuration\n{exc}") from None
+    if not config.feeds:
+        log.warning("%s: no feeds configured: add them under `feeds:` with name and url", path)
+    return config

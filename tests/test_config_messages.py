@@ -1,0 +1,119 @@
+"""Each defect of a hand-edited feeds.yaml, with the exact words the admin sees."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from tests.test_cli import run
+
+HEAD = "poll:\n  allow_private_hosts: [127.0.0.1]\n"
+
+
+def problems(tmp_path, text: str) -> list[str]:
+    (tmp_path / "feeds.yaml").write_text(textwrap.dedent(text), encoding="utf-8")
+    result = run("poll", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout
+    lines = result.stderr.splitlines()
+    assert lines[0] == "error: feeds.yaml: invalid configuration"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["feeds.yaml"]  # nothing written
+    return lines[1:]
+
+
+def test_two_feeds_with_one_name(tmp_path):
+    assert problems(tmp_path, """\
+        feeds:
+          - name: OS2
+            url: https://os2.eu/feed
+          - name: KL
+            url: https://www.kl.dk/rss
+          - name: os2
+            url: https://os2.eu/blog/feed
+        """) == [
+        "feeds[2].name: 'os2' is already the name of feeds[0]; names must be unique "
+        "(retry, split and status go by name) (line 6)"
+    ]  # fmt: skip
+
+
+def test_keys_given_twice_are_named_with_both_lines(tmp_path):
+    assert problems(tmp_path, """\
+        site:
+          title: Første
+        feeds:
+          - name: OS2
+            url: https://os2.eu/feed
+            url: https://os2.eu/other
+        site:
+          title: Anden
+        """) == [
+        "feeds[0].url: given twice, on lines 5 and 6; keep one (line 6)",
+        "site: given twice, on lines 1 and 7; keep one (line 7)",
+    ]  # fmt: skip
+
+
+def test_plain_words_for_wrong_types(tmp_path):
+    assert problems(tmp_path, """\
+        site: Offentlig digitalisering
+        poll:
+          interval_minutes: hourly
+          adaptive: maybe
+        digest:
+          day: monday
+          time: 7:00
+        feeds:
+          - name: OS2
+            url: https://os2.eu/feed
+            tags: os2
+          - just a url
+        """) == [
+        "site: expected a mapping of settings (line 1)",
+        "poll.interval_minutes: a whole number, e.g. 60, not 'hourly' (line 3)",
+        "poll.adaptive: true or false, not 'maybe' (line 4)",
+        "digest.day: one of 'mon', 'tue', 'wed', 'thu', 'fri', 'sat' or 'sun' (line 6)",
+        "digest.time: a time of day, e.g. 07:00, not '7:00' (line 7)",
+        "feeds[0].tags: a list of tags, e.g. [os2, kommuner] (line 11)",
+        "feeds[1]: expected a mapping with a name and a url, e.g. {name: OS2, url: https://…} "
+        "(line 12)",
+    ]  # fmt: skip
+
+
+def test_cross_field_checks_come_with_the_others_in_file_order(tmp_path):
+    assert problems(tmp_path, """\
+        poll:
+          min_interval_minutes: 120
+          max_interval_minutes: 60
+          intervall_minutes: 30
+        feeds:
+          - name: OS2
+            url: os2.eu/feed
+          - name: KL
+            url: https://www.kl.dk/rss
+          - name: KL2
+            url: https://www.kl.dk/rss
+        """) == [
+        "poll.min_interval_minutes: 120 is more than max_interval_minutes (60) (line 2)",
+        "poll.intervall_minutes: unknown key (did you mean interval_minutes?) (line 4)",
+        "feeds[0].url: not a valid URL (line 7)",
+        "feeds[2].url: the same URL as feeds[1] (line 11)",
+    ]  # fmt: skip
+
+
+def test_a_list_at_the_top_is_not_settings(tmp_path):
+    (tmp_path / "feeds.yaml").write_text("- name: OS2\n  url: https://os2.eu/feed\n", "utf-8")
+    result = run("poll", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[1] == (
+        "(top level): expected a mapping of settings, e.g. feeds: [...]"
+    )
+
+
+@pytest.mark.parametrize("text", ["", "# nothing yet\n", "feeds: []\n"])
+def test_an_empty_feed_list_is_warned_about(tmp_path, text):
+    (tmp_path / "feeds.yaml").write_text(text, encoding="utf-8")
+    result = run("poll", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stderr.splitlines() == [
+        "warning: feeds.yaml: no feeds configured: add them under `feeds:` with name and url"
+    ]
+    assert "Polled 0 feeds" in result.stdout
