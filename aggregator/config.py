@@ -152,6 +152,14 @@ class DigestSettings(_Strict):
     unsubscribe_url: str | None = None
     unsubscribe_mailto: str | None = None
 
+    @field_validator("time", mode="before")
+    @classmethod
+    def _one_digit_hour(cls, value: object) -> object:
+        """``7:00`` as people write it; ISO wants ``07:00``."""
+        if isinstance(value, str) and re.fullmatch(r"\d:\d\d", value.strip()):
+            return "0" + value.strip()
+        return value
+
     @field_validator("recipients")
     @classmethod
     def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:

@@ -60,7 +60,7 @@ def test_plain_words_for_wrong_types(tmp_path):
           adaptive: maybe
         digest:
           day: monday
-          time: 7:00
+          time: "7 am"
         feeds:
           - name: OS2
             url: https://os2.eu/feed
@@ -117,3 +117,10 @@ def test_an_empty_feed_list_is_warned_about(tmp_path, text):
         "warning: feeds.yaml: no feeds configured: add them under `feeds:` with name and url"
     ]
     assert "Polled 0 feeds" in result.stdout
+
+
+def test_a_time_with_a_one_digit_hour_is_that_time(tmp_path):
+    from aggregator.config import load_config
+
+    (tmp_path / "feeds.yaml").write_text("digest:\n  time: 7:30\n", encoding="utf-8")
+    assert load_config(tmp_path / "feeds.yaml").digest.time.isoformat() == "07:30:00"
