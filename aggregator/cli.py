@@ -25,7 +25,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
 from types import FrameType
@@ -39,6 +39,7 @@ from aggregator.errors import AggregatorError, Interrupted
 
 if TYPE_CHECKING:
     from aggregator.config import Config, FeedConfig
+    from aggregator.health import FeedHealth
     from aggregator.pipeline import PollReport
     from aggregator.store import Store
     from aggregator.types import FeedStatus, FeedUpdateResult
@@ -254,42 +255,16 @@ def _print_poll(report: PollReport, config: Config) -> None:
     )
 
 
-def what_to_do(status: FeedStatus) -> str | None:
-    """One line for a feed that needs the admin: what is wrong and what to do about it."""
-    if status.moved_to:
-        return f"moved permanently to {status.moved_to}: update its url in feeds.yaml"
-    if status.state not in ("failing", "gone"):
-        return None
-    code = status.last_status
-    if status.state == "gone" or code == 410:
-        return "410 Gone: remove it from feeds.yaml, or `aggregator retry` it if it is back"
-    polls = console.plural(status.error_count, "poll")
-    what = f"HTTP {code}" if code else (status.last_error or "failed")
-    if code in (404,):
-        advice = "check the URL"
-    elif code in (401, 403):
-        advice = "the server refuses us: check the URL, or ask the site for access"
-    elif code in (429, 503):
-        advice = "the server asks us to wait; it is polled again later"
-    elif code and code >= 500:
-        advice = "the server has trouble; it is polled again later"
-    elif code and 200 <= code < 300:
-        advice = "not a usable feed: check that the URL is the feed, not a web page"
-    elif code:
-        advice = "check the URL"
-    else:
-        advice = "no answer: check the host name, the network and the firewall"
-    return f"{what} for {polls}: {advice}"
-
-
 def _print_what_to_do(store: Store, config: Config, urls: set[str] | None = None) -> None:
     """After a poll: a line per feed that needs the admin, shown even with -q."""
+    from aggregator import health
+
     names = {f.url: f.name for f in config.feeds}
     for status in store.feed_statuses():
         if status.url not in names or (urls is not None and status.url not in urls):
             continue
         if status.moved_to or status.url in (urls or ()):
-            advice = what_to_do(status)
+            advice = health.what_to_do(status)
             if advice:
                 console.problem(f"{names[status.url]}: {advice}")
 
@@ -452,47 +427,6 @@ def digest_command(
                 say(line)
 
 
-def _duration(seconds: int | None) -> str:
-    if not seconds:
-        return "-"
-    minutes = round(seconds / 60)
-    if minutes < 120:
-        return f"{minutes} min"
-    hours = minutes / 60
-    return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} d"
-
-
-def _state_label(status: FeedStatus, config: Config) -> str:
-    if status.state == "failing" and status.failing_since:
-        label = f"failing since {_local(status.failing_since, config)}"
-    else:
-        label = {"new": "never polled"}.get(status.state, status.state)
-    return f"{label}, redirected" if status.moved_to else label
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _status_row(status: FeedStatus) -> dict[str, object]:
-    return {
-        "name": status.name,
-        "url": status.url,
-        "state": status.state,
-        "failing_since": _iso(status.failing_since),
-        "moved_to": status.moved_to,
-        "last_status": status.last_status,
-        "last_fetched_at": _iso(status.last_fetched_at),
-        "last_success_at": _iso(status.last_success_at),
-        "next_poll_at": _iso(status.next_poll_at),
-        "interval_seconds": status.interval_seconds,
-        "interval_reason": status.interval_reason,
-        "error_count": status.error_count,
-        "entries": status.entry_count,
-        "last_error": status.last_error,
-    }
-
-
 @cli.command("status")
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
@@ -504,66 +438,78 @@ def _status_row(status: FeedStatus) -> dict[str, object]:
 @click.pass_context
 def status_command(ctx: click.Context, config_path: Path, as_json: bool, check: bool) -> None:
     """Show each feed's health: state, last HTTP status, last success, next poll and why,
-    entries stored and the last error."""
+    entries stored and the last error.
+
+    Reads only: a missing database is reported, not created."""
+    from aggregator import health
+
     config = load_config(config_path)
-    with open_store(config) as store:
-        store.sync_feeds(config.feeds, now_utc())
-        configured = {f.url for f in config.feeds}
-        statuses = [s for s in store.feed_statuses() if s.url in configured]
+    stored: list[FeedStatus] = []
+    if config.database_path.exists():
+        with open_store(config) as store:
+            stored = store.feed_statuses()
+    rows, removed = health.feed_health(config, stored)
     if as_json:
-        console.print_json([_status_row(s) for s in statuses])
+        console.print_json([health.health_json(h) for h in rows + removed])
     elif not (check and global_options().quiet):
-        _print_status_table(statuses, config)
+        if not config.database_path.exists():
+            click.echo(f"no database yet ({config.database_path}): run aggregator poll")
+        else:
+            _print_status(rows, removed, config)
     if check:
-        overdue = _failing_too_long(statuses, config, now_utc())
-        for status in overdue:
+        overdue = health.failing_too_long(rows, config, now_utc())
+        for row in overdue:
+            s = row.status
             console.problem(
-                f"check: {status.name} has failed since {_local(status.failing_since, config)}"
-                f" ({what_to_do(status) or status.last_error})",
+                f"check: {s.name} has failed since {_local(s.failing_since, config)}"
+                f" ({health.what_to_do(s) or s.last_error})",
                 err=as_json,
             )
         if overdue:
             ctx.exit(ExitCode.CHECK_FAILED)
 
 
-def _failing_too_long(
-    statuses: list[FeedStatus], config: Config, now: datetime
-) -> list[FeedStatus]:
-    limit = timedelta(hours=config.poll.alert_after_hours)
-    return [
-        s
-        for s in statuses
-        if s.state in ("failing", "gone") and s.failing_since and now - s.failing_since > limit
-    ]
+def _print_status(rows: list[FeedHealth], removed: list[FeedHealth], config: Config) -> None:
+    from aggregator import health
 
-
-def _print_status_table(statuses: list[FeedStatus], config: Config) -> None:
-    header = ("FEED", "STATE", "HTTP", "LAST SUCCESS", "NEXT POLL", "INTERVAL", "ENTRIES")
-    table = [
+    console.print_table(
+        ("FEED", "STATE", "HTTP", "LAST SUCCESS", "NEXT POLL", "INTERVAL", "ENTRIES"),
         (
-            s.name,
-            _state_label(s, config),
-            str(s.last_status or "-"),
-            _local(s.last_success_at, config),
-            _local(s.next_poll_at, config) if s.state != "gone" else "not polled",
-            _duration(s.interval_seconds),
-            str(s.entry_count),
-        )
-        for s in statuses
-    ]
-    console.print_table(header, table)
+            (
+                h.status.name,
+                health.state_label(h, config),
+                h.status.last_status or "-",
+                _local(h.status.last_success_at, config),
+                health.next_poll_label(h, config),
+                health.duration(h.status.interval_seconds),
+                h.status.entry_count,
+            )
+            for h in rows
+        ),
+    )
     first_note = True
-    for status in statuses:
+    for row in rows:
+        status = row.status
         notes = []
-        if status.interval_reason:
+        if status.interval_reason and row.enabled:
             notes.append(f"interval: {status.interval_reason}")
         if status.moved_to:
             notes.append(f"moved permanently to {status.moved_to}: update feeds.yaml")
-        if status.last_error:
+        if status.last_error and not row.retry_pending:
             notes.append(f"last error: {status.last_error}")
         if notes:
             click.echo(("\n" if first_note else "") + f"{status.name}: " + "; ".join(notes))
             first_note = False
+    if removed:
+        click.echo("\nNo longer configured (entries kept; `aggregator prune` removes them):")
+        for line in console.table(
+            ("FEED", "URL", "ENTRIES"),
+            (
+                (h.status.name, h.status.url, console.plural(h.status.entry_count, "entry"))
+                for h in removed
+            ),
+        ):
+            click.echo(f"  {line}")
 
 
 def _find_feed(config: Config, wanted: str, hint: str) -> FeedConfig:

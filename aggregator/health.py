@@ -1,0 +1,159 @@
+"""What ``aggregator status`` and the end of ``poll`` tell the admin: pure, from the config and
+the stored feed states.
+
+The config is the truth about which feeds exist (a feed added a minute ago is "never polled",
+a disabled one "disabled"); the database is the truth about how they have fared. Feeds the
+database still has but feeds.yaml no longer lists are shown apart, with the way to purge them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from aggregator.console import local_time, plural
+
+if TYPE_CHECKING:
+    from aggregator.config import Config, FeedConfig
+    from aggregator.types import FeedStatus
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    status: FeedStatus
+    enabled: bool = True
+    configured: bool = True
+
+    @property
+    def retry_pending(self) -> bool:
+        """`aggregator retry` cleared the schedule; the last status is from before it."""
+        s = self.status
+        return s.state in ("new", "ok") and s.next_poll_at is None and s.last_fetched_at is not None
+
+
+def never_polled(feed: FeedConfig) -> FeedStatus:
+    from aggregator.types import FeedStatus
+
+    return FeedStatus(
+        url=feed.url, name=feed.name, title=None, state="new", last_fetched_at=None,
+        last_success_at=None, last_status=None, last_error=None, error_count=0, entry_count=0,
+    )  # fmt: skip
+
+
+def feed_health(
+    config: Config, stored: list[FeedStatus]
+) -> tuple[list[FeedHealth], list[FeedHealth]]:
+    """(configured feeds, feeds no longer configured), each sorted by name."""
+    by_url = {s.url: s for s in stored}
+    configured = [
+        FeedHealth(replace(by_url.get(f.url) or never_polled(f), name=f.name), enabled=f.enabled)
+        for f in config.feeds
+    ]
+    urls = {f.url for f in config.feeds}
+    removed = [FeedHealth(s, configured=False) for s in stored if s.url not in urls]
+    return _by_name(configured), _by_name(removed)
+
+
+def _by_name(rows: list[FeedHealth]) -> list[FeedHealth]:
+    return sorted(rows, key=lambda h: h.status.name.casefold())
+
+
+def state_label(health: FeedHealth, config: Config) -> str:
+    status = health.status
+    if not health.enabled:
+        label = "disabled"
+    elif health.retry_pending:
+        label = "retry pending"
+    elif status.state == "failing" and status.failing_since:
+        label = f"failing since {local_time(status.failing_since, config.site.zone)}"
+    else:
+        label = {"new": "never polled"}.get(status.state, status.state)
+    return f"{label}, redirected" if status.moved_to else label
+
+
+def next_poll_label(health: FeedHealth, config: Config) -> str:
+    status = health.status
+    if not health.enabled or status.state == "gone":
+        return "not polled"
+    if status.next_poll_at is None:
+        return "next run"
+    return local_time(status.next_poll_at, config.site.zone)
+
+
+def duration(seconds: int | None) -> str:
+    if not seconds:
+        return "-"
+    minutes = round(seconds / 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = minutes / 60
+    return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} d"
+
+
+def what_to_do(status: FeedStatus) -> str | None:
+    """One line for a feed that needs the admin: what is wrong and what to do about it."""
+    if status.moved_to:
+        return f"moved permanently to {status.moved_to}: update its url in feeds.yaml"
+    if status.state not in ("failing", "gone"):
+        return None
+    code = status.last_status
+    if status.state == "gone" or code == 410:
+        return "410 Gone: remove it from feeds.yaml, or `aggregator retry` it if it is back"
+    polls = plural(status.error_count, "poll")
+    what = f"HTTP {code}" if code else (status.last_error or "failed")
+    if code == 404:
+        advice = "check the URL"
+    elif code in (401, 403):
+        advice = "the server refuses us: check the URL, or ask the site for access"
+    elif code in (429, 503):
+        advice = "the server asks us to wait; it is polled again later"
+    elif code and code >= 500:
+        advice = "the server has trouble; it is polled again later"
+    elif code and 200 <= code < 300:
+        advice = "not a usable feed: check that the URL is the feed, not a web page"
+    elif code:
+        advice = "check the URL"
+    else:
+        advice = "no answer: check the host name, the network and the firewall"
+    return f"{what} for {polls}: {advice}"
+
+
+def failing_too_long(rows: list[FeedHealth], config: Config, now: datetime) -> list[FeedHealth]:
+    """Enabled feeds failing (or gone) for longer than ``poll.alert_after_hours``."""
+    limit = timedelta(hours=config.poll.alert_after_hours)
+    return [
+        h
+        for h in rows
+        if h.enabled
+        and h.status.state in ("failing", "gone")
+        and h.status.failing_since is not None
+        and now - h.status.failing_since > limit
+    ]
+
+
+def health_json(health: FeedHealth) -> dict[str, object]:
+    s = health.status
+
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "name": s.name,
+        "url": s.url,
+        "configured": health.configured,
+        "enabled": health.enabled,
+        "state": s.state,
+        "retry_pending": health.retry_pending,
+        "failing_since": iso(s.failing_since),
+        "moved_to": s.moved_to,
+        "last_status": s.last_status,
+        "last_fetched_at": iso(s.last_fetched_at),
+        "last_success_at": iso(s.last_success_at),
+        "next_poll_at": iso(s.next_poll_at),
+        "interval_seconds": s.interval_seconds,
+        "interval_reason": s.interval_reason,
+        "error_count": s.error_count,
+        "entries": s.entry_count,
+        "last_error": s.last_error,
+    }
