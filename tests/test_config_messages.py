@@ -70,7 +70,7 @@ def test_plain_words_for_wrong_types(tmp_path):
         "site: expected a mapping of settings (line 1)",
         "poll.interval_minutes: a whole number, e.g. 60, not 'hourly' (line 3)",
         "poll.adaptive: true or false, not 'maybe' (line 4)",
-        "digest.day: one of 'mon', 'tue', 'wed', 'thu', 'fri', 'sat' or 'sun' (line 6)",
+        "digest.day: one of 'mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun' or 'daily' (line 6)",
         "digest.time: a time of day, e.g. 07:00, not '7 am' (line 7)",
         "feeds[0].tags: a list of tags, e.g. [os2, kommuner] (line 11)",
         "feeds[1]: expected a mapping with a name and a url, e.g. {name: OS2, url: https://…} "
