@@ -59,6 +59,9 @@ def _json_formatter(zone: tzinfo | None) -> logging.Formatter:
     import structlog
     from structlog.typing import EventDict
 
+    class _JsonFormatter(structlog.stdlib.ProcessorFormatter):
+        zone: tzinfo | None = None
+
     def add_bound(_: object, __: str, event: EventDict) -> EventDict:
         record = event.get("_record")
         if isinstance(record, logging.LogRecord):
@@ -69,13 +72,14 @@ def _json_formatter(zone: tzinfo | None) -> logging.Formatter:
     def stamp(_: object, __: str, event: EventDict) -> EventDict:
         record = event.get("_record")
         created = record.created if isinstance(record, logging.LogRecord) else None
+        zone = formatter.zone
         moment = datetime.fromtimestamp(created, zone) if created else datetime.now(zone)
         event["timestamp"] = (moment if zone else moment.astimezone()).isoformat(
             timespec="milliseconds"
         )
         return event
 
-    return structlog.stdlib.ProcessorFormatter(
+    formatter = _JsonFormatter(
         foreign_pre_chain=[structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name],
         processors=[
             add_bound,
@@ -85,6 +89,8 @@ def _json_formatter(zone: tzinfo | None) -> logging.Formatter:
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
     )
+    formatter.zone = zone
+    return formatter
 
 
 def configure(
@@ -112,11 +118,12 @@ def configure(
     root.addHandler(handler)
     root.setLevel(libraries)
     logging.getLogger(PACKAGE).setLevel(own)
+    # APScheduler warns of every tick skipped while a long poll runs: internals, not news.
+    logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbosity >= 2 else logging.ERROR)
 
 
 def use_zone(zone: tzinfo) -> None:
     """Stamp lines in the site's zone from now on (known only once the config is read)."""
     for handler in logging.getLogger().handlers:
-        formatter = handler.formatter
-        if isinstance(formatter, ZonedFormatter):
-            formatter.zone = zone
+        if handler.formatter is not None and hasattr(handler.formatter, "zone"):
+            handler.formatter.zone = zone

@@ -6,6 +6,10 @@ the last run left off; a frequent tick asks the store which feeds are due.
 Jobs run one at a time (a single worker) so a digest never reads the database halfway
 through a poll's writes, and each job opens its own Store because sqlite3 connections belong
 to one thread.
+
+feeds.yaml is read again on SIGHUP and whenever a tick sees the file changed. The reload runs
+as a job on that same worker, so no job sees half of one config and half of another; a file
+that does not validate is logged with its problems and the running config is kept.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import signal
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from types import FrameType
 from zoneinfo import ZoneInfo
 
@@ -23,11 +28,11 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from aggregator.config import Config, DigestSettings
+from aggregator.config import Config, DigestSettings, load_config
 from aggregator.digest import Period, last_complete, send_digest
 from aggregator.digest.archive import run_period
 from aggregator.digest.periods import due_at, kind_of
-from aggregator.errors import AggregatorError
+from aggregator.errors import AggregatorError, ConfigError
 from aggregator.export import export_feeds
 from aggregator.pipeline import Clock, poll, utc_now
 from aggregator.store import Store
@@ -64,6 +69,8 @@ class Service:
         self.clock = clock
         self.tick_seconds = tick_seconds
         self.stopping = threading.Event()
+        self.config_path = config.source_path
+        self._config_stamp = _file_stamp(self.config_path)
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
@@ -83,30 +90,73 @@ class Service:
             log.error("%s", exc)
 
     def poll_due(self) -> None:
+        if _file_stamp(self.config_path) != self._config_stamp:
+            self.reload("it changed on disk")
+
         def work(store: Store) -> None:
+            config = self.config
             now = self.clock()
-            by_url = {f.url: f for f in self.config.feeds if f.enabled}
-            store.sync_feeds(self.config.feeds, now)
+            by_url = {f.url: f for f in config.feeds if f.enabled}
+            store.sync_feeds(config.feeds, now)
             self._spread_new_feeds(store, now)
             feeds = [by_url[url] for url in store.due_feeds(now) if url in by_url]
-            outputs_missing = not (self.config.output_dir / "atom.xml").exists()
+            outputs_missing = not (config.output_dir / "atom.xml").exists()
+            summary = ""
             if feeds:
-                report = poll(
-                    self.config, store, feeds, clock=self.clock, rng=self.rng, pool=self.pool
-                )
-                log.info(
-                    "polled %d feeds: %d new, %d updated, %d failed",
-                    len(feeds),
-                    report.new,
-                    report.updated,
-                    len(report.failed),
+                report = poll(config, store, feeds, clock=self.clock, rng=self.rng, pool=self.pool)
+                for failed in report.failed:
+                    name = by_url[failed.feed_url].name if failed.feed_url in by_url else "?"
+                    log.warning("poll failed: %s", failed.error, extra={"feed": name})
+                summary = (
+                    f"polled {len(feeds)} feeds: {report.new} new, {report.updated} updated, "
+                    f"{len(report.failed)} failed"
                 )
                 outputs_missing = outputs_missing or report.changed
             if outputs_missing:
-                export = export_feeds(self.config, store, self.clock())
-                log.info("exported %d entries", export.entries)
+                export = export_feeds(config, store, self.clock())
+                summary += ("; " if summary else "") + f"exported {export.entries} entries"
+            if summary:
+                log.info("%s; next due %s", summary, self._next_due(store, config))
+            else:
+                log.debug("nothing due; next due %s", self._next_due(store, config))
 
         self._with_store(work)
+
+    @staticmethod
+    def _next_due(store: Store, config: Config) -> str:
+        enabled = {f.url for f in config.feeds if f.enabled}
+        times = [
+            s.next_poll_at for s in store.feed_statuses() if s.url in enabled and s.next_poll_at
+        ]
+        known = [t for t in times if t is not None]
+        if len(known) < len(times) or not known:
+            return "now"
+        return min(known).astimezone(config.site.zone).isoformat(timespec="seconds")
+
+    def reload(self, reason: str) -> None:
+        """Read feeds.yaml again; keep the running config if the new one is not valid."""
+        path = self.config_path
+        if path is None:
+            return
+        self._config_stamp = _file_stamp(path)
+        try:
+            new = load_config(path)
+        except ConfigError as exc:
+            log.error("feeds.yaml not reloaded (%s), the running config is kept:\n%s", reason, exc)
+            return
+        old = self.config
+        added = [f.name for f in new.feeds if old.feed(f.url) is None]
+        removed = [f.name for f in old.feeds if new.feed(f.url) is None]
+        if new.database_path != old.database_path or new.poll.workers != old.poll.workers:
+            log.warning("site.database and poll.workers take effect when the service restarts")
+            new = new.model_copy(
+                update={"site": new.site.model_copy(update={"database": old.site.database})}
+            )
+        self.config = new
+        log.info(
+            "reloaded %s (%s): %d feeds, added: %s; removed: %s",
+            path, reason, len(new.feeds), ", ".join(added) or "none", ", ".join(removed) or "none",
+        )  # fmt: skip
 
     def _spread_new_feeds(self, store: Store, now: datetime) -> None:
         """Feeds never polled start at random times in the first minute(s), not all at once."""
@@ -176,13 +226,16 @@ class Service:
             self.scheduler.shutdown(wait=True)
 
     def run_until_signalled(self) -> None:
-        done = threading.Event()
+        """Until SIGINT or SIGTERM; SIGHUP reloads feeds.yaml. The handlers only note the
+        signal: the main thread then queues the work on the scheduler."""
+        wake = threading.Event()
+        received: list[signal.Signals] = []
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
-            log.info("received %s, stopping", signal.Signals(signum).name)
-            done.set()
+            received.append(signal.Signals(signum))
+            wake.set()
 
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, on_signal)
         self.start()
         log.info(
@@ -190,5 +243,30 @@ class Service:
             len(self.config.feeds),
             ", ".join(f"{d.name} ({d.day} {d.time:%H:%M})" for d in self.config.all_digests),
         )
-        done.wait()
-        self.stop()
+        while True:
+            # A timed wait: a signal the kernel hands to another thread only sets a flag, which
+            # the main thread sees when it next runs Python code.
+            if not wake.wait(0.5):
+                continue
+            wake.clear()
+            while received:
+                sig = received.pop(0)
+                if sig == signal.SIGHUP:
+                    log.info("received SIGHUP, reloading %s", self.config_path)
+                    self.scheduler.add_job(self.reload, args=["SIGHUP"], id="reload",
+                                           replace_existing=True)  # fmt: skip
+                    continue
+                log.info("received %s, stopping", sig.name)
+                self.stop()
+                return
+
+
+def _file_stamp(path: Path | None) -> tuple[int, int, int] | None:
+    """What tells a changed file: inode (editors replace files), size and mtime."""
+    if path is None:
+        return None
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
