@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from aggregator.errors import ConfigError
+from aggregator.source_config import HtmlSourceKeys
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
-class FeedConfig(_Strict):
+class FeedConfig(_Strict, HtmlSourceKeys):
     name: str = Field(min_length=1)
     url: HttpUrl
     tags: tuple[str, ...] = ()
@@ -58,6 +59,11 @@ class FeedConfig(_Strict):
     priority: int = 0
     enabled: bool = True
     merge: bool = True  # false: this feed's posts are never merged with another feed's
+
+    @model_validator(mode="after")
+    def _source_keys(self) -> FeedConfig:
+        self.check_html_keys()
+        return self
 
 
 class SiteSettings(_Strict):

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import brotli
 import httpx
 
+from aggregator.crawl import Robots, fetch_html_source
 from aggregator.fetch_limits import (
     ACCEPT_ENCODING,
     BodyTooLarge,
@@ -309,6 +310,20 @@ def fetch_feed(
     return FetchResult(feed_url=state.url, fetched_at=now, final_url=state.fetch_url, error=error)
 
 
+def fetch_source(
+    client: httpx.Client, state: FeedState, now: datetime, options: FetchOptions, robots: Robots
+) -> FetchResult:
+    """A feed, or for an HTML source its page (robots.txt and Crawl-delay obeyed) and the
+    pages of its new items."""
+
+    def fetch_page(page: FeedState, at: datetime) -> FetchResult:
+        return fetch_feed(client, page, at, options.max_body_bytes, options.total_timeout_seconds)
+
+    if state.html is None:
+        return fetch_page(state, now)
+    return fetch_html_source(state, now, robots, fetch_page, options.total_timeout_seconds)
+
+
 def host_key(url: str) -> str:
     parts = urlsplit(url)
     return (parts.hostname or "").lower()
@@ -368,13 +383,7 @@ async def fetch_many(
                 with hosts_lock:
                     gate = host_locks[host_key(state.fetch_url)]
                 with gate:
-                    result = fetch_feed(
-                        client,
-                        state,
-                        clock(),
-                        options.max_body_bytes,
-                        options.total_timeout_seconds,
-                    )
+                    result = fetch_source(client, state, clock(), options, robots)
                 hand_over(result)
         finally:
             hand_over(None)
@@ -383,6 +392,16 @@ async def fetch_many(
         make_client(options) as client,
         ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="fetch") as threads,
     ):
+        robots = Robots(
+            lambda url: fetch_feed(
+                client,
+                FeedState(url=url),
+                clock(),
+                options.max_body_bytes,
+                options.total_timeout_seconds,
+            ),
+            options.user_agent,
+        )
         futures = [
             loop.run_in_executor(threads, worker, client) for _ in range(options.concurrency)
         ]

@@ -104,6 +104,22 @@ def _entry(entry: Any, feed_language: str | None, document_url: str) -> ParsedEn
     )
 
 
+def _html_page_message(content: bytes, url: str, headers: Mapping[str, str]) -> str:
+    """Point the admin at the feed the page links to, when it links to one."""
+    from aggregator.discover import feed_links
+
+    links = feed_links(content, url, headers)
+    if not links:
+        return (
+            "not a feed: the server sent an HTML page, which links to no feed; "
+            "read it as a type: html source (aggregator add URL proposes one)"
+        )
+    return (
+        f"not a feed: the server sent an HTML page; it links to {links[0].url} "
+        "— update feeds.yaml or run aggregator add"
+    )
+
+
 def parse_feed(
     content: bytes, url: str, headers: Mapping[str, str] | None = None, fast: bool = True
 ) -> ParsedFeed:
@@ -129,7 +145,7 @@ def parse_feed(
     if not version and not parsed.entries:
         content_type = response_headers.get("content-type", "")
         if "html" in content_type or content.lstrip()[:15].lower().startswith(b"<!doctype html"):
-            raise ParseError("not a feed: the server sent an HTML page")
+            raise ParseError(_html_page_message(content, url, response_headers))
         reason = f": {problem}" if problem else ""
         raise ParseError(f"not a feed{reason}")
     language = (feed.get("language") or "").strip() or None

@@ -159,6 +159,8 @@ async def poll_feeds(
     store.sync_feeds(config.feeds, clock())
     chosen = {f.url: f for f in (config.feeds if feeds is None else feeds) if f.enabled}
     snapshot = store.poll_snapshot(list(chosen), clock(), ADAPTIVE_WINDOW)
+    for url, (state, history) in snapshot.items():
+        snapshot[url] = (with_source(state, chosen[url], config, store), history)
     settings = policy_settings(config)
     rules = merge_rules(config)
     results: list[FeedUpdateResult] = []
@@ -194,6 +196,17 @@ async def poll_feeds(
 
 
 Record = Callable[[FetchResult, UpdatePlan], None]
+
+
+def with_source(state: FeedState, feed: FeedConfig, config: Config, store: Store) -> FeedState:
+    """An HTML source's selectors travel with its state to whichever process fetches and
+    parses it; with ``follow``, so do the items already stored, whose pages are not fetched."""
+    source = feed.html_source()
+    if source is None:
+        return state
+    source = replace(source, timezone=config.site.timezone)
+    known = store.entry_keys(state.url) if source.follow else frozenset()
+    return replace(state, html=source, known_items=known)
 
 
 async def _poll_in_workers(

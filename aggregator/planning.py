@@ -13,7 +13,7 @@ from datetime import datetime
 from aggregator.errors import ParseError
 from aggregator.normalise import MAX_ENTRIES_PER_POLL, body_hash, failed_update, plan_update
 from aggregator.parse import parse_feed
-from aggregator.types import FeedState, FetchResult, UpdatePlan
+from aggregator.types import FeedState, FetchResult, ParsedFeed, UpdatePlan
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def plan_for(
         # The server ignored our validators but sent the same bytes: nothing to parse or write.
         return plan_update(replace(fetched, not_modified=True, content=None), None, now)
     try:
-        parsed = parse_feed(fetched.content, fetched.final_url or fetched.feed_url, fetched.headers)
+        parsed = _parse(fetched, state)
     except ParseError as exc:
         return failed_update(fetched, str(exc))
     except Exception as exc:  # a hostile document must not take the other feeds down
@@ -39,4 +39,19 @@ def plan_for(
         return failed_update(fetched, f"parser failed: {type(exc).__name__}: {exc}")
     if parsed.warning:
         log.info("%s: parsed with a warning: %s", fetched.feed_url, parsed.warning)
-    return plan_update(fetched, parsed, now, state.entry_digests, max_entries)
+    plan = plan_update(fetched, parsed, now, state.entry_digests, max_entries)
+    if fetched.incomplete:
+        # Items were left for the next poll: it must read the page again, not get a 304.
+        plan = replace(plan, etag=None, last_modified=None, body_hash=None)
+    return plan
+
+
+def _parse(fetched: FetchResult, state: FeedState) -> ParsedFeed:
+    """The parser the source's type asks for; both yield the same ParsedFeed."""
+    url = fetched.final_url or fetched.feed_url
+    content = fetched.content or b""
+    if state.html is not None:
+        from aggregator.parse_html import parse_html  # only processes polling HTML sources
+
+        return parse_html(content, url, fetched.headers, state.html, fetched.pages)
+    return parse_feed(content, url, fetched.headers)

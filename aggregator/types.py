@@ -12,6 +12,45 @@ from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
+class Selector:
+    """One selector of an HTML source and what to take from what it matches."""
+
+    query: str
+    xpath: bool = False
+    take: str = "text"  # text, html (inner HTML) or attr
+    attr: str | None = None  # the attribute, when take is attr
+
+    def __str__(self) -> str:
+        return f"xpath:{self.query}" if self.xpath else self.query
+
+
+@dataclass(frozen=True, slots=True)
+class HtmlSource:
+    """How to read posts off a page that has no feed (feeds.yaml ``type: html``)."""
+
+    items: Selector
+    fields: tuple[tuple[str, Selector], ...] = ()  # title, link, date, summary, image, author
+    follow: bool = False  # fetch each new item's page for its content and date
+    follow_limit: int = 10  # item pages fetched per poll at most
+    content: Selector | None = None  # on a followed page; default: main-content extraction
+    timezone: str = "Europe/Copenhagen"  # of dates on the page that name none
+
+    def field(self, name: str) -> Selector | None:
+        return next((selector for key, selector in self.fields if key == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """An item's own page, fetched for an HTML source with ``follow``."""
+
+    url: str  # the item link as found on the list page
+    status: int | None
+    content: bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FeedState:
     """What the store remembers about a feed that the next fetch needs."""
 
@@ -23,6 +62,8 @@ class FeedState:
     # Digests of the entries as the feed last gave them (see normalise.raw_digest): an entry
     # that matches one is unchanged and not normalised again.
     entry_digests: frozenset[str] = frozenset()
+    html: HtmlSource | None = None  # set for an HTML source: parsed by parse_html
+    known_items: frozenset[str] = frozenset()  # entry keys stored, for follow: not refetched
 
     @property
     def fetch_url(self) -> str:
@@ -44,6 +85,8 @@ class FetchResult:
     not_modified: bool = False
     error: str | None = None
     permanent_redirect: str | None = None  # every hop was 301/308: where it ended
+    pages: tuple[Page, ...] = ()  # followed item pages of an HTML source
+    incomplete: bool = False  # items left for the next poll: keep no validators
 
     @property
     def ok(self) -> bool:

@@ -157,7 +157,7 @@ def test_failures_are_recorded_and_never_stop_the_other_feeds(server, make_confi
     assert errors["missing"] == "HTTP 404 Not Found"
     assert errors["500"] == "HTTP 500 Internal Server Error"
     assert errors["slow"] == "timed out waiting for the server"
-    assert errors["page"] == "not a feed: the server sent an HTML page"
+    assert str(errors["page"]).startswith("not a feed: the server sent an HTML page, which links")
     assert errors["feed"] is not None
     assert errors["feed"].startswith("cannot connect")
     assert report.new == 3
@@ -166,7 +166,7 @@ def test_failures_are_recorded_and_never_stop_the_other_feeds(server, make_confi
     assert statuses["Good"].entry_count == 3
     assert statuses["Missing"].last_status == 404
     assert statuses["Missing"].error_count == 1
-    assert statuses["Html"].last_error == "not a feed: the server sent an HTML page"
+    assert statuses["Html"].last_error == errors["page"]
 
 
 def test_a_feed_turning_bad_keeps_its_stored_entries(server, make_config, store, clock):

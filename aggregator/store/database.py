@@ -256,6 +256,11 @@ class Store:
         )
         return frozenset(digest for (digest,) in rows)
 
+    def entry_keys(self, feed_url: str) -> frozenset[str]:
+        """Keys of the feed's stored entries (an HTML source's are canonical item URLs)."""
+        rows = self.db.execute("SELECT entry_key FROM entry_sources WHERE feed_url = ?", [feed_url])
+        return frozenset(key for (key,) in rows)
+
     def due_feeds(self, now: datetime) -> list[str]:
         """Feeds whose next poll has come, or that were never scheduled; never gone ones."""
         rows = self.db.execute(

@@ -1,0 +1,185 @@
+"""Reading pages politely, for HTML sources: robots.txt (RFC 9309, via protego), its
+Crawl-delay, and the bounded fetching of new items' own pages (``follow``).
+
+Feeds are fetched as they always were: this applies only to sources that are web pages, as a
+crawler's rules are written for them. Pages go through the same client as feeds, so the same
+User-Agent, address checks, redirect and body limits and per-host limits hold.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from aggregator.types import FeedState, FetchResult, HtmlSource, Page
+
+ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 §2.5: at least 500 KiB must be parsed
+FetchPage = Callable[[FeedState, datetime], FetchResult]
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    parser: Any | None  # a protego.Protego; None: everything allowed
+    error: str | None = None  # robots.txt unreachable: nothing allowed (RFC 9309 §2.3.1.4)
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+class Robots:
+    """robots.txt rules and Crawl-delay per origin, for one fetch run, shared by its threads.
+
+    Each run reads robots.txt again (one small request per host a poll), so a change of rules
+    counts from the next poll on.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[str], FetchResult],
+        user_agent: str,
+        max_delay: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._fetch = fetch  # a GET with the poll's client, limits and deadline
+        self._agent = user_agent
+        self._max_delay = max_delay
+        self._clock = clock
+        self._sleep = sleep
+        self._rules: dict[str, _Rules] = {}
+        self._next_at: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._origin_locks: dict[str, threading.Lock] = {}
+
+    def _load(self, site: str) -> _Rules:
+        result = self._fetch(f"{site}/robots.txt")
+        if result.status is None:
+            return _Rules(None, f"robots.txt could not be fetched ({result.error})")
+        if result.status >= 500:
+            return _Rules(None, f"robots.txt answered HTTP {result.status}")
+        if result.status >= 400 or result.content is None:
+            return _Rules(None)  # no robots.txt: everything is allowed
+        from protego import Protego
+
+        body = result.content[:ROBOTS_MAX_BYTES]
+        return _Rules(Protego.parse(body.decode("utf-8", "replace")))
+
+    def _rules_for(self, url: str) -> _Rules:
+        site = origin(url)
+        with self._lock:
+            if site in self._rules:
+                return self._rules[site]
+            lock = self._origin_locks.setdefault(site, threading.Lock())
+        with lock:  # one thread fetches a site's robots.txt; the others wait for it
+            with self._lock:
+                if site in self._rules:
+                    return self._rules[site]
+            rules = self._load(site)
+            with self._lock:
+                self._rules[site] = rules
+        return rules
+
+    def refusal(self, url: str) -> str | None:
+        """Why robots.txt does not let us fetch ``url``, or None when it does."""
+        rules = self._rules_for(url)
+        if rules.error:
+            return f"{rules.error}; not fetching {url} until it answers"
+        if rules.parser is not None and not rules.parser.can_fetch(url, self._agent):
+            return f"robots.txt of {origin(url)} disallows {url}"
+        return None
+
+    def delay(self, url: str) -> float:
+        rules = self._rules_for(url)
+        asked = rules.parser.crawl_delay(self._agent) if rules.parser is not None else None
+        return min(float(asked or 0.0), self._max_delay)
+
+    def ready_at(self, url: str) -> float:
+        with self._lock:
+            return self._next_at.get(origin(url), 0.0)
+
+    def wait_turn(self, url: str) -> None:
+        """Space requests to one site by its Crawl-delay, across all threads of this run."""
+        gap = self.delay(url)
+        site = origin(url)
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._next_at.get(site, 0.0))
+            self._next_at[site] = start + gap
+        if start > now:
+            self._sleep(start - now)
+
+
+def _transient(result: FetchResult) -> bool:
+    """Worth trying again next poll: the network, or the server's own trouble."""
+    return result.status is None or result.status >= 500 or result.status == 429
+
+
+def fetch_html_source(
+    state: FeedState,
+    now: datetime,
+    robots: Robots,
+    fetch_page: FetchPage,
+    time_budget: float,
+) -> FetchResult:
+    """The list page (conditional GET, as for a feed), then with ``follow`` the pages of items
+    not yet stored: at most ``follow_limit`` a poll and within ``time_budget`` seconds; the
+    rest wait for the next poll."""
+    source = state.html
+    assert source is not None
+    if refusal := robots.refusal(state.fetch_url):
+        return FetchResult(
+            feed_url=state.url, fetched_at=now, final_url=state.fetch_url, error=refusal
+        )
+    robots.wait_turn(state.fetch_url)
+    listing = fetch_page(state, now)
+    if listing.content is None or listing.error or not source.follow:
+        return listing
+    return _follow(listing, state, source, now, robots, fetch_page, time_budget)
+
+
+def _follow(
+    listing: FetchResult,
+    state: FeedState,
+    source: HtmlSource,
+    now: datetime,
+    robots: Robots,
+    fetch_page: FetchPage,
+    time_budget: float,
+) -> FetchResult:
+    from aggregator.errors import ParseError
+    from aggregator.normalise import canonical_url
+    from aggregator.parse_html import item_links
+
+    base = listing.final_url or listing.feed_url
+    try:
+        links = item_links(listing.content or b"", base, listing.headers, source)
+    except ParseError:
+        return listing  # the parse stage reports the selector's failure
+    new = [link for link in dict.fromkeys(links) if canonical_url(link) not in state.known_items]
+    deadline = time.monotonic() + time_budget
+    pages: list[Page] = []
+    fetched = 0
+    incomplete = False
+    for link in new:
+        starts_at = max(time.monotonic(), robots.ready_at(link))
+        if fetched >= source.follow_limit or starts_at > deadline:
+            incomplete = True
+            break
+        if refusal := robots.refusal(link):
+            pages.append(Page(url=link, status=None, error=refusal))
+            continue
+        robots.wait_turn(link)
+        page = fetch_page(FeedState(url=link), now)
+        fetched += 1
+        if page.error and _transient(page):
+            incomplete = True
+            continue
+        pages.append(Page(link, page.status, page.content, page.headers, page.error))
+    return replace(listing, pages=tuple(pages), incomplete=incomplete)

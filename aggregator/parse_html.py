@@ -1,0 +1,295 @@
+"""HTML page + selectors -> ParsedFeed, for sources that publish no feed (``type: html``).
+
+The same ParsedFeed the feed parser yields, so normalise, dedup, store and export never learn
+where a post came from. A page where the selectors find nothing usable is a ParseError that
+names the selector and its match count: a selector that stopped matching is an error state,
+never "0 new".
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import parsel
+from w3lib.encoding import html_to_unicode
+
+from aggregator.errors import ParseError
+from aggregator.normalise import canonical_url, squash
+from aggregator.page_dates import page_date, parse_date
+from aggregator.types import HtmlSource, Page, ParsedEntry, ParsedFeed, Selector
+
+# What a field reads when the source names no selector for it.
+DEFAULTS = {
+    "title": Selector("h1, h2, h3, h4, h5"),
+    "link": Selector("a[href]"),
+    "date": Selector("time"),
+}
+# An element matched for these fields gives this attribute, unless told to take text or HTML.
+NATURAL_ATTRIBUTE = {"link": "href", "image": "src", "date": "datetime"}
+_BAD_SCHEMES = ("javascript:", "mailto:", "tel:", "data:")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldCount:
+    name: str
+    selector: str
+    matched: int  # items in which it matched
+    configured: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """What the selectors found on a list page, with how many matches each had."""
+
+    url: str
+    title: str | None
+    language: str | None
+    items: int
+    item_selector: str
+    counts: tuple[FieldCount, ...]
+    entries: tuple[ParsedEntry, ...]  # items with a title and a link
+    skipped: int  # items without one or the other
+
+    def problem(self) -> str | None:
+        """Why this extraction should put the source in an error state, in the admin's words."""
+        if self.items == 0:
+            return f"item selector `{self.item_selector}` matched 0 elements; the page changed?"
+        if len(self.entries) * 2 >= self.items:
+            return None
+        missing = [
+            f"{c.name} selector `{c.selector}` matched {c.matched} of {self.items} items"
+            for c in self.counts
+            if c.name in ("title", "link") and c.matched < self.items
+        ]
+        return f"{self.skipped} of {self.items} items have no title or link: " + "; ".join(
+            missing or [f"item selector `{self.item_selector}`"]
+        )
+
+
+def decode(content: bytes, headers: Mapping[str, str]) -> str:
+    """The page as text: BOM, then the HTTP charset, then ``<meta charset>``, then UTF-8."""
+    content_type = {k.lower(): v for k, v in headers.items()}.get("content-type")
+    return html_to_unicode(content_type, content)[1]
+
+
+def document(content: bytes, headers: Mapping[str, str]) -> parsel.Selector:
+    text = decode(content, headers)
+    return parsel.Selector(text=text or "<html></html>", type="html")
+
+
+def select(node: parsel.Selector, selector: Selector) -> parsel.SelectorList[parsel.Selector]:
+    try:
+        return node.xpath(selector.query) if selector.xpath else node.css(selector.query)
+    except ValueError as exc:  # parsel's wrapper of selector syntax errors
+        raise ParseError(f"selector `{selector}` cannot be used: {exc}") from None
+
+
+def _inner_html(match: parsel.Selector) -> str:
+    if isinstance(match.root, str):
+        return html.escape(match.root)
+    return "".join(match.xpath("node()").getall())
+
+
+def _text(match: parsel.Selector) -> str:
+    if isinstance(match.root, str):
+        return squash(match.root)
+    return squash(" ".join(match.xpath(".//text()").getall()))
+
+
+def take(
+    matches: parsel.SelectorList[parsel.Selector], selector: Selector, natural: str | None
+) -> str | None:
+    """The value of the first match, as the selector says: text, inner HTML or an attribute."""
+    if not matches:
+        return None
+    first = matches[0]
+    if selector.take == "html":
+        return _inner_html(first).strip() or None
+    if selector.take == "attr":
+        return None if isinstance(first.root, str) else first.attrib.get(selector.attr or "")
+    if natural and not isinstance(first.root, str) and first.attrib.get(natural):
+        return first.attrib[natural]
+    return _text(first) or None
+
+
+def _field(item: parsel.Selector, name: str, source: HtmlSource) -> tuple[str | None, bool]:
+    selector = source.field(name) or DEFAULTS.get(name)
+    if selector is None:
+        return None, False
+    natural = NATURAL_ATTRIBUTE.get(name)
+    is_anchor = getattr(item.root, "tag", None) == "a"
+    if name == "link" and source.field(name) is None and is_anchor:
+        return item.attrib.get("href"), True  # the item is the link
+    matches = select(item, selector)
+    return take(matches, selector, natural), bool(matches)
+
+
+def _base_url(page: parsel.Selector, url: str) -> str:
+    base = page.css("base[href]::attr(href)").get()
+    return urljoin(url, base.strip()) if base else url
+
+
+def _absolute(base: str, value: str | None) -> str | None:
+    value = (value or "").strip()
+    if not value or value.startswith("#") or value.lower().startswith(_BAD_SCHEMES):
+        return None
+    absolute = urljoin(base, value)
+    return absolute if urlsplit(absolute).scheme in ("http", "https") else None
+
+
+def _page_title(page: parsel.Selector) -> str | None:
+    for query in ('meta[property="og:site_name"]::attr(content)', "title::text"):
+        if value := squash(page.css(query).get() or ""):
+            return value
+    return None
+
+
+def extract(content: bytes, url: str, headers: Mapping[str, str], source: HtmlSource) -> Extraction:
+    """Read the items off a list page; pure."""
+    page = document(content, headers)
+    base = _base_url(page, url)
+    items = select(page, source.items)
+    names = [name for name, _ in source.fields]
+    names += [name for name in DEFAULTS if name not in names]
+    matched = dict.fromkeys(names, 0)
+    entries: list[ParsedEntry] = []
+    skipped = 0
+    for item in items:
+        values: dict[str, str | None] = {}
+        for name in names:
+            value, found = _field(item, name, source)
+            matched[name] += found and value is not None
+            values[name] = value
+        link = _absolute(base, values["link"])
+        title = values["title"]
+        if not link or not title:
+            skipped += 1
+            continue
+        entries.append(_entry(values, link, base, source))
+    counts = tuple(
+        FieldCount(
+            name,
+            str(source.field(name) or DEFAULTS[name]),
+            matched[name],
+            source.field(name) is not None,
+        )
+        for name in names
+    )
+    return Extraction(
+        url=url,
+        title=_page_title(page),
+        language=squash(page.xpath("/html/@lang").get() or "") or None,
+        items=len(items),
+        item_selector=str(source.items),
+        counts=counts,
+        entries=tuple(entries),
+        skipped=skipped,
+    )
+
+
+def _entry(
+    values: Mapping[str, str | None], link: str, base: str, source: HtmlSource
+) -> ParsedEntry:
+    summary = values.get("summary") or ""
+    summary_field = source.field("summary")
+    if summary and not (summary_field and summary_field.take == "html"):
+        summary = f"<p>{html.escape(summary)}</p>"
+    if image := _absolute(base, values.get("image")):
+        summary = f'<p><img src="{html.escape(image)}" alt=""></p>' + summary
+    return ParsedEntry(
+        guid=canonical_url(link),  # an item is its page: the canonical URL is its id
+        link=link,
+        title=values["title"] or "",
+        author=values.get("author"),
+        content_html=summary,
+        published=parse_date(values.get("date"), source.timezone),
+        updated=None,
+        content_base=base,
+    )
+
+
+def item_links(
+    content: bytes, url: str, headers: Mapping[str, str], source: HtmlSource
+) -> list[str]:
+    """The links of the usable items, in page order: what ``follow`` fetches."""
+    return [e.link for e in extract(content, url, headers, source).entries if e.link]
+
+
+_WRAPPER = re.compile(r"</?(?:html|body)>")
+
+
+def main_content(page: Page, source: HtmlSource) -> str | None:
+    """A followed page's post: the ``content`` selector's inner HTML, else trafilatura's
+    main-content extraction (which leaves cookie banners, menus and footers behind)."""
+    if page.content is None:
+        return None
+    if source.content is not None:
+        parsed = document(page.content, page.headers)
+        found = take(select(parsed, source.content), source.content, None)
+        if found and source.content.take == "text":
+            return f"<p>{html.escape(found)}</p>"
+        return found
+    import trafilatura
+
+    text = decode(page.content, page.headers)
+    extracted = trafilatura.extract(
+        text, url=page.url, output_format="html", include_links=True, include_images=True
+    )
+    return _WRAPPER.sub("", extracted).strip() if extracted else None
+
+
+def _with_page(entry: ParsedEntry, page: Page, source: HtmlSource) -> ParsedEntry:
+    if page.content is None:
+        return entry  # a page we may not or could not read: the list page's word stands
+    content = main_content(page, source) or entry.content_html
+    published = entry.published or page_date(decode(page.content, page.headers), source.timezone)
+    return ParsedEntry(
+        guid=entry.guid,
+        link=entry.link,
+        title=entry.title,
+        author=entry.author,
+        content_html=content,
+        published=published,
+        updated=entry.updated,
+        content_base=page.url,
+    )
+
+
+def followed(
+    entries: Iterable[ParsedEntry], pages: Iterable[Page], source: HtmlSource
+) -> tuple[ParsedEntry, ...]:
+    """With ``follow``, only the items whose page was fetched this poll: the others are stored
+    already, or wait for a later poll."""
+    by_link = {page.url: page for page in pages}
+    return tuple(
+        _with_page(entry, by_link[entry.link], source) for entry in entries if entry.link in by_link
+    )
+
+
+def parse_html(
+    content: bytes,
+    url: str,
+    headers: Mapping[str, str],
+    source: HtmlSource,
+    pages: Iterable[Page] = (),
+) -> ParsedFeed:
+    """Parse a list page (and followed item pages) into a ParsedFeed; raises ParseError when
+    the selectors find nothing usable."""
+    found = extract(content, url, headers, source)
+    if problem := found.problem():
+        raise ParseError(problem)
+    entries = followed(found.entries, pages, source) if source.follow else found.entries
+    warning = f"{found.skipped} items without a title or link" if found.skipped else None
+    return ParsedFeed(
+        url=url,
+        title=found.title,
+        site_url=url,
+        language=found.language,
+        version="html",
+        entries=entries,
+        warning=warning,
+    )
