@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from aggregator import __version__, console, logs
+from aggregator import __version__, console, logs, sources_cli
 from aggregator.console import global_options, say
 from aggregator.errors import AggregatorError, Interrupted
 
@@ -646,6 +646,9 @@ def demo_command(out_dir: Path | None) -> None:
         say(f"  archive:      {path}")
     for path in result.preview.files:
         say(f"  preview:      {path}")
+
+
+sources_cli.register(cli, config_option)  # preview, add, remove, import, init
 
 
 def main() -> None:
