@@ -45,7 +45,9 @@ def print_preview(found: Preview, config: Config) -> None:
             click.echo(
                 f"  {count.name:<8} `{count.selector}`{origin}: {count.matched} of {ex.items} items"
             )
-    click.echo(f"{console.plural(len(found.entries), 'post')} would be stored (nothing was written):")
+    click.echo(
+        f"{console.plural(len(found.entries), 'post')} would be stored (nothing was written):"
+    )
     zone = config.site.zone
     rows = [
         (

@@ -239,7 +239,7 @@ def test_preview_of_a_configured_html_source_writes_nothing(tmp_path, server):
     assert "  title    `h1, h2, h3, h4, h5` (default): 2 of 2 items" in lines
     assert "2 posts would be stored (nothing was written):" in lines
     assert any(
-        line.startswith("  2026-11-25 09:30  Ny strategi for digital velfærd") for line in lines
+        line.startswith("  2026-11-25 09:30 CET  Ny strategi for digital velfærd") for line in lines
     )
     assert not (tmp_path / "aggregator.db").exists()
 
