@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urljoin, urlsplit
 
 import parsel
@@ -116,6 +116,12 @@ def take(
     return _text(first) or None
 
 
+def take_all(matches: parsel.SelectorList[parsel.Selector], selector: Selector) -> list[str]:
+    """Every match's value, for fields that are lists (categories)."""
+    values = (take(matches[i : i + 1], selector, None) for i in range(len(matches)))
+    return list(dict.fromkeys(value for value in values if value))
+
+
 def _field(item: parsel.Selector, name: str, source: HtmlSource) -> tuple[str | None, bool]:
     selector = source.field(name) or DEFAULTS.get(name)
     if selector is None:
@@ -169,7 +175,10 @@ def extract(content: bytes, url: str, headers: Mapping[str, str], source: HtmlSo
         if not link or not title:
             skipped += 1
             continue
-        entries.append(_entry(values, link, base, source))
+        categories: tuple[str, ...] = ()
+        if (chosen := source.field("categories")) is not None:
+            categories = tuple(take_all(select(item, chosen), chosen))
+        entries.append(_entry(values, link, base, source, categories))
     counts = tuple(
         FieldCount(
             name,
@@ -192,7 +201,11 @@ def extract(content: bytes, url: str, headers: Mapping[str, str], source: HtmlSo
 
 
 def _entry(
-    values: Mapping[str, str | None], link: str, base: str, source: HtmlSource
+    values: Mapping[str, str | None],
+    link: str,
+    base: str,
+    source: HtmlSource,
+    categories: tuple[str, ...] = (),
 ) -> ParsedEntry:
     summary = values.get("summary") or ""
     summary_field = source.field("summary")
@@ -209,6 +222,7 @@ def _entry(
         published=parse_date(values.get("date"), source.timezone),
         updated=None,
         content_base=base,
+        categories=categories,
     )
 
 
@@ -247,16 +261,7 @@ def _with_page(entry: ParsedEntry, page: Page, source: HtmlSource) -> ParsedEntr
         return entry  # a page we may not or could not read: the list page's word stands
     content = main_content(page, source) or entry.content_html
     published = entry.published or page_date(decode(page.content, page.headers), source.timezone)
-    return ParsedEntry(
-        guid=entry.guid,
-        link=entry.link,
-        title=entry.title,
-        author=entry.author,
-        content_html=content,
-        published=published,
-        updated=entry.updated,
-        content_base=page.url,
-    )
+    return replace(entry, content_html=content, published=published, content_base=page.url)
 
 
 def followed(
@@ -283,6 +288,8 @@ def parse_html(
     if problem := found.problem():
         raise ParseError(problem)
     entries = followed(found.entries, pages, source) if source.follow else found.entries
+    if found.language:
+        entries = tuple(replace(entry, language=found.language) for entry in entries)
     warning = f"{found.skipped} items without a title or link" if found.skipped else None
     return ParsedFeed(
         url=url,

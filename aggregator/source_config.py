@@ -14,7 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from aggregator.types import HtmlSource, Selector
 
-FIELD_NAMES = ("title", "link", "date", "summary", "image", "author")
+FIELD_NAMES = ("title", "link", "date", "summary", "image", "author", "categories")
 
 
 class SelectorConfig(BaseModel):
@@ -79,6 +79,7 @@ class HtmlFields(BaseModel):
     summary: SelectorValue | None = None
     image: SelectorValue | None = None
     author: SelectorValue | None = None
+    categories: SelectorValue | None = None  # every match is a category
 
     def selectors(self) -> tuple[tuple[str, Selector], ...]:
         return tuple(

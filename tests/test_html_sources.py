@@ -36,6 +36,7 @@ CMS_SHAPES: dict[str, dict[str, Any]] = {
         "fields": {
             "summary": {"css": ".field--name-body", "take": "html"},
             "author": ".field--name-uid",
+            "categories": ".field--name-tags a",
         },
     },
     "odoo_blog.html": {
@@ -106,7 +107,9 @@ def test_cms_shapes_give_titles_absolute_links_and_danish_dates(name):
     # Cookie banners, menus and pagination links are not items.
     assert found.items == len(EXPECTED[name])
     assert found.skipped == 0
-    assert all(c.matched == found.items for c in found.counts if c.name != "image")
+    assert all(
+        c.matched == found.items for c in found.counts if c.name not in ("image", "categories")
+    )
     for entry in found.entries:
         assert entry.guid is not None
         assert entry.guid.startswith("https://")
@@ -125,6 +128,8 @@ def test_field_takes_text_inner_html_or_an_attribute():
         "<p>Strategien skal <strong>styrke</strong> brugen af digitale løsninger i ældreplejen.</p>"
     )
     assert [e.author for e in drupal.entries] == ["Mette Sørensen", "Jonas Æbelø"]
+    assert [e.categories for e in drupal.entries] == [("Velfærd", "Ældrepleje"), ()]
+    assert {e.language for e in drupal.entries} == {None}  # parse_html sets the page's
     umbraco = extract(
         (HTML / "umbraco_list.html").read_bytes(),
         "https://www.kl.dk/nyheder/",
