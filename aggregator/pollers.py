@@ -84,13 +84,8 @@ async def poll_share(
         state = by_url[fetched.feed_url]
         if fetched.content:
             state = replace(state, entry_digests=digests(state.url))
-<<<<<<< HEAD
         plan = plan_for(fetched, state, fetched.fetched_at, share.options.max_entries_per_feed)
-        yield replace(fetched, content=None), plan
-=======
-        plan = plan_for(fetched, state, fetched.fetched_at)
         yield replace(fetched, content=None, pages=()), plan
->>>>>>> ba10872 (HTML sources (type: html): selectors via parsel, Danish dates via dateparser, follow with trafilatura/htmldate, robots.txt and Crawl-delay via protego; selector failures are errors naming the selector; an HTML page as feed names the feed it links to)
 
 
 def _reader(database: str) -> sqlite3.Connection | None:
