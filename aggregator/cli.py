@@ -497,6 +497,8 @@ def _print_status(rows: list[FeedHealth], removed: list[FeedHealth], config: Con
             notes.append(f"moved permanently to {status.moved_to}: update feeds.yaml")
         if status.last_error and not row.retry_pending:
             notes.append(f"last error: {status.last_error}")
+        if status.last_warning:
+            notes.append(f"warning: {status.last_warning}")
         if notes:
             click.echo(("\n" if first_note else "") + f"{status.name}: " + "; ".join(notes))
             first_note = False

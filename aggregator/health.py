@@ -156,4 +156,5 @@ def health_json(health: FeedHealth) -> dict[str, object]:
         "error_count": s.error_count,
         "entries": s.entry_count,
         "last_error": s.last_error,
+        "last_warning": s.last_warning,
     }

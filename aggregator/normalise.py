@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import nh3
@@ -276,18 +276,31 @@ def document_keys(entries: Sequence[ParsedEntry], trust_guid: bool) -> list[str]
     if trust_guid:
         return [entry_key(entry, trust_guid) for entry in entries]
     ids_of_link: dict[str, set[str]] = {}
-    links_of_id: dict[str, set[str]] = {}
+    items_of_id: dict[str, set[tuple[str | None, str, str]]] = {}
     for entry in entries:
-        if entry.link and entry.guid:
-            ids_of_link.setdefault(entry.link, set()).add(entry.guid)
-            links_of_id.setdefault(entry.guid, set()).add(entry.link)
+        if entry.guid:
+            item = (entry.link, entry.title, entry.content_html)
+            items_of_id.setdefault(entry.guid, set()).add(item)
+            if entry.link:
+                ids_of_link.setdefault(entry.link, set()).add(entry.guid)
     keys = []
     for entry in entries:
-        if entry.link and entry.guid and len(ids_of_link[entry.link]) > 1:
-            unique_id = len(links_of_id[entry.guid]) == 1
+        shared_link = entry.link is not None and len(ids_of_link.get(entry.link, ())) > 1
+        if entry.guid and (shared_link or not entry.link):
+            # The id is what tells this post apart, if no other post has it.
+            unique_id = len(items_of_id[entry.guid]) == 1
             keys.append(_bounded_key(entry.guid) if unique_id else entry_key(_anonymous(entry)))
         else:
             keys.append(entry_key(entry, trust_guid))
+    # A link key that is another post's id (one post's guid is the URL another links to):
+    # the post keyed by its link has an id of its own to go by.
+    owners: dict[str, set[str | None]] = {}
+    for entry, key in zip(entries, keys, strict=True):
+        owners.setdefault(key, set()).add(entry.guid)
+    for index, (entry, key) in enumerate(zip(entries, keys, strict=True)):
+        if entry.guid and len(owners[key]) > 1 and key != _bounded_key(entry.guid):
+            unique_id = len(items_of_id[entry.guid]) == 1
+            keys[index] = _bounded_key(entry.guid) if unique_id else entry_key(_anonymous(entry))
     return keys
 
 
@@ -331,16 +344,58 @@ def entry_id(feed_url: str, key: str, canonical: str | None) -> str:
     return f"urn:uuid:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+# Syndication feeds began in 1999: an earlier date is a placeholder (0001-01-01, the Unix
+# epoch) or a misreading, not when the post was written, and is dropped for first-seen time.
+EARLIEST_DATE = datetime(1995, 1, 1, tzinfo=UTC)
+MAX_WARNING_CHARS = 500
+
+
 def _clamp(value: datetime | None, now: datetime) -> datetime | None:
     # A date in the future would pin an entry to the top of the merged feed.
-    if value is None:
+    if value is None or value < EARLIEST_DATE:
         return None
     return min(value, now)
 
 
+_NAME_AND_ADDRESS = re.compile(r"^(?P<outer>[^()<>]*?)\s*[(<](?P<inner>[^()<>]*)[)>]$")
+
+
+def person_name(author: str) -> str:
+    """The name in ``name (address)``, ``address (name)`` and ``name <address>``, the forms
+    RSS and feedparser give (Blogger: ``Jens (noreply@blogger.com)``); an address alone is
+    kept, unless it is a no-reply address, which names nobody."""
+    match = _NAME_AND_ADDRESS.match(author.strip())
+    if match:
+        outer, inner = match.group("outer").strip(), match.group("inner").strip()
+        if "@" in inner and outer and "@" not in outer:
+            return outer
+        if "@" in outer and inner and "@" not in inner:
+            return inner
+    if "@" in author and author.strip().lower().startswith(("noreply@", "no-reply@")):
+        return ""
+    return author
+
+
+def dropped_fields(entry: ParsedEntry) -> list[str]:
+    """What the feed said about the entry that is not kept: unreadable or implausible dates."""
+    dropped = list(entry.dropped)
+    for name, value in (("published", entry.published), ("updated", entry.updated)):
+        if value is not None and value < EARLIEST_DATE:
+            dropped.append(name)
+    return dropped
+
+
+def _warning(parse_warning: str | None, dropped: dict[str, int]) -> str | None:
+    parts = [parse_warning] if parse_warning else []
+    if dropped:
+        counts = ", ".join(f"{name} ×{count}" for name, count in sorted(dropped.items()))
+        parts.append(f"dropped unreadable or implausible fields, entries kept: {counts}")
+    return "; ".join(parts)[:MAX_WARNING_CHARS] or None
+
+
 # Part of every raw digest: bump it when a change to the rules here should rewrite stored
 # entries on their next poll, even those whose feed did not change them.
-NORMALISE_VERSION = 3  # 3: XML-forbidden characters, unsafe URLs and field caps
+NORMALISE_VERSION = 4  # 3: XML-forbidden characters, unsafe URLs and field caps; 4: names, dates
 
 
 def raw_digest(entry: ParsedEntry, key: str) -> str:
@@ -431,9 +486,10 @@ def normalise_entry(
     text = sanitised_text(content)
     title = xml_text(html_to_text(xml_text(entry.title))) or shorten(text, 80) or link or ""
     title = cut_at_word(title, MAX_TITLE_CHARS)
-    author = xml_text(html_to_text(xml_text(entry.author))) if entry.author else ""
+    author = person_name(xml_text(html_to_text(xml_text(entry.author)))) if entry.author else ""
     published = _clamp(entry.published, now) or _clamp(entry.updated, now) or now
     updated = max(_clamp(entry.updated, now) or published, published)
+    dated = _clamp(entry.published, now) is not None or _clamp(entry.updated, now) is not None
     canonical = canonical_url(link, keep_fragment)
     link = link if canonical else None
     author = cut_at_word(author, MAX_AUTHOR_CHARS)
@@ -452,7 +508,7 @@ def normalise_entry(
         updated=updated,
         content_hash=content_hash,
         language=_language(entry.language),
-        dated=entry.published is not None or entry.updated is not None,
+        dated=dated,
         sketch=sketch(text),
         title_key=title_key(title),
         raw_digest=digest,
@@ -497,6 +553,7 @@ def plan_update(
     document = fetch.final_url or fetch.feed_url
     entries: dict[str, EntryPlan] = {}
     unchanged: dict[str, None] = {}
+    dropped: dict[str, int] = {}
     hint = None
     if parsed is not None:
         raws = without_own_links(
@@ -504,6 +561,9 @@ def plan_update(
         )
         trust_guid = not ids_are_broken(raws)
         fragment_pages = pages_told_apart_by_fragment(raws)
+        for raw in raws:
+            for name in dropped_fields(raw):
+                dropped[name] = dropped.get(name, 0) + 1
         for raw, key in zip(raws, document_keys(raws, trust_guid), strict=True):
             if key in entries or key in unchanged:
                 continue
@@ -533,6 +593,7 @@ def plan_update(
         site_url=safe_url(parsed.site_url, document) if parsed else None,
         entries=tuple(entries.values()),
         unchanged_keys=tuple(unchanged),
+        warning=_warning(parsed.warning, dropped) if parsed else None,
     )
 
 

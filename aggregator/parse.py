@@ -1,7 +1,8 @@
 """feedparser adapter: bytes + response headers -> ParsedFeed.
 
-The response headers go to feedparser with the bytes so the HTTP charset takes part in
-decoding (an ISO-8859-1 feed served as such keeps its æøå). No FeedParserDict leaves this module.
+The bytes are decoded first, once, by aggregator.decode (the HTTP charset, the declaration
+and the bytes themselves all take part), so every parser reads UTF-8 that says so. No
+FeedParserDict leaves this module.
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 import calendar
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
+from aggregator.decode import to_utf8
 from aggregator.errors import ParseError
 from aggregator.parse_fast import parse_fast
 from aggregator.parse_json import looks_like_json, parse_json_feed
@@ -84,23 +87,33 @@ def _enclosures(entry: Any, document_url: str) -> tuple[Enclosure, ...]:
     return tuple(found)
 
 
+def _date(entry: Any, name: str, dropped: list[str]) -> datetime | None:
+    """The entry's date, or None, noting a date that was given but could not be read."""
+    value = _to_datetime(_get(entry, f"{name}_parsed"))
+    if value is None and str(_get(entry, name) or "").strip():
+        dropped.append(name)
+    return value
+
+
 def _entry(entry: Any, feed_language: str | None, document_url: str) -> ParsedEntry:
     detail = entry.get("content", [{}])[0] if entry.get("content") else {}
     # feedparser reports the document URL as base unless xml:base says otherwise; only an
     # explicit xml:base should outrank the entry's own link when resolving relative URLs.
     base = (detail or entry.get("summary_detail") or {}).get("base") or None
+    dropped: list[str] = []
     return ParsedEntry(
         guid=(entry.get("id") or "").strip() or None,
         link=(entry.get("link") or "").strip() or None,
         title=str(entry.get("title") or ""),
         author=(entry.get("author") or "").strip() or None,
         content_html=_content(entry),
-        published=_to_datetime(_get(entry, "published_parsed")),
-        updated=_to_datetime(_get(entry, "updated_parsed")),
+        published=_date(entry, "published", dropped),
+        updated=_date(entry, "updated", dropped),
         language=(detail.get("language") or feed_language) if detail else feed_language,
         content_base=base if base and base != document_url else None,
         categories=_categories(entry),
         enclosures=_enclosures(entry, document_url),
+        dropped=tuple(dropped),
     )
 
 
@@ -131,17 +144,38 @@ def parse_feed(
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
     if looks_like_json(content, response_headers.get("content-type", "")):
         return parse_json_feed(content, url)
-    if fast and (parsed_fast := parse_fast(content, url, response_headers)) is not None:
-        return parsed_fast
+    decoded = to_utf8(content, response_headers)
+    notes = "; ".join(decoded.notes) or None
+    if fast and (parsed_fast := parse_fast(decoded.content, url, decoded.headers)) is not None:
+        return replace(parsed_fast, warning=notes) if notes else parsed_fast
+    return parse_with_feedparser(decoded.content, url, decoded.headers, notes)
+
+
+def _noise(feedparser: Any) -> tuple[type[Exception], ...]:
+    return (
+        feedparser.CharacterEncodingOverride,
+        feedparser.CharacterEncodingUnknown,
+        feedparser.NonXMLContentType,
+    )
+
+
+def parse_with_feedparser(
+    content: bytes, url: str, headers: Mapping[str, str], notes: str | None = None
+) -> ParsedFeed:
+    """feedparser on the bytes as given (parse_feed hands it decoded UTF-8): the road for
+    every shape the fast path declines, and the reference the equivalence tests hold it to."""
     # Imported on first need: most polls never leave the fast path, and it costs each
     # process that imports it memory and start-up time.
     import feedparser
 
+    response_headers = {k.lower(): v for k, v in headers.items()}
     response_headers.setdefault("content-location", url)
     parsed = feedparser.parse(content, response_headers=response_headers, **_PARSE_OPTIONS)
     feed = parsed.get("feed", {})
     version = parsed.get("version") or ""
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    if isinstance(problem, _noise(feedparser)):
+        problem = None  # about the charset, which aggregator.decode has settled already
     if not version and not parsed.entries:
         content_type = response_headers.get("content-type", "")
         if "html" in content_type or content.lstrip()[:15].lower().startswith(b"<!doctype html"):
@@ -149,6 +183,7 @@ def parse_feed(
         reason = f": {problem}" if problem else ""
         raise ParseError(f"not a feed{reason}")
     language = (feed.get("language") or "").strip() or None
+    warnings = [w for w in (notes, str(problem) if problem else None) if w]
     return ParsedFeed(
         ttl_minutes=_positive_int(_get(feed, "ttl")),
         sy_period=(_get(feed, "sy_updateperiod") or "").strip() or None,
@@ -159,5 +194,5 @@ def parse_feed(
         language=language,
         version=version or "unknown",
         entries=tuple(_entry(e, language, url) for e in parsed.entries),
-        warning=str(problem) if problem else None,
+        warning="; ".join(warnings) or None,
     )

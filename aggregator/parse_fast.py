@@ -47,6 +47,7 @@ _RSS1_ITEM = frozenset(
      f"{DC}creator", f"{DC}date", f"{DC}subject", f"{DC}description"}
 )  # fmt: skip
 
+_YEAR = re.compile(r"\b(\d{4})\b")
 _DECLARED = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)")
 _CHARSET = re.compile(r"charset\s*=\s*\"?([A-Za-z0-9._-]+)", re.I)
 _UTF8 = {"utf-8", "utf8"}
@@ -106,7 +107,14 @@ def _rfc822(value: str | None) -> datetime | None:
         raise _Unsupported("date") from None
     if parsed.tzinfo is None:
         raise _Unsupported("date without a zone")
-    return parsed.astimezone(UTC).replace(microsecond=0)
+    year = _YEAR.search(value)
+    if year is None or int(year.group(1)) != parsed.year:
+        # email.utils reads a two-digit year, and so "0001", as 20xx; feedparser does not.
+        raise _Unsupported("date with a short or odd year")
+    try:
+        return parsed.astimezone(UTC).replace(microsecond=0)
+    except OverflowError:
+        raise _Unsupported("date out of range") from None
 
 
 def _iso(value: str | None) -> datetime | None:
@@ -118,7 +126,10 @@ def _iso(value: str | None) -> datetime | None:
         raise _Unsupported("date") from None
     if parsed.tzinfo is None:
         raise _Unsupported("date without a zone")
-    return parsed.astimezone(UTC).replace(microsecond=0)
+    try:
+        return parsed.astimezone(UTC).replace(microsecond=0)
+    except OverflowError:
+        raise _Unsupported("date out of range") from None
 
 
 def _positive(value: str | None) -> int | None:

@@ -116,6 +116,7 @@ class ParsedEntry:
     content_base: str | None = None  # xml:base of the content, when the feed gives one
     categories: tuple[str, ...] = ()  # category, atom:category, dc:subject, JSON tags
     enclosures: tuple[Enclosure, ...] = ()
+    dropped: tuple[str, ...] = ()  # fields the feed gave but the parser could not read
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +180,7 @@ class UpdatePlan:
     interval_seconds: int | None = None
     interval_reason: str | None = None
     gone: bool = False
+    warning: str | None = None  # what was repaired or dropped while reading the feed
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,3 +237,4 @@ class FeedStatus:
     interval_seconds: int | None = None
     interval_reason: str | None = None
     moved_to: str | None = None
+    last_warning: str | None = None  # of the last successful poll: fields dropped, repairs

@@ -10,6 +10,7 @@ from aggregator.normalise import (
     entry_key,
     html_to_text,
     normalise_entry,
+    person_name,
     sanitise_html,
     shorten,
 )
@@ -163,3 +164,18 @@ def test_text_of_clean_html_equals_the_full_parse(dirty):
 
     clean = sanitise_html(dirty)
     assert sanitised_text(clean) == html_to_text(clean)
+
+
+@pytest.mark.parametrize(
+    ("author", "name"),
+    [
+        ("Jens Ø (noreply@blogger.com)", "Jens Ø"),  # Blogger, as feedparser gives it
+        ("aase@example.dk (Åse Øby)", "Åse Øby"),  # RSS 2.0 author
+        ("Redaktionen <red@example.dk>", "Redaktionen"),
+        ("bo@example.dk", "bo@example.dk"),
+        ("noreply@blogger.com", ""),
+        ("KL (Kommunernes Landsforening)", "KL (Kommunernes Landsforening)"),
+    ],
+)
+def test_the_person_is_named_not_their_address(author, name):
+    assert person_name(author) == name

@@ -301,7 +301,7 @@ class Store:
                       f.last_status, f.last_error, f.error_count,
                       (SELECT count(*) FROM entry_sources s WHERE s.feed_url = f.url),
                       f.state, f.failing_since, f.next_poll_at, f.interval_seconds,
-                      f.interval_reason, f.moved_to
+                      f.interval_reason, f.moved_to, f.last_warning
                FROM feeds f ORDER BY f.name COLLATE NOCASE"""
         ).fetchall()
         return [
@@ -321,6 +321,7 @@ class Store:
                 interval_seconds=r[12],
                 interval_reason=r[13],
                 moved_to=r[14],
+                last_warning=r[15],
             )
             for r in rows
         ]
@@ -399,6 +400,7 @@ class Store:
                           body_hash = coalesce(?, body_hash),
                           hint_seconds = CASE WHEN ? THEN ? ELSE hint_seconds END,
                           hint_reason = CASE WHEN ? THEN ? ELSE hint_reason END,
+                          last_warning = CASE WHEN ? THEN ? ELSE last_warning END,
                           redirect_target = ?, redirect_seen = ?,
                           moved_to = coalesce(?, moved_to),
                           next_poll_at = ?, interval_seconds = ?, interval_reason = ?
@@ -416,6 +418,8 @@ class Store:
                     plan.publisher_hint_seconds,
                     parsed_new_body,
                     plan.publisher_hint_reason,
+                    parsed_new_body,
+                    plan.warning,
                     target,
                     seen,
                     moved,

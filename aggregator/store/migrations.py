@@ -260,6 +260,11 @@ def _v8_digest_ledger(db: sqlite_utils.Database) -> None:
     db.execute("DROP TABLE digests")
 
 
+def _v9_feed_warnings(db: sqlite_utils.Database) -> None:
+    """What the last successful poll of a feed dropped or repaired, for ``status``."""
+    db.execute("ALTER TABLE feeds ADD COLUMN last_warning TEXT")
+
+
 MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _v1_initial,
     _v2_polling_state,
@@ -269,6 +274,7 @@ MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _v6_raw_digests,
     _v7_categories_and_enclosures,
     _v8_digest_ledger,
+    _v9_feed_warnings,
 )
 
 

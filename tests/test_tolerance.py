@@ -1,0 +1,81 @@
+"""One bad field drops that field, never the entry or its siblings, and status says so."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+
+import yaml
+
+from aggregator.pipeline import poll
+from aggregator.store.times import from_db_time
+from tests.conftest import FIXTURES
+from tests.feedserver import feed_route
+from tests.test_cli import EXE, run
+
+CORPUS = FIXTURES.parent / "corpus"
+GOOD = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+
+
+def test_bad_dates_and_surrogates_keep_every_entry(server, make_config, store, clock, caplog):
+    bad_dates = (CORPUS / "rss-bad-dates.xml").read_bytes()
+    surrogates = (CORPUS / "rss-surrogate.xml").read_bytes()
+    config = make_config(
+        [
+            {"name": "Datoer", "url": server.route("/d", feed_route(bad_dates))},
+            {"name": "Surrogater", "url": server.route("/s", feed_route(surrogates))},
+        ]
+    )
+    with caplog.at_level(logging.INFO):
+        report = poll(config, store, clock=clock)
+    assert not report.failed
+    assert report.new == 5 + 3
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    rows = store.db.execute("SELECT title, published, backfill FROM entries").fetchall()
+    by_title = {title: (from_db_time(published), backfill) for title, published, backfill in rows}
+    # 9999 overflows, 0001 is no date (and not 2001), "i går" and 30 February are no dates:
+    # all four stand at first-seen time (archive, as undated posts on a first poll are); the
+    # good one keeps its own.
+    assert by_title["Skæv dato 3"] == (GOOD, 0)
+    for n in (0, 1, 2, 4):
+        assert by_title[f"Skæv dato {n}"] == (clock.now, 1)
+    assert "Surrogat 1 \ufffd" in by_title
+    statuses = {s.name: s for s in store.feed_statuses()}
+    assert statuses["Datoer"].state == "ok"
+    assert statuses["Datoer"].last_warning == (
+        "dropped unreadable or implausible fields, entries kept: published ×4"
+    )
+    assert "surrogate" in (statuses["Surrogater"].last_warning or "")
+
+
+def test_status_shows_the_warning(tmp_path, server):
+    body = (CORPUS / "enc-misdeclared-latin1.xml").read_bytes()
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "site": {"base_url": "https://planet.example.dk/"},
+                "poll": {"allow_private_hosts": ["127.0.0.1"]},
+                "feeds": [{"name": "Ærø", "url": server.route("/f", feed_route(body, "text/xml"))}],
+            },
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
+    assert EXE.exists()
+    assert run("poll", "-c", str(config), cwd=tmp_path).returncode == 0
+    table = run("status", "-c", str(config), cwd=tmp_path).stdout
+    assert "warning: declared ISO-8859-1 but sent UTF-8: read as UTF-8" in table
+    (row,) = json.loads(run("status", "--json", "-c", str(config), cwd=tmp_path).stdout)
+    assert row["last_warning"] == "declared ISO-8859-1 but sent UTF-8: read as UTF-8"
+
+
+def test_a_304_keeps_the_last_warning(server, make_config, store, clock):
+    body = (CORPUS / "rss-bad-dates.xml").read_bytes()
+    config = make_config([{"name": "Datoer", "url": server.route("/d", feed_route(body))}])
+    poll(config, store, clock=clock)
+    clock.advance(timedelta(hours=3))
+    assert poll(config, store, clock=clock).results[0].not_modified
+    (status,) = store.feed_statuses()
+    assert status.last_warning is not None
