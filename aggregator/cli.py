@@ -206,10 +206,13 @@ def now_utc() -> datetime:
 
 
 @contextmanager
-def open_store(config: Config) -> Iterator[Store]:
+def open_store(config: Config, read_only: bool = False) -> Iterator[Store]:
+    """The database; ``read_only`` for commands that only read it (they then work in a
+    directory the process cannot write to)."""
     from aggregator.store import Store
 
-    store = Store.open(config.database_path)
+    path = config.database_path
+    store = Store.open_for_reading(path) if read_only else Store.open(path)
     try:
         yield store
     finally:
@@ -349,7 +352,7 @@ def export_command(config_path: Path) -> None:
     from aggregator.export import export_feeds
 
     config = load_config(config_path)
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         exported = export_feeds(config, store, now_utc())
     for path in exported.files:
         say(str(path))
@@ -401,7 +404,7 @@ def digest_command(
     config = load_config(config_path)
     chosen = [config.named_digest(n) for n in names] or list(config.all_digests)
     now = now_utc()
-    with open_store(config) as store:
+    with open_store(config, read_only=preview or show_status) as store:
         if show_status:
             for line in digest_status_lines(config, store, chosen, now):
                 say(line)
@@ -446,7 +449,8 @@ def status_command(ctx: click.Context, config_path: Path, as_json: bool, check: 
     config = load_config(config_path)
     stored: list[FeedStatus] = []
     if config.database_path.exists():
-        with open_store(config) as store:
+        with open_store(config, read_only=True) as store:
+            store.check()  # a damaged file is said first, in one line, before it is read
             stored = store.feed_statuses()
     rows, removed = health.feed_health(config, stored)
     if as_json:
@@ -556,7 +560,7 @@ def retry_command(config_path: Path, feeds: tuple[str, ...], retry_all: bool) ->
 def dupes_command(config_path: Path, limit: int) -> None:
     """List posts found in more than one feed, with why they were merged."""
     config = load_config(config_path)
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         groups = store.merged_groups(limit)
     if not groups:
         click.echo("No post has been found in more than one feed.")
@@ -607,15 +611,43 @@ def split_command(config_path: Path, entry_id: str, feed: str) -> None:
 def run_command(config_path: Path, tick: float) -> None:
     """Run as a service: poll on schedule, re-export, send the weekly digest."""
     from aggregator.scheduler import Service
+    from aggregator.store.safety import service_lock
 
     config = load_config(config_path)
     logs.use_zone(config.site.zone)
-    with open_store(config):
-        pass  # fail now, not in the first job
-    from aggregator.pipeline import worker_pool
+    with service_lock(config.database_path):  # one service per database
+        with open_store(config) as store:
+            store.check()  # fail now, not in the first job; and not on a damaged file
+        from aggregator.pipeline import worker_pool
 
-    with worker_pool(config) as pool:  # before the scheduler's threads, see workers.py
-        Service(config, tick_seconds=tick, pool=pool).run_until_signalled()
+        with worker_pool(config) as pool:  # before the scheduler's threads, see workers.py
+            Service(config, tick_seconds=tick, pool=pool).run_until_signalled()
+
+
+@cli.group("db", cls=_Group)
+def db_group() -> None:
+    """Check or back up the database file."""
+
+
+@db_group.command("check")
+@config_option
+def db_check_command(config_path: Path) -> None:
+    """Run SQLite's full integrity check; exit 1, pointing to recovery, on damage."""
+    config = load_config(config_path)
+    with open_store(config, read_only=True) as store:
+        store.check(full=True)
+    say(f"{config.database_path}: ok")
+
+
+@db_group.command("backup")
+@config_option
+@click.argument("target", type=click.Path(path_type=Path, dir_okay=False))
+def db_backup_command(config_path: Path, target: Path) -> None:
+    """Write a consistent copy of the database to TARGET, also while the service runs."""
+    config = load_config(config_path)
+    with open_store(config, read_only=True) as store:
+        store.backup(target)
+    say(f"Backed up {config.database_path} to {target}.")
 
 
 @cli.command("demo")

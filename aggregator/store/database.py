@@ -3,6 +3,9 @@ Entry writes are in entries.py, the digest ledger in digests.py, the schema in m
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,6 +23,7 @@ from aggregator.policy import FeedHistory, Hint
 from aggregator.store.digests import DigestLedger
 from aggregator.store.entries import EntryWriter, FeedRow, MergeRules
 from aggregator.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from aggregator.store.safety import backup, damaged, problems
 from aggregator.store.times import from_db_time, maybe_time, to_db_time
 from aggregator.types import (
     Enclosure,
@@ -31,6 +35,8 @@ from aggregator.types import (
     UpdatePlan,
 )
 
+log = logging.getLogger(__name__)
+
 # A permanent redirect must be seen on this many polls in a row before the feed moves.
 REDIRECT_CONFIRMATIONS = 2
 
@@ -39,8 +45,9 @@ REDIRECT_CONFIRMATIONS = 2
 class _Batch:
     max_updates: int
     max_seconds: float
-    started: float
+    started: float = 0.0
     updates: int = 0
+    timer: asyncio.TimerHandle | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +69,9 @@ class MergedGroup:
 
 
 CACHE_KIB = 4 * 1024
+# How long a writer waits for another process's write transaction: a poll holds the lock
+# for at most a batch (about a second) at a time, so a second poll waits its turn.
+BUSY_SECONDS = 120
 _NOT_SYNCED = "feed {} is not in the database; sync_feeds first"
 
 
@@ -75,13 +85,26 @@ class Store:
         self._batch: _Batch | None = None
 
     @classmethod
-    def open(cls, path: Path) -> Store:
+    def open(cls, path: Path, *, read_only: bool = False) -> Store:
+        """Open (creating and migrating as needed) the database at ``path``.
+
+        The schema version is read before anything is written, so a newer database is
+        refused untouched. ``read_only`` opens it for reading only (status, export, digest
+        files, dupes), which also works in a directory the process cannot write to.
+        """
         try:
+            if read_only:
+                store = cls(_connect_read_only(path))
+                store._refuse_other_version(path, read_only=True)
+                return store
             path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite_utils.Database(path)
-            db.execute("PRAGMA busy_timeout = 10000")
+            db = sqlite_utils.Database(sqlite3.connect(path, timeout=BUSY_SECONDS))
+            db.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
+            store = cls(db)
+            store._refuse_other_version(path)
             db.execute("PRAGMA foreign_keys = ON")
-            db.enable_wal()
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.enable_wal()
             # In WAL mode NORMAL still survives a crash of the process intact; it skips the
             # fsync at every commit, which would otherwise dominate a poll's writes.
             db.execute("PRAGMA synchronous = NORMAL")
@@ -90,13 +113,23 @@ class Store:
             # the store time of a first poll of 1,000 feeds, but those writes now overlap with
             # parsing in the workers: the wall time did not change, and the memory did by 12 MiB.
             db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-            store = cls(db)
             store.migrate()
         except sqlite3.DatabaseError as exc:
-            raise StorageError(f"{path}: cannot open the database: {exc}") from exc
+            raise StorageError(f"{path}: cannot open the database: {_plain(exc)}") from exc
         except OSError as exc:
             raise StorageError(f"{path}: {exc}") from exc
         return store
+
+    @classmethod
+    def open_for_reading(cls, path: Path) -> Store:
+        """Read-only when the file exists at this program's schema; otherwise opened as a
+        writer, which creates or upgrades it."""
+        if path.exists():
+            try:
+                return cls.open(path, read_only=True)
+            except _OlderSchema:
+                pass
+        return cls.open(path)
 
     def close(self) -> None:
         self.db.close()
@@ -115,31 +148,95 @@ class Store:
     def schema_version(self) -> int:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
-    def migrate(self) -> None:
+    def _refuse_other_version(self, path: Path, read_only: bool = False) -> None:
+        """Before anything is written: a newer schema is refused with the file untouched."""
         version = self.schema_version
         if version > SCHEMA_VERSION:
             raise StorageError(
-                f"the database has schema version {version}, newer than this program's "
-                f"{SCHEMA_VERSION}: upgrade aggregator"
+                f"{path}: the database has schema version {version}, newer than this "
+                f"program's {SCHEMA_VERSION}: upgrade aggregator (the file was not changed)"
             )
-        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self.db.atomic():
-                migration(self.db)
-                self.db.execute(f"PRAGMA user_version = {number}")
+        if read_only and version < SCHEMA_VERSION:
+            raise _OlderSchema(
+                f"{path}: the database has schema version {version}, older than this "
+                f"program's {SCHEMA_VERSION}: run aggregator poll once to upgrade it"
+            )
+
+    def migrate(self) -> None:
+        """Each migration in a transaction with its version bump, under the write lock and
+        with the version read again inside it: two processes opening a new file at once
+        migrate it once."""
+        conn = self.db.conn
+        while self.schema_version < SCHEMA_VERSION:
+            conn.execute("BEGIN EXCLUSIVE")
+            try:
+                version = self.schema_version
+                if version < SCHEMA_VERSION:
+                    MIGRATIONS[version](self.db)
+                    conn.execute(f"PRAGMA user_version = {version + 1}")
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        if self.schema_version > SCHEMA_VERSION:
+            self._refuse_other_version(self.path)
+
+    # -----------------------------------------------------------------------------------------
+    # Health and copies
+
+    def problems(self, full: bool = False) -> list[str]:
+        """``PRAGMA quick_check`` (``full``: ``integrity_check``) findings; empty when sound."""
+        return problems(self.db.conn, full)
+
+    def check(self, full: bool = False) -> None:
+        """Raise StorageError, one line pointing to recovery, if the file is damaged."""
+        if found := self.problems(full):
+            raise damaged(self.path, found)
+
+    def backup(self, target: Path) -> None:
+        """A consistent copy of the database at ``target``, also while others write."""
+        backup(self.db.conn, target)
+
+    # -----------------------------------------------------------------------------------------
+    # Transactions
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """A write transaction that takes the write lock up front (BEGIN IMMEDIATE): a
+        deferred one upgraded to a write fails at once when another process wrote
+        meanwhile, where this waits its turn."""
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     @contextmanager
     def _writing(self, single_statement: bool = False) -> Iterator[None]:
         """One unit of writes: a transaction, or a savepoint inside a batch; nothing more
         inside a batch for a unit that is one statement, atomic on its own."""
         try:
-            if single_statement and self._batch is not None:
-                yield
-            else:
-                with self._savepoint() if self.db.conn.in_transaction else self.db.atomic():
+            if self._batch is not None:
+                self._open_batch(self._batch)
+                if single_statement:
                     yield
+                else:
+                    with self._savepoint():
+                        yield
+            elif self.db.conn.in_transaction:
+                with self._savepoint():
+                    yield
+            else:
+                with self._transaction():
+                    yield
+            self._after_write()
         except sqlite3.DatabaseError as exc:
-            raise StorageError(f"database write failed: {exc}") from exc
-        self._after_write()
+            raise write_error(exc) from exc
 
     @contextmanager
     def _savepoint(self) -> Iterator[None]:
@@ -160,32 +257,65 @@ class Store:
     def batch(self, max_updates: int = 100, max_seconds: float = 1.0) -> Iterator[None]:
         """Group many feed updates into few commits.
 
-        Each update stays all-or-nothing (a savepoint); the batch commits every
-        ``max_updates`` updates or ``max_seconds``, and at the end, also when it ends with an
-        error, so a crash loses at most the last second of polling, never half an update.
+        Each update stays all-or-nothing (a savepoint). The batch's transaction begins at
+        its first write and commits after ``max_updates`` updates or ``max_seconds``, and at
+        the end, also when it ends with an error, so a crash loses at most the last second
+        of polling, never half an update. Under an event loop it also commits after
+        ``max_seconds`` without writes, so a poll waiting for a slow feed does not keep
+        other writers waiting.
         """
         if self._batch is not None or self.in_transaction:
             yield
             return
-        self.db.execute("BEGIN")
-        self._batch = _Batch(max_updates, max_seconds, time.monotonic())
+        batch = self._batch = _Batch(max_updates, max_seconds)
         try:
             yield
         finally:
             self._batch = None
-            self.db.commit()
+            self._close_batch(batch)
+
+    def _open_batch(self, batch: _Batch) -> None:
+        if not self.db.conn.in_transaction:
+            self.db.conn.execute("BEGIN IMMEDIATE")
+            batch.started, batch.updates = time.monotonic(), 0
+
+    def _close_batch(self, batch: _Batch) -> None:
+        if batch.timer is not None:
+            batch.timer.cancel()
+            batch.timer = None
+        conn = self.db.conn
+        if conn.in_transaction:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise write_error(exc) from exc
 
     def _after_write(self) -> None:
         batch = self._batch
-        if batch is None:
+        if batch is None or not self.db.conn.in_transaction:
             return
         batch.updates += 1
         if batch.updates >= batch.max_updates or (
             time.monotonic() - batch.started >= batch.max_seconds
         ):
-            self.db.execute("COMMIT")
-            self.db.execute("BEGIN")
-            batch.updates, batch.started = 0, time.monotonic()
+            self._close_batch(batch)
+        elif batch.timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return
+            batch.timer = loop.call_later(batch.max_seconds, self._commit_idle, batch)
+
+    def _commit_idle(self, batch: _Batch) -> None:
+        batch.timer = None
+        if self._batch is batch:
+            try:
+                self._close_batch(batch)
+            except StorageError as exc:
+                # Not raised in the event loop's callback: the next write meets it anew.
+                log.warning("%s", exc)
 
     # -----------------------------------------------------------------------------------------
     # Feeds
@@ -623,6 +753,46 @@ class Store:
             )
             for r in rows
         ]
+
+
+def _connect_read_only(path: Path) -> sqlite_utils.Database:
+    """Opened for reading only, which works in a directory the process cannot write to."""
+    if not path.exists():
+        raise StorageError(f"{path}: no database yet; run aggregator poll first")
+    uri = path.resolve().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=BUSY_SECONDS)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        conn.close()
+        if os.access(path.parent, os.W_OK):
+            raise
+        # WAL needs a -shm file beside the database, which a read-only directory cannot
+        # hold; nothing can write there either, so the file may be read as immutable.
+        conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
+    return sqlite_utils.Database(conn)
+
+
+class _OlderSchema(StorageError):
+    """A read-only open found a schema to upgrade, which only a writer can."""
+
+
+_PLAIN = {
+    "database or disk is full": "disk is full",
+    "disk I/O error": "disk I/O error (is the disk full, or failing?)",
+    "attempt to write a readonly database": "the database is read-only",
+    "database is locked": f"the database stayed locked by another process for {BUSY_SECONDS} s",
+}
+
+
+def _plain(exc: sqlite3.Error) -> str:
+    return _PLAIN.get(str(exc), str(exc))
+
+
+def write_error(exc: sqlite3.Error) -> StorageError:
+    """One line for the admin: ``database write failed: disk is full``."""
+    return StorageError(f"database write failed: {_plain(exc)}")
 
 
 _ENTRY_COLUMNS = (
