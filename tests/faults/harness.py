@@ -172,16 +172,22 @@ class Ledger:
 
 
 def ledger(database: Path, feeds: int, entries: int = 20) -> Ledger:
+    expected = {f"feed{i}-entry{n}" for i in range(feeds) for n in range(entries)}
+    if not database.exists():
+        return Ledger(len(expected), 0, False)
     conn = sqlite3.connect(database)
     try:
-        corrupt = conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok"
-        keys = [key for (key,) in conn.execute("SELECT entry_key FROM entry_sources")]
-        links = [link for (link,) in conn.execute("SELECT link FROM entries")]
-    except sqlite3.DatabaseError:
-        return Ledger(feeds * entries, 0, True)
+        try:
+            corrupt = conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok"
+        except sqlite3.DatabaseError:
+            return Ledger(len(expected), 0, True)
+        try:
+            keys = [key for (key,) in conn.execute("SELECT entry_key FROM entry_sources")]
+            links = [link for (link,) in conn.execute("SELECT link FROM entries")]
+        except sqlite3.OperationalError:  # killed before the schema was made
+            keys, links = [], []
     finally:
         conn.close()
-    expected = {f"feed{i}-entry{n}" for i in range(feeds) for n in range(entries)}
     duplicated = (len(keys) - len(set(keys))) + (len(links) - len(set(links)))
     return Ledger(len(expected - set(keys)), duplicated, corrupt)
 
@@ -198,23 +204,34 @@ _URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "cite", "pos
 _SAFE_SCHEME = re.compile(r"^(https?:|mailto:|#|/|[^:/?#]*(?:[/?#]|$))", re.I)
 
 
-def active_content(fragment: str) -> list[str]:
+_OWN_STYLING = frozenset({"style", "meta", "link", "title"})
+
+
+def active_content(fragment: str, document: bool = False) -> list[str]:
     """What an HTML5 parser (html5lib) finds in ``fragment`` that a browser would run or
-    follow to somewhere unsafe: scripts and the like, handlers, styles, unsafe URLs."""
+    follow to somewhere unsafe: scripts and the like, handlers, styles, unsafe URLs.
+
+    A whole ``document`` (the page, the digest) may carry its own styling (a head, inlined
+    style attributes): feed content can bring none, as sanitising drops every style."""
     import html5lib
 
     found = []
-    tree = html5lib.parseFragment(fragment, namespaceHTMLElements=False)
+    if document:
+        tree = html5lib.parse(fragment, namespaceHTMLElements=False)
+    else:
+        tree = html5lib.parseFragment(fragment, namespaceHTMLElements=False)
     for element in tree.iter():
         tag = element.tag if isinstance(element.tag, str) else ""
         name = tag.rsplit("}", 1)[-1].lower()
+        if document and name in _OWN_STYLING:
+            continue
         if name in _ACTIVE_ELEMENTS:
             found.append(f"<{name}>")
         if name == "iframe" and not (element.get("src") or "").startswith("https://"):
             found.append("<iframe> without an https player")
         for attribute, value in element.attrib.items():
             key = str(attribute).rsplit("}", 1)[-1].lower()
-            if key.startswith("on") or key in ("style", "srcdoc"):
+            if key.startswith("on") or key == "srcdoc" or (key == "style" and not document):
                 found.append(f"{name}[{key}]")
             if key in _URL_ATTRIBUTES and not _SAFE_SCHEME.match(value.strip()):
                 found.append(f"{name}[{key}={value[:40]!r}]")
@@ -225,8 +242,9 @@ def unsafe_url(value: str | None) -> bool:
     return bool(value) and not re.match(r"^https?://[^\s]+$", str(value))
 
 
-def output_problems(output: Path) -> list[str]:
-    """Every output checked: XML well-formed, each HTML fragment and URL safe."""
+def output_problems(output: Path, feeds: bool = True) -> list[str]:
+    """Every output checked: XML well-formed, each HTML fragment and URL safe; ``feeds``
+    False for a directory of HTML pages only (a digest preview)."""
     import json
 
     from lxml import etree
@@ -234,7 +252,7 @@ def output_problems(output: Path) -> list[str]:
     problems: list[str] = []
     fragments: list[tuple[str, str]] = []
     urls: list[tuple[str, str | None]] = []
-    for name in ("atom.xml", "rss.xml"):
+    for name in ("atom.xml", "rss.xml") if feeds else ():
         path = output / name
         if not path.exists():
             problems.append(f"{name} missing")
@@ -260,10 +278,11 @@ def output_problems(output: Path) -> list[str]:
             fragments.append(("feed.json", item.get("content_html") or ""))
             urls.append(("feed.json", item.get("url")))
             urls.extend(("feed.json", a.get("url")) for a in item.get("authors", []))
-    for html_file in output.rglob("*.html"):
-        fragments.append((html_file.name, html_file.read_text(encoding="utf-8")))
     for where, fragment in fragments:
         problems.extend(f"{where}: {found}" for found in active_content(fragment))
+    for page in output.rglob("*.html"):
+        found = active_content(page.read_text(encoding="utf-8"), document=True)
+        problems.extend(f"{page.name}: {problem}" for problem in found)
     problems.extend(f"{where}: unsafe URL {url!r}" for where, url in urls if unsafe_url(url))
     return problems
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.faults.harness import (
-    command,
     Ledger,
+    command,
     damage,
     ledger,
     run,
@@ -88,7 +88,8 @@ def test_a_damaged_database_is_said_in_one_line_and_not_written(tmp_path, server
     for args in (["status"], ["db", "check"], ["run"]):
         result = run(command(*args, config=config), timeout=60)
         assert result.returncode == 1, (args, result)
-        assert "is damaged" in result.stderr and "Recovery" in result.stderr
+        assert "is damaged" in result.stderr
+        assert "Recovery" in result.stderr
         assert result.stderr.count("\n") == 0, result.stderr
     assert database.read_bytes() == before
 
