@@ -168,11 +168,23 @@ class _Group(click.Group):
         except Exception as exc:
             if global_options(ctx).debug:
                 raise
+            if _database_error(exc):  # a read of a damaged file, say
+                click.echo(
+                    f"error: database: {exc}; check it with aggregator db check "
+                    "(see Recovery in the README)",
+                    err=True,
+                )
+                ctx.exit(ExitCode.ERROR)
             click.echo(
                 f"unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)",
                 err=True,
             )
             ctx.exit(ExitCode.ERROR)
+
+
+def _database_error(exc: Exception) -> bool:
+    sqlite3 = sys.modules.get("sqlite3")  # not imported here: --help stays fast
+    return sqlite3 is not None and isinstance(exc, sqlite3.DatabaseError)
 
 
 def _discard_stdout() -> None:

@@ -149,7 +149,7 @@ def storage(server: FeedServer) -> list[Row]:
     with tempfile.TemporaryDirectory() as name:
         directory = Path(name)
         config = _known(directory, server)
-        run(command("status", config=config))
+        run(command("export", config=config))  # the file, migrated
         full = run(command("poll", config=config), preexec=set_fsize_limit(400 * 1024))
         run(command("poll", config=config))
         final = ledger(directory / "aggregator.db", KNOWN_FEEDS)

@@ -96,7 +96,7 @@ def test_a_damaged_database_is_said_in_one_line_and_not_written(tmp_path, server
 
 def test_a_full_disk_is_one_line_and_loses_nothing_committed(tmp_path, server):
     config = _config(tmp_path, server)
-    assert run(command("status", config=config)).returncode == 0  # the file, migrated
+    assert run(command("export", config=config)).returncode == 0  # the file, migrated
     full = run(command("poll", config=config), preexec=set_fsize_limit(200 * 1024))
     assert full.returncode == 1, full
     assert full.stderr.startswith("error: database write failed: "), full.stderr
