@@ -25,7 +25,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import IntEnum
 from pathlib import Path
 from types import FrameType
@@ -528,6 +528,94 @@ def _print_status(rows: list[FeedHealth], removed: list[FeedHealth], config: Con
             ),
         ):
             click.echo(f"  {line}")
+
+
+def _parse_since(text: str, now: datetime, zone: tzinfo) -> datetime:
+    """``2026-11-23``, ``2026-11-23T08:00``, or ``3d`` / ``12h`` ago; dates in the site's zone."""
+    import re
+
+    relative = re.fullmatch(r"(\d+)([dh])", text.strip())
+    if relative:
+        amount = int(relative.group(1))
+        return now - (
+            timedelta(days=amount) if relative.group(2) == "d" else timedelta(hours=amount)
+        )
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not a date: use e.g. 2026-11-23, 2026-11-23T08:00 or 7d",
+            param_hint="--since",
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+@cli.command("entries")
+@config_option
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    help="Only posts from this feed (name or URL); repeatable.",
+)
+@click.option(
+    "--tag", "tags", multiple=True, help="Only posts from feeds with this tag; repeatable."
+)
+@click.option(
+    "--since", help="Only posts published since: 2026-11-23, 2026-11-23T08:00, 7d or 12h."
+)
+@click.option(
+    "--limit", default=20, show_default=True, type=click.IntRange(min=1), help="At most this many."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+def entries_command(
+    config_path: Path,
+    sources: tuple[str, ...],
+    tags: tuple[str, ...],
+    since: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List stored posts, newest first: when, from which feed, the title (and link)."""
+    config = load_config(config_path)
+    urls: set[str] | None = None
+    if sources:
+        urls = {_find_feed(config, wanted, "--source").url for wanted in sources}
+    if tags:
+        tagged = {f.url for f in config.feeds if set(tags) & set(f.tags)}
+        urls = tagged if urls is None else urls & tagged
+    start = _parse_since(since, now_utc(), config.site.zone) if since else None
+    if not config.database_path.exists():
+        if as_json:
+            console.print_json([])
+        else:
+            click.echo(f"no database yet ({config.database_path}): run aggregator poll")
+        return
+    with open_store(config) as store:
+        found = store.entries_matching(limit, urls, start)
+    if as_json:
+        console.print_json([
+            {"id": e.id, "title": e.title, "link": e.link, "author": e.author,
+             "published": e.published, "first_seen": e.first_seen,
+             "sources": [s.name for s in e.sources], "categories": list(e.categories),
+             "summary": e.summary_text}
+            for e in found
+        ])  # fmt: skip
+        return
+    if not found:
+        click.echo("No stored post matches.")
+        return
+    console.print_table(
+        ("PUBLISHED", "FEED", "TITLE"),
+        (
+            (
+                _local(e.published, config),
+                e.sources[0].name + (f" +{len(e.sources) - 1}" if len(e.sources) > 1 else ""),
+                e.title,
+            )
+            for e in found
+        ),
+    )
 
 
 def _find_feed(config: Config, wanted: str, hint: str) -> FeedConfig:

@@ -122,7 +122,7 @@ class PollSettings(_Strict):
     @field_validator("allow_private_hosts")
     @classmethod
     def _host_or_host_port(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        from aggregator.fetch import allow_entry
+        from aggregator.hosts import allow_entry
 
         for entry in value:
             allow_entry(entry)  # ValueError names the entry

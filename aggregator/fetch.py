@@ -36,6 +36,7 @@ from aggregator.fetch_limits import (
     current,
     read_body,
 )
+from aggregator.hosts import allow_entry
 from aggregator.types import FeedState, FetchResult
 
 ACCEPT = (
@@ -80,28 +81,6 @@ def _forbidden(address: str) -> str | None:
         if flag:
             return kind
     return None
-
-
-def allow_entry(entry: str) -> tuple[str, int | None]:
-    """``host``, ``host:port``, ``[v6]`` or ``[v6]:port`` as (lower-case host, port or None);
-    ValueError for anything else."""
-    text = entry.strip().lower()
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port = rest.removeprefix(":") if rest.startswith(":") else None
-        if rest and port is None:
-            raise ValueError(f"not a host or host:port: {entry!r}")
-    elif text.count(":") == 1:
-        host, port = text.split(":")
-    else:
-        host, port = text, None
-    if not host or any(c in host for c in "/@?# "):
-        raise ValueError(f"not a host or host:port: {entry!r}")
-    if port is None:
-        return host, None
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"not a port in {entry!r}")
-    return host, int(port)
 
 
 def _port(url: httpx.URL) -> int:

@@ -12,8 +12,9 @@ import pytest
 
 from aggregator.config import parse_config
 from aggregator.errors import ConfigError
-from aggregator.fetch import FetchOptions, allow_entry, fetch_feed, make_client
+from aggregator.fetch import FetchOptions, fetch_feed, make_client
 from aggregator.fetch_limits import BodyTooLarge, read_body
+from aggregator.hosts import allow_entry
 from aggregator.types import FeedState, FetchResult
 from tests.bombs import bomb as make_bomb
 from tests.conftest import FIXTURES

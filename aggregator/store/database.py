@@ -681,6 +681,27 @@ class Store:
         ).fetchall()
         return self._with_sources(rows)
 
+    def entries_matching(
+        self, limit: int, feed_urls: Iterable[str] | None = None, since: datetime | None = None
+    ) -> list[StoredEntry]:
+        """What is stored, newest first (archive posts too): for ``aggregator entries``.
+        ``feed_urls``: only posts with a copy from one of them; ``since``: published since."""
+        where, params = ["1 = 1"], []
+        if since is not None:
+            where.append("published >= ?")
+            params.append(to_db_time(since))
+        if feed_urls is not None:
+            urls = list(feed_urls)
+            marks = ", ".join("?" * len(urls)) or "NULL"
+            where.append(f"id IN (SELECT entry_id FROM entry_sources WHERE feed_url IN ({marks}))")
+            params.extend(urls)
+        rows = self.db.execute(
+            f"""SELECT {_ENTRY_COLUMNS} FROM entries WHERE {" AND ".join(where)}
+                ORDER BY published DESC, id LIMIT ?""",
+            [*params, limit],
+        ).fetchall()
+        return self._with_sources(rows)
+
     def entries_published_between(self, start: datetime, end: datetime) -> list[StoredEntry]:
         rows = self.db.execute(
             f"""SELECT {_ENTRY_COLUMNS} FROM entries

@@ -1,0 +1,45 @@
+"""What a command imports before it does anything: `--help` must stay fast (as reader tests
+its lazy imports). Run in a fresh interpreter, as the entry point runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.test_cli import run
+
+# Each costs tens of milliseconds to import; --help needs none of them.
+HEAVY = ("pydantic", "yaml", "sqlite3", "sqlite_utils", "httpx", "httpcore", "rich", "structlog",
+         "feedparser", "lxml", "apscheduler", "jinja2", "nh3", "css_inline", "babel")  # fmt: skip
+# status reads feeds.yaml and the database, nothing else.
+NOT_FOR_STATUS = ("httpx", "httpcore", "rich", "structlog", "feedparser", "apscheduler",
+                  "jinja2", "css_inline", "babel")  # fmt: skip
+
+
+def imported_by(args: list[str], cwd) -> set[str]:
+    code = (
+        "import sys\n"
+        "from aggregator.cli import main\n"
+        f"sys.argv = ['aggregator', *{args!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "import json\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True,
+                            text=True, check=True, timeout=60)  # fmt: skip
+    return set(json.loads(result.stderr.splitlines()[-1]))
+
+
+@pytest.mark.parametrize("args", [["--help"], ["-h"], ["poll", "--help"], ["--version"]])
+def test_help_imports_nothing_heavy(tmp_path, args):
+    assert imported_by(args, tmp_path) & set(HEAVY) == set()
+
+
+def test_status_imports_only_what_it_reads(tmp_path):
+    assert run("demo", "--out", str(tmp_path), cwd=tmp_path).returncode == 0
+    modules = imported_by(["status"], tmp_path)
+    assert {"pydantic", "sqlite3"} <= modules  # it did read feeds.yaml and the database
+    assert modules & set(NOT_FOR_STATUS) == set()
