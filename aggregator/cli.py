@@ -20,6 +20,7 @@ and tests/test_startup.py checks what it imports.
 from __future__ import annotations
 
 import functools
+import html
 import os
 import signal
 import sys
@@ -748,6 +749,57 @@ def db_backup_command(config_path: Path, target: Path) -> None:
     with open_store(config, read_only=True) as store:
         store.backup(target)
     say(f"Backed up {config.database_path} to {target}.")
+
+
+def _marked_text(fragment: str, styled: bool) -> str:
+    """A highlighted snippet for a terminal: matches in bold, or in [brackets] when piped."""
+    start, end = ("\x1b[1m", "\x1b[0m") if styled else ("[", "]")
+    return html.unescape(fragment.replace("<mark>", start).replace("</mark>", end))
+
+
+@cli.command("search")
+@config_option
+@click.argument("query")
+@click.option(
+    "--limit", default=20, show_default=True, type=click.IntRange(1, 200), help="Most results."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+def search_command(config_path: Path, query: str, limit: int, as_json: bool) -> None:
+    """Search the whole archive: words (all must match), "a phrase", a OR b, -word,
+    kilde:NAME, tag:TAG, fra:2026-01-01. Exit status 2 for a query that cannot be read."""
+    from aggregator.archive_search import search_archive
+
+    config = load_config(config_path)
+    with open_store(config) as store:
+        results = search_archive(store, config, query, now_utc(), limit=limit)
+    if as_json:
+        rows = [
+            {
+                "id": hit.entry.id,
+                "title": hit.entry.title,
+                "link": hit.entry.link,
+                "published": hit.entry.published.isoformat(),
+                "source": hit.entry.sources[0].name if hit.entry.sources else None,
+                "score": hit.score,
+                "title_html": hit.title_html,
+                "snippet_html": hit.snippet_html,
+            }
+            for hit in results.hits
+        ]
+        console.print_json(rows)
+        return
+    if not results.hits:
+        click.echo("No entries match.")
+        return
+    styled = sys.stdout.isatty()
+    for hit in results.hits:
+        source = hit.entry.sources[0].name if hit.entry.sources else "-"
+        click.echo(_marked_text(hit.title_html, styled))
+        click.echo(f"  {_local(hit.entry.published, config)}  {source}  {hit.entry.link or '-'}")
+        click.echo(f"  {_marked_text(hit.snippet_html, styled)}\n")
+    count = len(results.hits)
+    more = " (more with --limit)" if results.more else ""
+    say(f"{console.plural(count, 'entry', 'entries')}{more}.")
 
 
 @cli.command("demo")

@@ -8,7 +8,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +24,7 @@ from aggregator.store.digests import DigestLedger
 from aggregator.store.entries import EntryWriter, FeedRow, MergeRules
 from aggregator.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from aggregator.store.safety import backup, damaged, problems
+from aggregator.store.search import IndexFilter, IndexHit, Order
 from aggregator.store.times import from_db_time, maybe_time, to_db_time
 from aggregator.types import (
     Enclosure,
@@ -668,6 +669,7 @@ class Store:
                    WHERE url IN (?, ?)""",
                 [feed_url, remaining[0]],
             )
+            self._entries.search.reindex([target])  # its sources changed
         return len(keys)
 
     # -----------------------------------------------------------------------------------------
@@ -720,6 +722,34 @@ class Store:
             [to_db_time(start), to_db_time(end)],
         ).fetchall()
         return self._with_sources(rows)
+    def entries_by_id(self, ids: Sequence[str]) -> list[StoredEntry]:
+        """Entries in the order of ``ids``; ids not stored are left out."""
+        rows: dict[str, Any] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            for row in self.db.execute(
+                f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ):
+                rows[row[0]] = row
+        return self._with_sources([rows[i] for i in ids if i in rows])
+
+    # Search (the SQL is in search.py)
+
+    def search(
+        self, wanted: IndexFilter, now: datetime, order: Order, limit: int, offset: int = 0
+    ) -> list[IndexHit]:
+        try:
+            return self._entries.search.search(wanted, now, order, limit, offset)
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"search failed: {exc}") from exc
+
+    def rebuild_search_index(self, progress: Callable[[int, int], None] | None = None) -> int:
+        with self._writing():
+            return self._entries.search.rebuild(progress)
+
+    def search_index_bytes(self) -> int:
+        return self._entries.search.size_bytes()
 
     def entry_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM entries").fetchone()[0])

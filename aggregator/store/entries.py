@@ -20,6 +20,7 @@ from aggregator.dedup import (
     title_similarity,
 )
 from aggregator.normalise import entry_id, html_to_text, sanitised_text
+from aggregator.store.search import SearchIndex
 from aggregator.store.times import from_db_time, to_db_time
 from aggregator.types import (
     EntryPlan,
@@ -105,6 +106,9 @@ class EntryWriter:
         # Categories and enclosures of the entries written by the current update, likewise.
         self._pending_categories: list[tuple[str, int, str]] = []
         self._pending_enclosures: list[tuple[str, int, str, str | None, int | None]] = []
+        # Entries whose search document the current update must rewrite, at flush().
+        self.search = SearchIndex(db)
+        self._touched: set[str] = set()
 
     def flush(self) -> None:
         """Write what the current update has left pending; the caller's transaction holds."""
@@ -129,9 +133,12 @@ class EntryWriter:
                 "VALUES " + ",".join(["(?, ?, ?, ?, ?)"] * len(chunk)),
                 [value for row in chunk for value in row],
             )
+        touched, self._touched = self._touched, set()
+        self.search.reindex(touched)  # last: a document includes the categories
 
     def discard(self) -> None:
         self._pending_sketches = []
+        self._touched = set()
         self._pending_categories = []
         self._pending_enclosures = []
 
@@ -413,6 +420,7 @@ class EntryWriter:
 
     def _add_source(self, target: str, feed_url: str, entry: EntryPlan, seen: str,
                     reason: str | None) -> None:  # fmt: skip
+        self._touched.add(target)  # a new entry, or a merge: another source's name
         self.db.execute(
             """INSERT INTO entry_sources
                    (feed_url, entry_key, entry_id, link, canonical_url, content_hash, published,
@@ -484,6 +492,7 @@ class EntryWriter:
     def _write_content(self, target: str, feed_url: str, entry: EntryPlan, seen: str,
                        keep_published: bool) -> None:  # fmt: skip
         """Show this source's copy: after an edit by the primary, or on a change of primary."""
+        self._touched.add(target)
         self.db.execute(
             """UPDATE entries SET primary_feed_url = ?, canonical_url = ?, link = ?, title = ?,
                       title_key = ?, author = ?, content_html = ?, summary_text = ?,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import sqlite_utils
 
@@ -265,6 +267,33 @@ def _v9_feed_warnings(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE feeds ADD COLUMN last_warning TEXT")
 
 
+def _v10_search_index(db: sqlite_utils.Database) -> None:
+    """Full-text search over the whole archive, built here for the entries already stored."""
+    from aggregator.store.search import SearchIndex, create_schema
+
+    create_schema(db)
+    with _terminal_progress("Building the search index") as progress:
+        SearchIndex(db).rebuild(progress)
+
+
+@contextmanager
+def _terminal_progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar for a long migration when stderr is a terminal; silent otherwise, and
+    for small databases."""
+    if not sys.stderr.isatty():
+        yield lambda done, total: None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task(label, total=None, visible=False)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, visible=total >= 5000)
+
+        yield update
+
+
 MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _v1_initial,
     _v2_polling_state,
@@ -275,6 +304,7 @@ MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _v7_categories_and_enclosures,
     _v8_digest_ledger,
     _v9_feed_warnings,
+    _v10_search_index,
 )
 
 

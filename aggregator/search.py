@@ -1,0 +1,400 @@
+"""Full-text search, the pure half: word forms, queries people type, highlighted snippets.
+
+Why a stemmed shadow text. SQLite's FTS5 ships only the English Porter stemmer, and a custom
+tokenizer cannot be registered from Python's sqlite3 module. So each entry's text is stemmed
+here (Snowball, through PyStemmer) into a second, "shadow" text of stems separated by spaces,
+and that is what FTS5 indexes with the plain ``unicode61`` tokenizer. A query is stemmed the
+same way. This works on every SQLite connection (the sqlite3 shell, a backup tool, another
+process): nothing in the database depends on a function only this program registers.
+
+- ``remove_diacritics 0``: æ, ø and å stay letters, so ``år`` is not ``ar`` and ``lån`` is
+  not ``lan``. unicode61 would otherwise fold å to a.
+- ``aa`` is written ``å`` before stemming, in the text and in the query, because Danes
+  read the two as one letter (Aarhus/Århus, Aabenraa/Åbenrå, paa/på in old texts).
+- Each entry is stemmed in its own language: English entries with the English stemmer, all
+  others with the Danish one. Feeds often declare the wrong language (a WordPress default of
+  ``en-US`` over Danish posts), so common function words decide when the text is clear,
+  and the declared language only when it is not. A query word may be either language, so it
+  matches either stem.
+- Operators are parsed here and the FTS5 expression is built from quoted stems only: no
+  user text ever reaches FTS5's own query syntax, so its syntax errors cannot happen.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import threading
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+import Stemmer
+
+from aggregator.errors import AggregatorError
+
+Language = Literal["da", "en"]
+LANGUAGES: tuple[Language, ...] = ("da", "en")
+_ALGORITHMS = {"da": "danish", "en": "english"}
+
+# Letters and digits, as unicode61 sees them (underscore is a separator there, not in \w).
+WORD = re.compile(r"[^\W_]+")
+
+MAX_QUERY_LENGTH = 500
+MAX_TERMS = 24
+
+# Function words that tell Danish text from English (none is a word of both languages).
+_DANISH_WORDS = frozenset((
+    "og", "at", "er", "det", "til", "på", "af", "med", "som", "den", "ikke", "har", "vi",
+    "kan", "om", "der", "de", "et", "skal", "fra", "også", "være", "blev", "eller", "efter",
+    "hvor", "når", "så", "vil", "sig", "nye", "kommune", "kommuner",
+))  # fmt: skip
+_ENGLISH_WORDS = frozenset((
+    "the", "and", "of", "is", "that", "with", "are", "this", "be", "we", "can", "on",
+    "from", "have", "has", "was", "will", "an", "not", "or", "which", "their", "new",
+    "our",
+))  # fmt: skip
+
+
+class QueryError(AggregatorError):
+    """A query that cannot be read; the message says what to write instead."""
+
+    exit_code = 2
+
+
+_local = threading.local()  # a Stemmer object is not safe to share between threads
+
+
+def _stemmer(language: Language) -> Stemmer.Stemmer:
+    stemmers: dict[str, Stemmer.Stemmer] | None = getattr(_local, "stemmers", None)
+    if stemmers is None:
+        stemmers = _local.stemmers = {}
+    found = stemmers.get(language)
+    if found is None:
+        found = stemmers[language] = Stemmer.Stemmer(_ALGORITHMS[language], 50_000)
+    return found
+
+
+def fold(text: str) -> str:
+    """The form words are compared in: composed, lower case, ``aa`` as ``å``."""
+    return unicodedata.normalize("NFC", text).lower().replace("aa", "å")
+
+
+def words(text: str) -> list[str]:
+    return WORD.findall(fold(text))
+
+
+def stems(folded_words: Sequence[str], language: Language) -> list[str]:
+    return list(_stemmer(language).stemWords(folded_words))
+
+
+def index_language(declared: str | None, text: str) -> Language:
+    """English or Danish stemming for an entry: the text's function words decide when they
+    are clear (three or more, and three times as many as the other language's), else the feed's
+    declared language, else Danish."""
+    sample = WORD.findall(text[:3000].lower())
+    danish = sum(w in _DANISH_WORDS for w in sample)
+    english = sum(w in _ENGLISH_WORDS for w in sample)
+    if english >= max(3 * danish, 3):
+        return "en"
+    if danish >= max(3 * english, 3):
+        return "da"
+    return "en" if (declared or "").lower().startswith("en") else "da"
+
+
+def shadow_text(text: str, language: Language) -> str:
+    """The stems of ``text``, separated by spaces: what the index holds."""
+    return " ".join(stems(words(text), language))
+
+
+@dataclass(frozen=True, slots=True)
+class IndexDocument:
+    """One entry as the index stores it: a shadow text per column, and its language."""
+
+    title: str
+    body: str
+    source: str
+    language: Language
+
+
+def index_document(
+    title: str, body: str, source: str, declared_language: str | None
+) -> IndexDocument:
+    language = index_language(declared_language, f"{title} {body}")
+    return IndexDocument(
+        shadow_text(title, language),
+        shadow_text(body, language),
+        shadow_text(source, language),
+        language,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Queries
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A word, or a phrase of words that must come in this order (folded, not stemmed)."""
+
+    words: tuple[str, ...]
+
+    def variants(self) -> tuple[tuple[str, ...], ...]:
+        """The term's stems in each index language, without repeats."""
+        return tuple(dict.fromkeys(tuple(stems(self.words, lang)) for lang in LANGUAGES))
+
+    def fts(self) -> str:
+        # Stems hold letters and digits only, so quoting them is always valid FTS5.
+        quoted = [f'"{" ".join(v)}"' for v in self.variants()]
+        return quoted[0] if len(quoted) == 1 else f"({' OR '.join(quoted)})"
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """A parsed query: every clause must match (a clause is terms joined by OR), no excluded
+    term may, and the filters narrow by source, tag and date."""
+
+    text: str
+    clauses: tuple[tuple[Term, ...], ...] = ()
+    excluded: tuple[Term, ...] = ()
+    sources: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    since: date | None = None
+
+    @property
+    def has_words(self) -> bool:
+        return bool(self.clauses)
+
+    def match_expression(self) -> str | None:
+        """The FTS5 MATCH expression of the words, or None for a query of filters only."""
+        if not self.clauses:
+            return None
+        parts = [
+            alts[0].fts() if len(alts) == 1 else f"({' OR '.join(t.fts() for t in alts)})"
+            for alts in self.clauses
+        ]
+        expression = " AND ".join(parts)
+        if self.excluded:
+            expression = f"({expression}) NOT ({self.exclusion_expression()})"
+        return expression
+
+    def exclusion_expression(self) -> str | None:
+        if not self.excluded:
+            return None
+        return " OR ".join(t.fts() for t in self.excluded)
+
+    def highlight_stems(self) -> frozenset[str]:
+        return frozenset(
+            stem
+            for alts in self.clauses
+            for term in alts
+            for variant in term.variants()
+            for stem in variant
+        )
+
+
+_FILTERS = {"kilde": "source", "source": "source", "tag": "tag", "fra": "since", "since": "since"}
+_FILTER = re.compile(r"(?i)(kilde|source|tag|fra|since):")
+
+
+@dataclass(slots=True)
+class _Parser:
+    text: str
+    pos: int = 0
+    clauses: list[list[Term]] = field(default_factory=list)
+    excluded: list[Term] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    since: date | None = None
+    pending_or: bool = False
+    terms: int = 0
+
+    def parse(self) -> SearchQuery:
+        text = self.text
+        while True:
+            while self.pos < len(text) and text[self.pos].isspace():
+                self.pos += 1
+            if self.pos >= len(text):
+                break
+            self._item()
+        if self.pending_or:
+            raise QueryError("OR needs a word on both sides, e.g. skole OR dagtilbud")
+        if not self.clauses and self.excluded and not (self.sources or self.tags or self.since):
+            raise QueryError(
+                "a query needs a word to find, not only words to leave out (-word), "
+                "or a filter such as kilde:NAME"
+            )
+        if not (self.clauses or self.sources or self.tags or self.since):
+            raise QueryError("the query has no words to search for")
+        return SearchQuery(
+            text=text,
+            clauses=tuple(tuple(c) for c in self.clauses),
+            excluded=tuple(self.excluded),
+            sources=tuple(self.sources),
+            tags=tuple(self.tags),
+            since=self.since,
+        )
+
+    def _item(self) -> None:
+        text = self.text
+        if text.startswith("OR", self.pos) and self._ends_at(self.pos + 2):
+            if not self.clauses or self.pending_or:
+                raise QueryError("OR needs a word on both sides, e.g. skole OR dagtilbud")
+            self.pending_or = True
+            self.pos += 2
+            return
+        negated = text[self.pos] == "-"
+        if negated:
+            self.pos += 1
+            if self.pos >= len(text) or text[self.pos].isspace():
+                raise QueryError("'-' must be followed by a word to leave out, e.g. -møde")
+            if self.pending_or:
+                raise QueryError("OR cannot join a word left out with '-'")
+        if found := _FILTER.match(text, self.pos):
+            if negated:
+                raise QueryError("a filter cannot be negated with '-'; leave out words instead")
+            self.pos = found.end()
+            self._filter(found.group(1).lower(), self._value(found.group(1)))
+            return
+        raw = self._value(None)
+        folded = tuple(words(raw))
+        if not folded:
+            if self.pending_or or negated:
+                raise QueryError(f"{raw!r} has no letters or digits to search for")
+            return  # punctuation on its own: nothing to find
+        self.terms += 1
+        if self.terms > MAX_TERMS:
+            raise QueryError(f"the query has more than {MAX_TERMS} words; use fewer")
+        term = Term(folded)
+        if negated:
+            self.excluded.append(term)
+        elif self.pending_or:
+            self.clauses[-1].append(term)
+            self.pending_or = False
+        else:
+            self.clauses.append([term])
+
+    def _ends_at(self, pos: int) -> bool:
+        return pos >= len(self.text) or self.text[pos].isspace()
+
+    def _value(self, key: str | None) -> str:
+        """A quoted phrase or a run of non-space characters at the current position."""
+        text = self.text
+        if self.pos < len(text) and text[self.pos] == '"':
+            end = text.find('"', self.pos + 1)
+            if end < 0:
+                raise QueryError('a phrase is missing its closing quote (")')
+            value = text[self.pos + 1 : end]
+            self.pos = end + 1
+        else:
+            start = self.pos
+            while self.pos < len(text) and not text[self.pos].isspace():
+                if text[self.pos] == '"':
+                    break  # a phrase begins: the next item
+                self.pos += 1
+            value = text[start : self.pos]
+        if key is not None and not value.strip():
+            raise QueryError(f"{key}: needs a value, e.g. {_EXAMPLES[_FILTERS[key.lower()]]}")
+        return value.strip()
+
+    def _filter(self, key: str, value: str) -> None:
+        if self.pending_or:
+            raise QueryError("OR joins words, not filters such as kilde: or tag:")
+        kind = _FILTERS[key]
+        if kind == "source":
+            self.sources.append(value)
+        elif kind == "tag":
+            self.tags.append(value)
+        else:
+            if self.since is not None:
+                raise QueryError(f"{key}: can be given once")
+            self.since = _parse_since(key, value)
+
+
+_EXAMPLES = {"source": "kilde:OS2", "tag": "tag:kommuner", "since": "fra:2026-01-01"}
+
+
+def _parse_since(key: str, value: str) -> date:
+    found = re.fullmatch(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?", value)
+    try:
+        if found is None:
+            raise ValueError(value)
+        year, month, day = found.groups()
+        return date(int(year), int(month or 1), int(day or 1))
+    except ValueError:
+        raise QueryError(
+            f"{key}: takes a date such as 2026-01-01 (or 2026-01, or 2026), not {value!r}"
+        ) from None
+
+
+def parse_query(text: str) -> SearchQuery:
+    """Read a query as people type it.
+
+    Words must all match; ``"two words"`` is a phrase; ``a OR b`` matches either (OR binds
+    the words next to it, so ``a OR b c`` is (a or b) and c); ``-word`` leaves out;
+    ``kilde:``/``source:``, ``tag:`` and ``fra:``/``since:`` filter. Raises QueryError.
+    """
+    if len(text) > MAX_QUERY_LENGTH:
+        raise QueryError(f"the query is longer than {MAX_QUERY_LENGTH} characters")
+    if any(unicodedata.category(c) == "Cc" and not c.isspace() for c in text):
+        raise QueryError("the query contains control characters")
+    return _Parser(text).parse()
+
+
+# ---------------------------------------------------------------------------------------------
+# Highlighting
+
+
+def highlight(text: str, query_stems: frozenset[str], language: Language) -> str:
+    """The whole of ``text`` as HTML (escaped), its matching words in ``<mark>``."""
+    return snippet(text, query_stems, language, max_words=None)
+
+
+def snippet(
+    text: str, query_stems: frozenset[str], language: Language, max_words: int | None = 30
+) -> str:
+    """HTML of the passage of ``text`` with the most matching words (at most ``max_words``),
+    escaped, matches in ``<mark>``, an ellipsis where text is left out."""
+    spans = [m.span() for m in WORD.finditer(text)]
+    if not spans:
+        return html.escape(text if max_words is None else text[:200])
+    folded = [fold(text[a:b]) for a, b in spans]
+    unique = list(dict.fromkeys(folded))
+    stem_of = dict(zip(unique, stems(unique, language), strict=True))
+    hits = [stem_of[w] in query_stems for w in folded]
+    first, last = 0, len(spans)
+    if max_words is not None and len(spans) > max_words:
+        first = _best_window(hits, max_words)
+        last = first + max_words
+    out: list[str] = []
+    if first > 0:
+        out.append("… ")
+    cursor = spans[first][0] if first > 0 else 0
+    for index in range(first, last):
+        start, end = spans[index]
+        out.append(html.escape(text[cursor:start]))
+        word = html.escape(text[start:end])
+        out.append(f"<mark>{word}</mark>" if hits[index] else word)
+        cursor = end
+    if last < len(spans):
+        out.append(" …")
+    else:
+        out.append(html.escape(text[cursor:]))
+    return "".join(out)
+
+
+def _best_window(hits: Sequence[bool], size: int) -> int:
+    """Start of the window of ``size`` words with the most hits; a few words of context
+    before the first hit."""
+    count = best = sum(hits[:size])
+    start = 0
+    for i in range(size, len(hits)):
+        count += hits[i] - hits[i - size]
+        if count > best:
+            best, start = count, i - size + 1
+    if not best:
+        return 0
+    first_hit = next(i for i in range(start, start + size) if hits[i])
+    return max(0, min(first_hit - 3, len(hits) - size))
