@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from aggregator.config import Config, FeedConfig
     from aggregator.health import FeedHealth
     from aggregator.pipeline import PollReport
+    from aggregator.serve import ServerOptions
     from aggregator.store import Store
     from aggregator.types import FeedStatus, FeedUpdateResult
     from aggregator.workers import WorkerPool
@@ -212,6 +213,38 @@ def load_config(config_path: Path) -> Config:
     from aggregator.config import load_config as load
 
     return load(config_path)
+
+
+def _server_options(
+    config: Config, host: str | None, port: int | None, root_path: str | None
+) -> ServerOptions:
+    from aggregator.serve import ServerOptions
+
+    settings = config.serve
+    return ServerOptions(
+        host=host or settings.host,
+        port=settings.port if port is None else port,
+        root_path=settings.root_path if root_path is None else root_path,
+        trusted_proxies=settings.trusted_proxies,
+    )
+
+
+def serve_options(func: F) -> F:
+    for option in reversed(
+        (
+            click.option("--host", help="Address to listen on (default: serve.host, 127.0.0.1)."),
+            click.option(
+                "--port", type=click.IntRange(0, 65535), help="Port (default: serve.port, 8080)."
+            ),
+            click.option(
+                "--root-path",
+                help="Path prefix the site has behind a reverse proxy, e.g. /nyheder "
+                "(default: serve.root_path).",
+            ),
+        )
+    ):
+        func = option(func)
+    return func
 
 
 def now_utc() -> datetime:
@@ -709,8 +742,18 @@ def split_command(config_path: Path, entry_id: str, feed: str) -> None:
     type=click.FloatRange(min=0.1),
     help="Seconds between checks for feeds that are due.",
 )
-def run_command(config_path: Path, tick: float) -> None:
-    """Run as a service: poll on schedule, re-export, send the weekly digest."""
+@click.option("--serve", "with_server", is_flag=True, help="Serve the site too (as `serve`).")
+@serve_options
+def run_command(
+    config_path: Path,
+    tick: float,
+    with_server: bool,
+    host: str | None,
+    port: int | None,
+    root_path: str | None,
+) -> None:
+    """Run as a service: poll on schedule, re-export, send the weekly digest; with --serve,
+    serve the site and search in the same process."""
     from aggregator.scheduler import Service
     from aggregator.store.safety import service_lock
 
@@ -722,7 +765,18 @@ def run_command(config_path: Path, tick: float) -> None:
         from aggregator.pipeline import worker_pool
 
         with worker_pool(config) as pool:  # before the scheduler's threads, see workers.py
-            Service(config, tick_seconds=tick, pool=pool).run_until_signalled()
+            if not with_server:
+                Service(config, tick_seconds=tick, pool=pool).run_until_signalled()
+                return
+            from aggregator.serve import BackgroundServer
+
+            # The server's thread starts after the workers are forked, like the scheduler's.
+            http = BackgroundServer(config, _server_options(config, host, port, root_path))
+            http.start()
+            try:
+                Service(config, tick_seconds=tick, pool=pool).run_until_signalled()
+            finally:
+                http.stop()
 
 
 @cli.group("db", cls=_Group)
@@ -800,6 +854,24 @@ def search_command(config_path: Path, query: str, limit: int, as_json: bool) -> 
     count = len(results.hits)
     more = " (more with --limit)" if results.more else ""
     say(f"{console.plural(count, 'entry', 'entries')}{more}.")
+
+
+@cli.command("serve")
+@config_option
+@serve_options
+def serve_command(
+    config_path: Path, host: str | None, port: int | None, root_path: str | None
+) -> None:
+    """Serve output_dir over HTTP with search (/search, /search.atom, /search.json) and
+    /healthz, until SIGINT or SIGTERM."""
+    from aggregator.serve import serve_forever
+
+    config = load_config(config_path)
+    with open_store(config):
+        pass  # fail now, with a clear message
+    options = _server_options(config, host, port, root_path)
+    click.echo(f"Serving {config.output_dir} on http://{options.host}:{options.port}/", err=True)
+    serve_forever(config, options)
 
 
 @cli.command("demo")

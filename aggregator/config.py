@@ -249,6 +249,23 @@ class SmtpSettings(_Strict):
         return os.environ.get(self.password_env) or None
 
 
+class ServeSettings(_Strict):
+    """`aggregator serve` and `run --serve`; the command line options override these."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    root_path: str = ""
+    # Only these addresses may set X-Forwarded-For and X-Forwarded-Proto.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
+
+    @field_validator("root_path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if value and not value.startswith("/"):
+            raise ValueError("must start with /, e.g. /nyheder")
+        return value.rstrip("/")
+
+
 class Config(_Strict):
     site: SiteSettings = SiteSettings()
     poll: PollSettings = PollSettings()
@@ -256,6 +273,7 @@ class Config(_Strict):
     smtp: SmtpSettings = SmtpSettings()
     dedup: DedupConfig = DedupConfig()
     digests: tuple[DigestSettings, ...] = ()
+    serve: ServeSettings = ServeSettings()
     feeds: tuple[FeedConfig, ...] = ()
     source_path: Path | None = Field(default=None, exclude=True)
 

@@ -8,6 +8,7 @@
     ├── StorageError     the SQLite file cannot be opened, migrated or written
     ├── ExportError      an output file cannot be written
     ├── DigestError      a digest cannot be built or sent
+    ├── ServeError       the HTTP server cannot start
     └── Interrupted      stopped by SIGTERM or Ctrl-C, work done so far kept  (exit 143, 130)
 
 Third-party errors are wrapped with ``raise ... from exc`` so callers only catch ours.
@@ -47,6 +48,10 @@ class ExportError(AggregatorError):
 
 
 class DigestError(AggregatorError):
+    pass
+
+
+class ServeError(AggregatorError):
     pass
 
 

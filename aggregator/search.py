@@ -58,10 +58,77 @@ _ENGLISH_WORDS = frozenset((
 ))  # fmt: skip
 
 
+_QUERY_MESSAGES = {
+    "or_sides": (
+        "OR needs a word on both sides, e.g. skole OR dagtilbud",
+        "OR skal have et ord på begge sider, fx skole OR dagtilbud",
+    ),
+    "only_excluded": (
+        "a query needs a word to find, not only words to leave out (-word), "
+        "or a filter such as kilde:NAME",
+        "en søgning skal have et ord at finde, ikke kun ord at udelade (-ord), "
+        "eller et filter som kilde:NAVN",
+    ),
+    "no_words": ("the query has no words to search for", "søgningen har ingen ord at søge efter"),
+    "lone_minus": (
+        "'-' must be followed by a word to leave out, e.g. -møde",
+        "'-' skal efterfølges af et ord, der skal udelades, fx -møde",
+    ),
+    "or_minus": (
+        "OR cannot join a word left out with '-'",
+        "OR kan ikke forbinde et ord, der er udeladt med '-'",
+    ),
+    "negated_filter": (
+        "a filter cannot be negated with '-'; leave out words instead",
+        "et filter kan ikke udelades med '-'; udelad ord i stedet",
+    ),
+    "no_letters": (
+        "{value!r} has no letters or digits to search for",
+        "{value!r} har ingen bogstaver eller tal at søge efter",
+    ),
+    "too_many": (
+        "the query has more than {limit} words; use fewer",
+        "søgningen har mere end {limit} ord; brug færre",
+    ),
+    "unclosed": (
+        'a phrase is missing its closing quote (")',
+        'en frase mangler sit afsluttende anførselstegn (")',
+    ),
+    "no_value": (
+        "{key}: needs a value, e.g. {example}",
+        "{key}: skal have en værdi, fx {example}",
+    ),
+    "or_filter": (
+        "OR joins words, not filters such as kilde: or tag:",
+        "OR forbinder ord, ikke filtre som kilde: eller tag:",
+    ),
+    "once": ("{key}: can be given once", "{key}: kan kun angives én gang"),
+    "bad_date": (
+        "{key}: takes a date such as 2026-01-01 (or 2026-01, or 2026), not {value!r}",
+        "{key}: skal have en dato som 2026-01-01 (eller 2026-01 eller 2026), ikke {value!r}",
+    ),
+    "too_long": (
+        "the query is longer than {limit} characters",
+        "søgningen er længere end {limit} tegn",
+    ),
+    "control": ("the query contains control characters", "søgningen indeholder kontroltegn"),
+}
+
+
 class QueryError(AggregatorError):
-    """A query that cannot be read; the message says what to write instead."""
+    """A query that cannot be read; the message says what to write instead, in English
+    (``str``, for the command line) or in the site's language (``in_language``)."""
 
     exit_code = 2
+
+    def __init__(self, reason: str, **values: object) -> None:
+        self.reason = reason
+        self.values = values
+        super().__init__(self.in_language("en"))
+
+    def in_language(self, language: str) -> str:
+        english, danish = _QUERY_MESSAGES[self.reason]
+        return (danish if language == "da" else english).format(**self.values)
 
 
 _local = threading.local()  # a Stemmer object is not safe to share between threads
@@ -220,14 +287,11 @@ class _Parser:
                 break
             self._item()
         if self.pending_or:
-            raise QueryError("OR needs a word on both sides, e.g. skole OR dagtilbud")
+            raise QueryError("or_sides")
         if not self.clauses and self.excluded and not (self.sources or self.tags or self.since):
-            raise QueryError(
-                "a query needs a word to find, not only words to leave out (-word), "
-                "or a filter such as kilde:NAME"
-            )
+            raise QueryError("only_excluded")
         if not (self.clauses or self.sources or self.tags or self.since):
-            raise QueryError("the query has no words to search for")
+            raise QueryError("no_words")
         return SearchQuery(
             text=text,
             clauses=tuple(tuple(c) for c in self.clauses),
@@ -241,7 +305,7 @@ class _Parser:
         text = self.text
         if text.startswith("OR", self.pos) and self._ends_at(self.pos + 2):
             if not self.clauses or self.pending_or:
-                raise QueryError("OR needs a word on both sides, e.g. skole OR dagtilbud")
+                raise QueryError("or_sides")
             self.pending_or = True
             self.pos += 2
             return
@@ -249,12 +313,12 @@ class _Parser:
         if negated:
             self.pos += 1
             if self.pos >= len(text) or text[self.pos].isspace():
-                raise QueryError("'-' must be followed by a word to leave out, e.g. -møde")
+                raise QueryError("lone_minus")
             if self.pending_or:
-                raise QueryError("OR cannot join a word left out with '-'")
+                raise QueryError("or_minus")
         if found := _FILTER.match(text, self.pos):
             if negated:
-                raise QueryError("a filter cannot be negated with '-'; leave out words instead")
+                raise QueryError("negated_filter")
             self.pos = found.end()
             self._filter(found.group(1).lower(), self._value(found.group(1)))
             return
@@ -262,11 +326,11 @@ class _Parser:
         folded = tuple(words(raw))
         if not folded:
             if self.pending_or or negated:
-                raise QueryError(f"{raw!r} has no letters or digits to search for")
+                raise QueryError("no_letters", value=raw)
             return  # punctuation on its own: nothing to find
         self.terms += 1
         if self.terms > MAX_TERMS:
-            raise QueryError(f"the query has more than {MAX_TERMS} words; use fewer")
+            raise QueryError("too_many", limit=MAX_TERMS)
         term = Term(folded)
         if negated:
             self.excluded.append(term)
@@ -285,7 +349,7 @@ class _Parser:
         if self.pos < len(text) and text[self.pos] == '"':
             end = text.find('"', self.pos + 1)
             if end < 0:
-                raise QueryError('a phrase is missing its closing quote (")')
+                raise QueryError("unclosed")
             value = text[self.pos + 1 : end]
             self.pos = end + 1
         else:
@@ -296,12 +360,12 @@ class _Parser:
                 self.pos += 1
             value = text[start : self.pos]
         if key is not None and not value.strip():
-            raise QueryError(f"{key}: needs a value, e.g. {_EXAMPLES[_FILTERS[key.lower()]]}")
+            raise QueryError("no_value", key=key, example=_EXAMPLES[_FILTERS[key.lower()]])
         return value.strip()
 
     def _filter(self, key: str, value: str) -> None:
         if self.pending_or:
-            raise QueryError("OR joins words, not filters such as kilde: or tag:")
+            raise QueryError("or_filter")
         kind = _FILTERS[key]
         if kind == "source":
             self.sources.append(value)
@@ -309,7 +373,7 @@ class _Parser:
             self.tags.append(value)
         else:
             if self.since is not None:
-                raise QueryError(f"{key}: can be given once")
+                raise QueryError("once", key=key)
             self.since = _parse_since(key, value)
 
 
@@ -324,9 +388,7 @@ def _parse_since(key: str, value: str) -> date:
         year, month, day = found.groups()
         return date(int(year), int(month or 1), int(day or 1))
     except ValueError:
-        raise QueryError(
-            f"{key}: takes a date such as 2026-01-01 (or 2026-01, or 2026), not {value!r}"
-        ) from None
+        raise QueryError("bad_date", key=key, value=value) from None
 
 
 def parse_query(text: str) -> SearchQuery:
@@ -337,9 +399,9 @@ def parse_query(text: str) -> SearchQuery:
     ``kilde:``/``source:``, ``tag:`` and ``fra:``/``since:`` filter. Raises QueryError.
     """
     if len(text) > MAX_QUERY_LENGTH:
-        raise QueryError(f"the query is longer than {MAX_QUERY_LENGTH} characters")
+        raise QueryError("too_long", limit=MAX_QUERY_LENGTH)
     if any(unicodedata.category(c) == "Cc" and not c.isspace() for c in text):
-        raise QueryError("the query contains control characters")
+        raise QueryError("control")
     return _Parser(text).parse()
 
 
