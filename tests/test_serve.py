@@ -369,3 +369,38 @@ def test_search_page_in_a_browser(browser, base):
     marks, titles = browser.run(type_a_query)
     assert marks == ["Århus"]
     assert titles == ["Digitaliseringen af kommunerne"]
+
+
+def test_run_with_serve_polls_and_serves_in_one_process(tmp_path, server):
+    import signal
+    import subprocess
+    import time
+
+    from tests.test_cli import EXE, write_config
+
+    config = write_config(tmp_path, server)
+    port = free_port()
+    process = subprocess.Popen(
+        [str(EXE), "run", "--tick", "0.5", "--serve", "--port", str(port), "-c", str(config)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline, health, found = time.monotonic() + 60, None, ""
+        while time.monotonic() < deadline:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+                search = httpx.get(f"http://127.0.0.1:{port}/search?q=aarhus", timeout=5)
+                found = search.text
+                if health.status_code == 200 and "<mark>" in found:
+                    break
+            except httpx.TransportError:
+                pass  # not listening yet
+            time.sleep(0.2)
+        assert health is not None
+        assert health.status_code == 200
+        assert "<mark>Århus</mark>" in found  # the poller's entries, searched by the server
+        assert httpx.get(f"http://127.0.0.1:{port}/atom.xml", timeout=5).status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
