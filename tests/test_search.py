@@ -246,8 +246,15 @@ def corpus(archive: Store) -> Store:
         ("Digitaliseringsstyrelsen", {"Ny strategi", "Data og møder"}),  # the source column
     ],
 )
-def test_operators(corpus, config, query, expected):
+def test_operators(corpus, config, query, expected, monkeypatch):
     assert set(titles(corpus, config, query)) == expected
+    # A word in many posts ranks only its newest matches first; the window widens until it
+    # has found what the filters and the page ask for, so nothing is lost.
+    monkeypatch.setattr("aggregator.store.search.RANK_WINDOW", 1)
+    for order in ("rank", "newest"):
+        pages = [search_archive(corpus, config, query, NOW, 1, n, order) for n in range(7)]
+        paged = [h.entry.title for p in pages for h in p.hits]
+        assert sorted(paged) == sorted(expected)
 
 
 def test_title_outranks_body_and_new_outranks_old(archive, config):

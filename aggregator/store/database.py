@@ -722,6 +722,7 @@ class Store:
             [to_db_time(start), to_db_time(end)],
         ).fetchall()
         return self._with_sources(rows)
+
     def entries_by_id(self, ids: Sequence[str]) -> list[StoredEntry]:
         """Entries in the order of ``ids``; ids not stored are left out."""
         rows: dict[str, Any] = {}
