@@ -422,29 +422,37 @@ def snippet(
     spans = [m.span() for m in WORD.finditer(text)]
     if not spans:
         return html.escape(text if max_words is None else text[:200])
-    folded = [fold(text[a:b]) for a, b in spans]
-    unique = list(dict.fromkeys(folded))
-    stem_of = dict(zip(unique, stems(unique, language), strict=True))
-    hits = [stem_of[w] in query_stems for w in folded]
+    hits = _hits(text, spans, query_stems, language)
     first, last = 0, len(spans)
     if max_words is not None and len(spans) > max_words:
         first = _best_window(hits, max_words)
         last = first + max_words
-    out: list[str] = []
-    if first > 0:
-        out.append("… ")
+    out = ["… "] if first > 0 else []
     cursor = spans[first][0] if first > 0 else 0
     for index in range(first, last):
-        start, end = spans[index]
-        out.append(html.escape(text[cursor:start]))
-        word = html.escape(text[start:end])
-        out.append(f"<mark>{word}</mark>" if hits[index] else word)
-        cursor = end
+        if hits[index]:
+            start, end = spans[index]
+            out.append(
+                f"{html.escape(text[cursor:start])}<mark>{html.escape(text[start:end])}</mark>"
+            )
+            cursor = end
     if last < len(spans):
-        out.append(" …")
+        out.append(html.escape(text[cursor : spans[last - 1][1]]) + " …")
     else:
         out.append(html.escape(text[cursor:]))
     return "".join(out)
+
+
+def _hits(
+    text: str, spans: Sequence[tuple[int, int]], query_stems: frozenset[str], language: Language
+) -> list[bool]:
+    """Which words match. Only words that can (a stem keeps the first three letters of its
+    word, except in a few short English words such as dying -> die) are stemmed."""
+    prefixes = {stem[:3] for stem in query_stems}
+    folded = [fold(text[a:b]) for a, b in spans]
+    candidates = list(dict.fromkeys(w for w in folded if len(w) <= 5 or w[:3] in prefixes))
+    stem_of = dict(zip(candidates, stems(candidates, language), strict=True))
+    return [stem_of.get(w) in query_stems for w in folded]
 
 
 def _best_window(hits: Sequence[bool], size: int) -> int:

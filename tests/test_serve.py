@@ -241,6 +241,25 @@ def test_search_page_in_danish_with_highlighted_results(client):
     assert 'href="search.atom?q=kommune"' in page
 
 
+def test_the_server_sees_what_the_poller_writes(client, site):
+    for _ in range(5):  # read connections that have already answered searches
+        assert (
+            "<mark>borgerservice" not in client.get("/search", params={"q": "borgerservice"}).text
+        )
+    store = Store.open(site.database_path)
+    try:
+        store.apply(_update(KL, _entry("z", "Ny borgerservice", "Åbent hver dag.", 0)), NOW)
+        for _ in range(5):
+            page = client.get("/search", params={"q": "borgerservice"}).text
+            assert "Ny <mark>borgerservice</mark>" in page
+    finally:
+        with store.db.atomic():  # as a prune would
+            store.db.execute("DELETE FROM entry_sources WHERE entry_key = 'z'")
+            store.db.execute("DELETE FROM entries WHERE title = 'Ny borgerservice'")
+        store.close()
+    assert "borgerservice</mark>" not in client.get("/search", params={"q": "borgerservice"}).text
+
+
 def test_search_page_escapes_what_entries_say(client):
     page = client.get("/search", params={"q": "cloud"}).text
     assert "Fælles &lt;<mark>cloud</mark>&gt; &amp; data" in page
@@ -378,7 +397,8 @@ def test_run_with_serve_polls_and_serves_in_one_process(tmp_path, server):
 
     from tests.test_cli import EXE, write_config
 
-    config = write_config(tmp_path, server)
+    poll = {"timeout_seconds": 2, "allow_private_hosts": ["127.0.0.1"], "startup_spread_seconds": 0}
+    config = write_config(tmp_path, server, poll=poll)
     port = free_port()
     process = subprocess.Popen(
         [str(EXE), "run", "--tick", "0.5", "--serve", "--port", str(port), "-c", str(config)],
@@ -398,7 +418,7 @@ def test_run_with_serve_polls_and_serves_in_one_process(tmp_path, server):
             time.sleep(0.2)
         assert health is not None
         assert health.status_code == 200
-        assert "<mark>Århus</mark>" in found  # the poller's entries, searched by the server
+        assert "<mark>Århus</mark>" in found, health.json()  # the poller's entries, found
         assert httpx.get(f"http://127.0.0.1:{port}/atom.xml", timeout=5).status_code == 200
     finally:
         process.send_signal(signal.SIGTERM)
