@@ -824,7 +824,7 @@ def search_command(config_path: Path, query: str, limit: int, as_json: bool) -> 
     from aggregator.archive_search import search_archive
 
     config = load_config(config_path)
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         results = search_archive(store, config, query, now_utc(), limit=limit)
     if as_json:
         rows = [

@@ -1,8 +1,8 @@
 """The ASGI application: the exported files, search as a page and as feeds, and health.
 
 Endpoints are plain functions that Starlette runs on its thread pool; each thread keeps its
-own read connection to the database (SQLite in WAL mode lets them read while the poller
-writes).
+own read-only connection to the database (SQLite in WAL mode lets them read while the
+poller writes).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def create_app(config: Config, clock: Callable[[], datetime] = _now) -> Starlett
 
     def store() -> Store:
         if stores.store is None:
-            stores.store = Store.open(config.database_path)
+            stores.store = Store.open_for_reading(config.database_path)
         return stores.store
 
     def today() -> date:
