@@ -553,7 +553,7 @@ def _print_status(rows: list[FeedHealth], removed: list[FeedHealth], config: Con
             click.echo(("\n" if first_note else "") + f"{status.name}: " + "; ".join(notes))
             first_note = False
     if removed:
-        click.echo("\nNo longer configured (entries kept; `aggregator prune` removes them):")
+        click.echo("\nNo longer configured (not polled; their entries are kept):")
         for line in console.table(
             ("FEED", "URL", "ENTRIES"),
             (

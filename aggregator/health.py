@@ -3,7 +3,7 @@ the stored feed states.
 
 The config is the truth about which feeds exist (a feed added a minute ago is "never polled",
 a disabled one "disabled"); the database is the truth about how they have fared. Feeds the
-database still has but feeds.yaml no longer lists are shown apart, with the way to purge them.
+database still has but feeds.yaml no longer lists are shown apart (their entries are kept).
 """
 
 from __future__ import annotations
