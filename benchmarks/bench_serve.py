@@ -120,9 +120,8 @@ def phases(base: str, queries: dict[str, list[str]]) -> dict[str, list[tuple[str
         path: httpx.get(base + path, headers={"Accept-Encoding": "gzip, br"}).headers["etag"]
         for path in static
     }
-    words = queries["word in 0.2-2%"][:10] + queries["word in 2-15%"][:5]
-    words += queries["word in 15-50% of posts"][:5]
-    search = [f"/search?q={httpx.QueryParams({'q': w})['q']}" for w in words]
+    words = queries["word in 0.2-2%"][:10] + queries["word in 2-8%"][:5]
+    words += queries["word in 8-50% of posts"][:5]
     search = [f"/search?{httpx.QueryParams({'q': w})}" for w in words]
     feeds = [f"/search.atom?{httpx.QueryParams({'q': w})}" for w in words[:10]]
     return {
