@@ -625,7 +625,7 @@ def entries_command(
         else:
             click.echo(f"no database yet ({config.database_path}): run aggregator poll")
         return
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         found = store.entries_matching(limit, urls, start)
     if as_json:
         console.print_json([
