@@ -4,7 +4,6 @@ Entry writes are in entries.py, the digest ledger in digests.py, the schema in m
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import sqlite3
 import time
@@ -35,8 +34,6 @@ from aggregator.types import (
     StoredEntry,
     UpdatePlan,
 )
-
-log = logging.getLogger(__name__)
 
 # A permanent redirect must be seen on this many polls in a row before the feed moves.
 REDIRECT_CONFIRMATIONS = 2
@@ -84,6 +81,7 @@ class Store:
         self._entries = EntryWriter(db)
         self.ledger = DigestLedger(db, self._writing)
         self._batch: _Batch | None = None
+        self._idle_error: StorageError | None = None
 
     @classmethod
     def open(cls, path: Path, *, read_only: bool = False) -> Store:
@@ -221,6 +219,7 @@ class Store:
     def _writing(self, single_statement: bool = False) -> Iterator[None]:
         """One unit of writes: a transaction, or a savepoint inside a batch; nothing more
         inside a batch for a unit that is one statement, atomic on its own."""
+        self._raise_idle_error()
         try:
             if self._batch is not None:
                 self._open_batch(self._batch)
@@ -274,6 +273,7 @@ class Store:
         finally:
             self._batch = None
             self._close_batch(batch)
+            self._raise_idle_error()
 
     def _open_batch(self, batch: _Batch) -> None:
         if not self.db.conn.in_transaction:
@@ -315,8 +315,14 @@ class Store:
             try:
                 self._close_batch(batch)
             except StorageError as exc:
-                # Not raised in the event loop's callback: the next write meets it anew.
-                log.warning("%s", exc)
+                # Not raised in the event loop's callback: the next write, or the batch's
+                # end, raises it, once.
+                self._idle_error = exc
+
+    def _raise_idle_error(self) -> None:
+        error, self._idle_error = self._idle_error, None
+        if error is not None:
+            raise error
 
     # -----------------------------------------------------------------------------------------
     # Feeds
