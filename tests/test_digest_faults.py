@@ -1,0 +1,220 @@
+"""Exactly once, on a bad day: the sender is the real `aggregator digest` process, the server a
+real SMTP server on loopback that fails on purpose, and the process is killed with SIGKILL
+at each step of the conversation. After a rerun, every recipient has one copy; the only
+exception is the documented window (the server has the message, the ledger does not know
+yet), where that one recipient gets two."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from aggregator.config import load_config
+from aggregator.digest import last_complete_week
+from aggregator.pipeline import poll
+from aggregator.store import Store
+from tests.feedgen import Item, rss
+from tests.smtp import Inbox
+
+EXE = Path(sys.executable).with_name("aggregator")
+RECIPIENTS = [f"r{n}@kommune.dk" for n in range(5)]
+VICTIM = "r2@kommune.dk"
+
+
+@pytest.fixture
+def setup(tmp_path, server, inbox):
+    """feeds.yaml and a database whose posts were first seen in the last complete week."""
+    week = last_complete_week(datetime.now(UTC), load_zone())
+    polled = week.end_utc - timedelta(hours=12)
+    items = [
+        Item(f"Indlæg {n} om æøå", f"https://os2.eu/{n}", f"<p>Tekst {n}. Mere.</p>",
+             polled - timedelta(hours=n + 1), guid=f"g{n}")
+        for n in range(3)
+    ]  # fmt: skip
+    url = server.static_feed("/os2", rss("OS2", "https://os2.eu/", items))
+    data = {
+        "site": {"title": "Økonomi og ældrepleje", "base_url": "https://planet.example.dk/"},
+        "poll": {"allow_private_hosts": ["127.0.0.1"], "timeout_seconds": 3},
+        "digest": {"recipients": RECIPIENTS},
+        "smtp": {"host": inbox.host, "port": inbox.port, "timeout_seconds": 1,
+                 "retry_seconds": 0.2, "retry_wait_seconds": 5},
+        "feeds": [{"name": "OS2", "url": url}],
+    }  # fmt: skip
+    path = tmp_path / "feeds.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    config = load_config(path)
+    store = Store.open(config.database_path)
+    try:
+        poll(config, store, clock=lambda: polled)
+    finally:
+        store.close()
+    return path
+
+
+def load_zone() -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo("Europe/Copenhagen")
+
+
+def digest(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(EXE), "digest", "-c", str(config), *args],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+    )  # fmt: skip
+
+
+def killed_at(inbox: Inbox, config: Path, event: str, address: str, *, lock: bool = False) -> int:
+    """Run the sender and SIGKILL it when the server sees ``event`` for ``address``. With
+    ``lock``, the database is locked first, so the kill lands after the client has read the
+    250 but before it could write ``sent``."""
+    process: dict[str, subprocess.Popen[str]] = {}
+    db_path = config.parent / "aggregator.db"
+
+    def kill() -> None:
+        process["p"].send_signal(signal.SIGKILL)
+
+    def hook(seen: str, who: str) -> None:
+        if seen != event or who != address or "done" in process:
+            return
+        process["done"] = process["p"]
+        if not lock:
+            kill()
+            return
+        holder = sqlite3.connect(db_path, timeout=5, isolation_level=None, check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")
+
+        def later() -> None:
+            time.sleep(0.8)  # the client has the 250 and waits for the lock
+            kill()
+            holder.execute("ROLLBACK")
+            holder.close()
+
+        threading.Thread(target=later, daemon=True).start()
+
+    inbox.hooks.append(hook)
+    process["p"] = subprocess.Popen(
+        [str(EXE), "digest", "-c", str(config)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        process["p"].wait(timeout=60)
+        time.sleep(1.0 if lock else 0)  # the lock is given back after the kill
+    finally:
+        inbox.hooks.remove(hook)
+    assert "done" in process, "the kill point was never reached"
+    return process["p"].returncode
+
+
+def once(extra: dict[str, int] | None = None) -> dict[str, int]:
+    return dict.fromkeys(RECIPIENTS, 1) | (extra or {})
+
+
+KILL_CASES: list[tuple[str, str, str, bool, dict[str, int]]] = [
+    ("SIGKILL at RCPT", "rcpt", VICTIM, False, once()),
+    ("SIGKILL mid-DATA (the server discards the message)", "data-received", VICTIM, False,
+     once()),
+    ("SIGKILL after the server stored it, before its 250", "data-stored", VICTIM, False,
+     once({VICTIM: 2})),
+    ("SIGKILL after the 250, before the ledger write", "data-stored", VICTIM, True,
+     once({VICTIM: 2})),
+    ("SIGKILL after the ledger write (next MAIL)", "mail", VICTIM, False, once()),
+    ("SIGKILL at QUIT", "quit", RECIPIENTS[-1], False, once()),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "event", "address", "lock", "expected"), KILL_CASES, ids=[c[0] for c in KILL_CASES]
+)
+def test_sigkill_then_rerun(setup, inbox, case, event, address, lock, expected):
+    if event == "data-received":
+        inbox.data_actions[VICTIM] = ["drop"]  # an incomplete message is not delivered
+    assert killed_at(inbox, setup, event, address, lock=lock) == -signal.SIGKILL
+    rerun = digest(setup)
+    assert rerun.returncode == 0, rerun.stderr
+    assert dict(inbox.copies()) == expected, case
+    assert "already sent" in digest(setup).stdout  # and a third run sends nothing
+    assert dict(inbox.copies()) == expected
+
+
+FaultSetup = Callable[[Inbox], None]
+
+
+def _greylist(inbox: Inbox) -> None:
+    inbox.rcpt_replies["r1@kommune.dk"] = ["451 4.7.1 Greylisted", "451 4.7.1 Greylisted"]
+
+
+def _reject(inbox: Inbox) -> None:
+    inbox.rcpt_replies["r3@kommune.dk"] = ["550 5.1.1 Ukendt modtager r3"]
+
+
+def _quit_421(inbox: Inbox) -> None:
+    inbox.quit_reply = "421 4.3.2 Lukker ned"
+
+
+def _drop_mid_data(inbox: Inbox) -> None:
+    inbox.data_actions[VICTIM] = ["drop"]
+
+
+def _drop_after_data(inbox: Inbox) -> None:
+    inbox.data_actions[VICTIM] = ["drop-after"]
+
+
+def _slow(inbox: Inbox) -> None:
+    inbox.data_actions["r1@kommune.dk"] = ["slow:0.5"]
+
+
+def _too_slow(inbox: Inbox) -> None:
+    inbox.data_actions[VICTIM] = ["slow:1.5"]
+
+
+def _data_451(inbox: Inbox) -> None:
+    inbox.data_actions[VICTIM] = ["reply:451 4.3.0 Midlertidig fejl"]
+
+
+FAULT_CASES: list[tuple[str, FaultSetup, dict[str, int]]] = [
+    ("451 at RCPT twice", _greylist, once()),
+    ("550 at RCPT", _reject, {a: 1 for a in RECIPIENTS if a != "r3@kommune.dk"}),
+    ("421 at QUIT", _quit_421, once()),
+    ("451 after DATA", _data_451, once()),
+    ("connection dropped mid-DATA", _drop_mid_data, once()),
+    ("connection dropped after DATA, before the 250", _drop_after_data, once({VICTIM: 2})),
+    ("slow server within the timeout", _slow, once()),
+    # aiosmtpd drops a message whose client left before the answer; an MTA that keeps it
+    # would give this recipient a second copy, as in the case above.
+    ("slow server past the timeout after DATA", _too_slow, once()),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "fault", "expected"), FAULT_CASES, ids=[c[0] for c in FAULT_CASES]
+)
+def test_server_faults_then_rerun(setup, inbox, case, fault, expected):
+    fault(inbox)
+    first = digest(setup)
+    assert first.returncode == 0, first.stderr
+    rerun = digest(setup)
+    assert rerun.returncode == 0, rerun.stderr
+    time.sleep(2 if "slow" in case else 0)  # a late handler stores its copy before counting
+    assert dict(inbox.copies()) == expected, case
+    for received in inbox.messages:
+        [address] = received.recipients
+        assert received.message["To"] == address
+        assert received.message["Subject"].startswith("Økonomi og ældrepleje · uge ")
+    if case == "550 at RCPT":
+        assert "1 failed" in first.stdout
+        status = digest(setup, "--status")
+        assert "FAILED r3@kommune.dk  RCPT: 550 5.1.1 Ukendt modtager r3" in status.stdout
