@@ -470,7 +470,13 @@ def digest_command(
                 )
             else:
                 outcome = send_digest(
-                    config, store, now, name=settings.name, period=period, force=force
+                    config,
+                    store,
+                    now,
+                    name=settings.name,
+                    period=period,
+                    force=force,
+                    retry_now=True,
                 )
             for line in outcome_lines(outcome, config):
                 say(line)

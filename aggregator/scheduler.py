@@ -41,15 +41,19 @@ from aggregator.workers import WorkerPool
 log = logging.getLogger(__name__)
 
 
-def digest_due(settings: DigestSettings, now: datetime, zone: ZoneInfo) -> Period | None:
-    """The period whose digest should go out now: its scheduled time has come and is no
-    more than ``catch_up_hours`` ago (a service that was down sends a missed digest when it
-    is back, within that grace). Never a period that has not ended."""
-    period = last_complete(now, kind_of(settings.day), zone)
-    due = due_at(period, settings.day, settings.time)
-    if now < due or now - due > timedelta(hours=settings.catch_up_hours):
-        return None
-    return period
+def digest_due(settings: DigestSettings, now: datetime, zone: ZoneInfo) -> list[Period]:
+    """The periods whose digest should go out now, oldest first: the scheduled time has come
+    and is no more than ``catch_up_hours`` ago (a service that was down sends a missed
+    digest when it is back, within that grace). Never a period that has not ended."""
+    kind = kind_of(settings.day)
+    last = last_complete(now, kind, zone)
+    before = last_complete(last.start, kind, zone)
+    grace = timedelta(hours=settings.catch_up_hours)
+    return [
+        period
+        for period in (before, last)
+        if timedelta(0) <= now - due_at(period, settings.day, settings.time) <= grace
+    ]
 
 
 class Service:
@@ -175,9 +179,11 @@ class Service:
             zone = self.config.site.zone
             todo: dict[tuple[str, datetime], Period] = {}
             for settings in self.config.all_digests:
-                period = digest_due(settings, now, zone) if settings.recipients else None
-                if period is not None:
-                    todo[(settings.name, period.start_utc)] = period
+                latest = store.ledger.latest_run(settings.name)
+                for period in digest_due(settings, now, zone) if settings.recipients else []:
+                    covered = latest is not None and period.end_utc <= latest.window_end
+                    if not covered or store.ledger.run(settings.name, period.start_utc):
+                        todo[(settings.name, period.start_utc)] = period
             names = {d.name for d in self.config.all_digests}
             for run, delivery in store.ledger.unfinished():
                 if run.digest in names and delivery.due(now):
@@ -185,7 +191,13 @@ class Service:
             for (name, _), period in todo.items():
                 try:
                     outcome = send_digest(
-                        self.config, store, now, name=name, period=period, wait_for_retries=False
+                        self.config,
+                        store,
+                        now,
+                        name=name,
+                        period=period,
+                        clock=self.clock,
+                        wait_for_retries=False,
                     )
                 except AggregatorError as exc:
                     log.error("digest %s %s: %s", name, period.slug, exc)

@@ -132,10 +132,12 @@ def send_digest(
     clock: Callable[[], datetime] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     wait_for_retries: bool = True,
+    retry_now: bool = False,
 ) -> DigestOutcome:
     """Send the digest of ``period`` (default: the last complete one) to each recipient not
     yet sent to. 4xx answers are retried in this run while the next try is within
-    ``smtp.retry_wait_seconds``; later ones are left to the service or the next run."""
+    ``smtp.retry_wait_seconds``; later ones are left to the service or the next run.
+    ``retry_now`` (a person running the command) tries deferred recipients at once."""
     settings = config.named_digest(name)
     zone = config.site.zone
     clock = clock or (lambda: datetime.now(UTC))
@@ -179,7 +181,7 @@ def send_digest(
         digest = assemble(config, store, settings, period, Window(run.window_start, run.window_end))
     rendered = render(config, settings, digest)
     wait = config.smtp.retry_wait_seconds if wait_for_retries else -1.0
-    _deliver_all(config, store, settings, run, rendered, clock, sleep, wait)
+    _deliver_all(config, store, settings, run, rendered, clock, sleep, wait, retry_now)
     deliveries = ledger.deliveries(run.id)
     files: tuple[Path, ...] = ()
     if settings.archive and any(d.state == "sent" for d in deliveries):
@@ -219,14 +221,16 @@ def _deliver_all(
     clock: Callable[[], datetime],
     sleep: Callable[[float], None],
     wait_seconds: float,
+    retry_now: bool,
 ) -> None:
     ledger = store.ledger
     smtp = config.smtp
     started = clock()
     with SmtpSession(smtp) as session:
-        for _ in range(smtp.retry_attempts):  # each pass is one try of every due delivery
+        for attempt in range(smtp.retry_attempts):  # a pass tries every due delivery once
             for delivery in ledger.deliveries(run.id):
-                if not delivery.due(clock()):
+                eager = retry_now and attempt == 0 and delivery.state == "retry"
+                if not (eager or delivery.due(clock())):
                     continue
                 now = clock()
                 ledger.mark_sending(run.id, delivery.recipient, now)
