@@ -17,7 +17,7 @@ NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 POLLED = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
-def _html(server, path: str, body: bytes) -> str:
+def _html(server, path: str, body: bytes):
     return server.route(
         path, lambda _: Response(200, body, {"Content-Type": "text/html; charset=utf-8"})
     )
