@@ -147,18 +147,19 @@ async def messages(connections: Sequence[Connection]) -> AsyncIterator[tuple[int
     loop = asyncio.get_running_loop()
     arrived: asyncio.Queue[tuple[int, Message]] = asyncio.Queue()
 
-    def read(index: int, connection: Connection) -> None:
+    def read(index: int, connection: Connection, fd: int) -> None:
         message: Message
         try:
             message = connection.recv()
         except (EOFError, OSError) as exc:
             message = EOFError(str(exc) or "connection closed")
         if message is None or isinstance(message, EOFError):
-            loop.remove_reader(connection.fileno())
+            # By number: a connection closed by an aborting poll has no fileno() left.
+            loop.remove_reader(fd)
         arrived.put_nowait((index, message))
 
     for index, connection in enumerate(connections):
-        loop.add_reader(connection.fileno(), read, index, connection)
+        loop.add_reader(connection.fileno(), read, index, connection, connection.fileno())
     try:
         open_connections = len(connections)
         while open_connections:
