@@ -40,6 +40,7 @@ from aggregator.errors import AggregatorError, Interrupted
 
 if TYPE_CHECKING:
     from aggregator.config import Config, FeedConfig
+    from aggregator.export import ExportReport
     from aggregator.health import FeedHealth
     from aggregator.pipeline import PollReport
     from aggregator.serve import ServerOptions
@@ -394,15 +395,23 @@ def _pollable(store: Store) -> set[str]:
 @cli.command("export")
 @config_option
 def export_command(config_path: Path) -> None:
-    """Write the merged Atom, RSS and JSON feeds from what is stored."""
+    """Write the page, the feeds (merged, per tag, per source, monthly archives) and the OPML."""
     from aggregator.export import export_feeds
 
     config = load_config(config_path)
     with open_store(config, read_only=True) as store:
         exported = export_feeds(config, store, now_utc())
-    for path in exported.files:
+    for path in exported.changed:
         say(str(path))
-    say(f"Exported {console.plural(exported.entries, 'entry')}.")
+    _print_export(exported, config)
+
+
+def _print_export(exported: ExportReport, config: Config) -> None:
+    unchanged = len(exported.files) - len(exported.changed)
+    say(
+        f"Exported {console.plural(exported.entries, 'entry')} to {config.output_dir}: "
+        f"{console.plural(len(exported.changed), 'file')} written, {unchanged} unchanged."
+    )
 
 
 @cli.command("digest")
@@ -903,13 +912,15 @@ def demo_command(out_dir: Path | None) -> None:
     say(f"\nDemo written to {directory}:")
     say(f"  config:       {directory / 'feeds.yaml'}")
     say(f"  database:     {result.config.database_path}")
-    for path in result.export.files:
-        say(f"  merged feed:  {path}")
+    output = result.config.output_dir
+    say(f"  feeds:        {output / 'atom.xml'}, rss.xml, feed.json, sources.opml")
+    say(f"  topics:       {output / 'tag'}")
     say(f"  digest sent:  {result.received} ({result.received.stat().st_size:,} bytes)")
     for path in result.digest.files:
         say(f"  archive:      {path}")
     for path in result.preview.files:
         say(f"  preview:      {path}")
+    say(f"Open the page: {result.export.index}")
 
 
 sources_cli.register(cli, config_option)  # preview, add, remove, import, init

@@ -75,6 +75,11 @@ class SiteSettings(_Strict):
     timezone: str = "Europe/Copenhagen"
     language: Literal["da", "en"] = "da"
     max_entries: int = Field(default=100, ge=1, le=10_000)
+    # Jinja2 templates here override the bundled ones of the same name (the Planet habit of
+    # themes); relative to feeds.yaml.
+    template_dir: Path | None = None
+    # A WebSub hub told about every feed an export changed; None: no hub, no pings.
+    websub_hub: HttpUrl | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -317,6 +322,10 @@ class Config(_Strict):
     @property
     def output_dir(self) -> Path:
         return self.base_dir / self.site.output_dir
+
+    @property
+    def template_dir(self) -> Path | None:
+        return self.base_dir / self.site.template_dir if self.site.template_dir else None
 
     def feed(self, url: str) -> FeedConfig | None:
         return next((f for f in self.feeds if f.url == url), None)

@@ -98,6 +98,11 @@ def _stripped(value: str | None) -> str | None:
     return value.strip() or None if value is not None else None
 
 
+def _xml_lang(value: str | None) -> str | None:
+    """As feedparser reads xml:lang: ``en_US`` becomes ``en-US``."""
+    return value.replace("_", "-") if value else value
+
+
 def _rfc822(value: str | None) -> datetime | None:
     if value is None or not value.strip():
         return None
@@ -257,7 +262,7 @@ def _atom_text(element: etree._Element | None) -> str | None:
 
 
 def _atom(root: etree._Element, url: str) -> ParsedFeed:
-    language = _stripped(root.get(XML_LANG))
+    language = _stripped(_xml_lang(root.get(XML_LANG)))
     entries = []
     for entry in root.iterfind(f"{ATOM}entry"):
         content_element = entry.find(f"{ATOM}content")
@@ -266,7 +271,7 @@ def _atom(root: etree._Element, url: str) -> ParsedFeed:
         _known_children(entry, _ATOM_ENTRY)
         lang = language
         if content_element is not None:
-            lang = content_element.get(XML_LANG) or entry.get(XML_LANG) or language
+            lang = _xml_lang(content_element.get(XML_LANG) or entry.get(XML_LANG)) or language
         guid = _resolved(url, _stripped(_child_text(entry, f"{ATOM}id")))
         entries.append(
             ParsedEntry(

@@ -104,7 +104,7 @@ class Service:
             store.sync_feeds(config.feeds, now)
             self._spread_new_feeds(store, now)
             feeds = [by_url[url] for url in store.due_feeds(now) if url in by_url]
-            outputs_missing = not (config.output_dir / "atom.xml").exists()
+            export_now = not (config.output_dir / "atom.xml").exists()
             summary = ""
             if feeds:
                 report = poll(config, store, feeds, clock=self.clock, rng=self.rng, pool=self.pool)
@@ -115,8 +115,10 @@ class Service:
                     f"polled {len(feeds)} feeds: {report.new} new, {report.updated} updated, "
                     f"{len(report.failed)} failed"
                 )
-                outputs_missing = outputs_missing or report.changed
-            if outputs_missing:
+                # Also when nothing new arrived: a feed's health or the month may have changed,
+                # and an export that changes nothing writes nothing.
+                export_now = True
+            if export_now:
                 export = export_feeds(config, store, self.clock())
                 summary += ("; " if summary else "") + f"exported {export.entries} entries"
             if summary:

@@ -238,3 +238,4 @@ class FeedStatus:
     interval_reason: str | None = None
     moved_to: str | None = None
     last_warning: str | None = None  # of the last successful poll: fields dropped, repairs
+    site_url: str | None = None

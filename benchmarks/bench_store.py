@@ -23,7 +23,8 @@ from aggregator.config import FeedConfig, parse_config
 from aggregator.dedup import sketch, title_key
 from aggregator.digest import make_digest
 from aggregator.digest.periods import last_complete_week
-from aggregator.export import RENDERERS, feed_meta
+from aggregator.export import FEED_RENDERERS
+from aggregator.export.select import Selector, build_site
 from aggregator.normalise import canonical_url, entry_id, normalise_entry
 from aggregator.store import MergeRules, Store, to_db_time
 from aggregator.store.entries import FeedRow
@@ -115,13 +116,16 @@ def ms(samples: list[float]) -> str:
 
 def export_bench(size: int, directory: Path) -> list[float]:
     store = build(directory / f"export-{size}.db", size, 40, False, timedelta(days=3 * 365))
-    config = parse_config({"site": {"max_entries": 100}})
-    meta = feed_meta(config, NOW)
+    feeds = [
+        {"name": f"Kommune {i}", "url": f"https://kommune{i}.example.dk/feed"} for i in range(FEEDS)
+    ]
+    config = parse_config({"site": {"max_entries": 100}, "feeds": feeds})
 
     def export() -> None:
-        entries = store.recent_entries(100)
-        for render in RENDERERS.values():
-            render(entries, meta)
+        site = build_site(config, store, NOW)
+        recent = Selector(config, store, site).recent()
+        for render in FEED_RENDERERS.values():
+            render(recent, site)
 
     samples = timed(export, 30)
     store.close()

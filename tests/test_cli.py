@@ -86,9 +86,8 @@ def test_poll_status_export_digest(tmp_path, server):
     assert polled.returncode == 0, polled.stderr
     assert "FAIL  Død    HTTP 404 Not Found" in polled.stdout
     assert "Polled 3 feeds: 4 new, 0 updated, 1 failed." in polled.stdout
-    assert sorted(p.name for p in (tmp_path / "output").iterdir()) == [
-        "atom.xml", "feed.json", "rss.xml"
-    ]  # fmt: skip
+    written = {p.name for p in (tmp_path / "output").iterdir()}
+    assert {"atom.xml", "feed.json", "rss.xml", "index.html", "sources.opml"} <= written
 
     again = run("poll", "-c", str(config), cwd=tmp_path)
     assert "ok    OS2    not modified" in again.stdout
@@ -112,7 +111,8 @@ def test_poll_status_export_digest(tmp_path, server):
 
     exported = run("export", "-c", str(config), cwd=tmp_path)
     assert exported.returncode == 0
-    assert "Exported 4 entries." in exported.stdout
+    assert "Exported 4 entries to " in exported.stdout
+    assert "0 files written" in exported.stdout  # nothing changed since the poll's export
 
     digest = run("digest", "--week", "2026-W47", "--preview", "-c", str(config), cwd=tmp_path)
     assert digest.returncode == 0, digest.stderr
@@ -153,6 +153,9 @@ def test_demo_works_offline(tmp_path):
     [page] = (demo / "output" / "digests").glob("20*.html")
     assert "Fælles kommunal cloud" in page.read_text(encoding="utf-8")
     assert str(eml) in result.stdout
+    page = demo / "output" / "index.html"
+    assert result.stdout.strip().splitlines()[-1] == f"Open the page: {page}"
+    assert "Fælles kommunal cloud" in page.read_text(encoding="utf-8")
 
 
 def test_run_polls_exports_sends_missed_digest_and_stops_cleanly(tmp_path, server, inbox):

@@ -1,43 +1,77 @@
-"""The merged feed: written atomically, valid for each format, and saying what is stored."""
+"""Every output, from one export of fixture feeds: what files appear, what they say, and that
+an export that changed nothing rewrites nothing."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import os
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
 import jsonschema
 import pytest
+from lxml import etree
 
 from aggregator.export import export_feeds
+from aggregator.export.slugs import slugify
 from aggregator.pipeline import poll
 from tests.conftest import serve_fixture
 
 SCHEMA = json.loads((Path(__file__).parent / "jsonfeed-1.1.schema.json").read_text())
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+FEED_FILES = ("atom.xml", "rss.xml", "feed.json")
+
+
+def sources(server):
+    return [
+        {"name": "OS2", "url": serve_fixture(server, "rss20.xml", "/os2"), "priority": 1,
+         "tags": ["kommuner", "høringer"]},
+        {"name": "Digst", "url": serve_fixture(server, "atom10.xml", "/digst"), "tags": ["stat"]},
+        {"name": "Evil", "url": serve_fixture(server, "hostile.xml", "/evil")},
+        {"name": "Ærø", "url": serve_fixture(server, "iri-atom.xml", "/aeroe"),
+         "tags": ["kommuner"]},
+    ]  # fmt: skip
 
 
 @pytest.fixture
 def exported(server, make_config, store):
-    feeds = [
-        {"name": "OS2", "url": serve_fixture(server, "rss20.xml", "/os2"),
-         "priority": 1},
-        {"name": "Digst", "url": serve_fixture(server, "atom10.xml", "/digst")},
-        {"name": "Evil", "url": serve_fixture(server, "hostile.xml", "/evil")},
-    ]  # fmt: skip
-    config = make_config(feeds)
+    config = make_config(sources(server))
     poll(config, store, clock=lambda: NOW)
     report = export_feeds(config, store, NOW)
     return config, store, report
 
 
-def test_files_are_written_atomically(exported):
+def read(config, name):
+    return (config.output_dir / name).read_text(encoding="utf-8")
+
+
+def test_every_kind_of_output_is_written_and_nothing_temporary_is_left(exported):
     config, _, report = exported
-    assert sorted(p.name for p in report.files) == ["atom.xml", "feed.json", "rss.xml"]
-    assert sorted(p.name for p in config.output_dir.iterdir()) == sorted(
-        p.name for p in report.files
-    )  # no temporary files left behind
+    names = {p.relative_to(config.output_dir).as_posix() for p in report.files}
+    for prefix in ("", "tag/kommuner/", "tag/hoeringer/", "tag/stat/", "source/os2/",
+                   "source/aeroe/", "source/evil/"):  # fmt: skip
+        for name in (*FEED_FILES, "index.html"):
+            assert prefix + name in names
+    assert {"sources.opml", "style.css"} <= names
+    for month in ("2026-09", "2026-10", "2026-11"):
+        assert {f"archive/{month}.atom", f"archive/{month}.rss", f"archive/{month}.json",
+                f"archive/{month}/index.html"} <= names  # fmt: skip
+    on_disk = {
+        p.relative_to(config.output_dir).as_posix()
+        for p in config.output_dir.rglob("*")
+        if p.is_file() and p.name != ".aggregator-export.lock"
+    }
+    assert on_disk == names
+    assert not [n for n in on_disk if n.endswith(".tmp")]
+
+
+def test_slugs_transliterate_danish_letters():
+    assert slugify("høringer") == "hoeringer"
+    assert slugify("Ærø Kommune") == "aeroe-kommune"
+    assert slugify("Små & store") == "smaa-store"
+    assert slugify("😀") == "x"
 
 
 @pytest.mark.parametrize(("name", "version"), [("atom.xml", "atom10"), ("rss.xml", "rss20")])
@@ -50,48 +84,117 @@ def test_xml_feeds_parse_back_cleanly_and_match_the_store(exported, name, versio
     stored = store.recent_entries(100)
     assert [e.id for e in parsed.entries] == [s.id for s in stored]
     assert [e.title for e in parsed.entries] == [s.title for s in stored]
-    links = [
-        next((link.href for link in e.get("links", []) if link.rel == "alternate"), None)
-        for e in parsed.entries
-    ]
-    assert links == [s.link for s in stored]
 
 
-def test_atom_credits_every_source(exported):
+def test_atom_credits_every_source_with_a_complete_source_element(exported):
     config, _, _ = exported
     parsed = feedparser.parse((config.output_dir / "atom.xml").read_bytes())
     shared = next(e for e in parsed.entries if e.title == "Fælles kommunal cloud: næste skridt")
     assert shared.source.title == "OS2 – nyheder"
     assert shared.source.id.endswith("/os2")
+    assert shared.source.updated
+    assert shared.source.link == "https://www.os2.eu/"
     via = [link.href for link in shared.links if link.rel == "via"]
     assert via == ["https://WWW.os2.eu/blog/faelles-kommunal-cloud/#kommentarer"]
+    assert shared.author == "Søren Ærø"
+
+
+def test_the_site_is_never_the_author(exported):
+    config, _, _ = exported
+    text = read(config, "atom.xml")
+    assert "<author>\n    <name>Offentlig digitalisering</name>" not in text
+    parsed = feedparser.parse(text)
+    assert "author" not in parsed.feed
+    undated_author = next(e for e in parsed.entries if e.title.startswith("Digital government"))
+    assert undated_author.source.author == "Ærø Kommune – digitalisering"
+    document = json.loads(read(config, "feed.json"))
+    item = next(i for i in document["items"] if i["title"].startswith("Digital government"))
+    assert "authors" not in item
 
 
 def test_rss_names_the_source(exported):
     config, _, _ = exported
-    text = (config.output_dir / "rss.xml").read_text(encoding="utf-8")
+    text = read(config, "rss.xml")
     assert '<source url="http://127.0.0.1:' in text
     assert ">OS2 – nyheder</source>" in text
 
 
+def test_links_are_uris_without_tracking_parameters(exported):
+    config, _, report = exported
+    for path in report.files:
+        if path.suffix in (".xml", ".json", ".atom", ".rss", ".html", ".opml"):
+            text = path.read_text(encoding="utf-8")
+            assert "utm_" not in text, path
+            for link in re.findall(r'(?:href|url)="([^"]*)"', text):
+                assert link.isascii(), (path, link)
+    feed = json.loads(read(config, "feed.json"))
+    urls = {i.get("url") for i in feed["items"]}
+    assert "https://example.dk/nyheder/ny-l%C3%B8sning-p%C3%A5-%C3%A6r%C3%B8?id=5" in urls
+    assert "https://xn--r8jz45g.jp/%E8%A8%98%E4%BA%8B1%E3%81%AEURL#top" in urls
+
+
+def test_languages_are_bcp47_and_empty_elements_are_omitted(exported):
+    config, _, _ = exported
+    atom = read(config, "atom.xml")
+    assert 'xml:lang="en_US"' not in atom
+    assert 'xml:lang="en-US"' in atom
+    assert '<content type="html" />' not in atom
+    assert not re.search(r"<(\w+)[^>]*/>", atom.replace("<link ", "").replace("<category ", ""))
+
+
+def test_categories_are_the_entrys_own_and_its_sources_tags(exported):
+    config, _, _ = exported
+    parsed = feedparser.parse((config.output_dir / "atom.xml").read_bytes())
+    shared = next(e for e in parsed.entries if e.title == "Fælles kommunal cloud: næste skridt")
+    assert {t.term for t in shared.tags} == {"kommuner", "høringer", "stat"}
+    rss = feedparser.parse((config.output_dir / "rss.xml").read_bytes())
+    shared_rss = next(e for e in rss.entries if e.title == shared.title)
+    assert {t.term for t in shared_rss.tags} == {"kommuner", "høringer", "stat"}
+    document = json.loads(read(config, "feed.json"))
+    item = next(i for i in document["items"] if i["title"] == shared.title)
+    assert set(item["tags"]) == {"kommuner", "høringer", "stat"}
+
+
+def test_tag_and_source_feeds_hold_their_entries_only(exported):
+    config, _, _ = exported
+    stat = feedparser.parse((config.output_dir / "tag/stat/atom.xml").read_bytes())
+    assert stat.feed.title == "stat"
+    assert {e.title for e in stat.entries} == {
+        "Fælles kommunal cloud: næste skridt",
+        "Ny vejledning om MitID Erhverv",
+    }
+    hoeringer = json.loads(read(config, "tag/hoeringer/feed.json"))
+    assert hoeringer["title"] == "høringer"
+    assert {i["title"] for i in hoeringer["items"]} == {
+        "Fælles kommunal cloud: næste skridt", "OS2mo 12.0 er udkommet", "Temadag om åben kildekode"
+    }  # fmt: skip
+    aeroe = json.loads(read(config, "source/aeroe/feed.json"))
+    assert aeroe["feed_url"] == "https://planet.example.dk/source/aeroe/feed.json"
+    assert len(aeroe["items"]) == 3
+    assert aeroe["home_page_url"] == "https://planet.example.dk/source/aeroe/"
+
+
 def test_json_feed_is_valid_and_matches_the_store(exported):
-    config, store, _ = exported
-    document = json.loads((config.output_dir / "feed.json").read_text(encoding="utf-8"))
-    jsonschema.validate(
-        document, SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-    )
+    config, store, report = exported
+    for path in report.files:
+        if path.suffix == ".json" and not path.name.startswith("."):
+            jsonschema.validate(
+                json.loads(path.read_text(encoding="utf-8")),
+                SCHEMA,
+                format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
+            )
+    document = json.loads(read(config, "feed.json"))
     stored = store.recent_entries(100)
     assert [i["id"] for i in document["items"]] == [s.id for s in stored]
-    assert [i["title"] for i in document["items"]] == [s.title for s in stored]
     shared = next(i for i in document["items"] if i["title"].startswith("Fælles kommunal"))
     assert [s["name"] for s in shared["_aggregator"]["sources"]] == [
         "OS2 – nyheder",
         "Digitaliseringsstyrelsen",
     ]
-    assert "æ" in (config.output_dir / "feed.json").read_text(encoding="utf-8")
+    assert "æ" in read(config, "feed.json")
 
 
-def test_newest_n_entries_only(exported, make_config):
+def test_newest_n_entries_only(exported):
     config, store, _ = exported
     limited = config.model_copy(update={"site": config.site.model_copy(update={"max_entries": 2})})
     report = export_feeds(limited, store, NOW)
@@ -101,19 +204,86 @@ def test_newest_n_entries_only(exported, make_config):
 
 
 def test_hostile_content_is_inert_in_every_output(exported):
-    config, _, _ = exported
-    for name in ("atom.xml", "rss.xml", "feed.json"):
-        parsed_text = (config.output_dir / name).read_text(encoding="utf-8")
-        if name == "feed.json":
-            contents = [i["content_html"] + i["title"] for i in json.loads(parsed_text)["items"]]
-        else:
+    _, _, report = exported
+    for path in report.files:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".json":
+            contents = [i.get("content_html", "") + i.get("title", "")
+                        for i in json.loads(text).get("items", [])]  # fmt: skip
+        elif path.suffix == ".html":
+            contents = [text.split("<main", 1)[1]]
+        elif path.suffix in (".xml", ".atom", ".rss"):
             contents = [
                 e.get("content", [{}])[0].get("value", "") + e.get("description", "") + e.title
-                for e in feedparser.parse(parsed_text, sanitize_html=False).entries
+                for e in feedparser.parse(text, sanitize_html=False).entries
             ]
+        else:
+            continue
         for html in contents:
             for needle in ("<script", "onerror=", "onclick=", "javascript:", "<iframe"):
-                assert needle not in html, (name, html)
+                assert needle not in html, (path, html)
+
+
+def test_an_export_that_changed_nothing_rewrites_nothing(exported):
+    config, store, report = exported
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in report.files}
+    os.utime(config.output_dir / "atom.xml", ns=(1, 1))
+    os.utime(config.output_dir / "index.html", ns=(1, 1))
+    again = export_feeds(config, store, NOW + timedelta(minutes=5))
+    assert again.changed == ()
+    for path, (data, mtime) in before.items():
+        assert path.read_bytes() == data
+        if path.name not in ("atom.xml", "index.html") or path.parent != config.output_dir:
+            assert path.stat().st_mtime_ns == mtime, path
+    assert (config.output_dir / "atom.xml").stat().st_mtime_ns == 1
+
+
+def test_stale_temporaries_of_a_killed_export_are_removed(exported):
+    config, store, _ = exported
+    stale = [config.output_dir / ".atom.xml.0123456789ab.tmp",
+             config.output_dir / "tag" / "stat" / ".feed.json.abcdefabcdef.tmp"]  # fmt: skip
+    for path in stale:
+        path.write_bytes(b"half a file")
+    keep = config.output_dir / ".well-known"
+    keep.write_bytes(b"not ours")
+    export_feeds(config, store, NOW)
+    assert not any(p.exists() for p in stale)
+    assert keep.exists()
+
+
+def test_removed_sources_leave_every_output_and_disabled_ones_stay(exported, server, make_config):
+    _, store, _ = exported
+    feeds = sources(server)
+    without_aeroe = [f for f in feeds if f["name"] != "Ærø"]
+    without_aeroe[1] = {**without_aeroe[1], "enabled": False}  # Digst paused
+    changed = make_config(without_aeroe)
+    report = export_feeds(changed, store, NOW)
+    names = {p.relative_to(changed.output_dir).as_posix() for p in report.files}
+    assert "source/aeroe/index.html" not in names
+    assert not (changed.output_dir / "source" / "aeroe").exists()
+    everything = "".join(p.read_text(encoding="utf-8") for p in report.files)
+    assert "Ny løsning på Ærø" not in everything
+    assert "Ny vejledning om MitID Erhverv" in read(changed, "atom.xml")
+    assert "sat på pause" in read(changed, "index.html")
+
+
+def test_opml_lists_every_source_with_its_tags(exported):
+    config, _, _ = exported
+    document = etree.fromstring((config.output_dir / "sources.opml").read_bytes())
+    assert document.get("version") == "2.0"
+    assert document.findtext("head/title") == "Offentlig digitalisering"
+    outlines = document.findall("body/outline")
+    assert [o.get("text") for o in outlines] == [
+        "OS2 – nyheder",
+        "Digitaliseringsstyrelsen",
+        "Hostile <script>alert(1)</script>",
+        "Ærø Kommune – digitalisering",
+    ]  # fmt: skip
+    first = outlines[0]
+    assert first.get("type") == "rss"
+    assert first.get("xmlUrl").endswith("/os2")
+    assert first.get("htmlUrl") == "https://www.os2.eu/"
+    assert first.get("category") == "/kommuner,/høringer"
 
 
 def test_empty_store_exports_valid_empty_feeds(make_config, store):
@@ -123,19 +293,67 @@ def test_empty_store_exports_valid_empty_feeds(make_config, store):
     document = json.loads((config.output_dir / "feed.json").read_text())
     jsonschema.validate(document, SCHEMA)
     assert document["items"] == []
+    assert "Der er ingen indlæg endnu." in read(config, "index.html")
 
 
-def test_an_output_that_would_not_parse_replaces_no_good_file(exported):
-    """An entry stored with a control character (by an older version) stops the export
-    with one line naming it, and the published files stay as they were."""
-    from aggregator.errors import ExportError
+def test_enclosures_in_every_format_and_own_categories(exported):
+    config, _, _ = exported
+    mp3 = "https://example.dk/podcast/afsnit-1.mp3"
+    atom = feedparser.parse((config.output_dir / "atom.xml").read_bytes())
+    japan = next(e for e in atom.entries if e.title.startswith("Digital government"))
+    [enclosure] = [link for link in japan.links if link.rel == "enclosure"]
+    assert (enclosure.href, enclosure.type, enclosure.length) == (mp3, "audio/mpeg", "1234567")
+    rss = read(config, "rss.xml")
+    assert f'<enclosure url="{mp3}" length="1234567" type="audio/mpeg" />' in rss
+    item = next(i for i in json.loads(read(config, "feed.json"))["items"]
+                if i["title"].startswith("Digital government"))  # fmt: skip
+    assert item["attachments"] == [
+        {"url": mp3, "mime_type": "audio/mpeg", "size_in_bytes": 1234567}
+    ]
+    assert f'<a href="{mp3}">audio/mpeg (1.2 MB)</a>' in read(config, "index.html")
+    aeroe = next(e for e in atom.entries if e.title == "Ny løsning på Ærø")
+    assert [t.term for t in aeroe.tags] == ["høringer", "kommuner"]
+    hoeringer = json.loads(read(config, "tag/hoeringer/feed.json"))
+    # Tag feeds are the feeds.yaml tags of sources; a post's own category does not add it.
+    assert "Ny løsning på Ærø" not in {i["title"] for i in hoeringer["items"]}
+    assert "<li>høringer</li>" in read(config, "index.html")
 
+
+def test_a_stored_control_character_never_reaches_an_output(exported):
+    """An entry stored with a control character (by an older version) is published without
+    it: every output stays well-formed."""
     config, store, _ = exported
-    before = {p.name: p.read_bytes() for p in config.output_dir.iterdir()}
     entry = store.recent_entries(1)[0]
     store.db.execute("UPDATE entries SET title = ? WHERE id = ?", ["Øl\x01 og vand", entry.id])
     store.db.conn.commit()
-    with pytest.raises(ExportError, match=f"entry {entry.id}") as raised:
+    report = export_feeds(config, store, NOW)
+    for path in report.changed:
+        assert "\x01" not in path.read_text(encoding="utf-8")
+    assert "Øl og vand" in read(config, "atom.xml")
+    assert not feedparser.parse((config.output_dir / "rss.xml").read_bytes()).bozo
+
+
+def test_an_output_that_would_not_parse_replaces_no_good_file(exported, monkeypatch):
+    """A renderer's bug stops the export with one line naming the file, and the published
+    files stay as they were: the generation is never renamed into place."""
+    from aggregator import export
+    from aggregator.errors import ExportError
+
+    config, store, _ = exported
+
+    def published():
+        return {p: p.read_bytes() for p in config.output_dir.rglob("*") if p.is_file()}
+
+    before = published()
+    broken = export.FEED_RENDERERS["rss"]
+    monkeypatch.setitem(
+        export.FEED_RENDERERS, "rss", lambda selection, site: broken(selection, site)[:-20]
+    )
+    store.db.execute("UPDATE entries SET title = 'Ny titel' WHERE id = ?",
+                     [store.recent_entries(1)[0].id])  # fmt: skip
+    store.db.conn.commit()
+    with pytest.raises(ExportError, match=r"rss\.xml would not be well-formed") as raised:
         export_feeds(config, store, NOW)
     assert "\n" not in str(raised.value)
-    assert {p.name: p.read_bytes() for p in config.output_dir.iterdir()} == before
+    assert published() == before
+    assert not list(config.output_dir.rglob(".*.tmp"))

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from aggregator.errors import ParseError
-from aggregator.export import feed_meta
 from aggregator.export.jsonfeed import render_json_feed
+from aggregator.export.select import Selector, build_site
 from aggregator.parse import parse_feed
 from aggregator.pipeline import poll
 from aggregator.types import Enclosure
@@ -175,7 +175,8 @@ def test_a_json_feed_is_polled_and_stored(server, make_config, store, clock):
     assert status.title == "Kommunernes Landsforening – digitalisering"
 
     # What we publish ourselves reads back as the same posts.
-    ours = render_json_feed(store.recent_entries(10), feed_meta(config, clock.now))
+    site = build_site(config, store, clock.now)
+    ours = render_json_feed(Selector(config, store, site).recent(), site)
     again = parse_feed(ours, "https://aggregator.example/feed.json", {})
     assert sorted(e.title for e in again.entries) == sorted(by_title)
     assert {e.link for e in again.entries} == {e.link for e in by_title.values()}

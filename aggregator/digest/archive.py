@@ -13,8 +13,9 @@ from aggregator.config import Config, DigestSettings
 from aggregator.digest.build import Digest, Window
 from aggregator.digest.periods import Period, PeriodKind
 from aggregator.digest.render import _ENV, period_label, render_digest
+from aggregator.export.dates import rfc3339
 from aggregator.export.files import write_atomic
-from aggregator.export.meta import GENERATOR, rfc3339
+from aggregator.export.view import GENERATOR
 from aggregator.store import DigestRun, Store
 
 ARCHIVE_DIR = "digests"

@@ -46,7 +46,7 @@ from aggregator.digest.render import (
 )
 from aggregator.digest.send import Answer, SmtpSession
 from aggregator.errors import DigestError
-from aggregator.export.meta import ATOM_FILE
+from aggregator.export.view import ATOM_FILE
 from aggregator.store import Delivery, DigestRun, Store
 
 log = logging.getLogger(__name__)

@@ -1,65 +1,112 @@
-"""Atom 1.0 (RFC 4287). Each entry names its primary source in atom:source; further
-sources are ``link rel="via"``."""
+"""Atom 1.0 (RFC 4287), with RFC 5005 archive links and WebSub links.
+
+Each entry names its primary source in ``atom:source`` (id, title, links, updated, and the
+source as author when the entry has none, as §4.1.2 allows); further copies are
+``link rel="via"``. The feed itself has no author: the site is not the writer of the posts.
+"""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
 
-from aggregator.export.meta import ATOM_FILE, GENERATOR, FeedMeta, rfc3339
-from aggregator.types import StoredEntry
+from aggregator.clean import xml_text
+from aggregator.export.dates import rfc3339
+from aggregator.export.view import (
+    GENERATOR,
+    MEDIA_TYPES,
+    Format,
+    Selection,
+    Site,
+    month_path,
+    page_url,
+)
+from aggregator.export.words import untitled
 
 NS = "http://www.w3.org/2005/Atom"
+FH = "http://purl.org/syndication/history/1.0"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
 def _el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
     element = ET.SubElement(parent, f"{{{NS}}}{tag}", attrs)
     if text is not None:
-        element.text = text
+        element.text = xml_text(text)
     return element
 
 
-def render_atom(entries: Sequence[StoredEntry], meta: FeedMeta) -> bytes:
+def feed_links(parent: ET.Element, selection: Selection, site: Site, fmt: Format) -> None:
+    """Self, alternate, hub and RFC 5005 archive links; RSS writes them as atom:link."""
+
+    def link(**attrs: str) -> None:
+        ET.SubElement(parent, f"{{{NS}}}link", attrs)
+
+    link(rel="self", type=MEDIA_TYPES[fmt], href=site.url(selection.path(fmt)))
+    if fmt == "atom":
+        link(rel="alternate", type="text/html", href=page_url(site, selection.path("html")))
+    if site.websub_hub:
+        link(rel="hub", href=site.websub_hub)
+    archive = selection.archive
+    if archive is None:
+        return
+    if selection.kind == "month":
+        current = Selection("recent", "", "", (), selection.updated).path(fmt)
+        link(rel="current", type=MEDIA_TYPES[fmt], href=site.url(current))
+        if archive.next:
+            link(rel="next-archive", type=MEDIA_TYPES[fmt],
+                 href=site.url(month_path(archive.next, fmt)))  # fmt: skip
+    if archive.previous:
+        link(rel="prev-archive", type=MEDIA_TYPES[fmt],
+             href=site.url(month_path(archive.previous, fmt)))  # fmt: skip
+
+
+def render_atom(selection: Selection, site: Site) -> bytes:
     ET.register_namespace("", NS)
-    feed = ET.Element(f"{{{NS}}}feed", {XML_LANG: meta.language})
-    _el(feed, "id", meta.url())
-    _el(feed, "title", meta.title)
-    _el(feed, "subtitle", meta.description)
-    newest = max((e.updated for e in entries), default=meta.updated)
-    _el(feed, "updated", rfc3339(newest))
-    _el(feed, "link", rel="self", type="application/atom+xml", href=meta.url(ATOM_FILE))
-    _el(feed, "link", rel="alternate", type="text/html", href=meta.url())
-    author = _el(feed, "author")
-    _el(author, "name", meta.title)
-    _el(feed, "generator", GENERATOR, version=meta.generator_version)
-    for entry in entries:
+    ET.register_namespace("fh", FH)
+    feed = ET.Element(f"{{{NS}}}feed", {XML_LANG: site.language})
+    _el(feed, "id", site.url(selection.path("atom")))
+    _el(feed, "title", selection.title, type="text")
+    if site.description:
+        _el(feed, "subtitle", site.description, type="text")
+    _el(feed, "updated", rfc3339(selection.updated))
+    feed_links(feed, selection, site, "atom")
+    if selection.kind == "month":
+        ET.SubElement(feed, f"{{{FH}}}archive")
+    _el(feed, "generator", GENERATOR, version=site.generator_version)
+    for entry in selection.entries:
         item = _el(feed, "entry")
-        if entry.language:
+        if entry.language and entry.language != site.language:
             item.set(XML_LANG, entry.language)
         _el(item, "id", entry.id)
-        _el(item, "title", entry.title, type="text")
+        _el(item, "title", entry.title or untitled(site.language), type="text")
         if entry.link:
             _el(item, "link", rel="alternate", type="text/html", href=entry.link)
+        for enclosure in entry.enclosures:
+            attrs = {"rel": "enclosure", "href": enclosure.url}
+            if enclosure.type:
+                attrs["type"] = enclosure.type
+            if enclosure.length:
+                attrs["length"] = str(enclosure.length)
+            _el(item, "link", **attrs)
+        for other in entry.copies[1:]:
+            href = other.link or other.source.site_url or other.source.feed_url
+            _el(item, "link", rel="via", href=href, title=other.source.display_name)
         _el(item, "published", rfc3339(entry.published))
         _el(item, "updated", rfc3339(entry.updated))
         if entry.author:
             _el(_el(item, "author"), "name", entry.author)
-        if entry.summary_text:
-            _el(item, "summary", entry.summary_text, type="text")
-        _el(item, "content", entry.content_html, type="html")
-        primary, *others = entry.sources
-        for other in others:
-            _el(
-                item,
-                "link",
-                rel="via",
-                href=other.link or other.site_url or other.feed_url,
-                title=other.title or other.name,
-            )
+        for category in entry.categories:
+            _el(item, "category", term=xml_text(category))
+        if entry.summary.strip():
+            _el(item, "summary", entry.summary, type="text")
+        if entry.content_html.strip():
+            _el(item, "content", entry.content_html, type="html")
+        primary = entry.primary.source
         source = _el(item, "source")
         _el(source, "id", primary.feed_url)
-        _el(source, "title", primary.title or primary.name)
+        _el(source, "title", primary.display_name, type="text")
+        _el(source, "updated", rfc3339(entry.updated))
+        if not entry.author:
+            _el(_el(source, "author"), "name", primary.display_name)
         _el(source, "link", rel="self", href=primary.feed_url)
         if primary.site_url:
             _el(source, "link", rel="alternate", type="text/html", href=primary.site_url)

@@ -14,12 +14,12 @@ from lxml import etree
 
 from aggregator.clean import xml_text
 from aggregator.errors import ExportError
-from aggregator.types import StoredEntry
+from aggregator.export.view import Entry
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
 
 
-def check_output(name: str, data: bytes, entries: Sequence[StoredEntry]) -> None:
+def check_output(name: str, data: bytes, entries: Sequence[Entry]) -> None:
     """Raise ExportError, naming the entry to blame when one can be found, if ``data`` is
     not well-formed XML (or valid JSON, for ``.json``)."""
     try:
@@ -35,7 +35,7 @@ def check_output(name: str, data: bytes, entries: Sequence[StoredEntry]) -> None
         raise ExportError(message) from exc
 
 
-def _culprit(entries: Sequence[StoredEntry]) -> StoredEntry | None:
+def _culprit(entries: Sequence[Entry]) -> Entry | None:
     for entry in entries:
         for field in fields(entry):
             value = getattr(entry, field.name)

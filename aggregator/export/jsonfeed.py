@@ -1,55 +1,74 @@
-"""JSON Feed 1.1. Sources go in the ``_aggregator`` extension object, as the spec allows."""
+"""JSON Feed 1.1. Sources go in the ``_aggregator`` extension object, as the spec allows
+(documented in the README): ``{"sources": [{"name", "feed_url", "home_page_url", "url"}]}``,
+primary first. ``next_url`` pages back through the monthly archives."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
-from aggregator.export.meta import JSON_FILE, FeedMeta, rfc3339
-from aggregator.types import SourceRef, StoredEntry
+from aggregator.export.dates import rfc3339
+from aggregator.export.view import Copy, Entry, Selection, Site, month_path, page_url
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
 
-def _source(source: SourceRef) -> dict[str, Any]:
-    return {
-        "name": source.title or source.name,
-        "feed_url": source.feed_url,
-        **({"home_page_url": source.site_url} if source.site_url else {}),
-        **({"url": source.link} if source.link else {}),
-    }
+def _copy(copy: Copy) -> dict[str, Any]:
+    source = copy.source
+    data: dict[str, Any] = {"name": source.display_name, "feed_url": source.feed_url}
+    if source.site_url:
+        data["home_page_url"] = source.site_url
+    if copy.link:
+        data["url"] = copy.link
+    return data
 
 
-def _item(entry: StoredEntry) -> dict[str, Any]:
+def _item(entry: Entry, site: Site) -> dict[str, Any]:
     item: dict[str, Any] = {"id": entry.id}
     if entry.link:
         item["url"] = entry.link
-    item["title"] = entry.title
-    item["content_html"] = entry.content_html
-    if entry.summary_text:
-        item["summary"] = entry.summary_text
+    if entry.title:
+        item["title"] = entry.title
+    if entry.content_html.strip():
+        item["content_html"] = entry.content_html
+    else:  # the spec wants content_html or content_text
+        item["content_text"] = entry.summary or entry.title
+    if entry.summary.strip():
+        item["summary"] = entry.summary
     item["date_published"] = rfc3339(entry.published)
     item["date_modified"] = rfc3339(entry.updated)
     if entry.author:
         item["authors"] = [{"name": entry.author}]
-    if entry.language:
+    if entry.categories:
+        item["tags"] = list(entry.categories)
+    if entry.language and entry.language != site.language:
         item["language"] = entry.language
-    item["_aggregator"] = {
-        "about": "sources this post was found in, primary first",
-        "sources": [_source(s) for s in entry.sources],
-    }
+    if entry.enclosures:
+        item["attachments"] = [
+            {
+                "url": e.url,
+                "mime_type": e.type or "application/octet-stream",
+                **({"size_in_bytes": e.length} if e.length else {}),
+            }
+            for e in entry.enclosures
+        ]
+    item["_aggregator"] = {"sources": [_copy(c) for c in entry.copies]}
     return item
 
 
-def render_json_feed(entries: Sequence[StoredEntry], meta: FeedMeta) -> bytes:
-    document = {
+def render_json_feed(selection: Selection, site: Site) -> bytes:
+    document: dict[str, Any] = {
         "version": VERSION,
-        "title": meta.title,
-        "home_page_url": meta.url(),
-        "feed_url": meta.url(JSON_FILE),
-        "description": meta.description,
-        "language": meta.language,
-        "items": [_item(e) for e in entries],
+        "title": selection.title,
+        "home_page_url": page_url(site, selection.path("html")),
+        "feed_url": site.url(selection.path("json")),
     }
+    if site.description:
+        document["description"] = site.description
+    document["language"] = site.language
+    if site.websub_hub:
+        document["hubs"] = [{"type": "WebSub", "url": site.websub_hub}]
+    if selection.archive and selection.archive.previous:
+        document["next_url"] = site.url(month_path(selection.archive.previous, "json"))
+    document["items"] = [_item(e, site) for e in selection.entries]
     return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"

@@ -1,59 +1,71 @@
 """RSS 2.0. The primary source goes in the standard ``<source url=…>``; RSS allows one, so
-further sources are listed as ``atom:link rel="via"``."""
+further copies are ``atom:link rel="via"``. RSS has one enclosure per item: the first."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
-from email.utils import format_datetime
 
-from aggregator.export.meta import GENERATOR, RSS_FILE, FeedMeta
-from aggregator.types import StoredEntry
+from aggregator.clean import xml_text
+from aggregator.export.atom import feed_links
+from aggregator.export.dates import rfc822
+from aggregator.export.view import GENERATOR, Selection, Site, page_url
+from aggregator.export.words import untitled
 
 ATOM = "http://www.w3.org/2005/Atom"
 DC = "http://purl.org/dc/elements/1.1/"
+FH = "http://purl.org/syndication/history/1.0"
 
 
 def _el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
     element = ET.SubElement(parent, tag, attrs)
     if text is not None:
-        element.text = text
+        element.text = xml_text(text)
     return element
 
 
-def render_rss(entries: Sequence[StoredEntry], meta: FeedMeta) -> bytes:
+def render_rss(selection: Selection, site: Site) -> bytes:
     ET.register_namespace("atom", ATOM)
     ET.register_namespace("dc", DC)
+    ET.register_namespace("fh", FH)
     rss = ET.Element("rss", version="2.0")
     channel = _el(rss, "channel")
-    _el(channel, "title", meta.title)
-    _el(channel, "link", meta.url())
-    _el(channel, "description", meta.description)
-    _el(channel, "language", meta.language)
-    newest = max((e.updated for e in entries), default=meta.updated)
-    _el(channel, "lastBuildDate", format_datetime(newest, usegmt=True))
-    _el(channel, "generator", f"{GENERATOR} {meta.generator_version}")
-    _el(channel, f"{{{ATOM}}}link", rel="self", type="application/rss+xml", href=meta.url(RSS_FILE))
-    for entry in entries:
+    _el(channel, "title", selection.title)
+    _el(channel, "link", page_url(site, selection.path("html")))
+    _el(channel, "description", site.description or selection.title)
+    _el(channel, "language", site.language)
+    _el(channel, "lastBuildDate", rfc822(selection.updated))
+    _el(channel, "generator", f"{GENERATOR} {site.generator_version}")
+    feed_links(channel, selection, site, "rss")
+    if selection.kind == "month":
+        ET.SubElement(channel, f"{{{FH}}}archive")
+    for entry in selection.entries:
         item = _el(channel, "item")
-        _el(item, "title", entry.title)
+        _el(item, "title", entry.title or untitled(site.language))
         if entry.link:
             _el(item, "link", entry.link)
-        _el(item, "guid", entry.id, isPermaLink="false")
-        _el(item, "pubDate", format_datetime(entry.published, usegmt=True))
+        description = entry.content_html.strip() or entry.summary.strip()
+        if description:
+            _el(item, "description", description)
         if entry.author:
             _el(item, f"{{{DC}}}creator", entry.author)
-        _el(item, "description", entry.content_html or entry.summary_text)
-        primary, *others = entry.sources
-        _el(item, "source", primary.title or primary.name, url=primary.feed_url)
-        for other in others:
+        for category in entry.categories:
+            _el(item, "category", category)
+        if entry.enclosures:
+            first = entry.enclosures[0]
             _el(
                 item,
-                f"{{{ATOM}}}link",
-                rel="via",
-                href=other.link or other.site_url or other.feed_url,
-                title=other.title or other.name,
+                "enclosure",
+                url=first.url,
+                length=str(first.length or 0),
+                type=first.type or "application/octet-stream",
             )
+        _el(item, "guid", entry.id, isPermaLink="false")
+        _el(item, "pubDate", rfc822(entry.published))
+        primary = entry.primary.source
+        _el(item, "source", primary.display_name, url=primary.feed_url)
+        for other in entry.copies[1:]:
+            href = other.link or other.source.site_url or other.source.feed_url
+            _el(item, f"{{{ATOM}}}link", rel="via", href=href, title=other.source.display_name)
     ET.indent(rss)
     document: bytes = ET.tostring(rss, encoding="utf-8", xml_declaration=True)
     return document + b"\n"

@@ -4,10 +4,11 @@ Entry writes are in entries.py, the digest ledger in digests.py, the schema in m
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -438,7 +439,7 @@ class Store:
                       f.last_status, f.last_error, f.error_count,
                       (SELECT count(*) FROM entry_sources s WHERE s.feed_url = f.url),
                       f.state, f.failing_since, f.next_poll_at, f.interval_seconds,
-                      f.interval_reason, f.moved_to, f.last_warning
+                      f.interval_reason, f.moved_to, f.last_warning, f.site_url
                FROM feeds f ORDER BY f.name COLLATE NOCASE"""
         ).fetchall()
         return [
@@ -459,6 +460,7 @@ class Store:
                 interval_reason=r[13],
                 moved_to=r[14],
                 last_warning=r[15],
+                site_url=r[16],
             )
             for r in rows
         ]
@@ -681,11 +683,13 @@ class Store:
     # -----------------------------------------------------------------------------------------
     # Reading entries for export and digest
 
-    def recent_entries(self, limit: int) -> list[StoredEntry]:
+    def recent_entries(self, limit: int, feeds: Collection[str] | None = None) -> list[StoredEntry]:
+        """The newest ``limit`` entries; with ``feeds``, only entries found in one of them."""
+        where, params = _found_in(feeds)
         rows = self.db.execute(
-            f"""SELECT {_ENTRY_COLUMNS} FROM entries WHERE backfill = 0
+            f"""SELECT {_ENTRY_COLUMNS} FROM entries WHERE backfill = 0 {where}
                 ORDER BY published DESC, id LIMIT ?""",
-            [limit],
+            [*params, limit],
         ).fetchall()
         return self._with_sources(rows)
 
@@ -710,12 +714,15 @@ class Store:
         ).fetchall()
         return self._with_sources(rows)
 
-    def entries_published_between(self, start: datetime, end: datetime) -> list[StoredEntry]:
+    def entries_published_between(
+        self, start: datetime, end: datetime, feeds: Collection[str] | None = None
+    ) -> list[StoredEntry]:
+        where, params = _found_in(feeds)
         rows = self.db.execute(
             f"""SELECT {_ENTRY_COLUMNS} FROM entries
-                WHERE backfill = 0 AND published >= ? AND published < ?
+                WHERE backfill = 0 AND published >= ? AND published < ? {where}
                 ORDER BY published, id""",
-            [to_db_time(start), to_db_time(end)],
+            [to_db_time(start), to_db_time(end), *params],
         ).fetchall()
         return self._with_sources(rows)
 
@@ -757,6 +764,15 @@ class Store:
 
     def search_index_bytes(self) -> int:
         return self._entries.search.size_bytes()
+
+    def oldest_published(self, feeds: Collection[str] | None = None) -> datetime | None:
+        where, params = _found_in(feeds)
+        row = self.db.execute(
+            f"""SELECT published FROM entries WHERE backfill = 0 {where}
+                ORDER BY published LIMIT 1""",
+            params,
+        ).fetchone()
+        return from_db_time(row[0]) if row else None
 
     def entry_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM entries").fetchone()[0])
@@ -856,3 +872,15 @@ def write_error(exc: sqlite3.Error) -> StorageError:
 _ENTRY_COLUMNS = (
     "id, title, link, author, content_html, summary_text, language, published, updated, first_seen"
 )
+
+
+def _found_in(feeds: Collection[str] | None) -> tuple[str, list[Any]]:
+    """SQL limiting entries to those found in one of ``feeds`` (one JSON parameter, so any
+    number of feeds fits)."""
+    if feeds is None:
+        return "", []
+    return (
+        """AND EXISTS (SELECT 1 FROM entry_sources s WHERE s.entry_id = entries.id
+                      AND s.feed_url IN (SELECT value FROM json_each(?)))""",
+        [json.dumps(sorted(feeds))],
+    )

@@ -1,0 +1,176 @@
+"""Reading the selections from the store: the one place the export touches the database.
+
+Only configured feeds count: the entries of a feed removed from feeds.yaml leave every output
+(they stay in the database); a disabled feed is paused, not gone, so its entries stay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from aggregator.clean import xml_text
+from aggregator.config import Config
+from aggregator.export.links import language_tag, public_url
+from aggregator.export.slugs import slugify, unique_slugs
+from aggregator.export.view import (
+    ArchiveLinks,
+    Copy,
+    Entry,
+    Month,
+    Selection,
+    Site,
+    Source,
+    Tag,
+)
+from aggregator.store import Store
+from aggregator.types import Enclosure, StoredEntry
+
+EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
+
+
+def _tags(config: Config) -> tuple[Tag, ...]:
+    names: dict[str, str] = {}  # slug -> first spelling seen
+    for feed in config.feeds:
+        for tag in feed.tags:
+            names.setdefault(slugify(tag), tag)
+    return tuple(Tag(name, slug) for slug, name in sorted(names.items()))
+
+
+def build_site(config: Config, store: Store, now: datetime) -> Site:
+    tags = {t.slug: t for t in _tags(config)}
+    statuses = {s.url: s for s in store.feed_statuses()}
+    sources = []
+    for feed, slug in zip(config.feeds, unique_slugs(f.name for f in config.feeds), strict=True):
+        status = statuses.get(feed.url)
+        sources.append(
+            Source(
+                name=feed.name,
+                slug=slug,
+                feed_url=public_url(feed.url) or feed.url,
+                title=status.title if status else None,
+                site_url=public_url(status.site_url) if status else None,
+                tags=tuple(dict.fromkeys(tags[slugify(t)] for t in feed.tags)),
+                enabled=feed.enabled,
+                state=status.state if status else "new",
+                failing_since=status.failing_since if status else None,
+                moved_to=status.moved_to if status else None,
+            )
+        )
+    urls = [f.url for f in config.feeds]
+    zone = config.site.zone
+    oldest = store.oldest_published(urls)
+    months: list[Month] = []
+    if oldest is not None:
+        month, last = Month.of(oldest, zone), Month.of(now, zone)
+        while month <= last:
+            months.append(month)
+            month = month.next()
+    newest = store.recent_entries(1, urls)
+    site = config.site
+    return Site(
+        title=site.title,
+        description=site.description,
+        base_url=site.base_url,
+        language=site.language,
+        zone=zone,
+        sources=tuple(sources),
+        tags=tuple(tags.values()),
+        months=tuple(months),
+        updated=newest[0].updated if newest else EPOCH,
+        websub_hub=site.websub_hub,
+    )
+
+
+class Selector:
+    """Turns stored entries into the view, keeping only configured sources' copies."""
+
+    def __init__(self, config: Config, store: Store, site: Site) -> None:
+        self.config = config
+        self.store = store
+        self.site = site
+        # Keyed by the configured URL, which is what the store knows.
+        self.by_url = {
+            feed.url: source for feed, source in zip(config.feeds, site.sources, strict=True)
+        }
+
+    def entry(self, stored: StoredEntry) -> Entry | None:
+        copies = tuple(
+            Copy(self.by_url[ref.feed_url], public_url(ref.link))
+            for ref in stored.sources
+            if ref.feed_url in self.by_url
+        )
+        if not copies:
+            return None
+        own = stored.categories
+        categories: dict[str, str] = {}
+        for name in (*own, *(t.name for c in copies for t in c.source.tags)):
+            if name := xml_text(name).strip():
+                categories.setdefault(name.casefold(), name)
+        return Entry(
+            id=stored.id,
+            title=xml_text(stored.title),
+            link=public_url(stored.link),
+            author=xml_text(stored.author or "").strip() or None,
+            content_html=xml_text(stored.content_html),
+            summary=xml_text(stored.summary_text),
+            published=stored.published,
+            updated=max(stored.updated, stored.published),
+            language=language_tag(stored.language),
+            categories=tuple(categories.values()),
+            enclosures=tuple(
+                Enclosure(url, e.type, e.length)
+                for e in stored.enclosures
+                if (url := public_url(e.url))
+            ),
+            copies=copies,
+        )
+
+    def _entries(self, stored: Sequence[StoredEntry]) -> tuple[Entry, ...]:
+        return tuple(e for e in map(self.entry, stored) if e is not None)
+
+    def _selection(self, kind: str, key: str, title: str, entries: tuple[Entry, ...],
+                   **extra: object) -> Selection:  # fmt: skip
+        updated = max((e.updated for e in entries), default=self.site.updated)
+        return Selection(kind, key, title, entries, updated, **extra)  # type: ignore[arg-type]
+
+    def _archive_links(self, month: Month | None) -> ArchiveLinks | None:
+        months = self.site.months
+        if not months:
+            return None
+        if month is None:
+            return ArchiveLinks(previous=months[-1], next=None, newest=months[-1])
+        return ArchiveLinks(
+            previous=month.previous() if month > months[0] else None,
+            next=month.next() if month < months[-1] else None,
+            newest=months[-1],
+        )
+
+    def recent(self) -> Selection:
+        limit = self.config.site.max_entries
+        stored = self.store.recent_entries(limit, list(self.by_url))
+        return self._selection(
+            "recent", "", self.site.title, self._entries(stored), archive=self._archive_links(None)
+        )
+
+    def tag(self, tag: Tag) -> Selection:
+        urls = [f.url for f in self.config.feeds if tag in self.by_url[f.url].tags]
+        stored = self.store.recent_entries(self.config.site.max_entries, urls)
+        return self._selection("tag", tag.slug, tag.name, self._entries(stored), tag=tag)
+
+    def source(self, source: Source) -> Selection:
+        url = next(u for u, s in self.by_url.items() if s == source)
+        stored = self.store.recent_entries(self.config.site.max_entries, [url])
+        return self._selection(
+            "source", source.slug, source.display_name, self._entries(stored), source=source
+        )
+
+    def month(self, month: Month) -> Selection:
+        zone = self.site.zone
+        stored = self.store.entries_published_between(
+            month.start(zone), month.next().start(zone), list(self.by_url)
+        )
+        entries = tuple(reversed(self._entries(stored)))  # newest first, as everywhere
+        return self._selection(
+            "month", month.key, month.key, entries, archive=self._archive_links(month), month=month
+        )

@@ -1,0 +1,172 @@
+"""The typed selection every output renders from: which entries (newest N, a tag, a source,
+a month) and what the site says about itself. Atom, RSS, JSON Feed, the HTML pages and the
+OPML are pure functions of these values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Literal
+from urllib.parse import urljoin
+
+from aggregator import __version__
+from aggregator.types import Enclosure
+
+__all__ = ["Enclosure"]  # the stored type, with public URLs
+
+Kind = Literal["recent", "tag", "source", "month"]
+Format = Literal["atom", "rss", "json", "html"]
+FORMATS: tuple[Format, ...] = ("atom", "rss", "json", "html")
+FEED_FORMATS: tuple[Format, ...] = ("atom", "rss", "json")
+MEDIA_TYPES: dict[Format, str] = {
+    "atom": "application/atom+xml",
+    "rss": "application/rss+xml",
+    "json": "application/feed+json",
+    "html": "text/html",
+}
+OPML_FILE = "sources.opml"
+ATOM_FILE = "atom.xml"  # the merged feed, newest entries
+GENERATOR = "aggregator"
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    name: str
+    slug: str
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A configured feed as subscribers see it, with its health."""
+
+    name: str
+    slug: str
+    feed_url: str
+    title: str | None
+    site_url: str | None
+    tags: tuple[Tag, ...]
+    enabled: bool
+    state: str  # new, ok, failing, gone
+    failing_since: datetime | None = None
+    moved_to: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        return self.title or self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """One source an entry was found in, with that source's link to it."""
+
+    source: Source
+    link: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    id: str
+    title: str
+    link: str | None  # a URI without tracking parameters
+    author: str | None
+    content_html: str
+    summary: str
+    published: datetime
+    updated: datetime
+    language: str | None  # BCP 47
+    categories: tuple[str, ...]  # the feed's own, then the sources' tags
+    enclosures: tuple[Enclosure, ...]
+    copies: tuple[Copy, ...]  # primary first; never empty
+
+    @property
+    def primary(self) -> Copy:
+        return self.copies[0]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Month:
+    year: int
+    month: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    def next(self) -> Month:
+        return Month(self.year + self.month // 12, self.month % 12 + 1)
+
+    def previous(self) -> Month:
+        return Month(self.year - (self.month == 1), (self.month - 2) % 12 + 1)
+
+    def start(self, zone: tzinfo) -> datetime:
+        return datetime(self.year, self.month, 1, tzinfo=zone)
+
+    @classmethod
+    def of(cls, moment: datetime, zone: tzinfo) -> Month:
+        local = moment.astimezone(zone)
+        return cls(local.year, local.month)
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveLinks:
+    """RFC 5005 links: the months either side (None at the ends) and the newest archive."""
+
+    previous: Month | None
+    next: Month | None
+    newest: Month | None
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    title: str
+    description: str
+    base_url: str
+    language: str
+    zone: tzinfo
+    sources: tuple[Source, ...]
+    tags: tuple[Tag, ...]
+    months: tuple[Month, ...]  # every month from the oldest entry's to now, oldest first
+    updated: datetime  # newest update of any entry shown: outputs never depend on the clock
+    websub_hub: str | None = None
+    generator_version: str = __version__
+
+    def url(self, path: str = "") -> str:
+        base = self.base_url if self.base_url.endswith("/") else self.base_url + "/"
+        return urljoin(base, path)
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    kind: Kind
+    key: str  # "" for the newest entries, else the tag or source slug or the month
+    title: str
+    entries: tuple[Entry, ...]
+    updated: datetime
+    archive: ArchiveLinks | None = None
+    tag: Tag | None = None
+    source: Source | None = None
+    month: Month | None = None
+
+    @property
+    def directory(self) -> str:
+        if self.kind in ("tag", "source"):
+            return f"{self.kind}/{self.key}/"
+        return "archive/" if self.kind == "month" else ""
+
+    def path(self, fmt: Format) -> str:
+        """Where this selection's file of a format is published, relative to output_dir."""
+        if self.kind == "month":
+            if fmt == "html":
+                return f"archive/{self.key}/index.html"
+            return f"archive/{self.key}.{fmt}"
+        names = {"atom": ATOM_FILE, "rss": "rss.xml", "json": "feed.json", "html": "index.html"}
+        return self.directory + names[fmt]
+
+
+def month_path(month: Month, fmt: Format) -> str:
+    return Selection("month", month.key, "", (), datetime.min).path(fmt)
+
+
+def page_url(site: Site, path: str) -> str:
+    """Public URL of a file; ``index.html`` is served as its directory."""
+    return site.url(path.removesuffix("index.html"))

@@ -1,0 +1,141 @@
+"""The one writer: an export's files are published together, as one generation.
+
+Every file is first written beside its target as a dot-prefixed temporary (web servers do not
+serve dotfiles, see the README's nginx example), and all are renamed into place at the end. A
+file whose bytes are unchanged is not touched at all, so its mtime stays and web servers keep
+answering 304. One generation at a time holds a lock on the folder (an export by the service
+and one by `aggregator export` wait for each other), so temporaries found when a generation
+begins were left by a killed one, and are removed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import secrets
+from pathlib import Path
+from types import TracebackType
+
+from aggregator.errors import ExportError
+
+_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
+LOCK_FILE = ".aggregator-export.lock"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
+
+
+class Generation:
+    """``with Generation(root) as g``: stage files with ``add``, then ``commit`` renames them
+    into place and prunes what earlier generations wrote under the ``owned`` folders but this
+    one did not. Leaving the block without a commit discards what was staged."""
+
+    def __init__(self, root: Path, owned: tuple[str, ...] = (), lock: bool = True) -> None:
+        self.root = root
+        self.owned = owned
+        self.locking = lock
+        self._staged: list[tuple[Path, Path]] = []
+        self._lock: int | None = None
+        self._entered = False
+        self.paths: list[str] = []  # every file of this generation, changed or not
+        self.changed: list[str] = []
+
+    def __enter__(self) -> Generation:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            if self.locking:
+                self._lock = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+                fcntl.flock(self._lock, fcntl.LOCK_EX)
+            self._entered = True
+            self._remove_stale_temporaries()
+        except OSError as exc:
+            self._unlock()
+            raise ExportError(f"cannot prepare {self.root}: {exc}") from exc
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.abort()
+        self._unlock()
+
+    def _unlock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # releases the flock
+            self._lock = None
+
+    def _remove_stale_temporaries(self) -> None:
+        """In the folders this writer writes: the root and the owned folders (not, say, the
+        digest archive, which has a writer of its own)."""
+        for path in self.root.iterdir():
+            if path.is_file() and _TEMPORARY.match(path.name):
+                path.unlink(missing_ok=True)
+        for folder in self.owned:
+            for directory, _, names in os.walk(self.root / folder):
+                for name in names:
+                    if _TEMPORARY.match(name):
+                        Path(directory, name).unlink(missing_ok=True)
+
+    def keep(self, relative: str) -> None:
+        """A file this generation keeps as it is without rendering it (a sealed archive)."""
+        self.paths.append(relative)
+
+    def add(self, relative: str, data: bytes) -> None:
+        assert self._entered, "use Generation as a context manager"
+        target = self.root / relative
+        self.paths.append(relative)
+        try:
+            if _same_bytes(target, data):
+                return
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+            with temporary.open("xb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temporary, 0o644)
+        except OSError as exc:
+            raise ExportError(f"cannot write {target}: {exc}") from exc
+        self._staged.append((temporary, target))
+        self.changed.append(relative)
+
+    def commit(self) -> None:
+        try:
+            for temporary, target in self._staged:
+                os.replace(temporary, target)
+            for directory in {target.parent for _, target in self._staged}:
+                _fsync_dir(directory)
+            self._staged.clear()
+            self._prune()
+        except OSError as exc:
+            raise ExportError(f"cannot publish into {self.root}: {exc}") from exc
+
+    def abort(self) -> None:
+        for temporary, _ in self._staged:
+            temporary.unlink(missing_ok=True)
+        self._staged.clear()
+
+    def _prune(self) -> None:
+        keep = {self.root / p for p in self.paths}
+        for folder in self.owned:
+            base = self.root / folder
+            if not base.is_dir():
+                continue
+            for path in sorted(base.rglob("*"), reverse=True):
+                if path.is_file() and path not in keep:
+                    path.unlink()
+                elif path.is_dir() and not any(path.iterdir()):
+                    path.rmdir()
