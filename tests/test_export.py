@@ -357,3 +357,16 @@ def test_an_output_that_would_not_parse_replaces_no_good_file(exported, monkeypa
     assert "\n" not in str(raised.value)
     assert published() == before
     assert not list(config.output_dir.rglob(".*.tmp"))
+
+
+def test_both_roads_to_the_entries_of_some_feeds_agree(exported):
+    """Few feeds are read through entry_sources, many by walking all entries newest first:
+    the same entries either way."""
+    config, store, _ = exported
+    groups = [[f.url] for f in config.feeds] + [[f.url for f in config.feeds[:2]]]
+    for urls in groups:
+        for limit in (1, 3, 100):
+            walked = [e.id for e in store.recent_entries(limit, urls)]
+            looked_up = [e.id for e in store.recent_entries(limit, urls, few=True)]
+            assert looked_up == walked, urls
+    assert store.feed_urls() == {f.url for f in config.feeds}

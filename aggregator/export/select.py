@@ -26,6 +26,10 @@ from aggregator.export.view import (
 from aggregator.store import Store
 from aggregator.types import Enclosure, StoredEntry
 
+# A source, or a tag of fewer than 1/FEW_SHARE of the feeds, is read through entry_sources (an
+# index lookup and a sort of their entries); a larger tag through the newest-first walk of all
+# entries, which finds its newest quickly.
+FEW_SHARE = 10
 EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 
 
@@ -35,6 +39,12 @@ def _tags(config: Config) -> tuple[Tag, ...]:
         for tag in feed.tags:
             names.setdefault(slugify(tag), tag)
     return tuple(Tag(name, slug) for slug, name in sorted(names.items()))
+
+
+def configured_scope(store: Store, urls: list[str]) -> list[str] | None:
+    """The feeds whose entries show; None when that is every stored feed (the usual case),
+    so no filter is applied at all."""
+    return None if store.feed_urls() <= set(urls) else urls
 
 
 def build_site(config: Config, store: Store, now: datetime) -> Site:
@@ -58,15 +68,16 @@ def build_site(config: Config, store: Store, now: datetime) -> Site:
             )
         )
     urls = [f.url for f in config.feeds]
+    scope = configured_scope(store, urls)
     zone = config.site.zone
-    oldest = store.oldest_published(urls)
+    oldest = store.oldest_published(scope)
     months: list[Month] = []
     if oldest is not None:
         month, last = Month.of(oldest, zone), Month.of(now, zone)
         while month <= last:
             months.append(month)
             month = month.next()
-    newest = store.recent_entries(1, urls)
+    newest = store.recent_entries(1, scope)
     site = config.site
     return Site(
         title=site.title,
@@ -93,6 +104,8 @@ class Selector:
         self.by_url = {
             feed.url: source for feed, source in zip(config.feeds, site.sources, strict=True)
         }
+        # Every stored feed configured (the usual case): no filter to apply at all.
+        self.scope = configured_scope(store, list(self.by_url))
 
     def entry(self, stored: StoredEntry) -> Entry | None:
         copies = tuple(
@@ -148,19 +161,20 @@ class Selector:
 
     def recent(self) -> Selection:
         limit = self.config.site.max_entries
-        stored = self.store.recent_entries(limit, list(self.by_url))
+        stored = self.store.recent_entries(limit, self.scope)
         return self._selection(
             "recent", "", self.site.title, self._entries(stored), archive=self._archive_links(None)
         )
 
     def tag(self, tag: Tag) -> Selection:
         urls = [f.url for f in self.config.feeds if tag in self.by_url[f.url].tags]
-        stored = self.store.recent_entries(self.config.site.max_entries, urls)
+        few = len(urls) * FEW_SHARE < len(self.by_url)
+        stored = self.store.recent_entries(self.config.site.max_entries, urls, few=few)
         return self._selection("tag", tag.slug, tag.name, self._entries(stored), tag=tag)
 
     def source(self, source: Source) -> Selection:
         url = next(u for u, s in self.by_url.items() if s == source)
-        stored = self.store.recent_entries(self.config.site.max_entries, [url])
+        stored = self.store.recent_entries(self.config.site.max_entries, [url], few=True)
         return self._selection(
             "source", source.slug, source.display_name, self._entries(stored), source=source
         )
@@ -168,7 +182,7 @@ class Selector:
     def month(self, month: Month) -> Selection:
         zone = self.site.zone
         stored = self.store.entries_published_between(
-            month.start(zone), month.next().start(zone), list(self.by_url)
+            month.start(zone), month.next().start(zone), self.scope
         )
         entries = tuple(reversed(self._entries(stored)))  # newest first, as everywhere
         return self._selection(

@@ -288,7 +288,9 @@ def output_problems(output: Path, feeds: bool = True) -> list[str]:
 
 
 def secrets_in(output: Path, secrets: Iterable[str]) -> list[str]:
-    text = "".join(p.read_text(encoding="utf-8", errors="replace") for p in output.rglob("*"))
+    text = "".join(
+        p.read_text(encoding="utf-8", errors="replace") for p in output.rglob("*") if p.is_file()
+    )
     return [secret for secret in secrets if secret in text]
 
 
