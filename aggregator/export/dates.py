@@ -23,18 +23,18 @@ def rfc822(value: datetime) -> str:
 def day_heading(value: datetime, zone: tzinfo, language: str) -> str:
     """``Tirsdag 1. december 2026``: CLDR's weekday and month names, capitalised as a
     heading."""
-    text = format_date(value.astimezone(zone).date(), DAY_PATTERNS[language], locale=language)
+    text = str(format_date(value.astimezone(zone).date(), DAY_PATTERNS[language], locale=language))
     return text[:1].upper() + text[1:]
 
 
 def month_name(year: int, month: int, language: str) -> str:
-    text = format_date(datetime(year, month, 1).date(), MONTH_PATTERN, locale=language)
+    text = str(format_date(datetime(year, month, 1).date(), MONTH_PATTERN, locale=language))
     return text[:1].upper() + text[1:]
 
 
 def local_time(value: datetime, zone: tzinfo, language: str) -> str:
-    return format_time(value.astimezone(zone), "short", locale=language)
+    return str(format_time(value.astimezone(zone), "short", locale=language))
 
 
 def local_date(value: datetime, zone: tzinfo, language: str) -> str:
-    return format_date(value.astimezone(zone).date(), "long", locale=language)
+    return str(format_date(value.astimezone(zone).date(), "long", locale=language))

@@ -24,7 +24,7 @@ from aggregator.export.view import (
     Tag,
 )
 from aggregator.store import Store
-from aggregator.types import Enclosure, StoredEntry
+from aggregator.types import Enclosure, FeedStatus, StoredEntry
 
 # A source, or a tag of fewer than 1/FEW_SHARE of the feeds, is read through entry_sources (an
 # index lookup and a sort of their entries); a larger tag through the newest-first walk of all
@@ -47,9 +47,8 @@ def configured_scope(store: Store, urls: list[str]) -> list[str] | None:
     return None if store.feed_urls() <= set(urls) else urls
 
 
-def build_site(config: Config, store: Store, now: datetime) -> Site:
+def _sources(config: Config, statuses: dict[str, FeedStatus]) -> tuple[Source, ...]:
     tags = {t.slug: t for t in _tags(config)}
-    statuses = {s.url: s for s in store.feed_statuses()}
     sources = []
     for feed, slug in zip(config.feeds, unique_slugs(f.name for f in config.feeds), strict=True):
         status = statuses.get(feed.url)
@@ -67,6 +66,38 @@ def build_site(config: Config, store: Store, now: datetime) -> Site:
                 moved_to=status.moved_to if status else None,
             )
         )
+    return tuple(sources)
+
+
+def _site(config: Config, sources: tuple[Source, ...], months: tuple[Month, ...],
+          updated: datetime) -> Site:  # fmt: skip
+    site = config.site
+    return Site(
+        title=site.title,
+        description=site.description,
+        base_url=site.base_url,
+        language=site.language,
+        zone=site.zone,
+        sources=sources,
+        tags=_tags(config),
+        months=months,
+        updated=updated,
+        websub_hub=site.websub_hub,
+    )
+
+
+def selection_of(
+    config: Config, stored: Sequence[StoredEntry], title: str, now: datetime
+) -> tuple[Selection, Site]:
+    """A view of entries found some other way (a search), without the store: sources'
+    health unknown, no archive."""
+    site = _site(config, _sources(config, {}), (), now)
+    entries = Selector(config, None, site)._entries(stored)
+    return Selection("recent", "", title, entries, now), site
+
+
+def build_site(config: Config, store: Store, now: datetime) -> Site:
+    sources = _sources(config, {s.url: s for s in store.feed_statuses()})
     urls = [f.url for f in config.feeds]
     scope = configured_scope(store, urls)
     zone = config.site.zone
@@ -78,25 +109,13 @@ def build_site(config: Config, store: Store, now: datetime) -> Site:
             months.append(month)
             month = month.next()
     newest = store.recent_entries(1, scope)
-    site = config.site
-    return Site(
-        title=site.title,
-        description=site.description,
-        base_url=site.base_url,
-        language=site.language,
-        zone=zone,
-        sources=tuple(sources),
-        tags=tuple(tags.values()),
-        months=tuple(months),
-        updated=newest[0].updated if newest else EPOCH,
-        websub_hub=site.websub_hub,
-    )
+    return _site(config, sources, tuple(months), newest[0].updated if newest else EPOCH)
 
 
 class Selector:
     """Turns stored entries into the view, keeping only configured sources' copies."""
 
-    def __init__(self, config: Config, store: Store, site: Site) -> None:
+    def __init__(self, config: Config, store: Store | None, site: Site) -> None:
         self.config = config
         self.store = store
         self.site = site
@@ -105,7 +124,11 @@ class Selector:
             feed.url: source for feed, source in zip(config.feeds, site.sources, strict=True)
         }
         # Every stored feed configured (the usual case): no filter to apply at all.
-        self.scope = configured_scope(store, list(self.by_url))
+        self.scope = configured_scope(store, list(self.by_url)) if store else None
+
+    def _store(self) -> Store:
+        assert self.store is not None, "a selection read from the store needs one"
+        return self.store
 
     def entry(self, stored: StoredEntry) -> Entry | None:
         copies = tuple(
@@ -161,7 +184,7 @@ class Selector:
 
     def recent(self) -> Selection:
         limit = self.config.site.max_entries
-        stored = self.store.recent_entries(limit, self.scope)
+        stored = self._store().recent_entries(limit, self.scope)
         return self._selection(
             "recent", "", self.site.title, self._entries(stored), archive=self._archive_links(None)
         )
@@ -169,19 +192,19 @@ class Selector:
     def tag(self, tag: Tag) -> Selection:
         urls = [f.url for f in self.config.feeds if tag in self.by_url[f.url].tags]
         few = len(urls) * FEW_SHARE < len(self.by_url)
-        stored = self.store.recent_entries(self.config.site.max_entries, urls, few=few)
+        stored = self._store().recent_entries(self.config.site.max_entries, urls, few=few)
         return self._selection("tag", tag.slug, tag.name, self._entries(stored), tag=tag)
 
     def source(self, source: Source) -> Selection:
         url = next(u for u, s in self.by_url.items() if s == source)
-        stored = self.store.recent_entries(self.config.site.max_entries, [url], few=True)
+        stored = self._store().recent_entries(self.config.site.max_entries, [url], few=True)
         return self._selection(
             "source", source.slug, source.display_name, self._entries(stored), source=source
         )
 
     def month(self, month: Month) -> Selection:
         zone = self.site.zone
-        stored = self.store.entries_published_between(
+        stored = self._store().entries_published_between(
             month.start(zone), month.next().start(zone), self.scope
         )
         entries = tuple(reversed(self._entries(stored)))  # newest first, as everywhere

@@ -11,9 +11,9 @@ from typing import Literal
 from urllib.parse import urljoin
 
 from aggregator.config import Config
-from aggregator.export import feed_meta
 from aggregator.export.atom import NS, render_atom
 from aggregator.export.jsonfeed import render_json_feed
+from aggregator.export.select import selection_of
 from aggregator.serve.pages import feed_title, search_href
 from aggregator.types import StoredEntry
 
@@ -32,20 +32,13 @@ def render_search_feed(
     )
     self_url = urljoin(base, search_href(query, path=f"search.{fmt}"))
     page_url = urljoin(base, search_href(query))
-    meta = feed_meta(config, now)
-    meta = type(meta)(
-        title=feed_title(config, query),
-        description=meta.description,
-        base_url=meta.base_url,
-        language=meta.language,
-        updated=now,
-    )
+    selection, site = selection_of(config, entries, feed_title(config, query), now)
     if fmt == "json":
-        document = json.loads(render_json_feed(entries, meta))
+        document = json.loads(render_json_feed(selection, site))
         document["feed_url"] = self_url
         document["home_page_url"] = page_url
         return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
-    root = ET.fromstring(render_atom(entries, meta))
+    root = ET.fromstring(render_atom(selection, site))
     root.find(f"{{{NS}}}id").text = self_url  # type: ignore[union-attr]
     for link in root.findall(f"{{{NS}}}link"):
         if link.get("rel") == "self":
