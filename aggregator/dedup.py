@@ -5,7 +5,9 @@ Two steps, so the check stays cheap as the database grows:
 1. **Candidates** come from an index, never a scan: a bottom-k sketch of the word 5-grams of
    each post's opening (the k smallest hashes, a one-hash MinHash) and a normalised title key.
    Stored posts that share at least ``MIN_SHARED_SKETCH`` sketch hashes, or the title key,
-   within the date window, are candidates. A shorter excerpt of a post shares roughly its
+   within the date window, are candidates. A value shared by more than ``COMMON_VALUE``
+   posts is left out (a document-frequency cut-off), which keeps the work per new post flat
+   as the archive grows. A shorter excerpt of a post shares roughly its
    share of the opening's shingles with the full text, so excerpts still meet their
    originals here.
 2. **Verification** is exact, on the few candidates: containment of 5-gram sets after the
@@ -41,6 +43,11 @@ _MASK = 0xFFFFFFFF
 MIN_SHARED_SKETCH = 2
 # Verification is exact and costs a parse of each candidate's HTML: look at no more than this.
 MAX_CANDIDATES = 20
+# A sketch value or title key that more stored posts share than this says nothing about any
+# of them (a stock phrase, a "Nyhedsbrev" title) and is not used to find candidates; so the
+# work per new post has a bound that does not grow with the archive. A post syndicated to
+# more feeds than this is still found: its copies share it through rarer values.
+COMMON_VALUE = 32
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _TITLE_PREFIX = re.compile(

@@ -39,9 +39,18 @@ def text(rng: random.Random, words: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(words))
 
 
+Texts = Callable[[random.Random], tuple[str, str]]
+
+
+def random_words(content_words: int) -> Texts:
+    """Title and body of uniformly random corpus words (no phrase recurs)."""
+    return lambda rng: (text(rng, 6).capitalize(), text(rng, content_words))
+
+
 def build(path: Path, entries: int, content_words: int, with_sketches: bool,
-          span: timedelta) -> Store:  # fmt: skip
+          span: timedelta, texts: Texts | None = None) -> Store:  # fmt: skip
     """A database of ``entries`` posts from FEEDS feeds, published over ``span``."""
+    texts = texts or random_words(content_words)
     store = Store.open(path)
     store.sync_feeds(
         [FeedConfig(name=f"Kommune {i}", url=f"https://kommune{i}.example.dk/feed")
@@ -82,8 +91,7 @@ def build(path: Path, entries: int, content_words: int, with_sketches: bool,
         feed = n % FEEDS
         feed_url = f"https://kommune{feed}.example.dk/feed"
         link = f"https://kommune{feed}.example.dk/nyt/{n}"
-        title = text(rng, 6).capitalize()
-        body = text(rng, content_words)
+        title, body = texts(rng)
         published = to_db_time(NOW - span + step * n)
         hashes = sketch(body) if with_sketches else ()
         uid = entry_id(feed_url, link, canonical_url(link))

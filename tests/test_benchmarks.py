@@ -38,3 +38,13 @@ def test_store_benchmark_runs_small():
 def test_dedup_quality_on_the_test_pairs():
     out = run("benchmarks.dedup_quality")
     assert "precision 1.000, recall 1.000" in out
+
+
+def test_archive_cost_benchmark_runs_small():
+    out = run("benchmarks.archive_cost", "--sizes", "200", "400", "--new-feeds", "2",
+              "--baseline")  # fmt: skip
+    rows = [line.split("|") for line in out.splitlines()[1:]]
+    assert [(r[0].strip(), r[1].strip()) for r in rows] == [
+        ("cut-off", "200"), ("cut-off", "400"), ("no cut-off", "200"), ("no cut-off", "400")
+    ]  # fmt: skip
+    assert all(r[4].strip() == "4 of 4" for r in rows)  # every copy found

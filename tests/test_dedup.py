@@ -144,3 +144,48 @@ def test_sketch_words_are_the_regular_expressions_words(text, count):
     from aggregator.dedup import _first_words, words
 
     assert _first_words(text, count) == words(text)[:count]
+
+
+def test_a_value_shared_by_too_many_posts_finds_no_candidates(server, make_config, store, clock):
+    """A feed whose every post opens with the same long boilerplate makes its sketch values
+    common: a new post with that opening is not compared with all of them (the work per post
+    stays bounded as the archive grows), and a real copy of one is still found by its title."""
+    from datetime import timedelta
+
+    from aggregator.dedup import COMMON_VALUE
+    from aggregator.normalise import normalise_entry
+    from aggregator.store.entries import KnownSources
+    from aggregator.types import ParsedEntry
+    from tests.dedup_cases import T0
+    from tests.feedgen import Item
+
+    opening = " ".join(f"ord{i} fælles indledning" for i in range(45))
+
+    def post(n: int, feed: str, title: str, rest: str) -> Item:
+        return Item(title, f"https://{feed}.example.dk/{n}",
+                    f"<p>{opening}</p><p>{rest}</p>", T0 - timedelta(hours=n % 100))  # fmt: skip
+
+    many = [post(n, "a", f"Opslag nummer {n} om emne{n}", f"Særskilt tekst {n} " * 20)
+            for n in range(COMMON_VALUE + 4)]  # fmt: skip
+    feeds = [{"name": "A", "url": server.static_feed("/a", rss("A", "https://a.example.dk", many))}]
+    config = make_config(feeds)
+    poll(config, store, clock=clock)
+
+    newcomer = post(1000, "b", "Noget helt andet", "Ny tekst om noget andet " * 20)
+    copy = post(2003, "c", many[3].title, f"Særskilt tekst {3} " * 20)
+    for name, item in (("b", newcomer), ("c", copy)):
+        document = rss(name.upper(), f"https://{name}.example.dk", [item])
+        feeds.append({"name": name.upper(), "url": server.static_feed(f"/{name}", document)})
+
+    planned = normalise_entry(
+        ParsedEntry(guid=None, link=newcomer.link, title=newcomer.title, author=None,
+                    content_html=newcomer.html, published=newcomer.published, updated=None),
+        "https://b.example.dk/feed", clock(),
+    )  # fmt: skip
+    lookup = store._entries.merge_lookup([planned], KnownSources({}, {}, set()))
+    assert planned.sketch
+    assert lookup.by_hash == {}  # every value of the opening is common: none is used
+
+    poll(make_config(feeds), store, clock=clock)
+    merged = [members for members in groups(store).values() if len(members) > 1]
+    assert [[feed for feed, _ in members] for members in merged] == [["A", "C"]]

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import sqlite_utils
 
 from aggregator.dedup import (
+    COMMON_VALUE,
     MAX_CANDIDATES,
     MIN_SHARED_SKETCH,
     DedupSettings,
@@ -68,6 +69,10 @@ class MergeLookup:
             self.by_hash.setdefault(value, []).append(target)
         if entry.title_key:
             self.by_title.setdefault(entry.title_key, []).append(target)
+
+
+# SQLite's default limit on the terms of one compound SELECT is 500.
+COMPOUND_TERMS = 250
 
 
 def _chunks(values: Sequence[Any], size: int = 500) -> list[Sequence[Any]]:
@@ -325,15 +330,24 @@ class EntryWriter:
             before=[feed_url],
         ):
             lookup.by_url.setdefault(url, []).append((target, from_db_time(published)))
-        for value, target in self._pairs_in(
-            "SELECT hash, entry_id FROM entry_sketches WHERE hash IN", hashes
-        ):
-            lookup.by_hash.setdefault(value, []).append(target)
-        for key, target in self._pairs_in(
-            "SELECT title_key, id FROM entries WHERE title_key IN", titles
-        ):
-            lookup.by_title.setdefault(key, []).append(target)
+        lookup.by_hash.update(
+            self._telling("SELECT hash, entry_id FROM entry_sketches WHERE hash = ?", hashes)
+        )
+        lookup.by_title.update(
+            self._telling("SELECT title_key, id FROM entries WHERE title_key = ?", titles)
+        )
         return lookup
+
+    def _telling(self, query: str, values: Sequence[Any]) -> dict[Any, list[str]]:
+        """The posts of each value that COMMON_VALUE or fewer posts share; a value shared by
+        more says nothing (a stock phrase, a "Nyhedsbrev" title) and is left out. Each value
+        reads at most COMMON_VALUE + 1 rows, however large the archive has grown."""
+        found: dict[Any, list[str]] = {}
+        single = f"SELECT * FROM ({query} LIMIT {COMMON_VALUE + 1})"
+        for chunk in _chunks(values, COMPOUND_TERMS):
+            for value, target in self.db.execute(" UNION ALL ".join([single] * len(chunk)), chunk):
+                found.setdefault(value, []).append(target)
+        return {value: posts for value, posts in found.items() if len(posts) <= COMMON_VALUE}
 
     def _pairs_in(
         self, query: str, values: Sequence[Any], order: str = "", before: Sequence[Any] = ()
