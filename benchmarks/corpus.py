@@ -1,8 +1,17 @@
-"""Deterministic synthetic corpus: N feeds of 20 entries (~2 KB of Danish HTML each).
+"""Deterministic synthetic corpora: N feeds of 20 entries (~2 KB of Danish HTML each).
 
-55% RSS 2.0 (WordPress-like), 30% Atom 1.0, 15% RSS 1.0/RDF. The same (N, seed) gives the same
-bytes on every machine. ``version`` 1 adds two entries to every tenth feed (the 10%-changed
-phase).
+Two presets, chosen with ``preset``:
+
+- ``classic``: 55% RSS 2.0 (WordPress-like), 30% Atom 1.0, 15% RSS 1.0/RDF, each in one plain
+  shape, with uniformly random words. The corpus the first benchmarks were tuned on.
+- ``wild``: the shapes real feeds have, in the shares given in benchmarks/shapes.py (WordPress,
+  RDF with dc:*/content:encoded/sy:*/admin:*, Atom with xhtml content and xml:base, Blogger,
+  podcasts, YouTube, Ghost, Substack, Drupal, Odoo, ISO-8859-1 and windows-1252), with prose
+  whose phrases recur as real prose does (benchmarks/prose.py), several authors and
+  categories.
+
+The same (N, preset) gives the same bytes on every machine. ``version`` 1 adds two entries to
+every tenth feed (the 10%-changed phase).
 """
 
 from __future__ import annotations
@@ -10,7 +19,10 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from functools import cache
 from xml.sax.saxutils import escape
+
+from benchmarks.shapes import SHAPES, Post, Rendered
 
 ENTRIES = 20
 BASE_TIME = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
@@ -145,3 +157,51 @@ def feed_document(feed: int, version: int = 0) -> bytes:
         f"<description>RDF</description><items><rdf:Seq>{seq}</rdf:Seq></items></channel>"
         f"{items}</rdf:RDF>"
     ).encode()
+
+
+PRESETS = ("classic", "wild")
+CLASSIC_TYPE = "application/xml; charset=utf-8"
+AUTHORS = ("Mette Kjær Sørensen", "Søren Ødegaard", "Åse Holm", "Jens Præstø", "Redaktionen")
+CATEGORIES = ("Digitalisering", "Sundhed & omsorg", "Børn og unge", "Økonomi", "OS2",
+              "Cybersikkerhed", "Kunstig intelligens", "Borgerservice")  # fmt: skip
+
+
+@cache
+def _slots() -> tuple[str, ...]:
+    """Shape names dealt over 100 slots in a fixed shuffled order, so any N holds a mix."""
+    slots = [name for name, (_, share) in SHAPES.items() for _ in range(share)]
+    random.Random(17).shuffle(slots)
+    return tuple(slots)
+
+
+def shape_of(feed: int, preset: str = "wild") -> str:
+    return _slots()[feed % 100] if preset == "wild" else kind_of(feed)
+
+
+@cache
+def _post(feed: int, number: int) -> Post:
+    from benchmarks import prose
+
+    rng = random.Random(f"wild-{feed}-{number}")
+    paragraphs = prose.paragraphs(rng)
+    paragraphs.insert(1, f'<a href="bilag/{number}.pdf">Læs bilaget</a> og se '
+                         f'<img src="/billeder/{feed}-{number}.jpg" alt="Foto"/>')  # fmt: skip
+    html = "".join(f"<p>{escape(p) if '<' not in p else p}</p>" for p in paragraphs)
+    return Post(
+        number=number,
+        title=prose.title(rng) + (" & mere" if number % 7 == 0 else ""),
+        html=html,
+        published=BASE_TIME + timedelta(hours=number * 7 + feed % 13),
+        author=rng.choice(AUTHORS),
+        categories=tuple(rng.sample(CATEGORIES, rng.randint(1, 3))),
+    )
+
+
+def document(feed: int, version: int = 0, preset: str = "classic") -> Rendered:
+    """One feed of the preset, with the Content-Type its server sends."""
+    if preset == "classic":
+        return Rendered(feed_document(feed, version), CLASSIC_TYPE)
+    count = ENTRIES + (2 if version and feed % 10 == 0 else 0)
+    posts = [_post(feed, number) for number in reversed(range(count))]
+    render, _ = SHAPES[shape_of(feed)]
+    return render(feed, posts)

@@ -3,10 +3,13 @@
     python -m benchmarks.run                              # N = 200 and 1000, 3 runs each
     python -m benchmarks.run --reader-python /path/to/reader-venv/bin/python
     python -m benchmarks.run --sizes 10 --repeats 1       # smoke run
+    python -m benchmarks.run --corpus wild                # one corpus preset only
 
 Every phase runs in a fresh process (see workload.py) against one loopback server process
-(see server.py); only the poll itself is timed. Prints one table: median and min-max per
-phase, the ratios measured in the same run, peak RSS and database size.
+(see server.py), on each corpus preset (see corpus.py). Two aggregator figures: the poll
+alone, timed inside the process, and ``aggregator poll`` timed as a whole process (start-up,
+poll and export). Prints one table: median and min-max per phase, the ratios measured in the
+same run, peak memory, database size, and the share of feeds the fast parser reads.
 """
 
 from __future__ import annotations
@@ -41,12 +44,12 @@ class Samples:
 
 
 @contextmanager
-def feed_server(n: int, latency: float) -> Iterator[str]:
+def feed_server(n: int, latency: float, corpus: str) -> Iterator[str]:
     with tempfile.TemporaryDirectory() as directory:
         port_file = Path(directory) / "port"
         process = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.server", "--n", str(n), "--port-file",
-             str(port_file), "--latency", str(latency)],
+             str(port_file), "--latency", str(latency), "--corpus", corpus],
             cwd=ROOT,
         )  # fmt: skip
         try:
@@ -170,14 +173,30 @@ def ratio(a: list[float], b: list[float]) -> str:
     return f"{statistics.median(a) / statistics.median(b):.1f}×" if a and b else "-"
 
 
+def fast_share(n: int, corpus: str) -> str:
+    """The share of the corpus's feeds the lxml fast path reads (the rest go to feedparser)."""
+    from aggregator.parse_fast import parse_fast
+    from benchmarks.corpus import document
+
+    fast = 0
+    for feed in range(n):
+        rendered = document(feed, 0, corpus)
+        headers = {"content-type": rendered.content_type}
+        fast += parse_fast(rendered.body, f"http://127.0.0.1/feed/{feed}", headers) is not None
+    return f"{fast / n:.0%} of {n} feeds"
+
+
 def main() -> None:
+    from benchmarks.corpus import PRESETS
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[200, 1000])
+    parser.add_argument("--corpus", nargs="+", choices=PRESETS, default=list(PRESETS))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
-    parser.add_argument("--workers", type=int, default=2, help="aggregator parser processes")
+    parser.add_argument("--workers", type=int, default=2, help="aggregator worker processes")
     parser.add_argument("--reader-python", help="a Python >= 3.12 with reader 3.27 installed")
     args = parser.parse_args()
     reader = args.reader_python
@@ -190,41 +209,47 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, {platform.platform()}")  # fmt: skip
     rows = []
-    for n in args.sizes:
-        ours, theirs = Samples(), Samples()
-        floors: dict[str, list[float]] = {"cold": [], "unchanged": []}
-        with feed_server(n, args.latency) as base:
-            for _ in range(args.repeats):
-                for phase, values in floor(base, n).items():
-                    floors[phase] += values
-                run_contender(sys.executable, "aggregator", base, n, ours,
-                              ("--workers", str(args.workers)))  # fmt: skip
-                if reader:
-                    run_contender(reader, "reader", base, n, theirs)
-        for phase in PHASES:
+    workers = ("--workers", str(args.workers))
+    for corpus in args.corpus:
+        for n in args.sizes:
+            ours, whole, service, theirs = Samples(), Samples(), Samples(), Samples()
+            floors: dict[str, list[float]] = {"cold": [], "unchanged": []}
+            with feed_server(n, args.latency, corpus) as base:
+                for _ in range(args.repeats):
+                    for phase, values in floor(base, n).items():
+                        floors[phase] += values
+                    run_contender(sys.executable, "aggregator", base, n, ours, workers)
+                    run_contender(sys.executable, "process", base, n, whole, workers)
+                    run_contender(sys.executable, "service", base, n, service, workers)
+                    if reader:
+                        run_contender(reader, "reader", base, n, theirs)
+            for phase in PHASES:
+                rows.append((
+                    phase, corpus, n, fmt(ours.seconds[phase]), fmt(whole.seconds[phase]),
+                    fmt(service.seconds[phase]), fmt(theirs.seconds[phase]),
+                    fmt(floors.get(phase, [])),
+                    ratio(theirs.seconds[phase], ours.seconds[phase]),
+                    ratio(theirs.seconds[phase], whole.seconds[phase]),
+                    ratio(ours.seconds[phase], floors.get(phase, [])),
+                ))  # fmt: skip
             rows.append((
-                phase, n, fmt(ours.seconds[phase]), fmt(theirs.seconds[phase]),
-                fmt(floors.get(phase, [])), ratio(theirs.seconds[phase], ours.seconds[phase]),
-                ratio(ours.seconds[phase], floors.get(phase, [])),
-            ))  # fmt: skip
-        rows.append(
-            (
-                "peak memory MiB, any phase (RSS main / PSS all processes)",
-                n,
+                "peak MiB (RSS main / PSS tree)", corpus, n,
                 f"{max(ours.peak_rss):.0f} / {max(ours.worker_rss):.0f}",
-                f"{max(theirs.peak_rss):.0f}" if theirs.peak_rss else "-",
-                "",
-                "",
-                "",
-            )
-        )
-        rows.append(("database MiB", n, f"{max(ours.db_bytes) / 2**20:.1f}",
-                     f"{max(theirs.db_bytes) / 2**20:.1f}" if theirs.db_bytes else "-",
-                     "", "", ""))  # fmt: skip
-    header = ("phase", "N", "aggregator s", "reader s", "floor s", "reader/agg", "agg/floor")
+                f"{max(whole.peak_rss):.0f} / {max(whole.worker_rss):.0f}",
+                f"{max(service.peak_rss):.0f} / {max(service.worker_rss):.0f}",
+                f"{max(theirs.peak_rss):.0f}" if theirs.peak_rss else "-", "", "", "", "",
+            ))  # fmt: skip
+            rows.append(("database MiB", corpus, n, f"{max(ours.db_bytes) / 2**20:.1f}", "", "",
+                         f"{max(theirs.db_bytes) / 2**20:.1f}" if theirs.db_bytes else "-",
+                         "", "", "", ""))  # fmt: skip
+            rows.append(("fast path", corpus, n, fast_share(n, corpus), *[""] * 7))
+    header = ("phase", "corpus", "N", "aggregator s", "aggregator poll s", "service s",
+              "reader s", "floor s", "reader/agg", "reader/poll", "agg/floor")  # fmt: skip
     table = [header, *[tuple(str(c) for c in row) for row in rows]]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    print(f"runs per phase: {args.repeats}; seconds as median (min–max)")
+    print(f"runs per phase: {args.repeats}; seconds as median (min–max); aggregator = the "
+          "poll in-process; aggregator poll = the whole `aggregator poll` process; service = "
+          "`aggregator run` from its start to the end of its poll")  # fmt: skip
     for row in table:
         print(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
 

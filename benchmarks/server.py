@@ -1,6 +1,7 @@
 """Loopback feed server for the benchmarks, run as its own process so its CPU is not the
 client's: ETag, Last-Modified and 304s, an optional added latency, and a switch to the
-corpus version where 10% of the feeds changed (``GET /_version/1``)."""
+corpus version where 10% of the feeds changed (``GET /_version/1``), for either corpus preset
+(see corpus.py), each document with the Content-Type its kind of server sends."""
 
 from __future__ import annotations
 
@@ -11,20 +12,23 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from benchmarks.corpus import feed_document
+from benchmarks.corpus import PRESETS, document
+
+Documents = dict[int, dict[int, tuple[bytes, str, str]]]
 
 
-def build(n: int) -> dict[int, dict[int, tuple[bytes, str]]]:
-    versions: dict[int, dict[int, tuple[bytes, str]]] = {0: {}, 1: {}}
+def build(n: int, preset: str) -> Documents:
+    versions: Documents = {0: {}, 1: {}}
     for feed in range(n):
         for version in (0, 1):
-            body = feed_document(feed, version)
-            versions[version][feed] = (body, '"' + hashlib.sha1(body).hexdigest()[:20] + '"')
+            rendered = document(feed, version, preset)
+            etag = '"' + hashlib.sha1(rendered.body).hexdigest()[:20] + '"'
+            versions[version][feed] = (rendered.body, etag, rendered.content_type)
     return versions
 
 
-def serve(n: int, port_file: Path, latency: float) -> None:
-    documents = build(n)
+def serve(n: int, port_file: Path, latency: float, preset: str) -> None:
+    documents = build(n, preset)
     state = {"version": 0}
     modified = {0: "Sun, 01 Nov 2026 08:00:00 GMT", 1: "Mon, 02 Nov 2026 08:00:00 GMT"}
 
@@ -43,7 +47,7 @@ def serve(n: int, port_file: Path, latency: float) -> None:
                 return
             try:
                 feed = int(self.path.rsplit("/", 1)[1])
-                body, etag = documents[state["version"]][feed]
+                body, etag, content_type = documents[state["version"]][feed]
             except (ValueError, KeyError):
                 self._reply(404, b"", {})
                 return
@@ -54,7 +58,7 @@ def serve(n: int, port_file: Path, latency: float) -> None:
             if self.headers.get("If-None-Match") == etag:
                 self._reply(304, b"", headers)
                 return
-            self._reply(200, body, {**headers, "Content-Type": "application/xml; charset=utf-8"})
+            self._reply(200, body, {**headers, "Content-Type": content_type})
 
         def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
             self.send_response(status)
@@ -83,8 +87,9 @@ if __name__ == "__main__":
     parser.add_argument("--n", type=int, required=True)
     parser.add_argument("--port-file", type=Path, required=True)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
+    parser.add_argument("--corpus", choices=PRESETS, default="classic")
     args = parser.parse_args()
     try:
-        serve(args.n, args.port_file, args.latency)
+        serve(args.n, args.port_file, args.latency, args.corpus)
     except KeyboardInterrupt:
         sys.exit(0)

@@ -19,14 +19,17 @@ def run(*args: str) -> str:
 
 
 def test_poll_benchmark_runs_at_n_10():
-    out = run("benchmarks.run", "--sizes", "10", "--repeats", "1")
+    out = run("benchmarks.run", "--sizes", "10", "--repeats", "1", "--corpus", "wild")
     lines = out.splitlines()
     assert lines[0].startswith("machine: ")
-    phases = [line.split("|")[0].strip() for line in lines[3:]]
-    assert phases[:3] == ["cold", "unchanged", "changed"]
-    cold = lines[3].split("|")
-    assert cold[1].strip() == "10"
-    assert cold[3].strip() == "-"  # no reader given
+    rows = [[cell.strip() for cell in line.split("|")] for line in lines[3:]]
+    assert [row[0] for row in rows[:3]] == ["cold", "unchanged", "changed"]
+    cold = rows[0]
+    assert cold[1:3] == ["wild", "10"]
+    assert all(cell != "-" for cell in cold[3:6])  # in-process, whole process, service
+    assert cold[6] == "-"  # no reader given
+    assert rows[-1][0] == "fast path"
+    assert rows[-1][3].endswith("of 10 feeds")
 
 
 def test_store_benchmark_runs_small():
@@ -48,3 +51,24 @@ def test_archive_cost_benchmark_runs_small():
         ("cut-off", "200"), ("cut-off", "400"), ("no cut-off", "200"), ("no cut-off", "400")
     ]  # fmt: skip
     assert all(r[4].strip() == "4 of 4" for r in rows)  # every copy found
+
+
+def test_every_shape_of_the_wild_corpus_is_a_feed_feedparser_reads_whole():
+    """Each shape is well-formed, in its declared encoding, and feedparser (the parser of
+    record) reads its 20 entries with Danish letters intact and no warning."""
+    from aggregator.parse import parse_feed
+    from benchmarks.corpus import document, shape_of
+    from benchmarks.shapes import SHAPES
+
+    first = {}
+    for feed in range(100):
+        first.setdefault(shape_of(feed), feed)
+    assert set(first) == set(SHAPES)
+    for name, feed in first.items():
+        rendered = document(feed, 0, "wild")
+        parsed = parse_feed(rendered.body, f"https://kommune{feed}.example.dk/feed",
+                            {"content-type": rendered.content_type}, fast=False)  # fmt: skip
+        assert parsed.warning is None, name
+        assert len(parsed.entries) == 20, name
+        assert any("ø" in e.content_html or "æ" in e.content_html for e in parsed.entries), name
+    assert len(document(0, 1, "wild").body) > len(document(0, 0, "wild").body)  # changed phase
