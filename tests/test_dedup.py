@@ -182,7 +182,9 @@ def test_a_value_shared_by_too_many_posts_finds_no_candidates(server, make_confi
                     content_html=newcomer.html, published=newcomer.published, updated=None),
         "https://b.example.dk/feed", clock(),
     )  # fmt: skip
-    lookup = store._entries.merge_lookup([planned], KnownSources({}, {}, set()))
+    lookup = store._entries.merge_lookup(
+        "https://b.example.dk/feed", [planned], KnownSources({}, {}, set())
+    )
     assert planned.sketch
     assert lookup.by_hash == {}  # every value of the opening is common: none is used
 
