@@ -60,7 +60,7 @@ def test_every_shape_of_the_wild_corpus_is_a_feed_feedparser_reads_whole():
     from benchmarks.corpus import document, shape_of
     from benchmarks.shapes import SHAPES
 
-    first = {}
+    first: dict[str, int] = {}
     for feed in range(100):
         first.setdefault(shape_of(feed), feed)
     assert set(first) == set(SHAPES)
