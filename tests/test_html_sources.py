@@ -10,12 +10,15 @@ from typing import Any
 import pytest
 
 from aggregator.config import parse_config
+from aggregator.discover import FeedLink, candidate_urls, feed_links
 from aggregator.errors import ConfigError, ParseError
+from aggregator.guess import guess_item_selector
+from aggregator.page_dates import parse_date
 from aggregator.parse import parse_feed
 from aggregator.parse_html import extract, parse_html
 from aggregator.pipeline import poll
 from aggregator.store import Store
-from aggregator.types import HtmlSource
+from aggregator.types import HtmlSource, Selector
 from tests.feedserver import FeedServer, Response, feed_route
 
 HTML = Path(__file__).parent / "pages"  # fixture pages in the shapes of Danish CMSs
@@ -378,3 +381,41 @@ def test_an_html_page_configured_as_a_feed_names_the_feed_it_links_to():
         "not a feed: the server sent an HTML page; it links to "
         "https://www.os2.eu/blog/nyheder-2/feed — update feeds.yaml or run aggregator add"
     )
+
+
+@pytest.mark.parametrize("name", sorted(CMS_SHAPES))
+def test_the_guessed_item_selector_finds_each_cms_list(name):
+    content = (HTML / name).read_bytes()
+    guessed = guess_item_selector(content)
+    assert guessed is not None
+    found = extract(content, "https://www.kl.dk/nyheder/", {}, HtmlSource(items=Selector(guessed)))
+    assert [e.title for e in found.entries] == [title for title, _, _ in EXPECTED[name]]
+
+
+def test_feed_discovery_reads_alternate_links_and_knows_odoo_paths():
+    page = (HTML / "odoo_blog.html").read_bytes()
+    assert feed_links(page, "https://www.os2.eu/blog/nyheder-2") == [
+        FeedLink("https://www.os2.eu/blog/nyheder-2/feed", "Atom", "Atom Feed")
+    ]
+    json_feed = b'<link rel="alternate" type="application/feed+json" href="/feed.json">'
+    assert feed_links(json_feed, "https://e.dk/")[0].kind == "JSON Feed"
+    candidates = candidate_urls("https://www.os2.eu/blog/nyheder-2/page/2")
+    assert candidates[0] == "https://www.os2.eu/blog/nyheder-2/feed"
+    assert "https://www.os2.eu/feed.json" in candidates
+    assert "https://www.os2.eu/atom.xml" in candidates
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("27. november 2026", utc(2026, 11, 26, 23)),
+        ("27. nov. 2026", utc(2026, 11, 26, 23)),
+        ("27-11-2026", utc(2026, 11, 26, 23)),
+        ("03-04-2026", utc(2026, 4, 2, 22)),  # 3 April: day first, summer time
+        ("2026-11-27T10:00:00+01:00", utc(2026, 11, 27, 9)),
+        ("Publiceret 12. januar 2026", utc(2026, 1, 11, 23)),
+        ("ingen dato her", None),
+    ],
+)
+def test_danish_dates(text, expected):
+    assert parse_date(text) == expected

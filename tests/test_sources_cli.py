@@ -299,3 +299,32 @@ def test_a_configured_html_page_names_its_feed_in_the_poll_error(tmp_path, serve
     )
     result = invoke("poll", "-c", str(path))
     assert f"it links to {server.base_url}/blog/nyheder-2/feed" in result.output
+
+
+def test_poll_and_status_of_an_html_source_through_the_worker_processes(tmp_path, server):
+    """`aggregator poll` fetches and parses in its worker processes: the selectors, the
+    followed pages and the selector's failure all travel that road."""
+    url = serve_page(server, "/nyheder/", "umbraco_list.html")
+    for path in (
+        "/nyheder/2026/november/kommunerne-faar-ny-faelles-it-platform/",
+        "/nyheder/nyheder/2026/november/oekonomiaftale-digitalisering/",
+        "/nyheder/2026/oktober/ai-i-jobcentrene/?utm_source=forside",
+    ):
+        server.route(path, feed_route((PAGES / "umbraco_article.html").read_bytes(), HTML_TYPE))
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        "poll:\n  allow_private_hosts: [127.0.0.1]\n  workers: 2\nfeeds:\n"
+        f"  - name: KL\n    url: {url}\n    type: html\n    items: .news-list article\n"
+        "    fields: {date: .news-list__date}\n    follow: true\n",
+        encoding="utf-8",
+    )
+    first = invoke("poll", "-c", str(config))
+    assert "3 new" in first.output, first.output
+    redesigned = (PAGES / "umbraco_list.html").read_bytes().replace(b"news-list", b"nyheder")
+    server.route("/nyheder/", feed_route(redesigned, content_type=HTML_TYPE))
+    invoke("retry", "-c", str(config), "KL")
+    invoke("poll", "-c", str(config))
+    status = invoke("status", "-c", str(config))
+    assert "item selector `.news-list article` matched 0 elements; the page changed?" in (
+        status.output
+    ), status.output
