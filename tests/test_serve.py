@@ -405,13 +405,15 @@ def test_run_with_serve_polls_and_serves_in_one_process(tmp_path, server):
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        deadline, health, found = time.monotonic() + 60, None, ""
+        deadline, health, found, feed = time.monotonic() + 60, None, "", None
         while time.monotonic() < deadline:
             try:
                 health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
                 search = httpx.get(f"http://127.0.0.1:{port}/search?q=aarhus", timeout=5)
                 found = search.text
-                if health.status_code == 200 and "<mark>" in found:
+                # The export follows the poll's writes, so search can find posts before it ends.
+                feed = httpx.get(f"http://127.0.0.1:{port}/atom.xml", timeout=5).status_code
+                if health.status_code == 200 and "<mark>" in found and feed == 200:
                     break
             except httpx.TransportError:
                 pass  # not listening yet
@@ -419,7 +421,7 @@ def test_run_with_serve_polls_and_serves_in_one_process(tmp_path, server):
         assert health is not None
         assert health.status_code == 200
         assert "<mark>Århus</mark>" in found, health.json()  # the poller's entries, found
-        assert httpx.get(f"http://127.0.0.1:{port}/atom.xml", timeout=5).status_code == 200
+        assert feed == 200
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
