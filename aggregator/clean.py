@@ -8,7 +8,7 @@ here, with the limits as constants the README documents.
 from __future__ import annotations
 
 import re
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 # Characters XML 1.0 forbids: one of them makes a whole merged feed unreadable.
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -62,13 +62,22 @@ def safe_url(value: str | None, base: str | None = None) -> str | None:
     try:
         # urljoin would answer an empty "https://" with the base itself.
         absolute = urljoin(base, value) if base and not urlsplit(value).scheme else value
-        parts = urlsplit(absolute)
+    except ValueError:
+        return None
+    return absolute if web_parts(absolute) else None
+
+
+def web_parts(url: str) -> SplitResult | None:
+    """The parts of an absolute http(s) URL with a host, a well-formed port and no backslash
+    in its authority (which browsers and servers split differently); else None."""
+    try:
+        parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a malformed port
     except ValueError:
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname or "\\" in parts.netloc:
         return None
-    return absolute
+    return parts
 
 
 _TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*?(/?)>")

@@ -32,6 +32,7 @@ from aggregator.clean import (
     maybe_xml_text,
     over_content_cap,
     safe_url,
+    web_parts,
     xml_text,
 )
 from aggregator.dedup import sketch, title_key
@@ -144,12 +145,8 @@ _BASE_URL: ContextVar[str | None] = ContextVar("base_url", default=None)
 @functools.lru_cache(maxsize=256)
 def _origin(base: str) -> tuple[str, str, str] | None:
     """Scheme, host and ``scheme://netloc`` of an http(s) base URL with no surprises in it."""
-    try:
-        parts = urlsplit(base)
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.netloc or "\\" in parts.netloc:
+    parts = web_parts(base)
+    if parts is None:
         return None
     return parts.scheme, (parts.hostname or "").lower(), f"{parts.scheme}://{parts.netloc}"
 
@@ -293,15 +290,23 @@ def document_keys(entries: Sequence[ParsedEntry], trust_guid: bool) -> list[str]
         else:
             keys.append(entry_key(entry, trust_guid))
     # A link key that is another post's id (one post's guid is the URL another links to):
-    # the post keyed by its link has an id of its own to go by.
-    owners: dict[str, set[str | None]] = {}
-    for entry, key in zip(entries, keys, strict=True):
-        owners.setdefault(key, set()).add(entry.guid)
-    for index, (entry, key) in enumerate(zip(entries, keys, strict=True)):
-        if entry.guid and len(owners[key]) > 1 and key != _bounded_key(entry.guid):
-            unique_id = len(items_of_id[entry.guid]) == 1
-            keys[index] = _bounded_key(entry.guid) if unique_id else entry_key(_anonymous(entry))
-    return keys
+    # the post keyed by its link has an id of its own to go by. Going by it can make it
+    # collide with a third post's link, so repeat until no two ids share a key; each entry
+    # moves at most once (link -> id -> what it says), so this ends.
+    while True:
+        owners: dict[str, set[str | None]] = {}
+        for entry, key in zip(entries, keys, strict=True):
+            owners.setdefault(key, set()).add(entry.guid)
+        moved = False
+        for index, (entry, key) in enumerate(zip(entries, keys, strict=True)):
+            if entry.guid and len(owners[key]) > 1 and key != _bounded_key(entry.guid):
+                unique_id = len(items_of_id[entry.guid]) == 1
+                own = _bounded_key(entry.guid) if unique_id else entry_key(_anonymous(entry))
+                if own != key:
+                    keys[index] = own
+                    moved = True
+        if not moved:
+            return keys
 
 
 def _anonymous(entry: ParsedEntry) -> ParsedEntry:

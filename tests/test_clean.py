@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from aggregator.clean import (
     MAX_CONTENT_BYTES,
+    MAX_NESTING,
     MAX_TITLE_CHARS,
     flatten_nesting,
     safe_url,
@@ -147,12 +147,10 @@ def test_a_feed_gives_at_most_its_newest_entries_per_poll():
 def test_deep_nesting_is_flattened_before_sanitising(tag):
     depth = 100_000
     fragment = f"<{tag}>" * depth + "dybt æøå" + f"</{tag}>" * depth
-    started = time.perf_counter()
     plan = normalise_entry(_entry(content_html=fragment), FEED, NOW)
-    elapsed = time.perf_counter() - started
     assert "dybt æøå" in plan.content_html
-    # A few milliseconds per KiB at most (the body is about 1 MiB).
-    assert elapsed < 3.0, elapsed
+    # Only the outer MAX_NESTING levels reach the sanitiser (whose cost grows with depth).
+    assert 0 < plan.content_html.count(f"<{tag}") <= MAX_NESTING
 
 
 def test_ordinary_markup_is_left_alone_by_the_depth_bound():

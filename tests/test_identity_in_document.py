@@ -202,3 +202,18 @@ def test_distinct_ids_in_are_that_many_entries_stored(document, random):
         (count,) = store.db.execute("SELECT count(*) FROM entry_sources").fetchone()
         assert count == len(items)
         store.close()
+
+
+def test_a_post_keyed_by_its_id_does_not_take_a_third_posts_link_key(publish, store):
+    # Repeats make the ids look broken, so links key the posts. One post's id is the URL a
+    # second post links to; going by its own id instead, the second post's key becomes a
+    # fragment URL that a third post links to; that third post goes by its id too.
+    page = "https://os2.eu/2017/06/26.html"
+    a = Item("Nyhed", f"{page}#a0", "<p>Samme tekst.</p>", WHEN, guid="https://os2.eu/p/1")
+    b = Item("Nyhed", f"{page}#a0", "<p>Samme tekst.</p>", WHEN, guid="tag:os2.eu,2026:2")
+    c = Item("Nyhed", "https://os2.eu/p/1", "<p>Samme tekst.</p>", WHEN, guid=f"{page}#a3")
+    d = Item("Nyhed", f"{page}#a3", "<p>Samme tekst.</p>", WHEN, guid="tag:os2.eu,2026:9")
+    body = rss("OS2", "https://os2.eu/", [a, b, c, d, b, b, d])
+    assert publish("/os2", body).new == 4
+    assert store.entry_count() == 4
+    assert publish("/os2", body).new == 0
