@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
-import socket
 import ssl
 import threading
 import time
@@ -29,9 +28,13 @@ import httpx
 from aggregator.crawl import Robots, fetch_html_source
 from aggregator.fetch_limits import (
     ACCEPT_ENCODING,
+    LOOKUP_TIMED_OUT,
+    Admit,
+    BlockedAddress,
     BodyTooLarge,
     DeadlineBackend,
     DeadlinePassed,
+    Resolver,
     UnsupportedEncoding,
     current,
     read_body,
@@ -62,10 +65,6 @@ class FetchOptions:
     max_entries_per_feed: int = 500
 
 
-class BlockedAddress(httpx.RequestError):
-    """The target resolves to an address a public feed has no business being on."""
-
-
 def _forbidden(address: str) -> str | None:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
@@ -87,50 +86,33 @@ def _port(url: httpx.URL) -> int:
     return url.port or (443 if url.scheme == "https" else 80)
 
 
-def address_guard(allow_hosts: frozenset[str]) -> Callable[[httpx.Request], None]:
-    """A request hook, so it also runs for every redirect hop.
+def address_policy(allow_hosts: frozenset[str]) -> Admit:
+    """The check of each address a fetch connects to, for every redirect hop too.
 
     An allow-list entry ``host`` allows that host on the port of the feed being fetched
-    only; ``host:port`` allows that port. It resolves the name itself; a DNS answer that
-    changes between this check and the connection (rebinding) is not covered.
+    only; ``host:port`` allows that port.
     """
     entries = [allow_entry(entry) for entry in allow_hosts]
     pairs = {(host, port) for host, port in entries if port is not None}
     bare = {host for host, port in entries if port is None}
 
-    def allowed(host: str, port: int) -> bool:
-        return (host, port) in pairs or (host in bare and port == current.feed_port)
+    def refusal(host: str, port: int, address: str) -> str | None:
+        host = host.lower()
+        if (host, port) in pairs or (host in bare and port == current.feed_port):
+            return None
+        kind = _forbidden(address)
+        if kind is None:
+            return None
+        listed = host in bare or any(h == host for h, _ in pairs)
+        hint = (
+            f"only the feed's own port is allowed: list {host}:{port} "
+            "in poll.allow_private_hosts to allow this one"
+            if listed
+            else "list the host in poll.allow_private_hosts to allow it"
+        )
+        return f"refused to connect to {host} ({address}), a {kind} address; {hint}"
 
-    def check(request: httpx.Request) -> None:
-        host = request.url.host.lower()
-        if request.url.scheme not in ("http", "https"):
-            return
-        port = _port(request.url)
-        if allowed(host, port):
-            return
-        try:
-            addresses = [str(ipaddress.ip_address(host))]
-        except ValueError:
-            try:
-                infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-            except OSError as exc:
-                raise httpx.ConnectError(f"cannot resolve {host}: {exc}", request=request) from exc
-            addresses = sorted({str(info[4][0]) for info in infos})
-        for address in addresses:
-            if kind := _forbidden(address):
-                listed = host in bare or any(h == host for h, _ in pairs)
-                hint = (
-                    f"only the feed's own port is allowed: list {host}:{port} "
-                    "in poll.allow_private_hosts to allow this one"
-                    if listed
-                    else "list the host in poll.allow_private_hosts to allow it"
-                )
-                raise BlockedAddress(
-                    f"refused to connect to {host} ({address}), a {kind} address; {hint}",
-                    request=request,
-                )
-
-    return check
+    return refusal
 
 
 @functools.cache
@@ -149,7 +131,7 @@ def preload() -> None:
 
 
 @contextmanager
-def make_client(options: FetchOptions) -> Iterator[httpx.Client]:
+def make_client(options: FetchOptions, resolver: Resolver | None = None) -> Iterator[httpx.Client]:
     """A synchronous client shared by the fetch threads.
 
     Threads and the sync client, not asyncio: measured on the benchmark corpus, httpx's async
@@ -160,12 +142,12 @@ def make_client(options: FetchOptions) -> Iterator[httpx.Client]:
     limits = httpx.Limits(
         max_connections=options.concurrency, max_keepalive_connections=options.concurrency
     )
-    hooks = {"request": [address_guard(options.allow_hosts)]} if options.block_private else {}
+    admit = address_policy(options.allow_hosts) if options.block_private else None
     transport = httpx.HTTPTransport(verify=tls_context(), trust_env=False, limits=limits)
-    # httpx takes no network backend; httpcore's pool does, and every connect, read and
-    # write then keeps to the fetch's total deadline.
+    # httpx takes no network backend; httpcore's pool does, and every lookup, connect, read
+    # and write then keeps to the fetch's total deadline.
     pool = transport._pool
-    pool._network_backend = DeadlineBackend(pool._network_backend)
+    pool._network_backend = DeadlineBackend(pool._network_backend, resolver or Resolver(), admit)
     with httpx.Client(
         transport=transport,
         timeout=timeout,
@@ -176,7 +158,6 @@ def make_client(options: FetchOptions) -> Iterator[httpx.Client]:
             "Accept": ACCEPT,
             "Accept-Encoding": ACCEPT_ENCODING,
         },
-        event_hooks=hooks,
         trust_env=False,
     ) as client:
         yield client
@@ -193,7 +174,9 @@ def _conditional_headers(state: FeedState) -> dict[str, str]:
 
 def _describe(exc: Exception) -> str:
     """Plain words for the admin; the httpx class name alone says little."""
-    if isinstance(exc, BlockedAddress):
+    if isinstance(exc.__cause__, BlockedAddress):
+        return str(exc)
+    if isinstance(exc, httpx.ConnectTimeout) and str(exc).startswith(LOOKUP_TIMED_OUT):
         return str(exc)
     if isinstance(exc, httpx.TooManyRedirects):
         return "too many redirects"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import socket
+import threading
 import time
 import zlib
 from datetime import UTC, datetime
@@ -13,7 +15,7 @@ import pytest
 from aggregator.config import parse_config
 from aggregator.errors import ConfigError
 from aggregator.fetch import FetchOptions, fetch_feed, make_client
-from aggregator.fetch_limits import BodyTooLarge, read_body
+from aggregator.fetch_limits import BodyTooLarge, Resolver, read_body
 from aggregator.hosts import allow_entry
 from aggregator.types import FeedState, FetchResult
 from tests.bombs import bomb as make_bomb
@@ -130,3 +132,77 @@ def test_allow_list_entries_are_host_or_host_port(entry, expected):
 def test_a_bad_allow_list_entry_is_a_config_error(entry):
     with pytest.raises(ConfigError, match=r"poll\.allow_private_hosts"):
         parse_config({"poll": {"allow_private_hosts": [entry]}})
+
+
+class Names:
+    """A name service of our own for made-up hosts: answers from a table, after ``delay``
+    seconds or, for a host marked hanging, only once released (a dead name server)."""
+
+    def __init__(self, table: dict[str, tuple[str, ...]], hanging: frozenset[str] = frozenset()):
+        self.table, self.hanging = table, hanging
+        self.asked: list[str] = []
+        self.release = threading.Event()
+
+    def __call__(self, host: str, port: int) -> list[tuple[object, ...]]:
+        self.asked.append(host)
+        if host in self.hanging:
+            self.release.wait(30)
+        if host not in self.table:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in self.table[host]]
+
+
+def fetch_via(names: Names, url: str, **options) -> FetchResult:
+    opts = FetchOptions(**{"timeout_seconds": 2.0, **options})
+    with make_client(opts, Resolver(names)) as client:
+        return fetch_feed(
+            client, FeedState(url), NOW, opts.max_body_bytes, opts.total_timeout_seconds
+        )
+
+
+def test_a_hanging_name_lookup_is_held_to_the_fetch_deadline(server: FeedServer):
+    names = Names({"feeds.test": ("127.0.0.1",)}, hanging=frozenset({"feeds.test"}))
+    port = server.base_url.rsplit(":", 1)[1]
+    started = time.monotonic()
+    try:
+        result = fetch_via(names, f"http://feeds.test:{port}/f", connect_timeout_seconds=0.5)
+    finally:
+        names.release.set()
+    assert result.error == "timed out looking up feeds.test"
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_name_is_looked_up_once_and_the_answer_is_the_address_connected_to(server: FeedServer):
+    server.static("/f", Response(200, BODY))
+    port = server.base_url.rsplit(":", 1)[1]
+    # 127.0.0.2 is loopback too, but nothing listens there: the next address is tried.
+    names = Names({"feeds.test": ("127.0.0.2", "127.0.0.1")})
+    opts = FetchOptions(timeout_seconds=2.0, allow_hosts=frozenset({"feeds.test"}))
+    with make_client(opts, Resolver(names)) as client:
+        for _ in range(3):
+            result = fetch_feed(client, FeedState(f"http://feeds.test:{port}/f"), NOW, 1 << 20)
+            assert result.error is None
+            assert result.content == BODY
+    assert names.asked == ["feeds.test"]
+    assert {r.headers.get("host") for r in server.requests_to("/f")} == {f"feeds.test:{port}"}
+
+
+def test_a_name_that_resolves_to_a_private_address_is_refused(server: FeedServer):
+    server.static("/f", Response(200, BODY))
+    port = server.base_url.rsplit(":", 1)[1]
+    names = Names({"intranet.test": ("10.1.2.3",), "feeds.test": ("127.0.0.1",)})
+    refused = fetch_via(names, f"http://intranet.test:{port}/f")
+    assert refused.error is not None
+    assert refused.error.startswith("refused to connect to intranet.test (10.1.2.3), a private")
+    redirected = server.redirect("/r", f"http://feeds.test:{port}/f")
+    hop = fetch_via(names, redirected, allow_hosts=frozenset({"127.0.0.1"}))
+    assert hop.error is not None
+    assert "feeds.test (127.0.0.1), a loopback" in hop.error
+    assert not server.requests_to("/f")
+
+
+def test_an_unknown_name_is_a_plain_error():
+    result = fetch_via(Names({}), "http://nowhere.test/feed")
+    assert result.error == (
+        "cannot connect: cannot resolve nowhere.test: [Errno -2] Name or service not known"
+    )
