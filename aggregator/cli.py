@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from aggregator.health import FeedHealth
     from aggregator.pipeline import PollReport
     from aggregator.serve import ServerOptions
-    from aggregator.store import Store
+    from aggregator.store import PruneReport, Store
     from aggregator.types import FeedStatus, FeedUpdateResult
     from aggregator.workers import WorkerPool
 
@@ -568,7 +568,10 @@ def _print_status(rows: list[FeedHealth], removed: list[FeedHealth], config: Con
             click.echo(("\n" if first_note else "") + f"{status.name}: " + "; ".join(notes))
             first_note = False
     if removed:
-        click.echo("\nNo longer configured (not polled; their entries are kept):")
+        click.echo(
+            "\nNo longer configured (not polled; their entries are kept until "
+            "aggregator prune --yes):"
+        )
         for line in console.table(
             ("FEED", "URL", "ENTRIES"),
             (
@@ -579,7 +582,7 @@ def _print_status(rows: list[FeedHealth], removed: list[FeedHealth], config: Con
             click.echo(f"  {line}")
 
 
-def _parse_since(text: str, now: datetime, zone: tzinfo) -> datetime:
+def _parse_since(text: str, now: datetime, zone: tzinfo, hint: str = "--since") -> datetime:
     """``2026-11-23``, ``2026-11-23T08:00``, or ``3d`` / ``12h`` ago; dates in the site's zone."""
     import re
 
@@ -594,7 +597,7 @@ def _parse_since(text: str, now: datetime, zone: tzinfo) -> datetime:
     except ValueError:
         raise click.BadParameter(
             f"{text!r} is not a date: use e.g. 2026-11-23, 2026-11-23T08:00 or 7d",
-            param_hint="--since",
+            param_hint=hint,
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
@@ -746,6 +749,71 @@ def split_command(config_path: Path, entry_id: str, feed: str) -> None:
         f"{match.name}'s copy is split off and will not be merged again; "
         "it appears as its own post after the next poll."
     )
+
+
+@cli.command("prune")
+@config_option
+@click.option(
+    "--older-than",
+    "older_than",
+    help="Also posts published before this (365d, 12h, 2025-01-01) that no configured feed "
+    "still carries.",
+)
+@click.option(
+    "--yes", "confirmed", is_flag=True, help="Delete; without it, only show what would go."
+)
+def prune_command(config_path: Path, older_than: str | None, confirmed: bool) -> None:
+    """Delete the stored posts of feeds no longer in feeds.yaml (and, with --older-than, old
+    posts), then export again. Without --yes only says what would be deleted.
+
+    A post also found in a configured feed only loses the removed feed's copy; a post still in
+    its feed is never deleted for its age (the next poll would bring it back as new)."""
+    from aggregator.export import export_feeds
+
+    config = load_config(config_path)
+    now = now_utc()
+    before = _parse_since(older_than, now, config.site.zone, "--older-than") if older_than else None
+    if not config.database_path.exists():
+        click.echo(f"no database yet ({config.database_path}): nothing to prune")
+        return
+    keep = [f.url for f in config.feeds]
+    with open_store(config, read_only=not confirmed) as store:
+        report = store.prune(keep, before, dry_run=not confirmed)
+        exported = (
+            export_feeds(config, store, now, rerender_months=True)
+            if (confirmed and (report.entries or report.feeds or report.copies_kept))
+            else None
+        )
+    _print_prune(report, config, before)
+    if exported is not None:
+        say(f"Exported {console.plural(exported.entries, 'entry')} to {config.output_dir}.")
+
+
+def _print_prune(report: PruneReport, config: Config, before: datetime | None) -> None:
+    if not (report.entries or report.feeds or report.copies_kept):
+        say("Nothing to prune.")
+        return
+    if report.feeds:
+        say("No longer configured:")
+        for line in console.table(
+            ("FEED", "URL", "ENTRIES"),
+            ((f.name, f.url, console.plural(f.copies, "entry")) for f in report.feeds),
+        ):
+            say(f"  {line}")
+    verb = "Deleted" if report.applied else "Would delete"
+    parts = [f"{verb} {console.plural(report.entries, 'entry')}"]
+    if before is not None:
+        parts.append(f" ({report.by_age} published before {_local(before, config)})")
+    if report.feeds:
+        parts.append(f" and {console.plural(len(report.feeds), 'feed')}")
+    say("".join(parts) + ".")
+    if report.copies_kept:
+        say(
+            f"{console.plural(report.copies_kept, 'entry')} also found in a configured feed "
+            f"{'are' if report.copies_kept != 1 else 'is'} kept without the removed copies."
+        )
+    if not report.applied:
+        say("Nothing was deleted: run again with --yes to delete.")
 
 
 @cli.command("run")

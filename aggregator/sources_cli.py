@@ -160,7 +160,8 @@ def add_command(config_path: Path, url: str, name: str | None, tags: str, dry_ru
 
 @click.argument("name")
 def remove_command(config_path: Path, name: str) -> None:
-    """Remove the source NAME from feeds.yaml (its stored posts stay in the database)."""
+    """Remove the source NAME from feeds.yaml (its stored posts stay in the database until
+    aggregator prune --yes)."""
     from aggregator.config import load_config
     from aggregator.feeds_file import remove_source, save
 

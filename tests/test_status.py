@@ -53,7 +53,9 @@ def test_disabled_removed_and_retried_feeds(tmp_path, server):
     assert re.search(r"^Død +retry pending +404 +- +next run ", out, re.M), out
     assert "last error" not in out  # the 404 is from before the retry
     assert re.search(r"^KL +never polled +- +- +next run", out, re.M), out
-    removed = out.split("No longer configured (not polled; their entries are kept):\n")
+    removed = out.split(
+        "No longer configured (not polled; their entries are kept until aggregator prune --yes):\n"
+    )
     assert [line.split() for line in removed[1].splitlines()] == [
         ["FEED", "URL", "ENTRIES"], ["OS2", os2, "3", "entries"]
     ]  # fmt: skip

@@ -123,8 +123,11 @@ def _publish_months(
     return sealed & {m.key for m in site.months}
 
 
-def export_feeds(config: Config, store: Store, now: datetime) -> ExportReport:
-    """Write every output into ``output_dir``; files whose bytes are unchanged are left alone."""
+def export_feeds(
+    config: Config, store: Store, now: datetime, *, rerender_months: bool = False
+) -> ExportReport:
+    """Write every output into ``output_dir``; files whose bytes are unchanged are left alone.
+    ``rerender_months``: finished months too, after posts were deleted from them (prune)."""
     site = build_site(config, store, now)
     selector = Selector(config, store, site)
     try:
@@ -142,7 +145,8 @@ def export_feeds(config: Config, store: Store, now: datetime) -> ExportReport:
         for source in site.sources:
             publisher.publish(selector.source(source))
         fingerprint = _fingerprint(config)
-        sealed = _publish_months(publisher, selector, _sealed(output, fingerprint), now)
+        was_sealed = set() if rerender_months else _sealed(output, fingerprint)
+        sealed = _publish_months(publisher, selector, was_sealed, now)
         manifest = {"fingerprint": fingerprint, "months": sorted(sealed)}
         generation.add(OPML_FILE, render_opml(site))
         generation.add(STYLESHEET, stylesheet)

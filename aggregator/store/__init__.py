@@ -9,6 +9,7 @@ from aggregator.store.database import (
 from aggregator.store.digests import Delivery, DigestLedger, DigestRun
 from aggregator.store.entries import MergeRules, source_rank
 from aggregator.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from aggregator.store.prune import PruneReport, RemovedFeed
 from aggregator.store.times import from_db_time, to_db_time
 
 __all__ = [
@@ -21,6 +22,8 @@ __all__ = [
     "GroupMember",
     "MergeRules",
     "MergedGroup",
+    "PruneReport",
+    "RemovedFeed",
     "Store",
     "from_db_time",
     "source_rank",

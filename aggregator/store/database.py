@@ -23,6 +23,7 @@ from aggregator.policy import FeedHistory, Hint
 from aggregator.store.digests import DigestLedger
 from aggregator.store.entries import EntryWriter, FeedRow, MergeRules
 from aggregator.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from aggregator.store.prune import PruneReport, apply_prune, plan_prune
 from aggregator.store.safety import backup, damaged, problems
 from aggregator.store.search import IndexFilter, IndexHit, Order
 from aggregator.store.times import from_db_time, maybe_time, to_db_time
@@ -597,6 +598,29 @@ class Store:
         seen = row[1] + 1 if row and row[0] == plan.permanent_redirect else 1
         moved = plan.permanent_redirect if seen >= REDIRECT_CONFIRMATIONS else None
         return plan.permanent_redirect, seen, moved
+
+    # Pruning, for the admin
+
+    def prune(
+        self, keep: Collection[str], before: datetime | None = None, *, dry_run: bool = True
+    ) -> PruneReport:
+        """Delete the posts of feeds not in ``keep`` (the configured URLs), and with
+        ``before`` the posts published before it that no configured feed still carries; one
+        transaction. ``dry_run`` only counts."""
+        cutoff = to_db_time(before) if before is not None else None
+        if dry_run:
+            found = plan_prune(self.db, keep, cutoff)
+        else:
+            with self._writing():
+                found = plan_prune(self.db, keep, cutoff)  # again, under the write lock
+                self._entries.search.reindex(apply_prune(self.db, found))
+        return PruneReport(
+            feeds=found.feeds,
+            entries=len(found.gone) + len(found.old),
+            by_age=len(found.old),
+            copies_kept=len(found.kept),
+            applied=not dry_run,
+        )
 
     # Merged groups, for the admin
 

@@ -1,0 +1,162 @@
+"""Deleting what the admin no longer wants kept: the posts of feeds taken out of feeds.yaml,
+and (``before``) old posts no feed still carries.
+
+A post found in a configured feed as well only loses the removed feed's copy. A post still in
+its feed's latest document is never deleted for its age: the next poll would store it again,
+as new, and the digest would announce it a second time. The digest ledger counts posts and
+keeps no reference to them, so sent digests and their archive pages stay as they were. The
+search index follows the deletes by its trigger (store/search.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+import sqlite_utils
+
+
+def _chunks(values: Sequence[str], size: int = 500) -> list[Sequence[str]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+@dataclass(frozen=True, slots=True)
+class RemovedFeed:
+    url: str
+    name: str
+    copies: int  # its stored posts, as status counts them
+
+
+@dataclass(frozen=True, slots=True)
+class PruneReport:
+    """What a prune deletes (``applied``) or would delete."""
+
+    feeds: tuple[RemovedFeed, ...]
+    entries: int  # posts deleted in all
+    by_age: int  # of which for their age alone
+    copies_kept: int  # merged posts that stay, without the removed feeds' copies
+    applied: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    feeds: tuple[RemovedFeed, ...]
+    gone: tuple[str, ...]  # entry ids whose every copy is from a removed feed
+    old: tuple[str, ...]  # entry ids deleted for their age
+    kept: tuple[str, ...]  # entry ids that only lose copies
+
+
+def plan_prune(db: sqlite_utils.Database, keep: Collection[str], before: str | None) -> _Plan:
+    """What to delete when only the feeds ``keep`` are configured. Reads only."""
+    keeping = json.dumps(sorted(keep))
+    feeds = tuple(
+        RemovedFeed(url, name, copies)
+        for url, name, copies in db.execute(
+            """SELECT f.url, f.name,
+                      (SELECT count(*) FROM entry_sources s WHERE s.feed_url = f.url)
+               FROM feeds f WHERE f.url NOT IN (SELECT value FROM json_each(?))
+               ORDER BY f.name COLLATE NOCASE, f.url""",
+            [keeping],
+        )
+    )
+    removed = json.dumps([f.url for f in feeds])
+    touched = [
+        (entry_id, bool(configured))
+        for entry_id, configured in db.execute(
+            """SELECT e.id, EXISTS (SELECT 1 FROM entry_sources k WHERE k.entry_id = e.id
+                                    AND k.feed_url IN (SELECT value FROM json_each(:keep)))
+               FROM entries e
+               WHERE e.primary_feed_url IN (SELECT value FROM json_each(:removed))
+                  OR e.id IN (SELECT s.entry_id FROM entry_sources s
+                              WHERE s.feed_url IN (SELECT value FROM json_each(:removed)))
+               ORDER BY e.id""",
+            {"keep": keeping, "removed": removed},
+        )
+    ]
+    gone = tuple(entry_id for entry_id, configured in touched if not configured)
+    kept = tuple(entry_id for entry_id, configured in touched if configured)
+    old: tuple[str, ...] = ()
+    if before is not None:
+        old = tuple(
+            entry_id
+            for (entry_id,) in db.execute(
+                """WITH latest AS (SELECT feed_url, max(last_seen) AS seen FROM entry_sources
+                                   GROUP BY feed_url)
+                   SELECT e.id FROM entries e WHERE e.published < :before
+                   AND NOT EXISTS (
+                       SELECT 1 FROM entry_sources s JOIN latest l ON l.feed_url = s.feed_url
+                       WHERE s.entry_id = e.id
+                         AND s.feed_url IN (SELECT value FROM json_each(:keep))
+                         AND s.last_seen = l.seen)
+                   ORDER BY e.id""",
+                {"before": before, "keep": keeping},
+            )
+        )
+        kept = tuple(sorted(set(kept) - set(old)))
+        old = tuple(sorted(set(old) - set(gone)))
+    return _Plan(feeds, gone, old, kept)
+
+
+def apply_prune(db: sqlite_utils.Database, found: _Plan) -> list[str]:
+    """Delete what ``found`` names; the caller holds the write transaction. Returns the ids of
+    the posts kept whose sources changed, for the search index."""
+    removed = [f.url for f in found.feeds]
+    _delete_entries(db, [*found.gone, *found.old])
+    marks = ",".join("?" * len(removed))
+    for chunk in _chunks(list(found.kept)):
+        ids = ",".join("?" * len(chunk))
+        db.execute(
+            f"DELETE FROM entry_sources WHERE entry_id IN ({ids}) AND feed_url IN ({marks})",
+            [*chunk, *removed],
+        )
+        _elect_configured_primary(db, chunk, removed)
+    if removed:
+        db.execute(f"DELETE FROM merge_exclusions WHERE feed_url IN ({marks})", removed)
+        db.execute(f"DELETE FROM entry_sources WHERE feed_url IN ({marks})", removed)
+        db.execute(f"DELETE FROM feeds WHERE url IN ({marks})", removed)
+    return list(found.kept)
+
+
+def _elect_configured_primary(db: sqlite_utils.Database, ids: Sequence[str],
+                              removed: Sequence[str]) -> None:  # fmt: skip
+    """A kept post whose shown copy was a removed feed's shows its oldest remaining copy. Only
+    the shown copy's text is stored, so that copy's feed is fetched in full again and its
+    next poll writes the text (as ``split`` does)."""
+    marks = ",".join("?" * len(removed))
+    rows = db.execute(
+        f"""SELECT e.id, (SELECT s.feed_url FROM entry_sources s WHERE s.entry_id = e.id
+                          ORDER BY s.first_seen, s.feed_url LIMIT 1)
+            FROM entries e WHERE e.id IN ({",".join("?" * len(ids))})
+            AND e.primary_feed_url IN ({marks})""",
+        [*ids, *removed],
+    ).fetchall()
+    for entry_id, feed_url in rows:
+        db.execute("UPDATE entries SET primary_feed_url = ? WHERE id = ?", [feed_url, entry_id])
+        db.execute("UPDATE entry_sources SET content_hash = '' WHERE entry_id = ?", [entry_id])
+        db.execute(
+            """UPDATE feeds SET etag = NULL, last_modified = NULL, body_hash = NULL,
+                      next_poll_at = NULL WHERE url = ?""",
+            [feed_url],
+        )
+
+
+def _delete_entries(db: sqlite_utils.Database, ids: Sequence[str]) -> None:
+    """Each post with everything that refers to it: copies, tags, files, sketch hashes (by
+    their primary key, from the post's own list) and, by trigger, its search document."""
+    execute, many = db.conn.execute, db.conn.executemany
+    for chunk in _chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        many(
+            "DELETE FROM entry_sketches WHERE hash = ? AND entry_id = ?",
+            [
+                (int(value), entry_id)
+                for entry_id, sketch in execute(
+                    f"SELECT id, sketch FROM entries WHERE id IN ({marks})", chunk
+                )
+                for value in sketch.split()
+            ],
+        )
+        for table in ("entry_sources", "entry_categories", "entry_enclosures"):
+            execute(f"DELETE FROM {table} WHERE entry_id IN ({marks})", chunk)
+        execute(f"DELETE FROM entries WHERE id IN ({marks})", chunk)
