@@ -55,14 +55,11 @@ def feed_filter(query: SearchQuery, feeds: Sequence[FeedConfig]) -> frozenset[st
 
 def tag_filters(
     query: SearchQuery, feeds: Sequence[FeedConfig]
-) -> tuple[tuple[tuple[str, ...], frozenset[str]], ...]:
-    """For each ``tag:``: the category names it matches on a post (as typed, and with æøå
-    kept), and the feeds that carry it in feeds.yaml."""
+) -> tuple[tuple[str, frozenset[str]], ...]:
+    """For each ``tag:``: the tag (a post's category matches it when folded alike), and the
+    feeds that carry it in feeds.yaml."""
     return tuple(
-        (
-            tuple(dict.fromkeys((tag, tag.lower(), tag.capitalize(), tag.upper()))),
-            frozenset(f.url for f in feeds if fold(tag) in {fold(t) for t in f.tags}),
-        )
+        (tag, frozenset(f.url for f in feeds if fold(tag) in {fold(t) for t in f.tags}))
         for tag in query.tags
     )
 

@@ -22,6 +22,7 @@ process): nothing in the database depends on a function only this program regist
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 import threading
@@ -43,6 +44,7 @@ _ALGORITHMS = {"da": "danish", "en": "english"}
 WORD = re.compile(r"[^\W_]+")
 
 MAX_QUERY_LENGTH = 500
+LANGUAGE_SAMPLE = 500  # words read to tell Danish from English
 MAX_TERMS = 24
 
 # Function words that tell Danish text from English (none is a word of both languages).
@@ -140,7 +142,8 @@ def _stemmer(language: Language) -> Stemmer.Stemmer:
         stemmers = _local.stemmers = {}
     found = stemmers.get(language)
     if found is None:
-        found = stemmers[language] = Stemmer.Stemmer(_ALGORITHMS[language], 50_000)
+        # No cache: PyStemmer's own costs more than stemming again (measured, Zipf text).
+        found = stemmers[language] = Stemmer.Stemmer(_ALGORITHMS[language], 0)
     return found
 
 
@@ -161,9 +164,12 @@ def index_language(declared: str | None, text: str) -> Language:
     """English or Danish stemming for an entry: the text's function words decide when they
     are clear (three or more, and three times as many as the other language's), else the feed's
     declared language, else Danish."""
-    sample = WORD.findall(text[:3000].lower())
-    danish = sum(w in _DANISH_WORDS for w in sample)
-    english = sum(w in _ENGLISH_WORDS for w in sample)
+    return _language_of(words(text)[:LANGUAGE_SAMPLE], declared)
+
+
+def _language_of(sample: Sequence[str], declared: str | None) -> Language:
+    danish = sum(map(_DANISH_WORDS.__contains__, sample))
+    english = sum(map(_ENGLISH_WORDS.__contains__, sample))
     if english >= max(3 * danish, 3):
         return "en"
     if danish >= max(3 * english, 3):
@@ -176,24 +182,48 @@ def shadow_text(text: str, language: Language) -> str:
     return " ".join(stems(words(text), language))
 
 
+def source_token(feed_url: str) -> str:
+    """The index token of a source feed: ``kilde:`` becomes a term that FTS5 intersects with
+    the words, instead of a filter applied to every match afterwards."""
+    return "s" + hashlib.blake2b(feed_url.encode(), digest_size=6).hexdigest()
+
+
+def category_token(term: str) -> str:
+    """The index token of a post's category (folded, so ``tag:økonomi`` finds Økonomi)."""
+    return "c" + hashlib.blake2b(fold(term).strip().encode(), digest_size=6).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class IndexDocument:
-    """One entry as the index stores it: a shadow text per column, and its language."""
+    """One entry as the index stores it: a shadow text per column, its facet tokens (source
+    feeds and categories), and its language."""
 
     title: str
     body: str
     source: str
+    facets: str
     language: Language
 
 
 def index_document(
-    title: str, body: str, source: str, declared_language: str | None
+    title: str,
+    body: str,
+    source: str,
+    declared_language: str | None,
+    feed_urls: Sequence[str] = (),
+    categories: Sequence[str] = (),
 ) -> IndexDocument:
-    language = index_language(declared_language, f"{title} {body}")
+    title_words, body_words = words(title), words(body)
+    sample = (title_words + body_words[:LANGUAGE_SAMPLE])[:LANGUAGE_SAMPLE]
+    language = _language_of(sample, declared_language)
+    facets = dict.fromkeys(
+        [*map(source_token, feed_urls), *map(category_token, filter(str.strip, categories))]
+    )
     return IndexDocument(
-        shadow_text(title, language),
-        shadow_text(body, language),
+        " ".join(stems(title_words, language)),
+        " ".join(stems(body_words, language)),
         shadow_text(source, language),
+        " ".join(facets),
         language,
     )
 

@@ -60,7 +60,7 @@ def site(directory: Path, db: Path | None, entries: int) -> Path:
     """feeds.yaml, a database and the exported files; returns the feeds.yaml path."""
     database = db or directory / "site.db"
     if db is None:
-        store, _ = build(database, entries, random.Random(16))
+        store = build(database, entries, random.Random(16))
         store.rebuild_search_index()
     else:
         store = Store.open(database)

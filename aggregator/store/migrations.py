@@ -268,10 +268,24 @@ def _v9_feed_warnings(db: sqlite_utils.Database) -> None:
 
 
 def _v10_search_index(db: sqlite_utils.Database) -> None:
-    """Full-text search over the whole archive, built here for the entries already stored."""
-    from aggregator.store.search import SearchIndex, create_schema
+    """Full-text search over the whole archive; v11 fills it for the entries already stored."""
+    from aggregator.store.search import DOCS_SCHEMA
 
-    create_schema(db)
+    for statement in DOCS_SCHEMA:
+        db.execute(statement)
+    db.execute(
+        """CREATE VIRTUAL TABLE search_index USING fts5(
+               title, body, source, tokenize = 'unicode61 remove_diacritics 0')"""
+    )
+
+
+def _v11_search_facets(db: sqlite_utils.Database) -> None:
+    """Source feeds and categories as index terms (``kilde:``/``tag:`` intersected by FTS5):
+    a fourth column, so the index is built again for the entries already stored."""
+    from aggregator.store.search import INDEX_SCHEMA, SearchIndex
+
+    db.execute("DROP TABLE search_index")
+    db.execute(INDEX_SCHEMA)
     with _terminal_progress("Building the search index") as progress:
         SearchIndex(db).rebuild(progress)
 
@@ -305,6 +319,7 @@ MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _v8_digest_ledger,
     _v9_feed_warnings,
     _v10_search_index,
+    _v11_search_facets,
 )
 
 

@@ -1,16 +1,22 @@
 """The search index's SQL: an FTS5 table of stemmed shadow texts (see aggregator.search).
 
-Two tables. ``search_index`` (FTS5) holds each entry's shadow texts under a rowid of its own;
-``search_docs`` maps that rowid to the entry, with the date and language, narrow so that the
-join for ranking and filters reads few pages. Entry writes call ``reindex`` inside their own
-transaction; deleting an entry deletes its document by a trigger, so no delete can leave a
-stale hit behind, whoever issues it.
+Two tables. ``search_index`` (FTS5) holds each entry's shadow texts under a rowid of its own,
+and a ``facets`` column of tokens for its source feeds and categories; ``search_docs`` maps
+that rowid to the entry, with the date and language, narrow so that the join for ranking
+and filters reads few pages. Entry writes call ``reindex`` inside their own transaction;
+deleting an entry deletes its document by a trigger, so no delete can leave a stale hit
+behind, whoever issues it.
+
+``kilde:`` and ``tag:`` become facet terms that FTS5 intersects with the words, so a word in
+a third of all posts, within one source of two hundred, reads that source's doclist rather
+than every match of the word. A filter naming many feeds is not selective and is checked
+in SQL instead (an OR of hundreds of doclists costs more than it saves).
 
 Ranking a word found in a third of a million posts with bm25 costs about half a second; such
 a word ranks its newest ``RANK_WINDOW`` matches (by the order they were stored, which FTS5
 reads backwards at almost no cost), where the recency boost would put the best results
-anyway. A query that finds too few there (a selective filter, a page past the window) widens
-it eightfold until it has enough or holds every match.
+anyway. A query that finds too few there (a selective date filter, a page past the window)
+widens it eightfold until it has enough or holds every match.
 """
 
 from __future__ import annotations
@@ -23,17 +29,22 @@ from typing import Literal
 import sqlite_utils
 
 from aggregator.normalise import sanitised_text
-from aggregator.search import IndexDocument, index_document
+from aggregator.search import IndexDocument, category_token, index_document, source_token
 from aggregator.store.times import from_db_time
 
-# bm25 weights of the columns title, body, source: a word in the title counts ten times.
+# bm25 weights of the columns title, body, source, facets: a word in the title counts ten
+# times; facets are filters, not relevance.
 TITLE_WEIGHT, BODY_WEIGHT, SOURCE_WEIGHT = 10.0, 1.0, 2.0
 # A post's score is multiplied by 1 + H / (H + age in days): twice as strong when new, 1.5
 # times at H days old, fading towards plain relevance for the old archive.
 RECENCY_HALF_DAYS = 180.0
 RANK_WINDOW = 2000
+# A kilde:/tag: filter of at most this many facet tokens is matched by FTS5; more, in SQL.
+FACET_TERMS = 16
+_WORD_COLUMNS = "{title body source}"
 
-SCHEMA = (
+# Migration 10's tables: change them only through a new migration.
+DOCS_SCHEMA = (
     """CREATE TABLE search_docs (
            rowid INTEGER PRIMARY KEY,
            entry_id TEXT NOT NULL UNIQUE,
@@ -41,20 +52,22 @@ SCHEMA = (
            language TEXT NOT NULL
        )""",
     "CREATE INDEX search_docs_published ON search_docs(published)",
-    """CREATE VIRTUAL TABLE search_index USING fts5(
-           title, body, source, tokenize = 'unicode61 remove_diacritics 0')""",
     """CREATE TRIGGER entries_search_delete AFTER DELETE ON entries BEGIN
            DELETE FROM search_index
            WHERE rowid = (SELECT rowid FROM search_docs WHERE entry_id = old.id);
            DELETE FROM search_docs WHERE entry_id = old.id;
        END""",
 )
+INDEX_SCHEMA = """CREATE VIRTUAL TABLE search_index USING fts5(
+    title, body, source, facets, tokenize = 'unicode61 remove_diacritics 0')"""
 
 _SELECT_ENTRIES = """
     SELECT e.id, e.title, e.content_html, e.summary_text, e.author, e.language, e.published,
            (SELECT group_concat(f.name || ' ' || coalesce(f.title, ''), ' ')
             FROM entry_sources s JOIN feeds f ON f.url = s.feed_url WHERE s.entry_id = e.id),
-           (SELECT group_concat(term, ' ') FROM entry_categories c WHERE c.entry_id = e.id)
+           (SELECT group_concat(s.feed_url, char(10))
+            FROM entry_sources s WHERE s.entry_id = e.id),
+           (SELECT group_concat(term, char(10)) FROM entry_categories c WHERE c.entry_id = e.id)
     FROM entries e"""
 
 Order = Literal["rank", "newest"]
@@ -69,25 +82,49 @@ class IndexHit:
 
 @dataclass(frozen=True, slots=True)
 class IndexFilter:
-    """What the store is asked: an FTS5 expression (None: filters only), an expression of
-    words to leave out, feeds the entry must come from (None: any), and a lower date bound."""
+    """What the store is asked: an FTS5 expression of words (None: filters only), an
+    expression of words to leave out, feeds the entry must come from (None: any), and a
+    lower date bound."""
 
     match: str | None
     exclude: str | None = None
     feed_urls: frozenset[str] | None = None
     since: datetime | None = None
-    # Each tuple: the entry must carry one of these categories or come from one of the feeds
-    # (a tag: of feeds.yaml or of the post itself). Every tuple must hold.
-    tags: tuple[tuple[tuple[str, ...], frozenset[str]], ...] = ()
+    # Each pair: a tag, and the feeds that carry it in feeds.yaml. The entry must carry the
+    # tag as a category (compared folded) or come from one of the feeds. Every pair must hold.
+    tags: tuple[tuple[str, frozenset[str]], ...] = ()
 
 
 def _document(row: Sequence[object]) -> tuple[str, int, IndexDocument]:
-    entry_id, title, content, summary, author, language, published, sources, categories = row
+    entry_id, title, content, summary, author, language, published, names, urls, terms = row
     text = sanitised_text(str(content)) or str(summary)
-    source = " ".join(str(part) for part in (author, sources, categories) if part)
+    categories = str(terms).split("\n") if terms else []
+    source = " ".join(str(part) for part in (author, names, *categories) if part)
     stamp = int(from_db_time(str(published)).timestamp())
-    doc = index_document(str(title), text, source, str(language) if language else None)
+    doc = index_document(
+        str(title),
+        text,
+        source,
+        str(language) if language else None,
+        str(urls).split("\n") if urls else (),
+        categories,
+    )
     return str(entry_id), stamp, doc
+
+
+def _any_of(tokens: Iterable[str]) -> str:
+    return "facets : (" + " OR ".join(f'"{t}"' for t in sorted(set(tokens))) + ")"
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A filter as SQL: the FTS5 expression (None: no MATCH), conditions on ``d``
+    (search_docs), and whether the words take part (bm25 ranking)."""
+
+    match: str | None
+    where: tuple[str, ...]
+    params: tuple[object, ...]
+    ranked: bool
 
 
 class SearchIndex:
@@ -125,8 +162,9 @@ class SearchIndex:
                     )
                     execute("DELETE FROM search_index WHERE rowid = ?", [rowid])
                 execute(
-                    "INSERT INTO search_index (rowid, title, body, source) VALUES (?, ?, ?, ?)",
-                    [rowid, doc.title, doc.body, doc.source],
+                    """INSERT INTO search_index (rowid, title, body, source, facets)
+                       VALUES (?, ?, ?, ?, ?)""",
+                    [rowid, doc.title, doc.body, doc.source, doc.facets],
                 )
             for rowid in known.values():  # entries no longer stored
                 execute("DELETE FROM search_index WHERE rowid = ?", [rowid])
@@ -148,8 +186,9 @@ class SearchIndex:
                 [(n, entry, stamp, doc.language) for n, (entry, stamp, doc) in numbered],
             )
             self.db.conn.executemany(
-                "INSERT INTO search_index (rowid, title, body, source) VALUES (?, ?, ?, ?)",
-                [(n, doc.title, doc.body, doc.source) for n, (_, _, doc) in numbered],
+                """INSERT INTO search_index (rowid, title, body, source, facets)
+                   VALUES (?, ?, ?, ?, ?)""",
+                [(n, doc.title, doc.body, doc.source, doc.facets) for n, (_, _, doc) in numbered],
             )
             done += len(rows)
             if progress is not None:
@@ -160,71 +199,48 @@ class SearchIndex:
     def search(
         self, wanted: IndexFilter, now: datetime, order: Order, limit: int, offset: int = 0
     ) -> list[IndexHit]:
-        where, params = self._filters(wanted)
+        plan = _plan(wanted)
+        if plan is None:
+            return []
         newest = "d.published DESC, d.entry_id"
-        if wanted.match is None:
-            if wanted.exclude is not None:
-                where.append(
-                    "d.rowid NOT IN (SELECT rowid FROM search_index WHERE search_index MATCH ?)"
-                )
-                params.append(wanted.exclude)
-            sql = f"""SELECT d.entry_id, d.language, 0.0 FROM search_docs d
-                      {"WHERE " + " AND ".join(where) if where else ""}
+        where = "".join(" AND " + w for w in plan.where)
+        if plan.match is None:
+            sql = f"""SELECT d.entry_id, d.language, 0.0 FROM search_docs d WHERE 1 {where}
                       ORDER BY {newest} LIMIT ? OFFSET ?"""
-            return self._hits(sql, [*params, limit, offset])
-        score = (
-            f"bm25(search_index, {TITLE_WEIGHT}, {BODY_WEIGHT}, {SOURCE_WEIGHT}) * "
-            f"(1.0 + {RECENCY_HALF_DAYS} / ({RECENCY_HALF_DAYS} + "
-            "max(0, ? - d.published) / 86400.0))"
-        )
-        sql = f"""SELECT d.entry_id, d.language, {score} AS score
-                  FROM search_index JOIN search_docs d ON d.rowid = search_index.rowid
-                  WHERE search_index MATCH ? AND search_index.rowid >= ?
-                  {"".join(" AND " + w for w in where)}
+            return self._hits(sql, [*plan.params, limit, offset])
+        if not plan.ranked:  # facets only: every match, newest first
+            sql = f"""SELECT d.entry_id, d.language, 0.0
+                      FROM search_index JOIN search_docs d ON d.rowid = search_index.rowid
+                      WHERE search_index MATCH ? {where}
+                      ORDER BY {newest} LIMIT ? OFFSET ?"""
+            return self._hits(sql, [plan.match, *plan.params, limit, offset])
+        # One pass over the newest ``window`` matches: bm25 for each, then the SQL filters.
+        sql = f"""SELECT d.entry_id, d.language,
+                         m.score * (1.0 + {RECENCY_HALF_DAYS} / ({RECENCY_HALF_DAYS} +
+                                    max(0, ? - d.published) / 86400.0)) AS score
+                  FROM (SELECT rowid,
+                               bm25(search_index, {TITLE_WEIGHT}, {BODY_WEIGHT},
+                                    {SOURCE_WEIGHT}, 0.0) AS score
+                        FROM search_index WHERE search_index MATCH ?
+                        ORDER BY rowid DESC LIMIT ?) AS m
+                  JOIN search_docs d ON d.rowid = m.rowid
+                  WHERE 1 {where}
                   ORDER BY {"score" if order == "rank" else newest} LIMIT ? OFFSET ?"""
         window = RANK_WINDOW  # the same for every page, so pages do not overlap
+        stamp = int(now.timestamp())
         while True:
-            floor = self._window_floor(wanted.match, window)
-            hits = self._hits(
-                sql, [int(now.timestamp()), wanted.match, floor, *params, limit, offset]
-            )
-            if len(hits) >= limit or floor == 0:
+            hits = self._hits(sql, [stamp, plan.match, window, *plan.params, limit, offset])
+            if len(hits) >= limit or not self._more_than(plan.match, window):
                 return hits
             window *= 8
 
-    def _window_floor(self, match: str, window: int) -> int:
-        """The rowid of the ``window``-th newest match; 0 when there are fewer matches."""
+    def _more_than(self, match: str, count: int) -> bool:
         row = self.db.execute(
             """SELECT rowid FROM search_index WHERE search_index MATCH ?
                ORDER BY rowid DESC LIMIT 1 OFFSET ?""",
-            [match, window - 1],
+            [match, count],
         ).fetchone()
-        return int(row[0]) if row else 0
-
-    def _filters(self, wanted: IndexFilter) -> tuple[list[str], list[object]]:
-        where: list[str] = []
-        params: list[object] = []
-        if wanted.since is not None:
-            where.append("d.published >= ?")
-            params.append(int(wanted.since.timestamp()))
-        if wanted.feed_urls is not None:
-            urls = sorted(wanted.feed_urls)
-            where.append(
-                "d.entry_id IN (SELECT entry_id FROM entry_sources "
-                f"WHERE feed_url IN ({','.join('?' * len(urls)) or 'NULL'}))"
-            )
-            params.extend(urls)
-        for names, tag_feeds in wanted.tags:
-            feeds = sorted(tag_feeds)
-            names_in, feeds_in = ",".join("?" * len(names)), ",".join("?" * len(feeds)) or "NULL"
-            where.append(
-                f"""(d.entry_id IN (SELECT entry_id FROM entry_categories
-                                    WHERE term COLLATE NOCASE IN ({names_in}))
-                     OR d.entry_id IN (SELECT entry_id FROM entry_sources
-                                       WHERE feed_url IN ({feeds_in})))"""
-            )
-            params.extend([*names, *feeds])
-        return where, params
+        return row is not None
 
     def _hits(self, sql: str, params: list[object]) -> list[IndexHit]:
         return [IndexHit(r[0], r[1], float(r[2])) for r in self.db.execute(sql, params)]
@@ -238,6 +254,48 @@ class SearchIndex:
         return int(row[0] or 0)
 
 
-def create_schema(db: sqlite_utils.Database) -> None:
-    for statement in SCHEMA:
-        db.execute(statement)
+def _plan(wanted: IndexFilter) -> _Plan | None:
+    """The filter as FTS5 and SQL; None when nothing can match (a kilde: of no known feed)."""
+    terms: list[str] = []
+    where: list[str] = []
+    params: list[object] = []
+    if wanted.match is not None:
+        terms.append(f"{_WORD_COLUMNS} : ({wanted.match})")
+    if wanted.feed_urls is not None:
+        if not wanted.feed_urls:
+            return None
+        if len(wanted.feed_urls) <= FACET_TERMS:
+            terms.append(_any_of(map(source_token, wanted.feed_urls)))
+        else:
+            where.append(_from_feeds(len(wanted.feed_urls)))
+            params.extend(sorted(wanted.feed_urls))
+    for tag, tag_feeds in wanted.tags:
+        if len(tag_feeds) < FACET_TERMS:
+            terms.append(_any_of([category_token(tag), *map(source_token, tag_feeds)]))
+        else:
+            where.append(
+                "(d.rowid IN (SELECT rowid FROM search_index WHERE search_index MATCH ?) OR "
+                f"{_from_feeds(len(tag_feeds))})"
+            )
+            params.extend([_any_of([category_token(tag)]), *sorted(tag_feeds)])
+    if wanted.since is not None:
+        where.append("d.published >= ?")
+        params.append(int(wanted.since.timestamp()))
+    match = " AND ".join(f"({t})" for t in terms) or None
+    if wanted.exclude is not None:
+        exclusion = f"{_WORD_COLUMNS} : ({wanted.exclude})"
+        if match is None:  # filters in SQL only, and words to leave out
+            where.append(
+                "d.rowid NOT IN (SELECT rowid FROM search_index WHERE search_index MATCH ?)"
+            )
+            params.append(exclusion)
+        elif wanted.match is None:  # the words' own expression holds their exclusions
+            match = f"({match}) NOT ({exclusion})"
+    return _Plan(match, tuple(where), tuple(params), ranked=wanted.match is not None)
+
+
+def _from_feeds(count: int) -> str:
+    return (
+        "d.entry_id IN (SELECT entry_id FROM entry_sources "
+        f"WHERE feed_url IN ({','.join('?' * count)}))"
+    )
