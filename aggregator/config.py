@@ -80,6 +80,9 @@ class SiteSettings(_Strict):
     template_dir: Path | None = None
     # A WebSub hub told about every feed an export changed; None: no hub, no pings.
     websub_hub: HttpUrl | None = None
+    # Where the pages' search form sends its query: "search" when `aggregator serve` serves
+    # the site (relative to the site's root), or a full URL; None: the pages have no form.
+    search_url: str | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -93,6 +96,18 @@ class SiteSettings(_Strict):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @field_validator("search_url")
+    @classmethod
+    def _search_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if not value.strip() or any(c.isspace() for c in value) or parts.fragment:
+            raise ValueError("must be a path such as search, or a full http(s) URL")
+        if parts.scheme and (parts.scheme not in ("http", "https") or not parts.netloc):
+            raise ValueError("must be a path such as search, or a full http(s) URL")
+        return value
 
 
 class PollSettings(_Strict):

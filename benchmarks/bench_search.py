@@ -304,7 +304,7 @@ def main() -> None:
         store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     total = store.entry_count()
     config = Config(feeds=feed_configs())
-    written = "reused" if reuse else f"written in {built:.0f} s"
+    written = f"reused (opened in {built:.0f} s)" if reuse else f"written in {built:.0f} s"
     indexed = "" if indexed_in is None else f"; index built in {indexed_in:.0f} s"
     print(f"entries: {total:,}; {written}{indexed}")
     counts, sampled = document_frequencies(store)

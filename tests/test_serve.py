@@ -21,7 +21,7 @@ from aggregator.export import export_feeds
 from aggregator.serve import BackgroundServer, ServerOptions
 from aggregator.store import Store
 from aggregator.types import EntryPlan, UpdatePlan
-from tests.browser import check_page
+from tests.browser import _axe_script, check_page
 from tests.conftest import free_port
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -53,6 +53,7 @@ def site(tmp_path_factory) -> Config:
     directory = tmp_path_factory.mktemp("site")
     (directory / "feeds.yaml").write_text(
         "site:\n  title: Offentlig digitalisering\n  base_url: https://planet.example.dk/\n"
+        "  search_url: search\n"
         "feeds:\n"
         f"  - {{name: OS2, url: '{OS2}', tags: [kommuner]}}\n"
         f"  - {{name: KL, url: '{KL}', tags: [kommuner]}}\n",
@@ -300,14 +301,17 @@ def test_search_feeds_are_valid_and_newest_first(client):
     assert not parsed.bozo, parsed.get("bozo_exception")
     assert parsed.version == "atom10"
     assert [e.title for e in parsed.entries] == ["Fælles <cloud> & data", "Kommunernes økonomi"]
-    self_link = next(link.href for link in parsed.feed.links if link.rel == "self")
-    assert self_link == "https://planet.example.dk/search.atom?q=data+tag%3Akommuner"
+    links = {link.rel: link.href for link in parsed.feed.links}
+    assert links["self"] == "https://planet.example.dk/search.atom?q=data+tag%3Akommuner"
+    assert links["alternate"] == "https://planet.example.dk/search?q=data+tag%3Akommuner"
+    assert parsed.feed.id == links["self"]
     feed = client.get("/search.json", params={"q": "data tag:kommuner"})
     assert feed.headers["content-type"] == "application/feed+json; charset=utf-8"
     document = feed.json()
     jsonschema.validate(document, SCHEMA)
     assert [i["title"] for i in document["items"]] == [e.title for e in parsed.entries]
     assert document["feed_url"] == "https://planet.example.dk/search.json?q=data+tag%3Akommuner"
+    assert document["home_page_url"] == "https://planet.example.dk/search?q=data+tag%3Akommuner"
     again = client.get(
         "/search.json", params={"q": "data tag:kommuner"},
         headers={"If-None-Match": feed.headers["etag"]},
@@ -388,6 +392,60 @@ def test_search_page_in_a_browser(browser, base):
     marks, titles = browser.run(type_a_query)
     assert marks == ["Århus"]
     assert titles == ["Digitaliseringen af kommunerne"]
+
+
+def test_a_subscriber_searches_from_the_planet_pages(browser, base):
+    """The exported pages' header form (site.search_url) lands on the search results."""
+    check = check_page(browser, f"{base}/tag/kommuner/", "tag-page-with-search")
+    assert not check.violations, check.describe()
+
+    def search_from_the_page(chromium, width):
+        context = chromium.new_context(viewport={"width": width, "height": 800})
+        try:
+            page = context.new_page()
+            page.goto(f"{base}/tag/kommuner/")
+            page.evaluate(_axe_script())
+            result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+            serious = [
+                v["id"] for v in result["violations"] if v.get("impact") in {"serious", "critical"}
+            ]
+            page.get_by_role("search").get_by_label("Søg i arkivet").fill("digitalisering")
+            page.get_by_role("search").get_by_role("button", name="Søg").click()
+            page.wait_for_url("**/search?q=digitalisering")
+            marks = page.locator("ol.results mark").all_inner_texts()
+            return serious, marks
+        finally:
+            context.close()
+
+    for width in (375, 1280):
+        serious, marks = browser.run(lambda chromium, w=width: search_from_the_page(chromium, w))
+        assert serious == [], width
+        assert marks == ["Digitaliseringen"], width
+
+
+@pytest.mark.parametrize(
+    ("language", "search_url", "expected"),
+    [
+        ("da", "search", ('action="../../search"', "Søg i arkivet", ">Søg</button>")),
+        ("en", "https://find.example.dk/search", ('action="https://find.example.dk/search"',
+                                               "Search the archive", ">Search</button>")),
+        ("da", None, ()),
+    ],
+)  # fmt: skip
+def test_pages_have_a_search_form_only_when_search_is_served(
+    tmp_path, make_config, store, language, search_url, expected
+):
+    site: dict[str, object] = {"language": language, "output_dir": str(tmp_path / "out")}
+    if search_url:
+        site["search_url"] = search_url
+    config = make_config([{"name": "KL", "url": KL, "tags": ["kommuner"]}], site=site)
+    store.sync_feeds(config.feeds, NOW)
+    store.apply(_update(KL, _entry("d", "Kommunernes økonomi", "Budget og data.", 4)), NOW)
+    export_feeds(config, store, NOW)
+    page = (tmp_path / "out" / "tag" / "kommuner" / "index.html").read_text(encoding="utf-8")
+    assert ('role="search"' in page) == bool(expected)
+    for part in expected:
+        assert part in page
 
 
 def test_run_with_serve_polls_and_serves_in_one_process(tmp_path, server):

@@ -43,7 +43,7 @@ def feed_links(parent: ET.Element, selection: Selection, site: Site, fmt: Format
     link(rel="self", type=MEDIA_TYPES[fmt], href=site.url(selection.path(fmt)))
     if fmt == "atom":
         link(rel="alternate", type="text/html", href=page_url(site, selection.path("html")))
-    if site.websub_hub:
+    if site.websub_hub and selection.kind != "search":  # the hub hears of files only
         link(rel="hub", href=site.websub_hub)
     archive = selection.archive
     if archive is None:

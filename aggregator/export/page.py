@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from jinja2 import (
     BaseLoader,
@@ -94,6 +95,13 @@ def _relative(from_path: str, to_path: str) -> str:
     """A link from one output file to another that works on any host and from disk."""
     depth = from_path.count("/")
     return "../" * depth + to_path.removesuffix("index.html")
+
+
+def _search_action(search_url: str | None, here: str) -> str | None:
+    """The form's action: a full URL or an absolute path as set, else relative to the root."""
+    if search_url is None or urlsplit(search_url).scheme or search_url.startswith("/"):
+        return search_url
+    return _relative(here, search_url)
 
 
 class PageRenderer:
@@ -203,6 +211,7 @@ class PageRenderer:
             "months": [self._month_link(m, here) for m in reversed(site.months)],
             "opml": _relative(here, OPML_FILE),
             "stylesheet": _relative(here, STYLESHEET),
+            "search_action": _search_action(site.search_url, here),
             "previous": self._month_link(selection.archive.previous, here)
             if selection.kind == "month" and selection.archive
             else None,

@@ -83,17 +83,18 @@ def _site(config: Config, sources: tuple[Source, ...], months: tuple[Month, ...]
         months=months,
         updated=updated,
         websub_hub=site.websub_hub,
+        search_url=site.search_url,
     )
 
 
 def selection_of(
-    config: Config, stored: Sequence[StoredEntry], title: str, now: datetime
+    config: Config, stored: Sequence[StoredEntry], query: str, title: str, now: datetime
 ) -> tuple[Selection, Site]:
-    """A view of entries found some other way (a search), without the store: sources'
-    health unknown, no archive."""
+    """A search's view of the entries it found, without the store: sources' health unknown,
+    no archive; its links are the search's own."""
     site = _site(config, _sources(config, {}), (), now)
     entries = Selector(config, None, site)._entries(stored)
-    return Selection("recent", "", title, entries, now), site
+    return Selection("search", query, title, entries, now), site
 
 
 def build_site(config: Config, store: Store, now: datetime) -> Site:

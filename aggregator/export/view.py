@@ -7,14 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Literal
-from urllib.parse import urljoin
+from urllib.parse import urlencode, urljoin
 
 from aggregator import __version__
 from aggregator.types import Enclosure
 
 __all__ = ["Enclosure"]  # the stored type, with public URLs
 
-Kind = Literal["recent", "tag", "source", "month"]
+Kind = Literal["recent", "tag", "source", "month", "search"]
 Format = Literal["atom", "rss", "json", "html"]
 FORMATS: tuple[Format, ...] = ("atom", "rss", "json", "html")
 FEED_FORMATS: tuple[Format, ...] = ("atom", "rss", "json")
@@ -128,6 +128,7 @@ class Site:
     months: tuple[Month, ...]  # every month from the oldest entry's to now, oldest first
     updated: datetime  # newest update of any entry shown: outputs never depend on the clock
     websub_hub: str | None = None
+    search_url: str | None = None  # the search page the pages' form goes to; None: no form
     generator_version: str = __version__
 
     def url(self, path: str = "") -> str:
@@ -154,7 +155,11 @@ class Selection:
         return "archive/" if self.kind == "month" else ""
 
     def path(self, fmt: Format) -> str:
-        """Where this selection's file of a format is published, relative to output_dir."""
+        """Where this selection's file of a format is published, relative to output_dir; a
+        search's, where ``aggregator serve`` answers it (its key is the query)."""
+        if self.kind == "search":
+            ending = {"atom": ".atom", "rss": ".rss", "json": ".json", "html": ""}[fmt]
+            return f"search{ending}?{urlencode({'q': self.key})}"
         if self.kind == "month":
             if fmt == "html":
                 return f"archive/{self.key}/index.html"

@@ -35,6 +35,8 @@ TEXT: Final = {
         "opml": "Alle kilder som OPML",
         "published_at": "Udgivet",
         "entries_count": "{n} indlæg",
+        "search_label": "Søg i arkivet",
+        "search_button": "Søg",
     },
     "en": {
         "skip": "Skip to the posts",
@@ -57,6 +59,8 @@ TEXT: Final = {
         "state_moved": "moved to {url}",
         "state_disabled": "paused",
         "untitled": "(untitled)",
+        "search_label": "Search the archive",
+        "search_button": "Search",
         "tag_title": "Topic: {name}",
         "source_title": "Source: {name}",
         "month_title": "Archive: {name}",
