@@ -3,11 +3,16 @@
 ``export_feeds`` reads the selections (export/select.py), renders each in every format
 (atom, rss, jsonfeed, page, opml: pure functions of the view) and hands the bytes to the one
 writer (export/writer.py). Finished months are sealed: rendered once, never again, so their
-archive files can be cached for ever (RFC 5005 §4).
+archive files can be cached for ever (RFC 5005 §4). A tag's or a source's files are rendered
+again only when their fingerprint moved: the store's per-feed change counters (migration 12),
+the health of the sources the page lists, and what every page shows (the site, the sources'
+names, the tags, the months, the templates). With a thousand sources an export is then one
+page, not a thousand.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -15,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from jinja2 import TemplateError
 
@@ -25,7 +31,7 @@ from aggregator.export.atom import render_atom
 from aggregator.export.guard import check_output
 from aggregator.export.jsonfeed import render_json_feed
 from aggregator.export.opml import render_opml
-from aggregator.export.page import STYLESHEET, PageRenderer, environment
+from aggregator.export.page import STYLESHEET, PageRenderer, environment, shown_sources
 from aggregator.export.rss import render_rss
 from aggregator.export.select import Selector, build_site
 from aggregator.export.view import FORMATS, OPML_FILE, Format, Month, Selection, Site, month_path
@@ -42,6 +48,7 @@ FEED_RENDERERS: dict[Format, FeedRenderer] = {
     "json": render_json_feed,
 }
 SEALED_FILE = ".aggregator-sealed.json"
+RENDERED_FILE = ".aggregator-rendered.json"
 FEED_SUFFIXES = (".xml", ".json", ".atom", ".rss")
 
 __all__ = ["FEED_RENDERERS", "ExportReport", "export_feeds"]
@@ -86,11 +93,57 @@ def _sealed(output_dir: Path, fingerprint: str) -> set[str]:
     return {m for m in data.get("months", []) if isinstance(m, str)}
 
 
+def _common_fingerprint(config: Config, site: Site, pages: PageRenderer) -> str:
+    """What every tag and source page shows besides its own entries and sources' health."""
+    data = [
+        _fingerprint(config),
+        config.site.max_entries,
+        [
+            (s.slug, s.display_name, s.feed_url, s.site_url, [t.slug for t in s.tags])
+            for s in site.sources
+        ],
+        [(t.name, t.slug) for t in site.tags],
+        [m.key for m in site.months],
+        hashlib.sha256(pages.template_sources()).hexdigest(),
+    ]
+    return hashlib.sha256(json.dumps(data, default=str).encode()).hexdigest()
+
+
+def _rendered(output_dir: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((output_dir / RENDERED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 class _Publisher:
     def __init__(self, generation: Generation, site: Site, pages: PageRenderer) -> None:
         self.generation = generation
         self.site = site
         self.pages = pages
+
+    def publish_unless_unchanged(
+        self, selection: Callable[[], Selection], paths: list[str], fingerprint: str,
+        before: dict[str, Any], after: dict[str, Any],
+    ) -> None:  # fmt: skip
+        """Render the selection, or keep its files if its fingerprint is the one they were
+        rendered with. An empty selection's dates are the site's newest, so those count too."""
+        key, updated = paths[0], self.site.updated.isoformat()
+        previous = before.get(key)
+        if (
+            isinstance(previous, list)
+            and previous[0] == fingerprint
+            and previous[1] in (None, updated)
+            and all((self.generation.root / p).is_file() for p in paths)
+        ):
+            for path in paths:
+                self.generation.keep(path)
+            after[key] = previous
+            return
+        rendered = selection()
+        self.publish(rendered)
+        after[key] = [fingerprint, None if rendered.entries else updated]
 
     def publish(self, selection: Selection) -> None:
         for fmt in FORMATS:
@@ -123,6 +176,21 @@ def _publish_months(
     return sealed & {m.key for m in site.months}
 
 
+def _selection_fingerprint(common: str, selection: Selection, site: Site, selector: Selector,
+                           versions: dict[str, int]) -> str:  # fmt: skip
+    """A tag's or a source's: its feeds' change counters and its listed sources' health."""
+    shown = shown_sources(site, selection)
+    urls = sorted(u for u, s in selector.by_url.items() if s in shown)
+    data = [
+        common,
+        selection.kind,
+        selection.key,
+        [(u, versions.get(u, 0)) for u in urls],
+        [(s.slug, s.enabled, s.state, s.failing_since, s.moved_to) for s in shown],
+    ]
+    return hashlib.sha256(json.dumps(data, default=str).encode()).hexdigest()
+
+
 def export_feeds(
     config: Config, store: Store, now: datetime, *, rerender_months: bool = False
 ) -> ExportReport:
@@ -140,10 +208,26 @@ def export_feeds(
         publisher = _Publisher(generation, site, pages)
         recent = selector.recent()
         publisher.publish(recent)
+        common = _common_fingerprint(config, site, pages)
+        versions = store.feed_versions()
+        before, after = _rendered(output), dict[str, Any]()
         for tag in site.tags:
-            publisher.publish(selector.tag(tag))
+            placeholder = Selection("tag", tag.slug, tag.name, (), site.updated, tag=tag)
+            publisher.publish_unless_unchanged(
+                functools.partial(selector.tag, tag),
+                [placeholder.path(fmt) for fmt in FORMATS],
+                _selection_fingerprint(common, placeholder, site, selector, versions),
+                before, after,
+            )  # fmt: skip
         for source in site.sources:
-            publisher.publish(selector.source(source))
+            placeholder = Selection("source", source.slug, "", (), site.updated, source=source)
+            publisher.publish_unless_unchanged(
+                functools.partial(selector.source, source),
+                [placeholder.path(fmt) for fmt in FORMATS],
+                _selection_fingerprint(common, placeholder, site, selector, versions),
+                before, after,
+            )  # fmt: skip
+        generation.add(RENDERED_FILE, json.dumps(after, indent=0, sort_keys=True).encode())
         fingerprint = _fingerprint(config)
         was_sealed = set() if rerender_months else _sealed(output, fingerprint)
         sealed = _publish_months(publisher, selector, was_sealed, now)
@@ -153,8 +237,11 @@ def export_feeds(
         generation.add(SEALED_FILE, json.dumps(manifest, indent=1).encode() + b"\n")
         generation.commit()
     pinged = 0
-    changed_feeds = [site.url(p) for p in generation.changed if p.endswith(FEED_SUFFIXES)]
-    changed_feeds = [u for u in changed_feeds if not u.endswith(SEALED_FILE)]
+    changed_feeds = [
+        site.url(p)
+        for p in generation.changed
+        if p.endswith(FEED_SUFFIXES) and not Path(p).name.startswith(".")  # not our manifests
+    ]
     if site.websub_hub and changed_feeds:
         pinged = ping_hub(site.websub_hub, changed_feeds, config.poll.user_agent)
     return ExportReport(

@@ -185,12 +185,20 @@ class PageRenderer:
         name = month_name(month.year, month.month, self.site.language)
         return Link(name, _relative(here, month_path(month, "html")))
 
+    def template_sources(self) -> bytes:
+        """Every template and the stylesheet as loaded: what a page depends on besides its
+        data, for the export's fingerprints."""
+        loader = self.env.loader
+        assert loader is not None
+        names = sorted(loader.list_templates())
+        return b"\0".join(loader.get_source(self.env, n)[0].encode() for n in names)
+
     def render(self, selection: Selection) -> bytes:
         here = selection.path("html")
         site = self.site
         recent = Selection("recent", "", site.title, (), site.updated)
         sources = []
-        for source in site.sources:
+        for source in shown_sources(site, selection):
             state, health = self._health(source)
             page = _relative(here, f"source/{source.slug}/index.html")
             sources.append(SourceLine(source, page, health, state))
@@ -207,6 +215,7 @@ class PageRenderer:
             "feeds": self._feeds(selection, here),
             "merged_feeds": self._feeds(recent, here) if selection.kind != "recent" else [],
             "sources": sources,
+            "all_sources": _relative(here, "index.html") + "#h-sources",
             "tags": [Link(t.name, _relative(here, f"tag/{t.slug}/index.html")) for t in site.tags],
             "months": [self._month_link(m, here) for m in reversed(site.months)],
             "opml": _relative(here, OPML_FILE),
@@ -220,3 +229,15 @@ class PageRenderer:
             else None,
         }
         return self.env.get_template("page.html").render(context).encode("utf-8")
+
+
+def shown_sources(site: Site, selection: Selection) -> tuple[Source, ...]:
+    """The sources a page lists with their health: all of them on the front page, a tag's on
+    its page, the one on a source's page. So a source's health changing renders the front
+    page and its own pages again, not every page; and a thousand sources make one long list,
+    not a thousand."""
+    if selection.tag is not None:
+        return tuple(s for s in site.sources if selection.tag in s.tags)
+    if selection.source is not None:
+        return (selection.source,)
+    return site.sources if selection.kind == "recent" else ()

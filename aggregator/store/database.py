@@ -816,6 +816,10 @@ class Store:
     def feed_urls(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT url FROM feeds")}
 
+    def feed_versions(self) -> dict[str, int]:
+        """Each feed's counter of changes to what the outputs show of its entries."""
+        return dict(self.db.execute("SELECT url, entries_version FROM feeds").fetchall())
+
     def entry_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM entries").fetchone()[0])
 

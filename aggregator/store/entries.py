@@ -157,8 +157,27 @@ class EntryWriter:
         )
 
     def _replace_attachments(self, target: str, entry: EntryPlan) -> None:
-        """The shown copy's categories and enclosures, in place of what was stored."""
+        """The shown copy's categories and enclosures, in place of what was stored. Written
+        only when they differ: an unchanged post's rows are left alone (a rewrite would count
+        as a change of the feed's pages, see migration 12)."""
         self.flush()  # the target may be an entry inserted by this very update
+        categories = [
+            term
+            for (term,) in self.db.execute(
+                "SELECT term FROM entry_categories WHERE entry_id = ? ORDER BY position", [target]
+            )
+        ]
+        enclosures = [
+            (url, kind, length)
+            for url, kind, length in self.db.execute(
+                """SELECT url, type, length FROM entry_enclosures WHERE entry_id = ?
+                   ORDER BY position""",
+                [target],
+            )
+        ]
+        wanted = [(e.url, e.type, e.length) for e in entry.enclosures]
+        if categories == list(entry.categories) and enclosures == wanted:
+            return
         self.db.execute("DELETE FROM entry_categories WHERE entry_id = ?", [target])
         self.db.execute("DELETE FROM entry_enclosures WHERE entry_id = ?", [target])
         self._add_attachments(target, entry)

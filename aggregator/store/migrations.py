@@ -290,6 +290,41 @@ def _v11_search_facets(db: sqlite_utils.Database) -> None:
         SearchIndex(db).rebuild(progress)
 
 
+# Every column of an entry an output shows: a change to one is a change to the pages of each
+# feed carrying the entry.
+_SHOWN = ("title", "link", "author", "content_html", "summary_text", "language", "published",
+          "updated", "primary_feed_url", "backfill")  # fmt: skip
+
+
+def _v12_feed_versions(db: sqlite_utils.Database) -> None:
+    """A counter per feed, raised by triggers in the writing transaction whenever anything an
+    output shows of the feed's entries changes (a post added, edited, merged, split, pruned,
+    its tags or files): the export renders a feed's or a tag's pages again only when the
+    counters they depend on moved. Triggers, so no writer, present or future, can forget."""
+    db.execute("ALTER TABLE feeds ADD COLUMN entries_version INTEGER NOT NULL DEFAULT 1")
+    bump = "UPDATE feeds SET entries_version = entries_version + 1"
+    of_entry = f"{bump} WHERE url IN (SELECT feed_url FROM entry_sources WHERE entry_id = {{}})"
+    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in _SHOWN)
+    for statement in (
+        f"""CREATE TRIGGER entry_sources_added AFTER INSERT ON entry_sources BEGIN
+            {of_entry.format("NEW.entry_id")}; END""",
+        f"""CREATE TRIGGER entry_sources_removed AFTER DELETE ON entry_sources BEGIN
+            {bump} WHERE url = OLD.feed_url; {of_entry.format("OLD.entry_id")}; END""",
+        f"""CREATE TRIGGER entry_sources_moved AFTER UPDATE OF entry_id, link ON entry_sources
+            WHEN OLD.entry_id IS NOT NEW.entry_id OR OLD.link IS NOT NEW.link BEGIN
+            {of_entry.format("OLD.entry_id")}; {of_entry.format("NEW.entry_id")}; END""",
+        f"""CREATE TRIGGER entries_shown_changed AFTER UPDATE ON entries WHEN {changed} BEGIN
+            {of_entry.format("NEW.id")}; END""",
+        *(
+            f"""CREATE TRIGGER {table}_{event.lower()} AFTER {event} ON {table} BEGIN
+                {of_entry.format(f"{row}.entry_id")}; END"""
+            for table in ("entry_categories", "entry_enclosures")
+            for event, row in (("INSERT", "NEW"), ("DELETE", "OLD"))
+        ),
+    ):
+        db.execute(statement)
+
+
 @contextmanager
 def _terminal_progress(label: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar for a long migration when stderr is a terminal; silent otherwise, and
@@ -320,6 +355,7 @@ MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _v9_feed_warnings,
     _v10_search_index,
     _v11_search_facets,
+    _v12_feed_versions,
 )
 
 

@@ -1,0 +1,151 @@
+"""An export renders a tag's or a source's files again only when something they show moved,
+and what it leaves alone is byte for byte what a full export would write."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from lxml import html
+
+from aggregator.export import export_feeds
+from aggregator.pipeline import poll
+from tests.feedgen import Item, rss
+from tests.feedserver import FeedServer, Response, feed_route
+
+WHEN = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+TOPICS = {
+    "a.dk": "Kommunernes fælles cloud-strategi og hvad den betyder for borgerne i Ærø",
+    "b.dk": "Nye regler for digital post fra myndighederne træder i kraft til foråret",
+    "c.dk": "Statens it-projekter skal vurderes af rådet før de går i udbud næste år",
+}
+
+
+def post(n: int, site: str, **extra: object) -> Item:
+    text = f"<p>{TOPICS[site]}, del {n}. {'Mere om sagen. ' * n}</p>"
+    return Item(f"{TOPICS[site][:30]} {n}", f"https://{site}/p/{n}", text,
+                WHEN - timedelta(days=n), guid=f"{site}-{n}", **extra)  # type: ignore[arg-type]  # fmt: skip
+
+
+class Sources:
+    """Three feeds on the loopback server whose documents a test rewrites between polls."""
+
+    def __init__(self, server: FeedServer) -> None:
+        self.server = server
+        self.items = {
+            "a": [post(n, "a.dk", categories=("cloud",)) for n in range(3)],
+            "b": [post(n, "b.dk") for n in range(3)],
+            "c": [post(n, "c.dk") for n in range(3)],
+        }
+        for name in self.items:
+            self.publish(name)
+
+    def publish(self, name: str) -> None:
+        body = rss(name.upper(), f"https://{name}.dk/", self.items[name])
+        self.server.route(f"/{name}", feed_route(body, last_modified=None))
+
+    def fail(self, name: str) -> None:
+        self.server.static(f"/{name}", Response(500, b"nede"))
+
+    def feeds(self) -> list[dict[str, object]]:
+        return [
+            {"name": "A", "url": self.server.url("/a"), "tags": ["fælles", "cloud"]},
+            {"name": "B", "url": self.server.url("/b"), "tags": ["fælles"]},
+            {"name": "C", "url": self.server.url("/c"), "tags": ["stat"]},
+        ]
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    }
+
+
+@pytest.fixture
+def site(server, make_config, store, clock, tmp_path):
+    sources = Sources(server)
+    config = make_config(sources.feeds())
+
+    def step() -> set[str]:
+        """Poll everything that is due, export, and check the export against a full one."""
+        clock.advance(timedelta(hours=3))
+        poll(config, store, clock=clock)
+        report = export_feeds(config, store, clock())
+        fresh = tmp_path / f"full-{clock().timestamp():.0f}"
+        full = make_config(sources.feeds(), site={"output_dir": str(fresh)})
+        export_feeds(full, store, clock())
+        assert files(config.output_dir) == files(fresh)
+        return {p.relative_to(config.output_dir).as_posix() for p in report.changed}
+
+    step()
+    return sources, step, config, store
+
+
+def test_a_new_post_renders_its_feeds_pages_and_no_others(site):
+    sources, step, *_ = site
+    assert not {p for p in step() if p.startswith(("tag/", "source/"))}  # nothing moved
+    sources.items["a"].insert(0, post(9, "a.dk"))
+    sources.publish("a")
+    changed = step()
+    assert "source/a/atom.xml" in changed
+    assert {"tag/faelles/index.html", "tag/cloud/feed.json", "index.html"} <= changed
+    assert not {p for p in changed if p.startswith(("source/b/", "source/c/", "tag/stat/"))}
+
+
+def test_a_post_merged_from_another_feed_renders_both_feeds_pages(site):
+    sources, step, *_ = site
+    # B carries A's newest post: A's copy now says "also carried by B".
+    sources.items["b"].insert(0, sources.items["a"][0])
+    sources.publish("b")
+    changed = step()
+    assert {"source/a/index.html", "source/b/index.html"} <= changed
+    assert not {p for p in changed if p.startswith(("source/c/", "tag/stat/"))}
+
+
+def test_changed_categories_alone_render_the_feeds_pages(site):
+    sources, step, *_ = site
+    first = sources.items["a"][0]
+    sources.items["a"][0] = Item(first.title, first.link, first.html, first.published,
+                                 guid=first.guid, categories=("cloud", "sikkerhed"))  # fmt: skip
+    sources.publish("a")
+    changed = step()
+    assert "source/a/feed.json" in changed
+    assert "sikkerhed" in (site[2].output_dir / "source/a/feed.json").read_text(encoding="utf-8")
+    assert not {p for p in changed if p.startswith(("source/b/", "source/c/"))}
+
+
+def test_a_failing_source_renders_its_own_pages_and_the_front_page(site):
+    sources, step, *_ = site
+    sources.fail("c")
+    changed = step()
+    assert {"source/c/index.html", "tag/stat/index.html", "index.html"} <= changed
+    assert not {p for p in changed if p.startswith(("source/a/", "source/b/", "tag/faelles/"))}
+
+
+def test_an_unchanged_poll_bumps_no_counter(site):
+    _, step, _, store = site
+    before = store.feed_versions()
+    step()
+    assert store.feed_versions() == before
+
+
+def listed(page: Path) -> list[str]:
+    tree = html.parse(str(page))
+    return [a.text_content() for a in tree.xpath('//ul[@class="sources"]/li/a[1]')]
+
+
+def test_the_front_page_lists_every_source_and_a_source_page_only_its_own(site):
+    _, _, config, _ = site
+    out = config.output_dir
+    assert listed(out / "index.html") == ["A", "B", "C"]
+    assert listed(out / "source/b/index.html") == ["B"]
+    assert listed(out / "tag/faelles/index.html") == ["A", "B"]
+    (everyone,) = html.parse(str(out / "source/b/index.html")).xpath(
+        '//a[text()="Alle kilder"]/@href'
+    )
+    assert everyone == "../../#h-sources"
