@@ -11,8 +11,10 @@ from lxml import html
 
 from aggregator.export import export_feeds
 from aggregator.pipeline import poll
+from aggregator.store import Store
 from tests.feedgen import Item, rss
 from tests.feedserver import FeedServer, Response, feed_route
+from tests.schema_history import roll_back_later_migrations
 
 WHEN = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -149,3 +151,22 @@ def test_the_front_page_lists_every_source_and_a_source_page_only_its_own(site):
         '//a[text()="Alle kilder"]/@href'
     )
     assert everyone == "../../#h-sources"
+
+
+def test_the_migration_gives_an_existing_database_its_counters(site):
+    sources, _, config, store = site
+    path = Path(store.db.conn.execute("PRAGMA database_list").fetchone()[2])
+    roll_back_later_migrations(store.db, 11)
+    store.db.execute("PRAGMA user_version = 11")
+    reopened = Store.open(path)
+    try:
+        assert set(reopened.feed_versions().values()) == {1}
+        sources.items["c"].insert(0, post(7, "c.dk"))
+        sources.publish("c")
+        config_c = [f for f in config.feeds if f.name == "C"]
+        poll(config.model_copy(update={"feeds": config_c}), reopened)
+        versions = reopened.feed_versions()
+        assert versions[config_c[0].url] > 1
+        assert {v for u, v in versions.items() if u != config_c[0].url} == {1}
+    finally:
+        reopened.close()

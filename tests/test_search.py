@@ -33,6 +33,7 @@ from aggregator.search import (
 from aggregator.store import Store
 from aggregator.store import search as store_search
 from aggregator.types import EntryPlan, StoredEntry, UpdatePlan
+from tests.schema_history import roll_back_later_migrations
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 OS2 = "https://os2.eu/feed"
@@ -533,12 +534,7 @@ def test_migration_builds_the_index_for_an_existing_database(tmp_path):
     store.db.execute("DROP TRIGGER entries_search_delete")
     store.db.execute("DROP TABLE search_index")
     store.db.execute("DROP TABLE search_docs")
-    # Back to the schema before migration 10: what the later migrations added goes too.
-    for (trigger,) in store.db.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'trigger'"
-    ).fetchall():
-        store.db.execute(f"DROP TRIGGER {trigger}")
-    store.db.execute("ALTER TABLE feeds DROP COLUMN entries_version")  # migration 12
+    roll_back_later_migrations(store.db, 11)
     store.db.execute("PRAGMA user_version = 9")
     store.close()
     store = Store.open(tmp_path / "a.db")
@@ -558,6 +554,7 @@ def test_migration_adds_sources_and_categories_to_an_index_without_them(tmp_path
         """CREATE VIRTUAL TABLE search_index USING fts5(
                title, body, source, tokenize = 'unicode61 remove_diacritics 0')"""
     )
+    roll_back_later_migrations(store.db, 11)
     store.db.execute("PRAGMA user_version = 10")
     store.close()
     store = Store.open(tmp_path / "a.db")

@@ -1,0 +1,27 @@
+"""Taking a test database back to an older schema, so a migration can be tested on the kind
+of database it will really meet. Each later migration says here how it is undone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+
+def _undo_v12_feed_versions(db: sqlite_utils.Database) -> None:
+    for (name,) in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND sql LIKE '%entries_version%'"
+    ).fetchall():
+        db.execute(f"DROP TRIGGER {name}")
+    db.execute("ALTER TABLE feeds DROP COLUMN entries_version")
+
+
+UNDO: dict[int, Callable[[sqlite_utils.Database], None]] = {12: _undo_v12_feed_versions}
+
+
+def roll_back_later_migrations(db: sqlite_utils.Database, version: int) -> None:
+    """Undo every migration after ``version`` that UNDO knows, newest first; the caller
+    undoes the ones up to its own and sets ``user_version``."""
+    for number in sorted(UNDO, reverse=True):
+        if number > version:
+            UNDO[number](db)
