@@ -180,7 +180,7 @@ def _selection_fingerprint(common: str, selection: Selection, site: Site, select
                            versions: dict[str, int]) -> str:  # fmt: skip
     """A tag's or a source's: its feeds' change counters and its listed sources' health."""
     shown = shown_sources(site, selection)
-    urls = sorted(u for u, s in selector.by_url.items() if s in shown)
+    urls = sorted(selector.url_of[s.slug] for s in shown)
     data = [
         common,
         selection.kind,

@@ -124,6 +124,7 @@ class Selector:
         self.by_url = {
             feed.url: source for feed, source in zip(config.feeds, site.sources, strict=True)
         }
+        self.url_of = {source.slug: url for url, source in self.by_url.items()}
         # Every stored feed configured (the usual case): no filter to apply at all.
         self.scope = configured_scope(store, list(self.by_url)) if store else None
 
@@ -197,7 +198,7 @@ class Selector:
         return self._selection("tag", tag.slug, tag.name, self._entries(stored), tag=tag)
 
     def source(self, source: Source) -> Selection:
-        url = next(u for u, s in self.by_url.items() if s == source)
+        url = self.url_of[source.slug]  # slugs are unique; a scan per source was quadratic
         stored = self._store().recent_entries(self.config.site.max_entries, [url], few=True)
         return self._selection(
             "source", source.slug, source.display_name, self._entries(stored), source=source
