@@ -13,13 +13,13 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin
 
 from aggregator.decode import to_utf8
 from aggregator.errors import ParseError
 from aggregator.parse_fast import parse_fast
 from aggregator.parse_json import looks_like_json, parse_json_feed
-from aggregator.types import Enclosure, ParsedEntry, ParsedFeed
+from aggregator.parse_rules import categories, enclosures
+from aggregator.types import ParsedEntry, ParsedFeed
 
 # Sanitising and resolving relative URLs (against the entry's own link) are done once, by nh3,
 # in normalise; feedparser's own passes would only add cost.
@@ -62,29 +62,7 @@ def _content(entry: Any) -> str:
 
 def _categories(entry: Any) -> tuple[str, ...]:
     """Terms of category, atom:category (its label when it has no term), dc:subject."""
-    terms = ((tag.get("term") or tag.get("label") or "") for tag in entry.get("tags") or [])
-    return tuple(term for term in (str(t).strip() for t in terms) if term)
-
-
-def _length(value: object) -> int | None:
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        return None
-    return number if number >= 0 else None
-
-
-def _enclosures(entry: Any, document_url: str) -> tuple[Enclosure, ...]:
-    """RSS enclosure and Atom rel=enclosure links, relative URLs resolved like links are."""
-    found = []
-    for enclosure in entry.get("enclosures") or []:
-        href = str(enclosure.get("href") or "").strip()
-        if href:
-            kind = str(enclosure.get("type") or "").strip() or None
-            found.append(
-                Enclosure(urljoin(document_url, href), kind, _length(enclosure.get("length")))
-            )
-    return tuple(found)
+    return categories(entry.get("tags") or [])
 
 
 def _date(entry: Any, name: str, dropped: list[str]) -> datetime | None:
@@ -112,7 +90,7 @@ def _entry(entry: Any, feed_language: str | None, document_url: str) -> ParsedEn
         language=(detail.get("language") or feed_language) if detail else feed_language,
         content_base=base if base and base != document_url else None,
         categories=_categories(entry),
-        enclosures=_enclosures(entry, document_url),
+        enclosures=enclosures(entry.get("enclosures") or [], document_url),
         dropped=tuple(dropped),
     )
 

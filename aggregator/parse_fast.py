@@ -1,140 +1,111 @@
-"""A fast path for the common, well-formed shapes of RSS 2.0, Atom 1.0 and RSS 1.0.
+"""A fast path for well-formed RSS 2.0, Atom 1.0 and RSS 1.0: lxml, and feedparser's rules.
 
-feedparser stays the parser of record: this path answers only for UTF-8 documents that lxml
-reads without recovery and whose every field it understands, and returns None otherwise, so
-the caller falls back to feedparser. ``tests/test_parse_fast.py`` checks over the whole fixture
-corpus that both paths give the same entries after normalising. It exists because feedparser's
-pure-Python SAX handlers cost about a millisecond per entry; lxml builds the same tree in a
-tenth of that.
+feedparser stays the parser of record. This path reads a document only when lxml parses it
+without recovery and it knows every element in it: the feed formats' own, ``dc:*``,
+``content:*``, ``sy:*``, ``admin:*``, Media RSS, iTunes, and a list of extensions feedparser
+keeps nothing of that we store (YouTube, Blogger's ``thr:``/``openSearch:``/``gd:``, ...).
+For those it does what feedparser's handlers do, in document order: which of two titles,
+authors, summaries or links wins, xml:base and xml:lang in scope, xhtml content written back
+out as markup, tags and links turned into categories and enclosures. Anything else (an
+unknown element or namespace, a DTD, a date form it cannot vouch for, an author e-mail it
+would have to guess at) returns None, and the caller asks feedparser. ``tests/
+test_equivalence*.py`` hold it to feedparser, field by field, over the fixture corpus and over
+random documents.
+
+It exists because feedparser's SAX handlers cost about a millisecond per entry.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from urllib.parse import urljoin
+from collections.abc import Callable, Mapping
 
 from lxml import etree
 
-from aggregator.types import Enclosure, ParsedEntry, ParsedFeed
+from aggregator.parse_fast_entry import Document, Entry, link_attrs, parsed_entry, read_entry
+from aggregator.parse_fast_xml import (
+    ATOM,
+    FOREIGN,
+    RDF,
+    Scope,
+    check_ignorable,
+    element_name,
+    text_of,
+)
+from aggregator.parse_rules import HTML_TYPES, Unsupported, finish, html_type
+from aggregator.types import ParsedFeed
 
-ATOM = "{http://www.w3.org/2005/Atom}"
-RSS1 = "{http://purl.org/rss/1.0/}"
-RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
-DC = "{http://purl.org/dc/elements/1.1/}"
-CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
-SY = "{http://purl.org/rss/1.0/modules/syndication/}"
-XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
-
-# Children of an item or entry this path reads, or knows feedparser keeps nothing of that we
-# store; any other child (itunes:*, media:*, dc:title, ...) sends the document to feedparser.
-_RSS2_ITEM = frozenset(
-    {"title", "link", "guid", "description", "pubDate", "author", "category", "enclosure",
-     "comments", f"{CONTENT}encoded", f"{DC}creator", f"{DC}subject",
-     "{http://wellformedweb.org/CommentAPI/}commentRss",
-     "{http://purl.org/rss/1.0/modules/slash/}comments"}
+_FEED_IGNORED = frozenset(
+    {
+        "generator", "docs", "copyright", "rights", "webmaster", "pubdate", "lastbuilddate",
+        "updated", "published", "category", "cloud", "rating", "skiphours", "skipdays", "hour",
+        "day", "icon", "logo", "subtitle", "tagline", "itunes_author", "itunes_image",
+        "itunes_category", "itunes_explicit", "itunes_owner", "itunes_name", "itunes_email",
+        "itunes_type", "itunes_keywords", "itunes_new-feed-url", "itunes_block", "itunes_complete",
+        "itunes_subtitle", "sy_updatebase", "admin_generatoragent", "admin_errorreportsto",
+        "dc_date", "dc_creator", "dc_rights", "dc_publisher", "dc_subject",
+        "opensearch_totalresults", "opensearch_startindex", "opensearch_itemsperpage",
+        "yt_channelid", "media_thumbnail", "media_copyright", "media_category", "media_keywords",
+        "media_rating", "media_credit", "media_restriction", "items", "rdf_seq", "rdf_li",
+        "feedburner_info", "feedburner_emailserviceid", "feedburner_feedburnerhostname",
+        "webfeeds_icon", "webfeeds_logo", "webfeeds_accentcolor", "webfeeds_related",
+        "webfeeds_cover", "webfeeds_analytics", "googleplay_author", "googleplay_category",
+        "googleplay_image", "googleplay_description", "googleplay_explicit", "podcast_locked",
+        "podcast_funding", "podcast_guid", "podcast_medium", "podcast_person", "podcast_location",
+        "author", "contributor", "name", "email", "uri", "url", "managingeditor",
+    }
 )  # fmt: skip
-_ATOM_ENTRY = frozenset(
-    f"{ATOM}{tag}"
-    for tag in ("id", "title", "link", "updated", "published", "author", "content", "summary",
-                "category", "rights")
-)  # fmt: skip
-_RSS1_ITEM = frozenset(
-    {f"{RSS1}title", f"{RSS1}link", f"{RSS1}description", f"{CONTENT}encoded",
-     f"{DC}creator", f"{DC}date", f"{DC}subject", f"{DC}description"}
-)  # fmt: skip
-
-_YEAR = re.compile(r"\b(\d{4})\b")
-_DECLARED = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)")
+_IMAGE_CHILDREN = frozenset({"url", "title", "link", "width", "height", "description"})
+_TEXTINPUT_CHILDREN = frozenset({"title", "link", "description", "name"})
 _CHARSET = re.compile(r"charset\s*=\s*\"?([A-Za-z0-9._-]+)", re.I)
+_DECLARED = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)")
+_QUERY_ENTITY = re.compile(r"&([A-Za-z0-9_]+);")
 _UTF8 = {"utf-8", "utf8"}
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 
 
-class _Unsupported(Exception):
-    """A shape this path does not claim to read exactly as feedparser does."""
+class _Feed:
+    """The feed-level fields feedparser keeps, and the entries, read in document order."""
 
+    def __init__(self, doc: Document, lang: str | None) -> None:
+        self.doc = doc
+        self.values: dict[str, str] = {}
+        self.has_summary = False
+        if lang:
+            self.values["language"] = lang.replace("_", "-")
+        self.entries: list[Entry] = []
 
-def _text(element: etree._Element | None) -> str | None:
-    if element is None:
-        return None
-    if len(element):
-        raise _Unsupported("markup inside a text element")
-    return element.text or ""
+    def children(self, parent: etree._Element, scope: Scope) -> None:
+        for child in parent:
+            name = element_name(child)
+            if not name:
+                continue
+            if name in ("item", "entry"):
+                self.entries.append(read_entry(self.doc, child, scope))
+                continue
+            inner, attrs = scope.enter(child)
+            handler = _FEED_HANDLERS.get(name)
+            if handler is not None:
+                handler(self, child, inner, attrs)
+            elif name in _FEED_IGNORED:
+                check_ignorable(child, _FEED_IGNORED)
+            else:
+                raise Unsupported(f"feed element {name}")
 
-
-def _child_text(parent: etree._Element, tag: str) -> str | None:
-    found = parent.findall(tag)
-    if len(found) > 1:
-        raise _Unsupported(f"repeated {tag}")
-    return _text(found[0]) if found else None
-
-
-def _known_children(parent: etree._Element, known: frozenset[str]) -> None:
-    for child in parent:
-        if isinstance(child.tag, str) and child.tag not in known:
-            raise _Unsupported(f"element {child.tag}")
-
-
-def _categories(parent: etree._Element, tags: tuple[str, ...]) -> tuple[str, ...]:
-    """Category texts in document order, as feedparser's tags."""
-    return tuple(
-        term for child in parent if child.tag in tags and (term := (_text(child) or "").strip())
-    )
-
-
-def _length(value: str | None) -> int | None:
-    if value is None:
-        return None
-    if not value.strip().isdigit():
-        raise _Unsupported("enclosure length")
-    return int(value)
-
-
-def _stripped(value: str | None) -> str | None:
-    return value.strip() or None if value is not None else None
-
-
-def _xml_lang(value: str | None) -> str | None:
-    """As feedparser reads xml:lang: ``en_US`` becomes ``en-US``."""
-    return value.replace("_", "-") if value else value
-
-
-def _rfc822(value: str | None) -> datetime | None:
-    if value is None or not value.strip():
-        return None
-    try:
-        parsed = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError):
-        raise _Unsupported("date") from None
-    if parsed.tzinfo is None:
-        raise _Unsupported("date without a zone")
-    year = _YEAR.search(value)
-    if year is None or int(year.group(1)) != parsed.year:
-        # email.utils reads a two-digit year, and so "0001", as 20xx; feedparser does not.
-        raise _Unsupported("date with a short or odd year")
-    try:
-        return parsed.astimezone(UTC).replace(microsecond=0)
-    except OverflowError:
-        raise _Unsupported("date out of range") from None
-
-
-def _iso(value: str | None) -> datetime | None:
-    if value is None or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise _Unsupported("date") from None
-    if parsed.tzinfo is None:
-        raise _Unsupported("date without a zone")
-    try:
-        return parsed.astimezone(UTC).replace(microsecond=0)
-    except OverflowError:
-        raise _Unsupported("date out of range") from None
+    def parsed(self, url: str) -> ParsedFeed:
+        values, version = self.values, self.doc.version
+        language = (values.get("language") or "").strip() or None
+        return ParsedFeed(
+            url=url,
+            title=(values.get("title") or "").strip() or None,
+            site_url=(values.get("link") or "").strip() or None,
+            language=language,
+            version=version,
+            entries=tuple(parsed_entry(e, language, url, version) for e in self.entries),
+            ttl_minutes=_positive(values.get("ttl")),
+            sy_period=(values.get("sy_updateperiod") or "").strip() or None,
+            sy_frequency=_positive(values.get("sy_updatefrequency")),
+        )
 
 
 def _positive(value: str | None) -> int | None:
@@ -143,6 +114,95 @@ def _positive(value: str | None) -> int | None:
     except ValueError:
         return None
     return number if number > 0 else None
+
+
+# -- feed handlers
+
+
+def _f_title(f: _Feed, el: etree._Element, s: Scope, a: Mapping[str, str]) -> None:
+    value = f.doc.title(el, s, a)
+    if value is not None:
+        f.values["title"] = value
+
+
+def _f_link(f: _Feed, el: etree._Element, s: Scope, a: Mapping[str, str]) -> None:
+    link = link_attrs(a, s)
+    if "href" in link:
+        if len(el):
+            text_of(el)
+        if link["rel"] == "alternate" and html_type(link["type"]) in HTML_TYPES:
+            f.values["link"] = link["href"]
+        return
+    f.values["link"] = _QUERY_ENTITY.sub(r"&\g<1>", f.doc.link_text(el, s))
+
+
+def _f_id(f: _Feed, el: etree._Element, s: Scope, a: Mapping[str, str]) -> None:
+    """A feed's id stands in for its link until one comes, as an entry's does."""
+    if a.get("ispermalink", "true") == "true":
+        f.values.setdefault("link", f.doc.link_text(el, s))
+    else:
+        text_of(el)
+
+
+def _f_text(key: str) -> Callable[..., None]:
+    def read(f: _Feed, el: etree._Element, s: Scope, a: Mapping[str, str]) -> None:
+        f.values[key] = finish(text_of(el))
+
+    return read
+
+
+def _f_description(f: _Feed, el: etree._Element, s: Scope, a: Mapping[str, str]) -> None:
+    if f.has_summary and not f.doc.has_content:
+        f.doc.has_content = True  # read as the feed's content, and felt by its first entry
+    f.doc.body(el, s, a, html_type(a.get("type", "text/html")))
+
+
+def _f_summary(f: _Feed, el: etree._Element, s: Scope, a: Mapping[str, str]) -> None:
+    if f.has_summary and not f.doc.has_content:
+        f.doc.has_content = True
+    f.has_summary = True
+    f.doc.body(el, s, a, html_type(a.get("type", "text/plain")))
+
+
+def _f_image(f: _Feed, el: etree._Element, s: Scope, a: Mapping[str, str]) -> None:
+    """An image or text input: its title, link and the rest are its own; only the title
+    rank it leaves matters."""
+    allowed = (
+        _TEXTINPUT_CHILDREN if el.tag.endswith(("textinput", "textInput")) else _IMAGE_CHILDREN
+    )
+    f.doc.title_depth = -1
+    for child in el:
+        name = element_name(child)
+        if not name:
+            continue
+        if name not in allowed:
+            raise Unsupported(f"element {name} in an image")
+        text_of(child)
+        if name == "title" and finish(text_of(child)) and f.doc.title_depth == -1:
+            f.doc.title_depth = s.depth + 1
+
+
+_FeedHandler = Callable[[_Feed, etree._Element, Scope, Mapping[str, str]], None]
+_FEED_HANDLERS: dict[str, _FeedHandler] = {
+    "title": _f_title,
+    "dc_title": _f_title,
+    "link": _f_link,
+    "id": _f_id,
+    "language": _f_text("language"),
+    "dc_language": _f_text("language"),
+    "ttl": _f_text("ttl"),
+    "sy_updateperiod": _f_text("sy_updateperiod"),
+    "sy_updatefrequency": _f_text("sy_updatefrequency"),
+    "description": _f_description,
+    "media_description": _f_description,
+    "summary": _f_summary,
+    "itunes_summary": _f_summary,
+    "image": _f_image,
+    "textinput": _f_image,
+}
+
+
+# -- the document
 
 
 def _utf8_only(content: bytes, headers: Mapping[str, str]) -> bool:
@@ -157,208 +217,98 @@ def _utf8_only(content: bytes, headers: Mapping[str, str]) -> bool:
     return bool(named) and all(name in _UTF8 for name in named)
 
 
-def _rss2(channel: etree._Element, url: str) -> ParsedFeed:
-    language = _stripped(_child_text(channel, "language"))
-    entries = []
-    for item in channel.iterfind("item"):
-        _known_children(item, _RSS2_ITEM)
-        guid_element = item.find("guid")
-        guid = _stripped(_child_text(item, "guid"))
-        link = _stripped(_child_text(item, "link"))
-        permalink = guid_element is not None and guid_element.get("isPermaLink") != "false"
-        if guid and permalink:
-            # feedparser reads a permalink guid as a URI, relative to the document.
-            guid = urljoin(url, guid)
-            link = link or guid
-        authors = [a for a in (_child_text(item, f"{DC}creator"), _child_text(item, "author")) if a]
-        if len(authors) > 1:
-            raise _Unsupported("two authors")
-        content = _child_text(item, f"{CONTENT}encoded")
-        entries.append(
-            ParsedEntry(
-                guid=guid,
-                link=urljoin(url, link) if link else None,
-                title=_child_text(item, "title") or "",
-                author=_stripped(authors[0]) if authors else None,
-                content_html=content if content else (_child_text(item, "description") or ""),
-                published=_rfc822(_child_text(item, "pubDate")),
-                updated=None,
-                language=language,
-                categories=_categories(item, ("category", f"{DC}subject")),
-                enclosures=tuple(_rss_enclosure(e, url) for e in item.iterfind("enclosure")),
-            )
-        )
-    return ParsedFeed(
-        url=url,
-        title=_stripped(_child_text(channel, "title")),
-        site_url=_stripped(_child_text(channel, "link")),
-        language=language,
-        version="rss20",
-        entries=tuple(entries),
-        ttl_minutes=_positive(_child_text(channel, "ttl")),
-        sy_period=_stripped(_child_text(channel, f"{SY}updatePeriod")),
-        sy_frequency=_positive(_child_text(channel, f"{SY}updateFrequency")),
-    )
+_DECLARATION = re.compile(rb"xmlns(?::([A-Za-z_][\w.-]*))?\s*=\s*[\"']([^\"']*)[\"']")
 
 
-def _rss_enclosure(element: etree._Element, url: str) -> Enclosure:
-    href = (element.get("url") or "").strip()
-    if not href:
-        raise _Unsupported("enclosure without a URL")
-    # feedparser leaves an RSS enclosure's URL as written; parse.py resolves it as a link.
-    kind = (element.get("type") or "").strip() or None
-    return Enclosure(urljoin(url, href), kind, _length(element.get("length")))
-
-
-def _atom_enclosures(entry: etree._Element, url: str) -> tuple[Enclosure, ...]:
-    found = []
-    for link in entry.iterfind(f"{ATOM}link"):
-        if link.get("rel") == "enclosure":
-            href = (link.get("href") or "").strip()
-            if not href:
-                raise _Unsupported("enclosure without a URL")
-            kind = (link.get("type") or "").strip() or None
-            found.append(Enclosure(urljoin(url, href), kind, _length(link.get("length"))))
-    return tuple(found)
-
-
-def _atom_categories(entry: etree._Element) -> tuple[str, ...]:
-    terms = (c.get("term") or c.get("label") or "" for c in entry.iterfind(f"{ATOM}category"))
-    return tuple(term for term in (t.strip() for t in terms) if term)
-
-
-def _atom_author(entry: etree._Element) -> str | None:
-    authors = entry.findall(f"{ATOM}author")
-    if not authors:
-        return None
-    if len(authors) > 1:
-        raise _Unsupported("several authors")
-    name = _stripped(_text(authors[0].find(f"{ATOM}name")))
-    email = _stripped(_text(authors[0].find(f"{ATOM}email")))
-    if email and not name:
-        raise _Unsupported("author with an e-mail address only")
-    # feedparser's own form, which normalise then reads the name out of.
-    return f"{name} ({email})" if name and email else name
-
-
-def _resolved(url: str, value: str | None) -> str | None:
-    return urljoin(url, value) if value else None
-
-
-def _atom_link(parent: etree._Element, url: str) -> str | None:
-    for link in parent.iterfind(f"{ATOM}link"):
-        if link.get("rel", "alternate") == "alternate" and link.get("href"):
-            href: str = link.get("href", "")
-            return urljoin(url, href.strip())
-    return None
-
-
-def _atom_text(element: etree._Element | None) -> str | None:
-    if element is None:
-        return None
-    if element.get("type", "text") not in ("text", "html") or element.get("src"):
-        raise _Unsupported("xhtml or out-of-line content")
-    return _text(element)
-
-
-def _atom(root: etree._Element, url: str) -> ParsedFeed:
-    language = _stripped(_xml_lang(root.get(XML_LANG)))
-    entries = []
-    for entry in root.iterfind(f"{ATOM}entry"):
-        content_element = entry.find(f"{ATOM}content")
-        content = _atom_text(content_element)
-        summary = _atom_text(entry.find(f"{ATOM}summary"))
-        _known_children(entry, _ATOM_ENTRY)
-        lang = language
-        if content_element is not None:
-            lang = _xml_lang(content_element.get(XML_LANG) or entry.get(XML_LANG)) or language
-        guid = _resolved(url, _stripped(_child_text(entry, f"{ATOM}id")))
-        entries.append(
-            ParsedEntry(
-                guid=guid,
-                link=_atom_link(entry, url) or guid,  # feedparser's fallback too
-                title=_atom_text(entry.find(f"{ATOM}title")) or "",
-                author=_atom_author(entry),
-                content_html=content if content else (summary or ""),
-                published=_iso(_child_text(entry, f"{ATOM}published")),
-                updated=_iso(_child_text(entry, f"{ATOM}updated")),
-                language=lang,
-                categories=_atom_categories(entry),
-                enclosures=_atom_enclosures(entry, url),
-            )
-        )
-    return ParsedFeed(
-        url=url,
-        title=_stripped(_atom_text(root.find(f"{ATOM}title"))),
-        site_url=_atom_link(root, url),
-        language=language,
-        version="atom10",
-        entries=tuple(entries),
-    )
-
-
-def _rss1(root: etree._Element, url: str) -> ParsedFeed:
-    channel = root.find(f"{RSS1}channel")
-    if channel is None:
-        raise _Unsupported("RDF without a channel")
-    language = _stripped(_child_text(channel, f"{DC}language"))
-    entries = []
-    for item in root.iterfind(f"{RSS1}item"):
-        _known_children(item, _RSS1_ITEM)
-        content = _child_text(item, f"{CONTENT}encoded")
-        link = _stripped(_child_text(item, f"{RSS1}link"))
-        descriptions = [
-            d
-            for d in (
-                _child_text(item, f"{RSS1}description"),
-                _child_text(item, f"{DC}description"),
-            )
-            if d is not None
-        ]
-        if len(descriptions) > 1:
-            raise _Unsupported("description and dc:description")
-        entries.append(
-            ParsedEntry(
-                guid=_stripped(item.get(f"{RDF}about")),
-                link=urljoin(url, link) if link else None,
-                title=_child_text(item, f"{RSS1}title") or "",
-                author=_stripped(_child_text(item, f"{DC}creator")),
-                content_html=content if content else (descriptions[0] if descriptions else ""),
-                published=None,
-                updated=_iso(_child_text(item, f"{DC}date")),
-                language=language,
-                categories=_categories(item, (f"{DC}subject",)),
-            )
-        )
-    return ParsedFeed(
-        url=url,
-        title=_stripped(_child_text(channel, f"{RSS1}title")),
-        site_url=_stripped(_child_text(channel, f"{RSS1}link")),
-        language=language,
-        version="rss10",
-        entries=tuple(entries),
-        sy_period=_stripped(_child_text(channel, f"{SY}updatePeriod")),
-        sy_frequency=_positive(_child_text(channel, f"{SY}updateFrequency")),
-    )
+def _declarations_understood(content: bytes, version: str) -> bool:
+    """Namespace declarations that make feedparser read elements as we do: no foreign
+    prefix bound twice, no unknown default namespace, and the version it would report."""
+    prefixes: dict[str, str] = {}
+    first_format = None
+    for match in _DECLARATION.finditer(content):
+        prefix = (match.group(1) or b"").decode("ascii", "replace").lower()
+        uri = match.group(2).decode("utf-8", "replace")
+        if prefixes.setdefault(prefix, uri) != uri and prefix in FOREIGN.values():
+            return False
+        lower = uri.lower()
+        if lower == "http://www.w3.org/1999/xlink" or "netscape.com/rdf" in lower:
+            return False
+        if first_format is None and lower in (
+            "http://purl.org/rss/1.0/",
+            "http://www.w3.org/2005/atom",
+        ):
+            first_format = "rss10" if lower.endswith("/rss/1.0/") else "atom10"
+    if version == "rss10":
+        return first_format == "rss10"
+    if version == "atom10":
+        return first_format == "atom10"
+    return first_format != "rss10"  # an RSS root corrects feedparser's guess from Atom
 
 
 def parse_fast(content: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed | None:
     """The feed, or None when feedparser should read this document."""
     if not _utf8_only(content, headers):
         return None
+    location = headers.get("content-location")
+    if location is not None and location != url:
+        return None  # feedparser would resolve against it
     try:
         root = etree.fromstring(content, _PARSER)
-        if root.get(XML_BASE) is not None or b"xml:base" in content:
+        if root.getroottree().docinfo.doctype:
             return None
-        if root.tag == "rss" and root.get("version") == "2.0":
-            channels = root.findall("channel")
-            if len(channels) != 1:
-                return None
-            return _rss2(channels[0], url)
-        if root.tag == f"{ATOM}feed":
-            return _atom(root, url)
-        if root.tag == f"{RDF}RDF":
-            return _rss1(root, url)
-    except (_Unsupported, etree.XMLSyntaxError, ValueError):
+        if root.tag == "rss":
+            version = _rss_version(root.get("version") or "")
+        elif root.tag == f"{ATOM}feed":
+            version = "atom10"
+        elif root.tag == f"{RDF}RDF":
+            version = "rss10"
+        else:
+            return None
+        if not _declarations_understood(content, version):
+            return None
+        return _read(root, url, version, headers.get("content-language"))
+    except (Unsupported, etree.XMLSyntaxError, ValueError):
         return None
-    return None
+
+
+def _read(root: etree._Element, url: str, version: str, lang: str | None) -> ParsedFeed:
+    feed = _Feed(Document(version), lang)
+    scope, attrs = Scope(url, lang, 0).enter(root)
+    if scope.lang and version != "rss10":
+        feed.values["language"] = scope.lang.replace("_", "-")
+    if version == "atom10":
+        feed.children(root, scope)
+        return feed.parsed(url)
+    channels = 0
+    for child in root:
+        name = element_name(child)
+        if not name:
+            continue
+        if name == "channel":
+            channels += 1
+            inner, attrs = scope.enter(child)
+            if (channels > 1 and version == "rss10") or "href" in attrs or "lastmod" in attrs:
+                raise Unsupported("channel")
+            feed.children(child, inner)
+        elif version == "rss10" and name == "item":
+            feed.entries.append(read_entry(feed.doc, child, scope))
+        elif version == "rss10" and name in ("image", "textinput"):
+            inner, attrs = scope.enter(child)
+            _f_image(feed, child, inner, attrs)
+        else:
+            raise Unsupported(f"element {name} outside the channel")
+    if version == "rss10" and (channels != 1 or element_name(_first_element(root)) != "channel"):
+        raise Unsupported("RDF without a channel first")
+    return feed.parsed(url)
+
+
+def _rss_version(declared: str) -> str:
+    """feedparser's name for an RSS version attribute."""
+    if declared.startswith("2."):
+        return "rss20"
+    named = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
+    return named.get(declared, "rss")
+
+
+def _first_element(root: etree._Element) -> etree._Element:
+    return next(child for child in root if isinstance(child.tag, str))

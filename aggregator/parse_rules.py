@@ -1,0 +1,176 @@
+"""The small reading rules that parse.py (feedparser) and parse_fast.py (lxml) must share.
+
+The fast path stores only what feedparser would: these are feedparser's rules for finishing a
+text, joining a URI, reading a date, writing xhtml content back out as markup, and turning
+its links and tags into our enclosures and categories, written once so that both roads use
+them. Where a rule is only partly mirrored (dates, e-mail in authors), the mirror raises
+``Unsupported`` for what it does not cover and the caller falls back to feedparser.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from contextlib import suppress
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urljoin
+from xml.sax.saxutils import escape
+
+from aggregator.types import Enclosure
+
+
+class Unsupported(Exception):
+    """A shape the fast path does not claim to read exactly as feedparser does."""
+
+
+# windows-1252's letters for the C1 control points, which feedparser puts back in every text
+# (a feed that says UTF-8 but was written in windows-1252 decodes to them).
+_C1 = {
+    code: bytes([code]).decode("cp1252")
+    for code in range(0x80, 0xA0)
+    if code not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+}
+
+
+def finish(text: str) -> str:
+    """A text as feedparser leaves it: stripped, UTF-8 read as Latin-1 undone, C1 mapped."""
+    text = text.strip()
+    if not text.isascii():
+        with suppress(UnicodeEncodeError, UnicodeDecodeError):
+            text = text.encode("iso-8859-1").decode("utf-8")
+        text = text.translate(_C1)
+    return text
+
+
+_SLASHES = re.compile(r"^([A-Za-z][A-Za-z0-9+-.]*://)(/*)(.*?)")
+# The schemes feedparser lets an xml:base have; any other keeps the base before it.
+_BASE_SCHEMES = frozenset(
+    {
+        "file", "ftp", "gopher", "h323", "hdl", "http", "https", "imap", "magnet", "mailto",
+        "mms", "news", "nntp", "prospero", "rsync", "rtsp", "rtspu", "sftp", "shttp", "sip",
+        "sips", "snews", "svn", "svn+ssh", "telnet", "wais", "aim", "callto", "cvs", "facetime",
+        "feed", "git", "gtalk", "irc", "ircs", "irc6", "itms", "msnim", "skype", "ssh", "smb",
+        "ymsg",
+    }
+)  # fmt: skip
+
+
+def join(base: str, uri: str) -> str:
+    """feedparser's URI join: extra slashes after the scheme dropped, '' for what urljoin
+    cannot read."""
+    uri = _SLASHES.sub(r"\1\3", uri)
+    try:
+        return urljoin(base, uri)
+    except ValueError:
+        return ""
+
+
+def rebase(base: str, declared: str | None) -> str:
+    """The base in scope under an element whose xml:base is ``declared``."""
+    if not declared:
+        declared = base
+    joined = join(base, declared)
+    return joined if joined.strip().split(":", 1)[0] in _BASE_SCHEMES else base
+
+
+_ISO = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d)(?::(\d\d)(?:\.\d+)?)?([Zz]|[+-]\d\d:\d\d)"
+)
+_RFC822 = re.compile(
+    r"(?:(?:mon|tue|wed|thu|fri|sat|sun)\S*\s+)?(\d{1,2})\s+"
+    r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\s+(\d{4}|\d\d)\s+"
+    r"(\d{1,2}):(\d\d)(?::(\d\d))?\s+([a-z]+|[+-]\d\d:?\d\d)",
+    re.IGNORECASE,
+)
+_MONTHS = {
+    m: n
+    for n, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+# Zone names feedparser gives an offset; it reads any other name as UTC.
+_ZONES = {
+    "ut": 0, "gmt": 0, "z": 0, "adt": -3, "ast": -4, "at": -4, "edt": -4, "est": -5, "et": -5,
+    "cdt": -5, "cst": -6, "ct": -6, "mdt": -6, "mst": -7, "mt": -7, "pdt": -7, "pst": -8,
+    "pt": -8, "a": -1, "n": 1, "m": -12, "y": 12, "met": 1, "mest": 2,
+}  # fmt: skip
+
+
+def _stamp(parts: Iterable[str | None], minutes_east: int) -> datetime:
+    year, month, day, hour, minute, second = (int(p or 0) for p in parts)
+    if not 1900 <= year <= 2200:
+        raise Unsupported("date out of range")
+    try:
+        local = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except ValueError:
+        raise Unsupported("date") from None
+    return local - timedelta(minutes=minutes_east)
+
+
+def read_date(text: str) -> datetime | None:
+    """A date as feedparser reads it (W3C-DTF, then RFC 822), for the forms where our reading
+    is known to be the same; None for an empty one."""
+    if not text:
+        return None
+    if iso := _ISO.fullmatch(text):
+        zone = iso.group(7)
+        east = 0 if zone in "Zz" else int(zone[1:3]) * 60 + int(zone[4:6])
+        return _stamp(iso.groups()[:6], -east if zone[0] == "-" else east)
+    if rfc := _RFC822.fullmatch(text):
+        day, month, year, hour, minute, second, zone = rfc.groups()
+        if zone[0] in "+-":
+            digits = zone[1:].replace(":", "")
+            east = int(digits[:2]) * 60 + int(digits[2:])
+            east = -east if zone[0] == "-" else east
+        elif zone.lower().startswith("gmt") and len(zone) > 3:
+            raise Unsupported("date zone")  # feedparser reads what follows "GMT" as a zone
+        else:
+            east = _ZONES.get(zone.lower(), 0) * 60
+        if len(year) == 2:  # feedparser's century
+            year = str(int(year) + (2000 if int(year) < 90 else 1900))
+        return _stamp((year, str(_MONTHS[month.lower()]), day, hour, minute, second), east)
+    raise Unsupported("date")
+
+
+def serialise_start(tag: str, attrs: Mapping[str, str]) -> str:
+    """An element's start tag as feedparser writes xhtml content back out."""
+    written = "".join(f' {k}="{escape(v, {chr(34): "&quot;"})}"' for k, v in attrs.items())
+    return f"<{tag}{written}>"
+
+
+def html_type(kind: str | None) -> str:
+    """feedparser's content type for an Atom ``type`` attribute."""
+    kind = (kind or "").lower()
+    return {"text": "text/plain", "plain": "text/plain", "html": "text/html"}.get(
+        kind, "application/xhtml+xml" if kind == "xhtml" else kind
+    )
+
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def categories(tags: Iterable[Mapping[str, object]]) -> tuple[str, ...]:
+    """Our categories from feedparser's tags: each one's term, or its label without one."""
+    terms = ((tag.get("term") or tag.get("label") or "") for tag in tags)
+    return tuple(term for term in (str(t).strip() for t in terms) if term)
+
+
+def enclosure_length(value: object) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        return None
+    return number if number >= 0 else None
+
+
+def enclosures(links: Iterable[Mapping[str, object]], document_url: str) -> tuple[Enclosure, ...]:
+    """RSS enclosures and Atom rel=enclosure links, relative URLs resolved like links are."""
+    found = []
+    for link in links:
+        href = str(link.get("href") or "").strip()
+        if href:
+            kind = str(link.get("type") or "").strip() or None
+            found.append(
+                Enclosure(urljoin(document_url, href), kind, enclosure_length(link.get("length")))
+            )
+    return tuple(found)
