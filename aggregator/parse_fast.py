@@ -17,8 +17,10 @@ It exists because feedparser's SAX handlers cost about a millisecond per entry.
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Callable, Mapping
+from io import BytesIO
 
 from lxml import etree
 
@@ -32,7 +34,7 @@ from aggregator.parse_fast_xml import (
     element_name,
     text_of,
 )
-from aggregator.parse_rules import HTML_TYPES, Unsupported, finish, html_type
+from aggregator.parse_rules import HTML_TYPES, Unsupported, finish, html_type, read_date
 from aggregator.types import ParsedFeed
 
 _FEED_IGNORED = frozenset(
@@ -61,36 +63,54 @@ _CHARSET = re.compile(r"charset\s*=\s*\"?([A-Za-z0-9._-]+)", re.I)
 _DECLARED = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)")
 _QUERY_ENTITY = re.compile(r"&([A-Za-z0-9_]+);")
 _UTF8 = {"utf-8", "utf8"}
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+_OPTIONS = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "remove_comments": False,
+}
 
 
 class _Feed:
     """The feed-level fields feedparser keeps, and the entries, read in document order."""
 
-    def __init__(self, doc: Document, lang: str | None) -> None:
+    def __init__(self, doc: Document, lang: str | None, limit: int | None) -> None:
         self.doc = doc
         self.values: dict[str, str] = {}
         self.has_summary = False
         if lang:
             self.values["language"] = lang.replace("_", "-")
-        self.entries: list[Entry] = []
+        self.limit = limit
+        # The entries kept so far, as (-age, entry): a heap whose top is the oldest kept.
+        self.kept: list[tuple[tuple[int, float, int], Entry]] = []
+        self.count = 0
 
-    def children(self, parent: etree._Element, scope: Scope) -> None:
-        for child in parent:
-            name = element_name(child)
-            if not name:
-                continue
-            if name in ("item", "entry"):
-                self.entries.append(read_entry(self.doc, child, scope))
-                continue
-            inner, attrs = scope.enter(child)
-            handler = _FEED_HANDLERS.get(name)
-            if handler is not None:
-                handler(self, child, inner, attrs)
-            elif name in _FEED_IGNORED:
-                check_ignorable(child, _FEED_IGNORED)
-            else:
-                raise Unsupported(f"feed element {name}")
+    def child(self, child: etree._Element, scope: Scope) -> None:
+        """One element of the feed (a channel's child, or an Atom feed's)."""
+        name = element_name(child)
+        if name in ("item", "entry"):
+            self.add(read_entry(self.doc, child, scope))
+            return
+        inner, attrs = scope.enter(child)
+        handler = _FEED_HANDLERS.get(name)
+        if handler is not None:
+            handler(self, child, inner, attrs)
+        elif name in _FEED_IGNORED:
+            check_ignorable(child, _FEED_IGNORED)
+        else:
+            raise Unsupported(f"feed element {name}")
+
+    def add(self, entry: Entry) -> None:
+        """Keep the entry if it is among the ``limit`` newest so far, as normalise.newest
+        would choose them (dated by date, newest first, then undated in document order)."""
+        index, self.count = self.count, self.count + 1
+        when = read_date(entry.dates.get("published", "")) or read_date(
+            entry.dates.get("updated", "")
+        )
+        age = (-int(when is None), when.timestamp() if when else 0.0, -index)
+        heapq.heappush(self.kept, (age, entry))
+        if self.limit is not None and len(self.kept) > self.limit:
+            heapq.heappop(self.kept)
 
     def parsed(self, url: str) -> ParsedFeed:
         values, version = self.values, self.doc.version
@@ -101,11 +121,14 @@ class _Feed:
             site_url=(values.get("link") or "").strip() or None,
             language=language,
             version=version,
-            entries=tuple(parsed_entry(e, language, url, version) for e in self.entries),
+            entries=tuple(parsed_entry(e, language, url, version) for e in self._in_order()),
             ttl_minutes=_positive(values.get("ttl")),
             sy_period=(values.get("sy_updateperiod") or "").strip() or None,
             sy_frequency=_positive(values.get("sy_updatefrequency")),
         )
+
+    def _in_order(self) -> list[Entry]:
+        return [entry for _, entry in sorted(self.kept, key=lambda kept: -kept[0][2])]
 
 
 def _positive(value: str | None) -> int | None:
@@ -245,17 +268,68 @@ def _declarations_understood(content: bytes, version: str) -> bool:
     return first_format != "rss10"  # an RSS root corrects feedparser's guess from Atom
 
 
-def parse_fast(content: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed | None:
-    """The feed, or None when feedparser should read this document."""
+def parse_fast(
+    content: bytes, url: str, headers: Mapping[str, str], max_entries: int | None = None
+) -> ParsedFeed | None:
+    """The feed, or None when feedparser should read this document. With ``max_entries``,
+    only that many of the newest entries are built (those plan_update would take)."""
     if not _utf8_only(content, headers):
         return None
     location = headers.get("content-location")
     if location is not None and location != url:
         return None  # feedparser would resolve against it
     try:
-        root = etree.fromstring(content, _PARSER)
+        return _Stream(content, url, headers.get("content-language"), max_entries).read()
+    except (Unsupported, etree.XMLSyntaxError, ValueError):
+        return None
+
+
+class _Stream:
+    """The document read as lxml parses it: each child of the feed (or channel) is read as
+    soon as it ends, in document order, and then freed, so that a feed of 50,000 entries
+    never holds more than one of them and the ones it keeps."""
+
+    def __init__(self, content: bytes, url: str, lang: str | None, limit: int | None) -> None:
+        self.content, self.url, self.lang, self.limit = content, url, lang, limit
+        self.feed: _Feed | None = None
+        self.root = Scope(url, lang, 0)
+        self.channel: Scope | None = None  # while inside a channel
+        self.channels = 0
+        self.elements = 0  # the root's element children so far
+
+    def read(self) -> ParsedFeed:
+        depth = 0
+        for event, el in etree.iterparse(BytesIO(self.content), ("start", "end"), **_OPTIONS):
+            if event == "start":
+                depth += 1
+                if depth == 1:
+                    self.start_root(el)
+                elif depth == 2:
+                    self.start_top(el)
+                continue
+            depth -= 1  # now the depth of its parent
+            if depth == 1:
+                self.end_top(el)
+            elif depth == 2 and self.channel is not None:
+                self.feed_of().child(el, self.channel)
+                _free(el)
+        feed = self.feed_of()
+        if feed.doc.version == "rss10" and self.channels != 1:
+            raise Unsupported("RDF without one channel")
+        return feed.parsed(self.url)
+
+    @property
+    def feed_version(self) -> str:
+        return self.feed_of().doc.version
+
+    def feed_of(self) -> _Feed:
+        if self.feed is None:
+            raise Unsupported("no root")
+        return self.feed
+
+    def start_root(self, root: etree._Element) -> None:
         if root.getroottree().docinfo.doctype:
-            return None
+            raise Unsupported("DOCTYPE")
         if root.tag == "rss":
             version = _rss_version(root.get("version") or "")
         elif root.tag == f"{ATOM}feed":
@@ -263,43 +337,53 @@ def parse_fast(content: bytes, url: str, headers: Mapping[str, str]) -> ParsedFe
         elif root.tag == f"{RDF}RDF":
             version = "rss10"
         else:
-            return None
-        if not _declarations_understood(content, version):
-            return None
-        return _read(root, url, version, headers.get("content-language"))
-    except (Unsupported, etree.XMLSyntaxError, ValueError):
-        return None
+            raise Unsupported("root")
+        if not _declarations_understood(self.content, version):
+            raise Unsupported("namespace declarations")
+        self.feed = _Feed(Document(version), self.lang, self.limit)
+        self.root, _ = self.root.enter(root)
+        if self.root.lang and version != "rss10":
+            self.feed.values["language"] = self.root.lang.replace("_", "-")
 
-
-def _read(root: etree._Element, url: str, version: str, lang: str | None) -> ParsedFeed:
-    feed = _Feed(Document(version), lang)
-    scope, attrs = Scope(url, lang, 0).enter(root)
-    if scope.lang and version != "rss10":
-        feed.values["language"] = scope.lang.replace("_", "-")
-    if version == "atom10":
-        feed.children(root, scope)
-        return feed.parsed(url)
-    channels = 0
-    for child in root:
-        name = element_name(child)
-        if not name:
-            continue
+    def start_top(self, el: etree._Element) -> None:
+        """A child of the root begins: a channel is entered; the rest is read at its end."""
+        if self.feed_version == "atom10":
+            return
+        self.elements += 1
+        name = element_name(el)
         if name == "channel":
-            channels += 1
-            inner, attrs = scope.enter(child)
-            if (channels > 1 and version == "rss10") or "href" in attrs or "lastmod" in attrs:
-                raise Unsupported("channel")
-            feed.children(child, inner)
-        elif version == "rss10" and name == "item":
-            feed.entries.append(read_entry(feed.doc, child, scope))
-        elif version == "rss10" and name in ("image", "textinput"):
-            inner, attrs = scope.enter(child)
-            _f_image(feed, child, inner, attrs)
-        else:
+            self.channels += 1
+            self.channel, attrs = self.root.enter(el)
+            if "href" in attrs or "lastmod" in attrs:
+                raise Unsupported("CDF attributes")
+            if self.feed_version == "rss10" and (self.channels > 1 or self.elements > 1):
+                raise Unsupported("RDF channel not first")
+        elif self.feed_version != "rss10" or name not in ("item", "image", "textinput"):
             raise Unsupported(f"element {name} outside the channel")
-    if version == "rss10" and (channels != 1 or element_name(_first_element(root)) != "channel"):
-        raise Unsupported("RDF without a channel first")
-    return feed.parsed(url)
+
+    def end_top(self, el: etree._Element) -> None:
+        """A child of the root ends (an Atom feed's child, or RDF's item, image, channel)."""
+        feed = self.feed_of()
+        if feed.doc.version == "atom10":
+            feed.child(el, self.root)
+        elif element_name(el) == "channel":
+            self.channel = None
+        elif element_name(el) == "item":
+            feed.add(read_entry(feed.doc, el, self.root))
+        else:
+            inner, attrs = self.root.enter(el)
+            _f_image(feed, el, inner, attrs)
+        _free(el)
+
+
+def _free(el: etree._Element) -> None:
+    """Drop an element that has been read, and the ones before it."""
+    el.clear()
+    while el.getprevious() is not None:
+        parent = el.getparent()
+        if parent is None:
+            break
+        del parent[0]
 
 
 def _rss_version(declared: str) -> str:
@@ -308,7 +392,3 @@ def _rss_version(declared: str) -> str:
         return "rss20"
     named = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
     return named.get(declared, "rss")
-
-
-def _first_element(root: etree._Element) -> etree._Element:
-    return next(child for child in root if isinstance(child.tag, str))

@@ -31,7 +31,7 @@ def plan_for(
         # The server ignored our validators but sent the same bytes: nothing to parse or write.
         return plan_update(replace(fetched, not_modified=True, content=None), None, now)
     try:
-        parsed = _parse(fetched, state)
+        parsed = _parse(fetched, state, max_entries)
     except ParseError as exc:
         return failed_update(fetched, str(exc))
     except Exception as exc:  # a hostile document must not take the other feeds down
@@ -46,7 +46,7 @@ def plan_for(
     return plan
 
 
-def _parse(fetched: FetchResult, state: FeedState) -> ParsedFeed:
+def _parse(fetched: FetchResult, state: FeedState, max_entries: int) -> ParsedFeed:
     """The parser the source's type asks for; both yield the same ParsedFeed."""
     url = fetched.final_url or fetched.feed_url
     content = fetched.content or b""
@@ -54,4 +54,4 @@ def _parse(fetched: FetchResult, state: FeedState) -> ParsedFeed:
         from aggregator.parse_html import parse_html  # only processes polling HTML sources
 
         return parse_html(content, url, fetched.headers, state.html, fetched.pages)
-    return parse_feed(content, url, fetched.headers)
+    return parse_feed(content, url, fetched.headers, max_entries=max_entries)

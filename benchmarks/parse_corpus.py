@@ -1,19 +1,23 @@
-"""Parse benchmark and report over the fixture corpus (tests/corpus, tests/fixtures).
+"""Parse benchmark and report over the fixture corpus (tests/corpus, tests/fixtures) and the
+benchmark corpus presets (benchmarks/corpus.py: classic, wild).
 
     flock /work/bench.lock python -m benchmarks.parse_corpus            # 30 rounds
-    flock /work/bench.lock python -m benchmarks.parse_corpus --rounds 5
+    flock /work/bench.lock python -m benchmarks.parse_corpus --rounds 5 --feeds 200
 
 Prints what the issue-10 closing note reports: posts with distinct ids collapsed, JSON Feeds
 read, content lost against feedparser, how many fixtures take the fast path, and its speed-up
-over feedparser on those (both timed through parse_feed, decoding included, best of rounds).
+over feedparser on those (both timed through parse_feed, decoding included, best of rounds);
+then for each preset the share of feeds on the fast path, by shape, and the speed-up.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections import Counter
 
 from aggregator.parse import parse_feed
+from benchmarks.corpus import PRESETS, document, shape_of
 from tests.equivalence import Fixture, corpus, fast_path_taken, ours, reference
 
 
@@ -50,9 +54,32 @@ def _lost(fixture: Fixture) -> int:
     )
 
 
+def _preset(preset: str, feeds: int, rounds: int) -> None:
+    """Fast-path share by shape, and parse time both ways, over one preset's documents."""
+    documents = []
+    for feed in range(feeds):
+        rendered = document(feed, 0, preset)
+        headers = {"content-type": rendered.content_type}
+        documents.append(Fixture(f"{preset}-{feed}.xml", rendered.body, headers))
+    shapes = [shape_of(feed, preset) for feed in range(feeds)]
+    taken = [fast_path_taken(d) for d in documents]
+    total, fast = Counter(shapes), Counter(s for s, t in zip(shapes, taken, strict=True) if t)
+    by_shape = ", ".join(f"{s} {fast[s] / n:.0%}" for s, n in sorted(total.items()))
+    print(
+        f"{preset}: fast path {sum(taken)} of {feeds} feeds ({sum(taken) / feeds:.0%}); {by_shape}"
+    )
+    fast_seconds = _best_seconds(documents, True, rounds)
+    slow_seconds = _best_seconds(documents, False, rounds)
+    print(
+        f"{preset}: parse time, best of {rounds}: {fast_seconds * 1000:.0f} ms with the fast path, "
+        f"{slow_seconds * 1000:.0f} ms feedparser only, speed-up {slow_seconds / fast_seconds:.1f}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Parse benchmark over the fixture corpus.")
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--feeds", type=int, default=100, help="documents per preset")
     args = parser.parse_args()
     fixtures = list(corpus())
     fast = [f for f in fixtures if fast_path_taken(f)]
@@ -69,6 +96,8 @@ def main() -> None:
         f"parse time on those, best of {args.rounds}: fast path {fast_seconds * 1000:.1f} ms, "
         f"feedparser {slow_seconds * 1000:.1f} ms, speed-up {slow_seconds / fast_seconds:.1f}x"
     )
+    for preset in PRESETS:
+        _preset(preset, args.feeds, max(1, args.rounds // 10))
 
 
 if __name__ == "__main__":
