@@ -158,10 +158,16 @@ class _Publisher:
 
 
 def _publish_months(
-    publisher: _Publisher, selector: Selector, sealed: set[str], now: datetime
+    publisher: _Publisher,
+    selector: Selector,
+    sealed: set[str],
+    now: datetime,
+    everything: str,
+    rendered: tuple[dict[str, Any], dict[str, Any]],
 ) -> set[str]:
-    """Every month's archive, but a sealed month's files are kept as they are. A month is
-    sealed when an export renders it after it has ended; returns the sealed months."""
+    """Every month's archive, but a sealed month's files are kept as they are, and an open
+    month's while ``everything`` (every feed's counter) has not moved. A month is sealed when
+    an export renders it after it has ended; returns the sealed months."""
     site, generation = publisher.site, publisher.generation
     current = Month.of(now, site.zone)
     for month in site.months:
@@ -170,9 +176,14 @@ def _publish_months(
             for path in paths:
                 generation.keep(path)
             continue
-        publisher.publish(selector.month(month))
+        fingerprint = hashlib.sha256(f"{everything}\0{month.key}".encode()).hexdigest()
         if month < current:
+            publisher.publish(selector.month(month))  # sealed now: never rendered again
             sealed.add(month.key)
+        else:
+            publisher.publish_unless_unchanged(
+                functools.partial(selector.month, month), paths, fingerprint, *rendered
+            )
     return sealed & {m.key for m in site.months}
 
 
@@ -227,10 +238,13 @@ def export_feeds(
                 _selection_fingerprint(common, placeholder, site, selector, versions),
                 before, after,
             )  # fmt: skip
-        generation.add(RENDERED_FILE, json.dumps(after, indent=0, sort_keys=True).encode())
         fingerprint = _fingerprint(config)
         was_sealed = set() if rerender_months else _sealed(output, fingerprint)
-        sealed = _publish_months(publisher, selector, was_sealed, now)
+        everything = hashlib.sha256(
+            json.dumps([common, sorted(versions.items())]).encode()
+        ).hexdigest()
+        sealed = _publish_months(publisher, selector, was_sealed, now, everything, (before, after))
+        generation.add(RENDERED_FILE, json.dumps(after, indent=0, sort_keys=True).encode())
         manifest = {"fingerprint": fingerprint, "months": sorted(sealed)}
         generation.add(OPML_FILE, render_opml(site))
         generation.add(STYLESHEET, stylesheet)
