@@ -23,23 +23,23 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 import brotli
+import httpcore
 import httpx
 
 from aggregator.crawl import Robots, fetch_html_source
 from aggregator.fetch_limits import (
     ACCEPT_ENCODING,
-    LOOKUP_TIMED_OUT,
     Admit,
     BlockedAddress,
     BodyTooLarge,
     DeadlineBackend,
     DeadlinePassed,
-    Resolver,
     UnsupportedEncoding,
     current,
     read_body,
 )
 from aggregator.hosts import allow_entry
+from aggregator.resolve import LOOKUP_TIMED_OUT, Resolver
 from aggregator.types import FeedState, FetchResult
 
 ACCEPT = (
@@ -69,6 +69,8 @@ def _forbidden(address: str) -> str | None:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address) and (inner := ip.sixtofour or _teredo(ip)):
+        ip = inner  # an IPv4 address tunnelled in IPv6 is that address
     for kind, flag in (
         ("loopback", ip.is_loopback),
         ("link-local", ip.is_link_local),
@@ -76,10 +78,17 @@ def _forbidden(address: str) -> str | None:
         ("multicast", ip.is_multicast),
         ("reserved", ip.is_reserved),
         ("unspecified", ip.is_unspecified),
+        # Shared address space (100.64.0.0/10: carrier-grade NAT, some clouds' metadata) and
+        # whatever else is not reachable from the internet.
+        ("non-public", not ip.is_global),
     ):
         if flag:
             return kind
     return None
+
+
+def _teredo(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    return ip.teredo[1] if ip.teredo else None
 
 
 def _port(url: httpx.URL) -> int:
@@ -115,6 +124,30 @@ def address_policy(allow_hosts: frozenset[str]) -> Admit:
     return refusal
 
 
+def request_guard(resolver: Resolver, admit: Admit) -> Callable[[httpx.Request], None]:
+    """The address check once more for every request and redirect hop, with the answers the
+    connection used: a pooled keep-alive connection is not connected again, and whether a
+    private host's port is allowed depends on the feed being fetched, not on the one that
+    opened the connection."""
+
+    def check(request: httpx.Request) -> None:
+        url = request.url
+        if url.scheme not in ("http", "https"):
+            return
+        host, port = url.host, _port(url)
+        connect = request.extensions.get("timeout", {}).get("connect")
+        try:
+            for address in resolver.addresses(host, port, connect):
+                if refusal := admit(host, port, address):
+                    raise BlockedAddress(refusal)
+        except httpcore.ConnectTimeout as exc:
+            raise httpx.ConnectTimeout(str(exc), request=request) from exc
+        except httpcore.ConnectError as exc:
+            raise httpx.ConnectError(str(exc), request=request) from exc
+
+    return check
+
+
 @functools.cache
 def tls_context() -> ssl.SSLContext:
     """One verifying context per process: loading the CA bundle costs about 30 ms and 3 MiB,
@@ -142,12 +175,14 @@ def make_client(options: FetchOptions, resolver: Resolver | None = None) -> Iter
     limits = httpx.Limits(
         max_connections=options.concurrency, max_keepalive_connections=options.concurrency
     )
+    resolver = resolver or Resolver()
     admit = address_policy(options.allow_hosts) if options.block_private else None
+    hooks = {"request": [request_guard(resolver, admit)]} if admit else {}
     transport = httpx.HTTPTransport(verify=tls_context(), trust_env=False, limits=limits)
     # httpx takes no network backend; httpcore's pool does, and every lookup, connect, read
     # and write then keeps to the fetch's total deadline.
     pool = transport._pool
-    pool._network_backend = DeadlineBackend(pool._network_backend, resolver or Resolver(), admit)
+    pool._network_backend = DeadlineBackend(pool._network_backend, resolver, admit)
     with httpx.Client(
         transport=transport,
         timeout=timeout,
@@ -158,6 +193,7 @@ def make_client(options: FetchOptions, resolver: Resolver | None = None) -> Iter
             "Accept": ACCEPT,
             "Accept-Encoding": ACCEPT_ENCODING,
         },
+        event_hooks=hooks,
         trust_env=False,
     ) as client:
         yield client

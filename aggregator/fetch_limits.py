@@ -1,5 +1,6 @@
-"""Limits that hold against a hostile server or network: one deadline over the name lookup,
-connect, headers and body, bounded decompression, and the check of every address connected to.
+"""Limits that hold against a hostile server or network: one deadline over the name lookup
+(aggregator/resolve.py), connect, headers and body, bounded decompression, and the check of
+every address connected to.
 
 httpx's own timeouts are per operation, so a server sending one byte a second never trips
 them; and httpx inflates each compressed chunk whole, so a 2 KB brotli bomb becomes
@@ -9,18 +10,17 @@ port here, and the network streams and the decoders read them.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import brotli
 import httpcore
+
+if TYPE_CHECKING:
+    from aggregator.resolve import Resolver
 
 STEP = 64 * 1024  # decompressed bytes produced per step
 ACCEPT_ENCODING = "gzip, deflate, br"
@@ -86,92 +86,6 @@ class BlockedAddress(httpcore.ConnectError):
     """The target resolves to an address a public feed has no business being on."""
 
 
-LOOKUP_TIMED_OUT = "timed out looking up"
-Lookup = Callable[[str, int], Iterable[tuple[Any, ...]]]
-
-
-def _system_lookup(host: str, port: int) -> Iterable[tuple[Any, ...]]:
-    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-
-
-class Resolver:
-    """Name lookups held to the fetch's deadline.
-
-    ``getaddrinfo`` has no timeout of its own, and a dead name server holds it for tens of
-    seconds: each lookup runs on a daemon thread (so a hung one never delays exit) and the
-    fetch waits only for what is left of its time. Answers are kept for ``ttl`` seconds, since
-    a poll asks for the same few hosts many times, and one lookup per host is in flight.
-    """
-
-    def __init__(self, lookup: Lookup = _system_lookup, ttl: float = 300.0,
-                 max_pending: int = 32) -> None:  # fmt: skip
-        self._lookup = lookup
-        self._ttl = ttl
-        self._answers: dict[tuple[str, int], tuple[float, tuple[str, ...]]] = {}
-        self._pending: dict[tuple[str, int], Future[tuple[str, ...]]] = {}
-        self._lock = threading.Lock()
-        # Hung lookups hold their threads; past this many, new ones wait for a free slot.
-        self._slots = threading.BoundedSemaphore(max_pending)
-
-    def addresses(self, host: str, port: int, timeout: float | None = None) -> tuple[str, ...]:
-        """The addresses ``host`` resolves to, an IP literal as itself; raises
-        ``httpcore.ConnectTimeout`` or ``httpcore.ConnectError`` in plain words."""
-        try:
-            return (str(ipaddress.ip_address(host)),)
-        except ValueError:
-            pass
-        key = (host.lower(), port)
-        with self._lock:
-            answer = self._answers.get(key)
-            if answer is not None and answer[0] > time.monotonic():
-                return answer[1]
-            future = self._pending.get(key)
-            if future is None:
-                future = self._pending[key] = Future()
-                started = True
-            else:
-                started = False
-        wait = remaining(timeout)
-        if started:
-            self._start(key, future, wait)
-        try:
-            return future.result(wait)
-        except FutureTimeout:
-            raise httpcore.ConnectTimeout(f"{LOOKUP_TIMED_OUT} {host}") from None
-        except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-
-    def _start(self, key: tuple[str, int], future: Future[tuple[str, ...]],
-               wait: float | None) -> None:  # fmt: skip
-        if not self._slots.acquire(timeout=-1 if wait is None else wait):
-            self._settle(key, future, error=OSError("too many name lookups hanging"))
-            return
-
-        def run() -> None:
-            try:
-                infos = self._lookup(*key)
-                found = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
-            except OSError as exc:
-                self._settle(key, future, error=exc)
-            else:
-                self._settle(key, future, found=found)
-            finally:
-                self._slots.release()
-
-        threading.Thread(target=run, name=f"lookup {key[0]}", daemon=True).start()
-
-    def _settle(self, key: tuple[str, int], future: Future[tuple[str, ...]],
-                found: tuple[str, ...] = (), error: OSError | None = None) -> None:  # fmt: skip
-        with self._lock:
-            self._pending.pop(key, None)
-            if error is None:
-                self._answers[key] = (time.monotonic() + self._ttl, found)
-        if error is None:
-            future.set_result(found)
-        else:
-            future.set_exception(error)
-
-
 Admit = Callable[[str, int, str], str | None]
 
 
@@ -195,16 +109,21 @@ class DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        failure: httpcore.ConnectError | None = None
-        for address in self._resolver.addresses(host, port, timeout):
-            if self._admit is not None and (refusal := self._admit(host, port, address)):
-                raise BlockedAddress(refusal)
+        addresses = self._resolver.addresses(host, port, timeout)
+        if self._admit is not None:
+            for address in addresses:
+                if refusal := self._admit(host, port, address):
+                    raise BlockedAddress(refusal)
+        failure: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
+        for address in addresses:
             try:
                 stream = self._backend.connect_tcp(
                     address, port, remaining(timeout), local_address, socket_options
                 )
-            except httpcore.ConnectError as exc:
-                failure = exc  # the next address may answer, as socket.create_connection does
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                # The next address may answer (a blackholed IPv6 one before a working IPv4
+                # one), as socket.create_connection would try it; the deadline still holds.
+                failure = exc
                 continue
             return _DeadlineStream(stream)
         raise failure or httpcore.ConnectError(f"no address for {host}")

@@ -15,8 +15,9 @@ import pytest
 from aggregator.config import parse_config
 from aggregator.errors import ConfigError
 from aggregator.fetch import FetchOptions, fetch_feed, make_client
-from aggregator.fetch_limits import BodyTooLarge, Resolver, read_body
+from aggregator.fetch_limits import BodyTooLarge, DeadlinePassed, current, read_body
 from aggregator.hosts import allow_entry
+from aggregator.resolve import Resolver
 from aggregator.types import FeedState, FetchResult
 from tests.bombs import bomb as make_bomb
 from tests.conftest import FIXTURES
@@ -206,3 +207,83 @@ def test_an_unknown_name_is_a_plain_error():
     assert result.error == (
         "cannot connect: cannot resolve nowhere.test: [Errno -2] Name or service not known"
     )
+
+
+def test_a_pooled_connection_does_not_carry_a_redirect_past_the_port_rule():
+    """An allow-listed private host is allowed on the port of the feed being fetched only,
+    also when a keep-alive connection to it, opened by its own feed, is still in the pool."""
+    inside, outside = FeedServer().start(), FeedServer().start()
+    try:
+        inside.static("/feed", Response(200, BODY))
+        inside.static("/admin", Response(200, b"INTERNAL SECRET admin-token"))
+        inner = int(inside.base_url.rsplit(":", 1)[1])
+        outer = int(outside.base_url.rsplit(":", 1)[1])
+        outside.redirect("/feed", f"http://intranet.test:{inner}/admin")
+        names = Names({"intranet.test": ("127.0.0.1",), "public.test": ("127.0.0.1",)})
+        allowed = frozenset({"intranet.test", f"public.test:{outer}"})
+        opts = FetchOptions(timeout_seconds=2.0, allow_hosts=allowed)
+        with make_client(opts, Resolver(names)) as client:
+            own = fetch_feed(client, FeedState(f"http://intranet.test:{inner}/feed"), NOW, 1 << 20)
+            assert own.content == BODY  # its own feed, on its own port: allowed, and pooled
+            hop = fetch_feed(client, FeedState(f"http://public.test:{outer}/feed"), NOW, 1 << 20)
+        assert hop.error is not None
+        assert hop.error.startswith("refused to connect to intranet.test (127.0.0.1)")
+        assert not inside.requests_to("/admin")
+    finally:
+        inside.stop()
+        outside.stop()
+
+
+def test_a_lookup_past_the_deadline_leaves_no_lookup_pending():
+    names = Names({"feeds.test": ("127.0.0.1",)})
+    resolver = Resolver(names)
+    current.deadline = time.monotonic() - 1
+    try:
+        with pytest.raises(DeadlinePassed):
+            resolver.addresses("feeds.test", 80)
+    finally:
+        current.deadline = None
+    assert resolver.addresses("feeds.test", 80, timeout=2.0) == ("127.0.0.1",)
+
+
+def test_an_address_that_drops_connections_is_passed_over_for_the_next(server: FeedServer):
+    server.static("/f", Response(200, BODY))
+    port = int(server.base_url.rsplit(":", 1)[1])
+    # A listener on 127.0.0.2 that never accepts: once its queue is full, the kernel drops
+    # further SYNs, as a blackholed address does.
+    blackhole = socket.socket()
+    blackhole.bind(("127.0.0.2", port))
+    blackhole.listen(0)
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.2", port))
+        fillers.append(filler)
+    try:
+        names = Names({"feeds.test": ("127.0.0.2", "127.0.0.1")})
+        result = fetch_via(
+            names,
+            f"http://feeds.test:{port}/f",
+            allow_hosts=frozenset({"feeds.test"}),
+            connect_timeout_seconds=0.5,
+        )
+        assert result.error is None
+        assert result.content == BODY
+    finally:
+        for sock in (*fillers, blackhole):
+            sock.close()
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        ("100.100.100.200", "non-public"),
+        ("2002:a00:1::1", "private"),
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffe", "private"),
+    ],
+)
+def test_addresses_not_on_the_internet_are_refused_however_written(address, kind):
+    result = fetch_via(Names({"meta.test": (address,)}), "http://meta.test/latest")
+    assert result.error is not None
+    assert result.error.startswith(f"refused to connect to meta.test ({address}), a {kind}")
