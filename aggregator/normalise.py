@@ -11,6 +11,7 @@ import hashlib
 import html
 import re
 import uuid
+from collections import deque
 from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import replace
@@ -291,22 +292,30 @@ def document_keys(entries: Sequence[ParsedEntry], trust_guid: bool) -> list[str]
             keys.append(entry_key(entry, trust_guid))
     # A link key that is another post's id (one post's guid is the URL another links to):
     # the post keyed by its link has an id of its own to go by. Going by it can make it
-    # collide with a third post's link, so repeat until no two ids share a key; each entry
-    # moves at most once (link -> id -> what it says), so this ends.
-    while True:
-        owners: dict[str, set[str | None]] = {}
-        for entry, key in zip(entries, keys, strict=True):
-            owners.setdefault(key, set()).add(entry.guid)
-        moved = False
-        for index, (entry, key) in enumerate(zip(entries, keys, strict=True)):
-            if entry.guid and len(owners[key]) > 1 and key != _bounded_key(entry.guid):
-                unique_id = len(items_of_id[entry.guid]) == 1
-                own = _bounded_key(entry.guid) if unique_id else entry_key(_anonymous(entry))
-                if own != key:
-                    keys[index] = own
-                    moved = True
-        if not moved:
-            return keys
+    # collide with a third post's link, so shared keys are worked off until none is left;
+    # each entry moves at most twice (link -> id -> what it says), so this ends, and only
+    # the keys a move touched are looked at again.
+    members: dict[str, list[int]] = {}
+    for index, key in enumerate(keys):
+        members.setdefault(key, []).append(index)
+    work = deque(key for key, group in members.items() if len(group) > 1)
+    while work:
+        key = work.popleft()
+        group = members.get(key, [])
+        if len({entries[i].guid for i in group}) < 2:
+            continue
+        for index in list(group):
+            entry = entries[index]
+            if not entry.guid or key == _bounded_key(entry.guid):
+                continue
+            unique_id = len(items_of_id[entry.guid]) == 1
+            own = _bounded_key(entry.guid) if unique_id else entry_key(_anonymous(entry))
+            if own != key:
+                group.remove(index)
+                members.setdefault(own, []).append(index)
+                keys[index] = own
+                work.append(own)
+    return keys
 
 
 def _anonymous(entry: ParsedEntry) -> ParsedEntry:

@@ -170,3 +170,13 @@ def test_the_migration_gives_an_existing_database_its_counters(site):
         assert {v for u, v in versions.items() if u != config_c[0].url} == {1}
     finally:
         reopened.close()
+
+
+def test_a_changed_site_setting_renders_every_page_again(site, make_config, tmp_path, clock):
+    sources, _, config, store = site
+    searching = make_config(sources.feeds(), site={"search_url": "search"})
+    export_feeds(searching, store, clock())
+    full = make_config(sources.feeds(), site={"search_url": "search", "output_dir": "again"})
+    export_feeds(full, store, clock())
+    assert files(config.output_dir) == files(full.output_dir)
+    assert 'action="../../search"' in (config.output_dir / "tag/stat/index.html").read_text()

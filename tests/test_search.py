@@ -594,3 +594,19 @@ def test_search_command_after_a_poll(tmp_path, server):
     assert bad.returncode == 2
     assert bad.stderr.strip() == 'error: a phrase is missing its closing quote (")'
     assert run("search", "ingenting", cwd=tmp_path).stdout.strip() == "No entries match."
+
+
+@pytest.mark.parametrize("edited", [False, True])
+def test_a_post_whose_categories_change_is_found_by_the_new_one(tmp_path, edited):
+    store = Store.open(tmp_path / "a.db")
+    store.sync_feeds(FEEDS, NOW)
+    store.apply(
+        update(KL, make_entry("a", "Budget", "Om kommunerne.", categories=("Økonomi",))), NOW
+    )
+    text = "Om kommunernes budget, rettet." if edited else "Om kommunerne."
+    later = NOW + timedelta(hours=1)
+    store.apply(update(KL, make_entry("a", "Budget", text, categories=("Klima",)), at=later), later)
+    config = Config(feeds=FEEDS)
+    assert titles(store, config, "tag:klima") == ["Budget"]
+    assert titles(store, config, "tag:økonomi") == []
+    store.close()

@@ -36,6 +36,7 @@ from aggregator.export.rss import render_rss
 from aggregator.export.select import Selector, build_site
 from aggregator.export.view import FORMATS, OPML_FILE, Format, Month, Selection, Site, month_path
 from aggregator.export.websub import ping_hub
+from aggregator.export.words import TEXT
 from aggregator.export.writer import Generation
 from aggregator.store import Store
 
@@ -66,21 +67,18 @@ class ExportReport:
         return next(p for p in self.files if p.name == "index.html" and p.parent.name != "tag")
 
 
-def _fingerprint(config: Config) -> str:
+def _fingerprint(config: Config, pages: PageRenderer) -> str:
     """What sealed archives depend on besides their month: when it changes (a feed removed,
-    the site renamed, a new version), finished months are rendered once more."""
-    site = config.site
+    a site setting, the templates or their words, a new version), finished months are
+    rendered once more. Every site setting counts, so a new one cannot be forgotten here."""
     data = [
         __version__,
-        site.title,
-        site.description,
-        site.base_url,
-        site.language,
-        site.timezone,
-        site.websub_hub,
+        config.site.model_dump(mode="json", exclude={"output_dir", "database"}),
         sorted((f.url, f.name, tuple(f.tags)) for f in config.feeds),
+        hashlib.sha256(pages.template_sources()).hexdigest(),
+        TEXT[config.site.language],
     ]
-    return hashlib.sha256(json.dumps(data, default=str).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(data, default=str, sort_keys=True).encode()).hexdigest()
 
 
 def _sealed(output_dir: Path, fingerprint: str) -> set[str]:
@@ -96,15 +94,13 @@ def _sealed(output_dir: Path, fingerprint: str) -> set[str]:
 def _common_fingerprint(config: Config, site: Site, pages: PageRenderer) -> str:
     """What every tag and source page shows besides its own entries and sources' health."""
     data = [
-        _fingerprint(config),
-        config.site.max_entries,
+        _fingerprint(config, pages),
         [
             (s.slug, s.display_name, s.feed_url, s.site_url, [t.slug for t in s.tags])
             for s in site.sources
         ],
         [(t.name, t.slug) for t in site.tags],
         [m.key for m in site.months],
-        hashlib.sha256(pages.template_sources()).hexdigest(),
     ]
     return hashlib.sha256(json.dumps(data, default=str).encode()).hexdigest()
 
@@ -133,6 +129,7 @@ class _Publisher:
         previous = before.get(key)
         if (
             isinstance(previous, list)
+            and len(previous) == 2
             and previous[0] == fingerprint
             and previous[1] in (None, updated)
             and all((self.generation.root / p).is_file() for p in paths)
@@ -238,7 +235,7 @@ def export_feeds(
                 _selection_fingerprint(common, placeholder, site, selector, versions),
                 before, after,
             )  # fmt: skip
-        fingerprint = _fingerprint(config)
+        fingerprint = _fingerprint(config, pages)
         was_sealed = set() if rerender_months else _sealed(output, fingerprint)
         everything = hashlib.sha256(
             json.dumps([common, sorted(versions.items())]).encode()

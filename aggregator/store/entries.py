@@ -181,6 +181,9 @@ class EntryWriter:
         self.db.execute("DELETE FROM entry_categories WHERE entry_id = ?", [target])
         self.db.execute("DELETE FROM entry_enclosures WHERE entry_id = ?", [target])
         self._add_attachments(target, entry)
+        # Its search document names its categories (tag:): indexed again at the next flush,
+        # after the new ones are written (an earlier flush in this update may have indexed it).
+        self._touched.add(target)
 
     def known_sources(self, feed_url: str) -> KnownSources:
         """Everything the feed's stored copies say about identity, in two queries per feed
