@@ -177,7 +177,7 @@ async def poll_feeds(
             rng=rng,
         )
         result = store.apply(plan, now, rules)
-        _log_result(result, fetched)
+        _log_result(result, fetched, chosen[fetched.feed_url])
         results.append(result)
         if on_result:
             on_result(result)
@@ -254,15 +254,23 @@ async def _poll_in_workers(
     return list(left.values())
 
 
-def _log_result(result: FeedUpdateResult, fetched: FetchResult) -> None:
+def _log_result(result: FeedUpdateResult, fetched: FetchResult, feed: FeedConfig) -> None:
+    """A line per feed with the feed bound (``feed=OS2 url=…`` in text, keys in JSON). The
+    failure is DEBUG: the command prints it and the service warns of it once, itself."""
+    bound = {"feed": feed.name, "url": fetched.feed_url}
     if result.error:
-        log.info("%s: failed: %s", fetched.feed_url, result.error)
+        log.debug("poll failed: %s", result.error, extra=bound)
     elif fetched.permanent_redirect and fetched.permanent_redirect != fetched.feed_url:
         log.warning(
-            "%s: permanently redirected to %s; update feeds.yaml",
-            fetched.feed_url,
+            "permanently redirected to %s; update feeds.yaml",
             fetched.permanent_redirect,
+            extra=bound,
         )
+    else:
+        log.debug(
+            "polled: %s", "not modified" if result.not_modified else
+            f"{result.new} new, {result.updated} updated", extra=bound,
+        )  # fmt: skip
 
 
 def poll(

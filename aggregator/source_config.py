@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from lxml import etree
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from aggregator.types import HtmlSource, Selector
@@ -34,6 +33,8 @@ class SelectorConfig(BaseModel):
         if self.css is not None:
             _check_css(self.css)
         if self.xpath is not None:
+            from lxml import etree  # only for a source with XPath selectors
+
             try:
                 etree.XPath(self.xpath)
             except etree.XPathSyntaxError as exc:

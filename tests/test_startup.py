@@ -14,19 +14,26 @@ from tests.test_cli import run
 # Each costs tens of milliseconds to import; --help needs none of them.
 HEAVY = ("pydantic", "yaml", "sqlite3", "sqlite_utils", "httpx", "httpcore", "rich", "structlog",
          "feedparser", "lxml", "apscheduler", "jinja2", "nh3", "css_inline", "babel")  # fmt: skip
-# status reads feeds.yaml and the database, nothing else.
+# status reads feeds.yaml and the feed states, nothing else: not the entry writer's
+# normaliser, dedup and search (nh3, lxml, Stemmer), not sqlite-utils, not asyncio.
 NOT_FOR_STATUS = ("httpx", "httpcore", "rich", "structlog", "feedparser", "apscheduler",
-                  "jinja2", "css_inline", "babel")  # fmt: skip
+                  "jinja2", "css_inline", "babel", "sqlite_utils", "lxml", "nh3", "Stemmer",
+                  "asyncio", "cssselect", "parsel", "dateparser", "trafilatura")  # fmt: skip
+NOT_FOR_STATUS_OF_OURS = ("aggregator.normalise", "aggregator.dedup", "aggregator.search",
+                          "aggregator.store.entries", "aggregator.store.search",
+                          "aggregator.policy", "aggregator.pipeline",
+                          "aggregator.fetch")  # fmt: skip
 
 
-def imported_by(args: list[str], cwd) -> set[str]:
+def imported_by(args: list[str], cwd, whole_names: bool = False) -> set[str]:
+    names = "sys.modules" if whole_names else "{m.split('.')[0] for m in sys.modules}"
     code = (
         "import sys\n"
         "from aggregator.cli import main\n"
         f"sys.argv = ['aggregator', *{args!r}]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "import json\n"
-        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)\n"
+        f"print(json.dumps(sorted({names})), file=sys.stderr)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True,
                             text=True, check=True, timeout=60)  # fmt: skip
@@ -43,3 +50,6 @@ def test_status_imports_only_what_it_reads(tmp_path):
     modules = imported_by(["status"], tmp_path)
     assert {"pydantic", "sqlite3"} <= modules  # it did read feeds.yaml and the database
     assert modules & set(NOT_FOR_STATUS) == set()
+    ours = imported_by(["status"], tmp_path, whole_names=True)
+    assert "aggregator.store.database" in ours
+    assert ours & set(NOT_FOR_STATUS_OF_OURS) == set()

@@ -3,7 +3,6 @@ Entry writes are in entries.py, the digest ledger in digests.py, the schema in m
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sqlite3
@@ -12,20 +11,14 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
-
-from aggregator.config import FeedConfig
 from aggregator.errors import StorageError
-from aggregator.policy import FeedHistory, Hint
-from aggregator.store.digests import DigestLedger
-from aggregator.store.entries import EntryWriter, FeedRow, MergeRules
 from aggregator.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from aggregator.store.prune import PruneReport, apply_prune, plan_prune
 from aggregator.store.safety import backup, damaged, problems
-from aggregator.store.search import IndexFilter, IndexHit, Order
 from aggregator.store.times import from_db_time, maybe_time, to_db_time
 from aggregator.types import (
     Enclosure,
@@ -36,6 +29,17 @@ from aggregator.types import (
     StoredEntry,
     UpdatePlan,
 )
+
+if TYPE_CHECKING:  # imported where used: reading feed states (status) needs none of them
+    import asyncio
+
+    import sqlite_utils
+
+    from aggregator.config import FeedConfig
+    from aggregator.policy import FeedHistory
+    from aggregator.store.digests import DigestLedger
+    from aggregator.store.entries import EntryWriter, FeedRow, MergeRules
+    from aggregator.store.search import IndexFilter, IndexHit, Order
 
 # A permanent redirect must be seen on this many polls in a row before the feed moves.
 REDIRECT_CONFIRMATIONS = 2
@@ -78,12 +82,31 @@ _NOT_SYNCED = "feed {} is not in the database; sync_feeds first"
 class Store:
     """The aggregator's SQLite file. One instance per thread; open with ``Store.open``."""
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
-        self.db = db
-        self._entries = EntryWriter(db)
-        self.ledger = DigestLedger(db, self._writing)
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
         self._batch: _Batch | None = None
         self._idle_error: StorageError | None = None
+
+    @cached_property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils over the connection, at first use: reading feed states (status) goes
+        through the connection alone and does not import it."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
+
+    @cached_property
+    def ledger(self) -> DigestLedger:
+        from aggregator.store.digests import DigestLedger
+
+        return DigestLedger(self.db, self._writing)
+
+    @cached_property
+    def _entries(self) -> EntryWriter:
+        """Entry writes, dedup and search: made at first use, as they import the normaliser."""
+        from aggregator.store.entries import EntryWriter
+
+        return EntryWriter(self.db)
 
     @classmethod
     def open(cls, path: Path, *, read_only: bool = False) -> Store:
@@ -99,9 +122,9 @@ class Store:
                 store._refuse_other_version(path, read_only=True)
                 return store
             path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite_utils.Database(sqlite3.connect(path, timeout=BUSY_SECONDS))
+            store = cls(sqlite3.connect(path, timeout=BUSY_SECONDS))
+            db = store.db
             db.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
-            store = cls(db)
             store._refuse_other_version(path)
             db.execute("PRAGMA foreign_keys = ON")
             if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
@@ -133,21 +156,21 @@ class Store:
         return cls.open(path)
 
     def close(self) -> None:
-        self.db.close()
+        self.conn.close()
 
     @property
     def path(self) -> Path:
         """The database file, for other processes to open read-only."""
-        rows = self.db.execute("PRAGMA database_list").fetchall()
+        rows = self.conn.execute("PRAGMA database_list").fetchall()
         return Path(next(row[2] for row in rows if row[1] == "main"))
 
     @property
     def in_transaction(self) -> bool:
-        return self.db.conn.in_transaction
+        return self.conn.in_transaction
 
     @property
     def schema_version(self) -> int:
-        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
     def _refuse_other_version(self, path: Path, read_only: bool = False) -> None:
         """Before anything is written: a newer schema is refused with the file untouched."""
@@ -188,7 +211,7 @@ class Store:
 
     def problems(self, full: bool = False) -> list[str]:
         """``PRAGMA quick_check`` (``full``: ``integrity_check``) findings; empty when sound."""
-        return problems(self.db.conn, full)
+        return problems(self.conn, full)
 
     def check(self, full: bool = False) -> None:
         """Raise StorageError, one line pointing to recovery, if the file is damaged."""
@@ -197,7 +220,7 @@ class Store:
 
     def backup(self, target: Path) -> None:
         """A consistent copy of the database at ``target``, also while others write."""
-        backup(self.db.conn, target)
+        backup(self.conn, target)
 
     # -----------------------------------------------------------------------------------------
     # Transactions
@@ -306,6 +329,8 @@ class Store:
             self._close_batch(batch)
         elif batch.timer is None:
             try:
+                import asyncio  # a batch under an event loop has imported it already
+
                 loop = asyncio.get_running_loop()
             except RuntimeError:
                 return
@@ -355,6 +380,8 @@ class Store:
         self, urls: Sequence[str], now: datetime, window: timedelta
     ) -> dict[str, tuple[FeedState, FeedHistory]]:
         """State and history of many feeds in two queries, instead of two per feed."""
+        from aggregator.policy import FeedHistory, Hint
+
         wanted = set(urls)
         published: dict[str, dict[str, datetime]] = {url: {} for url in wanted}
         # Each source's own date: how often this feed publishes, not when a copy appeared.
@@ -435,7 +462,7 @@ class Store:
         return cursor.rowcount > 0
 
     def feed_statuses(self) -> list[FeedStatus]:
-        rows = self.db.execute(
+        rows = self.conn.execute(
             """SELECT f.url, f.name, f.title, f.last_fetched_at, f.last_success_at,
                       f.last_status, f.last_error, f.error_count,
                       (SELECT count(*) FROM entry_sources s WHERE s.feed_url = f.url),
@@ -473,6 +500,8 @@ class Store:
         self, plan: UpdatePlan, now: datetime, rules: MergeRules | None = None
     ) -> FeedUpdateResult:
         """Write one poll of one feed, fetch state and entries, in one transaction."""
+        from aggregator.store.entries import MergeRules
+
         rules = rules or MergeRules()
         if not plan.entries and not plan.unchanged_keys:
             # Only the fetch to record (a 304, most polls): one UPDATE, no feed row to read.
@@ -513,6 +542,8 @@ class Store:
         )
 
     def _feed_row(self, feed_url: str) -> FeedRow:
+        from aggregator.store.entries import FeedRow
+
         row = self.db.execute(
             "SELECT url, priority, merge, site_url, last_success_at FROM feeds WHERE url = ?",
             [feed_url],
@@ -875,7 +906,7 @@ class Store:
         ]
 
 
-def _connect_read_only(path: Path) -> sqlite_utils.Database:
+def _connect_read_only(path: Path) -> sqlite3.Connection:
     """Opened for reading only, which works in a directory the process cannot write to."""
     if not path.exists():
         raise StorageError(f"{path}: no database yet; run aggregator poll first")
@@ -891,7 +922,7 @@ def _connect_read_only(path: Path) -> sqlite_utils.Database:
         # hold; nothing can write there either, so the file may be read as immutable.
         conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
-    return sqlite_utils.Database(conn)
+    return conn
 
 
 class _OlderSchema(StorageError):

@@ -12,11 +12,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Literal
 
 from aggregator.store.times import from_db_time, maybe_time, to_db_time
+
+if TYPE_CHECKING:  # annotations only: reading feed states does not import it
+    import sqlite_utils
 
 DeliveryState = Literal["pending", "sending", "sent", "failed", "retry"]
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-import sqlite_utils
-
-from aggregator.dedup import sketch, title_key
-from aggregator.normalise import canonical_url, html_to_text
+if TYPE_CHECKING:  # annotations only: reading feed states does not import it
+    import sqlite_utils
 
 
 def _v1_initial(db: sqlite_utils.Database) -> None:
@@ -100,6 +99,9 @@ def _v2_polling_state(db: sqlite_utils.Database) -> None:
 
 def _v3_identity_and_dedup(db: sqlite_utils.Database) -> None:
     """Per-source links and dates, title keys and sketches for near-duplicate lookups."""
+    from aggregator.dedup import sketch, title_key
+    from aggregator.normalise import canonical_url, html_to_text
+
     for statement in (
         "ALTER TABLE feeds ADD COLUMN merge INTEGER NOT NULL DEFAULT 1",
         "ALTER TABLE entries ADD COLUMN title_key TEXT NOT NULL DEFAULT ''",

@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:  # annotations only: reading feed states does not import it
+    import sqlite_utils
 
 
 def _chunks(values: Sequence[str], size: int = 500) -> list[Sequence[str]]:
