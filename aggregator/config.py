@@ -257,12 +257,6 @@ class SmtpSettings(_Strict):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    @model_validator(mode="after")
-    def _one_tls(self) -> SmtpSettings:
-        if self.tls and self.starttls:
-            raise ValueError("starttls and tls exclude each other (tls is for port 465)")
-        return self
-
     @property
     def password(self) -> str | None:
         """Read at send time so the secret never sits in the file or the Config object."""
@@ -296,19 +290,6 @@ class Config(_Strict):
     serve: ServeSettings = ServeSettings()
     feeds: tuple[FeedConfig, ...] = ()
     source_path: Path | None = Field(default=None, exclude=True)
-
-    @model_validator(mode="after")
-    def _digest_names(self) -> Config:
-        names = [d.name for d in self.all_digests]
-        for name in names:
-            if names.count(name) > 1:
-                raise ValueError(f"digests: the name {name!r} is used twice")
-        known = {f.name for f in self.feeds}
-        for index, digest in enumerate(self.digests):
-            for source in digest.sources:
-                if source not in known:
-                    raise ValueError(f"digests[{index}].sources: no feed is named {source!r}")
-        return self
 
     @property
     def all_digests(self) -> tuple[DigestSettings, ...]:
@@ -362,6 +343,10 @@ def cross_field_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
             problems.append(
                 ("poll.min_interval_minutes", f"{low} is more than max_interval_minutes ({high})")
             )
+    smtp = data.get("smtp")
+    if isinstance(smtp, dict) and smtp.get("tls") is True and smtp.get("starttls") is True:
+        problems.append(("smtp.tls", "starttls and tls exclude each other (tls is for port 465)"))
+    problems += _digest_problems(data)
     feeds = data.get("feeds")
     if isinstance(feeds, list):
         names: dict[str, int] = {}
@@ -386,6 +371,42 @@ def cross_field_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
                         f"the same URL as feeds[{urls[url.strip()]}]",
                     ))  # fmt: skip
                 urls.setdefault(url.strip(), index)
+    return problems
+
+
+def _digest_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Digest names are unique (the old ``digest:`` section is the one named ``default``), and
+    a digest's ``sources`` name configured feeds."""
+    problems: list[tuple[str, str]] = []
+    digests = data.get("digests")
+    listed = [(f"digests[{i}]", d) for i, d in enumerate(digests or ()) if isinstance(d, dict)]
+    if "digest" in data or not listed:
+        section = data.get("digest")
+        listed.insert(0, ("digest", section if isinstance(section, dict) else {}))
+    feeds = data.get("feeds")
+    known = {
+        f["name"].strip() for f in feeds if isinstance(f, dict) and isinstance(f.get("name"), str)
+    } if isinstance(feeds, list) else set()  # fmt: skip
+    first: dict[str, str] = {}
+    for path, digest in listed:
+        # the digest: section is the one named default, whatever its name: says
+        name = "default" if path == "digest" else digest.get("name", "default")
+        if isinstance(name, str):
+            name = name.strip()
+            if name in first:
+                problems.append((
+                    f"{path}.name" if "name" in digest and path != "digest" else path,
+                    f"{name!r} is already the name of {first[name]}; digest names must be "
+                    "unique (digest NAME and the ledger go by name)",
+                ))  # fmt: skip
+            first.setdefault(name, "the digest: section" if path == "digest" else path)
+        sources = digest.get("sources")
+        if isinstance(sources, list) and isinstance(feeds, list):
+            for index, source in enumerate(sources):
+                if isinstance(source, str) and source.strip() not in known:
+                    problems.append(
+                        (f"{path}.sources[{index}]", f"no feed is named {source.strip()!r}")
+                    )
     return problems
 
 

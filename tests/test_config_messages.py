@@ -124,3 +124,52 @@ def test_a_time_with_a_one_digit_hour_is_that_time(tmp_path):
 
     (tmp_path / "feeds.yaml").write_text("digest:\n  time: 7:30\n", encoding="utf-8")
     assert load_config(tmp_path / "feeds.yaml").digest.time.isoformat() == "07:30:00"
+
+
+def test_digest_names_sources_and_tls_come_with_the_other_problems(tmp_path):
+    """Checks that were the models' own ran only once all else was valid (issue 13)."""
+    assert problems(tmp_path, """\
+        smtp:
+          host: smtp.kommune.dk
+          tls: true
+          starttls: true
+          port: "465x"
+        digest:
+          recipients: [it@kommune.dk]
+        digests:
+          - name: default
+            recipients: [chef@kommune.dk]
+          - name: ugentlig
+            sources: [OS2, Kommunernes Landsforening]
+          - name: ugentlig
+            day: someday
+        feeds:
+          - name: OS2
+            url: os2.eu/feed
+        """) == [
+        "smtp.tls: starttls and tls exclude each other (tls is for port 465) (line 3)",
+        "smtp.port: a whole number, e.g. 60, not '465x' (line 5)",
+        "digests[0].name: 'default' is already the name of the digest: section; digest names "
+        "must be unique (digest NAME and the ledger go by name) (line 9)",
+        "digests[1].sources[1]: no feed is named 'Kommunernes Landsforening' (line 12)",
+        "digests[2].name: 'ugentlig' is already the name of digests[1]; digest names must be "
+        "unique (digest NAME and the ledger go by name) (line 13)",
+        "digests[2].day: one of 'mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun' or 'daily' "
+        "(line 14)",
+        "feeds[0].url: not a valid URL (line 17)",
+    ]  # fmt: skip
+
+
+def test_only_digests_means_no_default_digest(tmp_path):
+    (tmp_path / "feeds.yaml").write_text(textwrap.dedent("""\
+        digests:
+          - name: default
+            recipients: [it@kommune.dk]
+          - name: daglig
+            day: daily
+        feeds:
+          - name: OS2
+            url: https://os2.eu/feed
+        """), encoding="utf-8")  # fmt: skip
+    result = run("status", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
