@@ -43,6 +43,10 @@ class StorageError(AggregatorError):
     pass
 
 
+class FeedNotStored(StorageError):
+    """A feed has no row to write to: never synced, or pruned while it was being polled."""
+
+
 class ExportError(AggregatorError):
     pass
 

@@ -589,6 +589,9 @@ def plan_update(
                 entries[key] = normalise_entry(
                     raw, fetch.feed_url, now, trust_guid, digest, document, key, keep_fragment
                 )
+        for guid in parsed.still_listed:
+            if (key := _bounded_key(guid)) not in entries:
+                unchanged.setdefault(key, None)
         hint = publisher_hint(parsed.ttl_minutes, parsed.sy_period, parsed.sy_frequency)
     return UpdatePlan(
         body_hash=body_hash(fetch.content) if parsed is not None and fetch.content else None,

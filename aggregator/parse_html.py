@@ -288,6 +288,10 @@ def parse_html(
     if problem := found.problem():
         raise ParseError(problem)
     entries = followed(found.entries, pages, source) if source.follow else found.entries
+    read = {entry.guid for entry in entries}
+    still_listed = tuple(
+        e.guid for e in found.entries if source.follow and e.guid and e.guid not in read
+    )
     if found.language:
         entries = tuple(replace(entry, language=found.language) for entry in entries)
     warning = f"{found.skipped} items without a title or link" if found.skipped else None
@@ -298,5 +302,6 @@ def parse_html(
         language=found.language,
         version="html",
         entries=entries,
+        still_listed=still_listed,
         warning=warning,
     )

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from aggregator.config import Config, FeedConfig
 from aggregator.dedup import DedupSettings
-from aggregator.errors import Interrupted
+from aggregator.errors import FeedNotStored, Interrupted
 from aggregator.fetch import FetchOptions, preload
 from aggregator.policy import ADAPTIVE_WINDOW, FeedHistory, Hint, PolicySettings, decide
 from aggregator.pollers import Job, Share, messages, poll_share, serve, shares
@@ -176,7 +176,14 @@ async def poll_feeds(
             now=now,
             rng=rng,
         )
-        result = store.apply(plan, now, rules)
+        try:
+            result = store.apply(plan, now, rules)
+        except FeedNotStored:
+            # `aggregator prune` removed it (it left feeds.yaml) while this round ran: its
+            # result has nowhere to go, and the other feeds' must still be stored.
+            log.warning("%s: no longer in the database (pruned); its poll is dropped",
+                        fetched.feed_url)  # fmt: skip
+            return
         _log_result(result, fetched, chosen[fetched.feed_url])
         results.append(result)
         if on_result:

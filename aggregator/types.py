@@ -131,6 +131,9 @@ class ParsedFeed:
     ttl_minutes: int | None = None
     sy_period: str | None = None
     sy_frequency: int | None = None
+    # An HTML source with ``follow``: the ids of items still on its list page whose pages were
+    # not read this poll (stored already): seen again, though not parsed again.
+    still_listed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

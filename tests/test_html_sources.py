@@ -419,3 +419,25 @@ def test_feed_discovery_reads_alternate_links_and_knows_odoo_paths():
 )
 def test_danish_dates(text, expected):
     assert parse_date(text) == expected
+
+
+def test_followed_items_still_listed_are_seen_again_and_outlive_an_age_prune(
+    server, make_config, store, clock
+):
+    serve_articles(server)
+    url = serve_list(server, "umbraco_list.html")
+    keys = CMS_SHAPES["umbraco_list.html"]
+    config = make_config(
+        [kl_source(url, fields={"summary": keys["fields"]["summary"]}, follow=True, follow_limit=2)]
+    )
+    poll(config, store, clock=clock)
+    clock.advance(timedelta(hours=1))
+    assert poll(config, store, clock=clock).new == 1  # the third item's page, read now
+    # The two items read by the first poll are still on the list page: seen by this poll too.
+    (seen,) = store.db.execute("SELECT count(DISTINCT last_seen) FROM entry_sources").fetchone()
+    assert seen == 1
+    # So an age prune keeps every post the source still lists, however old.
+    report = store.prune([f.url for f in config.feeds], before=clock() + timedelta(days=1),
+                         dry_run=False)  # fmt: skip
+    assert report.by_age == 0
+    assert count(store, "entries") == 3

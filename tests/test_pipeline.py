@@ -347,3 +347,23 @@ def test_worker_pipes_hold_a_whole_plan():
     finally:
         receiving.close()
         sending.close()
+
+
+def test_a_feed_pruned_while_the_round_runs_is_dropped_and_the_others_stored(
+    server, make_config, store, clock, caplog
+):
+    urls = [server.route(f"/{n}", feed_route(fixture_text("rss20.xml").encode())) for n in "ab"]
+    config = make_config([{"name": n, "url": u} for n, u in zip("AB", urls, strict=True)])
+    done: list[str] = []
+
+    def prune_the_other(result) -> None:
+        # What `aggregator prune` commits between two of the round's batches: the feed's row.
+        done.append(result.feed_url)
+        if len(done) == 1:
+            other = next(u for u in urls if u != result.feed_url)
+            store.db.execute("DELETE FROM feeds WHERE url = ?", [other])
+
+    report = poll(config, store, clock=clock, on_result=prune_the_other)
+    assert [r.feed_url for r in report.results] == done[:1]
+    assert report.results[0].new > 0
+    assert "no longer in the database (pruned)" in caplog.text

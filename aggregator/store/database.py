@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aggregator.errors import StorageError
+from aggregator.errors import FeedNotStored, StorageError
 from aggregator.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from aggregator.store.prune import PruneReport, apply_prune, plan_prune
 from aggregator.store.safety import backup, damaged, problems
@@ -507,7 +507,7 @@ class Store:
             # Only the fetch to record (a 304, most polls): one UPDATE, no feed row to read.
             with self._writing(single_statement=True):
                 if not self._record_fetch(plan, now):
-                    raise StorageError(_NOT_SYNCED.format(plan.feed_url))
+                    raise FeedNotStored(_NOT_SYNCED.format(plan.feed_url))
             return FeedUpdateResult(plan.feed_url, not_modified=plan.not_modified, error=plan.error)
         new = updated = 0
         with self._writing():
@@ -549,7 +549,7 @@ class Store:
             [feed_url],
         ).fetchone()
         if row is None:
-            raise StorageError(_NOT_SYNCED.format(feed_url))
+            raise FeedNotStored(_NOT_SYNCED.format(feed_url))
         return FeedRow(row[0], row[1], bool(row[2]), row[3], row[4])
 
     def _record_fetch(self, plan: UpdatePlan, now: datetime) -> int:
