@@ -75,6 +75,7 @@ class Service:
         self.stopping = threading.Event()
         self.config_path = config.source_path
         self._config_stamp = _file_stamp(self.config_path)
+        self._backlog_spread = False
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
@@ -102,6 +103,9 @@ class Service:
             now = self.clock()
             by_url = {f.url: f for f in config.feeds if f.enabled}
             store.sync_feeds(config.feeds, now)
+            if not self._backlog_spread:
+                self._spread_backlog(store, now)
+                self._backlog_spread = True
             self._spread_new_feeds(store, now)
             feeds = [by_url[url] for url in store.due_feeds(now) if url in by_url]
             export_now = not (config.output_dir / "atom.xml").exists()
@@ -169,8 +173,29 @@ class Service:
         spread = self.config.poll.startup_spread_seconds
         if spread <= 0:
             return
-        for url in store.unscheduled_feeds():
-            store.schedule(url, now + timedelta(seconds=self.rng.uniform(0, spread)))
+        urls = store.unscheduled_feeds()
+        store.schedule_many((url, now + timedelta(seconds=self.rng.uniform(0, spread)))
+                            for url in urls)  # fmt: skip
+
+    def _spread_backlog(self, store: Store, now: datetime) -> None:
+        """At start, the feeds that fell due while the service was down are spread over the
+        share of the poll interval that is their share of the feeds: after a day down, over
+        a whole interval; after a minute, over a minute. Polled all in the first tick, they
+        would come due together again an interval later, and every interval after that
+        (jitter only lengthens intervals, so it disperses a herd slowly)."""
+        scheduled = [s for s in store.feed_statuses() if s.next_poll_at and s.state != "gone"]
+        overdue = [s.url for s in scheduled if s.next_poll_at and s.next_poll_at <= now]
+        if not overdue:
+            return
+        interval = timedelta(minutes=self.config.poll.interval_minutes)
+        window = interval * (len(overdue) / len(scheduled))
+        if window <= timedelta(seconds=self.tick_seconds):
+            return  # no more than a tick's worth: polled now, as they would have been
+        seconds = window.total_seconds()
+        store.schedule_many((url, now + timedelta(seconds=self.rng.uniform(0, seconds)))
+                            for url in overdue)  # fmt: skip
+        log.info("%d feeds fell due while the service was down; spread over the next %s",
+                 len(overdue), _duration(window))  # fmt: skip
 
     def send_digests(self) -> None:
         """Each digest whose time has come, and retries that are due; the ledger makes a
@@ -273,6 +298,11 @@ class Service:
                 log.info("received %s, stopping", sig.name)
                 self.stop()
                 return
+
+
+def _duration(span: timedelta) -> str:
+    minutes = round(span.total_seconds() / 60)
+    return f"{minutes} min" if minutes else f"{round(span.total_seconds())} s"
 
 
 def _file_stamp(path: Path | None) -> tuple[int, int, int] | None:

@@ -74,8 +74,9 @@ class TreeMemory:
     them) of a process and all its descendants (the workers are grandchildren, via the
     spawner), sampled every 20 ms from /proc by a thread of this process."""
 
-    def __init__(self, root: int) -> None:
+    def __init__(self, root: int, interval: float = 0.02) -> None:
         self.root = root
+        self.interval = interval  # long runs sample less often: each sample reads /proc
         self.peak_mib = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -106,7 +107,7 @@ class TreeMemory:
         return total
 
     def _run(self) -> None:
-        while not self._stop.wait(0.02):
+        while not self._stop.wait(self.interval):
             self.peak_mib = max(self.peak_mib, self._tree_pss_kib() / 1024)
 
     def __enter__(self) -> TreeMemory:

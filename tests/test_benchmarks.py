@@ -72,3 +72,27 @@ def test_every_shape_of_the_wild_corpus_is_a_feed_feedparser_reads_whole():
         assert len(parsed.entries) == 20, name
         assert any("ø" in e.content_html or "æ" in e.content_html for e in parsed.entries), name
     assert len(document(0, 1, "wild").body) > len(document(0, 0, "wild").body)  # changed phase
+
+
+def test_scale_simulation_runs_small(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port free on the simulation's first host
+        probe.bind(("127.1.0.1", 0))
+        port = probe.getsockname()[1]
+    out = run("benchmarks.scale", "--feeds", "40", "--hosts", "4", "--port", str(port),
+              "--restart", "8", "--cache", str(tmp_path))  # fmt: skip
+    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
+    assert {"cold", "cycle", "restart"} <= set(rows)
+    assert "120 entries stored" in rows["cold"]  # 40 feeds of three entries, none failing
+    assert "restart: next polls" in out
+
+
+def test_archive_scale_benchmark_runs_small(tmp_path):
+    out = run("benchmarks.archive_scale", "--entries", "2000", "--feeds", "20", "--repeats", "1",
+              "--cache", str(tmp_path))  # fmt: skip
+    assert "2,000 entries from 20 feeds" in out
+    assert "merged export (newest" in out
+    assert "digest of last week" in out
+    assert "dedup check of a new post" in out
+    assert "whole site export (20 sources)" in out

@@ -18,6 +18,7 @@ from aggregator.export import export_feeds
 from aggregator.export.slugs import slugify
 from aggregator.pipeline import poll
 from tests.conftest import serve_fixture
+from tests.feedserver import feed_route
 
 SCHEMA = json.loads((Path(__file__).parent / "jsonfeed-1.1.schema.json").read_text())
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -236,6 +237,52 @@ def test_an_export_that_changed_nothing_rewrites_nothing(exported):
         if path.name not in ("atom.xml", "index.html") or path.parent != config.output_dir:
             assert path.stat().st_mtime_ns == mtime, path
     assert (config.output_dir / "atom.xml").stat().st_mtime_ns == 1
+
+
+def test_only_the_sources_that_changed_are_rendered_again(exported, server, make_config):
+    """A new post in one source rewrites that source's files, and a paused source its page;
+    every other source's files are left as they are, and a deleted one comes back."""
+    _, store, report = exported
+    source_files = [p for p in report.files if p.parts[-3] == "source"]
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in source_files}
+    fixture = (Path(__file__).parent / "fixtures" / "rss20.xml").read_text(encoding="utf-8")
+    newer = fixture.replace(
+        "<item>",
+        """<item><title>Nyt om Ærø og Østerbro</title>
+    <link>https://os2.eu/blog/nyt</link><guid isPermaLink="false">nyt-1</guid>
+    <pubDate>Thu, 26 Nov 2026 08:00:00 +0100</pubDate>
+    <description>Årets første møde.</description></item><item>""",
+        1,
+    )
+    feeds = sources(server)
+    server.route("/os2", feed_route(newer.encode()))
+    feeds[1] = {**feeds[1], "enabled": False}  # Digst paused: its page says so
+    changed = make_config(feeds)
+    poll(changed, store, clock=lambda: NOW + timedelta(hours=1))
+    (changed.output_dir / "source" / "evil" / "rss.xml").unlink()
+    again = export_feeds(changed, store, NOW + timedelta(hours=1))
+    rewritten = {p.relative_to(changed.output_dir).as_posix() for p in again.changed}
+    assert {f"source/os2/{name}" for name in (*FEED_FILES, "index.html")} <= rewritten
+    assert "source/digst/index.html" in rewritten
+    assert "source/evil/rss.xml" in rewritten
+    assert "Nyt om Ærø og Østerbro" in read(changed, "source/os2/atom.xml")
+    assert "sat på pause" in read(changed, "source/digst/index.html")
+    for path, (data, mtime) in before.items():
+        if path.parent.name in ("aeroe", "evil") and path.name != "rss.xml":
+            assert path.read_bytes() == data
+            assert path.stat().st_mtime_ns == mtime, path
+
+
+def test_a_source_page_lists_its_own_source_and_a_tag_page_its_sources(exported):
+    """Every source on every page made the export quadratic in the number of sources."""
+    config, _, _ = exported
+
+    def listed(name: str) -> set[str]:
+        return set(re.findall(r'<li><a href="(?:\.\./)*source/([a-z0-9-]+)/', read(config, name)))
+
+    assert listed("source/digst/index.html") == {"digst"}
+    assert listed("tag/kommuner/index.html") == {"os2", "aeroe"}
+    assert listed("index.html") == {"os2", "digst", "evil", "aeroe"}
 
 
 def test_stale_temporaries_of_a_killed_export_are_removed(exported):

@@ -284,3 +284,34 @@ def test_new_feeds_are_spread_over_the_startup_window(server, make_config, clock
     clock.advance(timedelta(seconds=601))
     service.poll_due()
     assert sorted({r.path for r in server.requests}) == sorted(f"/f{i}" for i in range(20))
+
+
+def test_feeds_overdue_after_a_restart_are_spread_over_the_interval(server, make_config, clock):
+    """A service down for two hours finds every feed overdue: it polls them over the next
+    interval, not all in its first tick (which would make them due together every hour)."""
+    feeds = [{"name": f"F{i}", "url": server.route(f"/f{i}", feed_route(RSS))} for i in range(40)]
+    config = make_config(feeds, poll={**CALM, "startup_spread_seconds": 0})
+    Service(config, clock=clock, rng=random.Random(3)).poll_due()
+    assert len(server.requests) == 40
+    clock.advance(3 * HOUR)  # down since an hour after that poll
+    restarted = Service(config, clock=clock, rng=random.Random(4))
+    restarted.poll_due()
+    first = len(server.requests) - 40
+    assert first < 10
+    for _ in range(6):
+        clock.advance(timedelta(minutes=10, seconds=1))
+        restarted.poll_due()
+    paths = [r.path for r in server.requests[40:]]
+    assert sorted(paths) == sorted(f"/f{i}" for i in range(40))  # each once, within the hour
+
+
+def test_a_short_stop_polls_the_few_overdue_feeds_at_once(server, make_config, clock):
+    """One hourly feed of thirty overdue: a window of two minutes, less than a tick."""
+    feeds = [{"name": "Hourly", "url": server.route("/hourly", feed_route(RSS))}]
+    feeds += [{"name": f"F{i}", "url": server.route(f"/f{i}", feed_route(RSS)),
+               "interval_minutes": 600} for i in range(29)]  # fmt: skip
+    config = make_config(feeds, poll={**CALM, "startup_spread_seconds": 0})
+    Service(config, clock=clock, rng=random.Random(3)).poll_due()
+    clock.advance(HOUR + timedelta(seconds=30))
+    Service(config, clock=clock, rng=random.Random(4), tick_seconds=300).poll_due()
+    assert [r.path for r in server.requests[30:]] == ["/hourly"]

@@ -448,6 +448,14 @@ class Store:
                 "UPDATE feeds SET next_poll_at = ? WHERE url = ?", [to_db_time(when), url]
             )
 
+    def schedule_many(self, times: Iterable[tuple[str, datetime]]) -> None:
+        """Many feeds' next polls in one transaction (a startup spreads thousands)."""
+        with self._writing():
+            self.db.conn.executemany(
+                "UPDATE feeds SET next_poll_at = ? WHERE url = ?",
+                [(to_db_time(when), url) for url, when in times],
+            )
+
     def reset_feed(self, url: str) -> bool:
         """The admin's word: poll again now, forgetting gone, backoff and a pending move."""
         with self._writing():
