@@ -96,3 +96,10 @@ def test_archive_scale_benchmark_runs_small(tmp_path):
     assert "digest of last week" in out
     assert "dedup check of a new post" in out
     assert "whole site export (20 sources)" in out
+
+
+def test_service_memory_benchmark_runs_small():
+    out = run("benchmarks.service_memory", "--feeds", "10", "--polls", "3")
+    rows = [line.split("|") for line in out.splitlines()[2:]]
+    assert [r[1].strip() for r in rows] == ["1", "2", "3"]
+    assert all(float(r[4]) > 0 for r in rows)
