@@ -768,7 +768,7 @@ def prune_command(config_path: Path, older_than: str | None, confirmed: bool) ->
 
     A post also found in a configured feed only loses the removed feed's copy; a post still in
     its feed is never deleted for its age (the next poll would bring it back as new)."""
-    from aggregator.export import export_feeds
+    from aggregator.export import export_feeds, unseal_months
 
     config = load_config(config_path)
     now = now_utc()
@@ -778,6 +778,8 @@ def prune_command(config_path: Path, older_than: str | None, confirmed: bool) ->
         return
     keep = [f.url for f in config.feeds]
     with open_store(config, read_only=not confirmed) as store:
+        if confirmed:
+            unseal_months(config.output_dir)
         report = store.prune(keep, before, dry_run=not confirmed)
         exported = (
             export_feeds(config, store, now, rerender_months=True)

@@ -208,3 +208,29 @@ def test_prune_waits_for_another_writer_and_deletes_what_it_wrote(tmp_path):
     assert store.feed_urls() == set()
     store.close()
     poller.close()
+
+
+def test_old_posts_leave_finished_months_even_when_the_prunes_export_fails(tmp_path, server):
+    digst = server.static_feed(
+        "/digst", rss("Digst", "https://digst.dk", [DIGST_NEW, DIGST_KEPT, DIGST_GONE])
+    )
+    write(tmp_path, [{"name": "Digst", "url": digst}])
+    assert run("poll", cwd=tmp_path).returncode == 0
+    server.static_feed("/digst", rss("Digst", "https://digst.dk", [DIGST_NEW, DIGST_KEPT]))
+    assert run("poll", cwd=tmp_path).returncode == 0  # the NemID post has left its feed
+    assert run("export", cwd=tmp_path).returncode == 0  # 2024-05 is sealed, with it
+    assert "Forældet vejledning om NemID" in published_text(tmp_path)
+    # The export after the deletion cannot put index.html in place: a folder is in the way.
+    index = tmp_path / "output" / "index.html"
+    index.unlink()
+    (index / "in-the-way").mkdir(parents=True)
+    failed = run("prune", "--older-than", "2025-01-01", "--yes", cwd=tmp_path)
+    assert failed.returncode == 1
+    assert "index.html" in failed.stderr
+    assert counts(tmp_path / "aggregator.db")["entries"] == 2  # the deletion was committed
+    (index / "in-the-way").rmdir()
+    index.rmdir()
+    assert run("export", cwd=tmp_path).returncode == 0
+    month = (tmp_path / "output" / "archive" / "2024-05.atom").read_text("utf-8")
+    assert "Strategi for digitalisering 2016" in month
+    assert "Forældet vejledning om NemID" not in published_text(tmp_path)

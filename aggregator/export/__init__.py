@@ -52,7 +52,7 @@ SEALED_FILE = ".aggregator-sealed.json"
 RENDERED_FILE = ".aggregator-rendered.json"
 FEED_SUFFIXES = (".xml", ".json", ".atom", ".rss")
 
-__all__ = ["FEED_RENDERERS", "ExportReport", "export_feeds"]
+__all__ = ["FEED_RENDERERS", "ExportReport", "export_feeds", "unseal_months"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +79,16 @@ def _fingerprint(config: Config, pages: PageRenderer) -> str:
         TEXT[config.site.language],
     ]
     return hashlib.sha256(json.dumps(data, default=str, sort_keys=True).encode()).hexdigest()
+
+
+def unseal_months(output_dir: Path) -> None:
+    """Forget which months are sealed, so the next export renders them all once more. Done
+    before posts are deleted from finished months (prune): if that export then fails or is
+    interrupted, the one after it still renders them without the deleted posts."""
+    try:
+        (output_dir / SEALED_FILE).unlink(missing_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot unseal the archive in {output_dir}: {exc}") from exc
 
 
 def _sealed(output_dir: Path, fingerprint: str) -> set[str]:
