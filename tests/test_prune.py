@@ -234,3 +234,22 @@ def test_old_posts_leave_finished_months_even_when_the_prunes_export_fails(tmp_p
     month = (tmp_path / "output" / "archive" / "2024-05.atom").read_text("utf-8")
     assert "Strategi for digitalisering 2016" in month
     assert "Forældet vejledning om NemID" not in published_text(tmp_path)
+
+
+def test_a_kept_post_is_shown_from_the_copy_that_ranks_first(tmp_path):
+    from aggregator.config import FeedConfig
+    from aggregator.store import Store
+    from tests.test_properties import NOW as AT
+    from tests.test_properties import apply
+
+    feeds = [FeedConfig(name="A", url="https://a.dk/feed", priority=5),
+             FeedConfig(name="B", url="https://b.dk/feed"),
+             FeedConfig(name="C", url="https://c.dk/feed", priority=2)]  # fmt: skip
+    store = Store.open(tmp_path / "a.db")
+    store.sync_feeds(feeds, AT)
+    for feed in feeds:  # B is seen before C, but C ranks higher
+        apply(store, feed, rss(feed.name, f"https://{feed.name.lower()}.dk/", [SHARED]))
+    store.prune([feeds[1].url, feeds[2].url], dry_run=False)
+    (primary,) = store.db.execute("SELECT primary_feed_url FROM entries").fetchone()
+    assert primary == feeds[2].url
+    store.close()

@@ -122,20 +122,38 @@ def apply_prune(db: sqlite_utils.Database, found: _Plan) -> list[str]:
 
 def _elect_configured_primary(db: sqlite_utils.Database, ids: Sequence[str],
                               removed: Sequence[str]) -> None:  # fmt: skip
-    """A kept post whose shown copy was a removed feed's shows its oldest remaining copy. Only
-    the shown copy's text is stored, so that copy's feed is fetched in full again and its
-    next poll writes the text (as ``split`` does)."""
+    """A kept post whose shown copy was a removed feed's shows the remaining copy that ranks
+    first, as a poll would elect it (``source_rank``). Only the shown copy's text is stored,
+    so that copy's feed is fetched in full again and its next poll writes the text (as
+    ``split`` does)."""
+    from aggregator.store.entries import source_rank  # the writer's modules: not for status
+    from aggregator.store.times import from_db_time
+
     marks = ",".join("?" * len(removed))
-    rows = db.execute(
-        f"""SELECT e.id, (SELECT s.feed_url FROM entry_sources s WHERE s.entry_id = e.id
-                          ORDER BY s.first_seen, s.feed_url LIMIT 1)
-            FROM entries e WHERE e.id IN ({",".join("?" * len(ids))})
-            AND e.primary_feed_url IN ({marks})""",
-        [*ids, *removed],
-    ).fetchall()
-    for entry_id, feed_url in rows:
+    orphans = [
+        entry_id
+        for (entry_id,) in db.execute(
+            f"""SELECT id FROM entries WHERE id IN ({",".join("?" * len(ids))})
+                AND primary_feed_url IN ({marks})""",
+            [*ids, *removed],
+        )
+    ]
+    for entry_id in orphans:
+        copies = db.execute(
+            """SELECT f.priority, f.site_url, s.link, s.published, s.feed_url
+               FROM entry_sources s JOIN feeds f ON f.url = s.feed_url WHERE s.entry_id = ?""",
+            [entry_id],
+        ).fetchall()
+        if not copies:
+            continue
+        best = min(copies, key=lambda c: source_rank(c[0], c[1], c[2], from_db_time(c[3]), c[4]))
+        feed_url = best[4]
         db.execute("UPDATE entries SET primary_feed_url = ? WHERE id = ?", [feed_url, entry_id])
-        db.execute("UPDATE entry_sources SET content_hash = '' WHERE entry_id = ?", [entry_id])
+        db.execute(
+            """UPDATE entry_sources SET content_hash = '', consecutive_changes = 0
+               WHERE entry_id = ?""",
+            [entry_id],
+        )
         db.execute(
             """UPDATE feeds SET etag = NULL, last_modified = NULL, body_hash = NULL,
                       next_poll_at = NULL WHERE url = ?""",
