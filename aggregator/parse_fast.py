@@ -34,7 +34,7 @@ from aggregator.parse_fast_xml import (
     element_name,
     text_of,
 )
-from aggregator.parse_rules import HTML_TYPES, Unsupported, finish, html_type, read_date
+from aggregator.parse_rules import HTML_TYPES, Unsupported, finish, html_type, rebase
 from aggregator.types import ParsedFeed
 
 _FEED_IGNORED = frozenset(
@@ -104,9 +104,7 @@ class _Feed:
         """Keep the entry if it is among the ``limit`` newest so far, as normalise.newest
         would choose them (dated by date, newest first, then undated in document order)."""
         index, self.count = self.count, self.count + 1
-        when = read_date(entry.dates.get("published", "")) or read_date(
-            entry.dates.get("updated", "")
-        )
+        when = entry.dates.get("published") or entry.dates.get("updated")
         age = (-int(when is None), when.timestamp() if when else 0.0, -index)
         heapq.heappush(self.kept, (age, entry))
         if self.limit is not None and len(self.kept) > self.limit:
@@ -292,7 +290,7 @@ class _Stream:
     def __init__(self, content: bytes, url: str, lang: str | None, limit: int | None) -> None:
         self.content, self.url, self.lang, self.limit = content, url, lang, limit
         self.feed: _Feed | None = None
-        self.root = Scope(url, lang, 0)
+        self.root = Scope(rebase(url, None), lang, 0)
         self.channel: Scope | None = None  # while inside a channel
         self.channels = 0
         self.elements = 0  # the root's element children so far

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from lxml import etree
 
@@ -76,7 +77,7 @@ class Entry:
     links: list[dict[str, str]] = field(default_factory=list)
     content: list[tuple[str, str, str | None, str]] = field(default_factory=list)
     summary_base: str | None = None
-    dates: dict[str, str] = field(default_factory=dict)  # the last of each kind, as read
+    dates: dict[str, datetime | None] = field(default_factory=dict)  # the last of each kind
 
     def store(self, key: str, value: str, depth: int) -> None:
         """feedparser keeps the value of the shallowest element, the last among equals."""
@@ -347,9 +348,9 @@ def _e_enclosure(d: Document, e: Entry, el: etree._Element, s: Scope, a: Mapping
 def _date(key: str) -> Callable[..., None]:
     def read(d: Document, e: Entry, el: etree._Element, s: Scope, a: Mapping[str, str]) -> None:
         value = finish(text_of(el))
-        read_date(value)  # one that cannot be read as feedparser would sends it there
+        # One that cannot be read as feedparser reads it sends the document there.
+        e.dates[key] = read_date(value)
         e.store(key, value, s.depth)
-        e.dates[key] = value
 
     return read
 
@@ -418,8 +419,7 @@ def parsed_entry(entry: Entry, feed_language: str | None, url: str, version: str
     dropped = []
     dates = {}
     for key in ("published", "updated"):
-        last = entry.dates.get(key)
-        dates[key] = read_date(last) if last else None
+        dates[key] = entry.dates.get(key)
         if dates[key] is None and (values.get(key) or "").strip():
             dropped.append(key)
     return ParsedEntry(

@@ -148,7 +148,10 @@ class Scope:
         if not el.keys():
             return Scope(self.base, self.lang, self.depth + 1), {}
         attrs = attributes(el)
-        base = rebase(self.base, attrs.get("xml:base", attrs.get("base")))
+        declared = attrs.get("xml:base", attrs.get("base"))
+        # feedparser joins the base with itself under every element; that changes a base
+        # only the first time, which the root's scope has done.
+        base = rebase(self.base, declared) if declared else self.base
         lang = attrs.get("xml:lang", attrs.get("lang"))
         if lang is None:
             lang = self.lang

@@ -32,13 +32,18 @@ _C1 = {
 }
 
 
+_C1_TABLE = str.maketrans(_C1)
+_C1_POINTS = re.compile("[\x80-\x9f]")
+
+
 def finish(text: str) -> str:
     """A text as feedparser leaves it: stripped, UTF-8 read as Latin-1 undone, C1 mapped."""
     text = text.strip()
     if not text.isascii():
         with suppress(UnicodeEncodeError, UnicodeDecodeError):
             text = text.encode("iso-8859-1").decode("utf-8")
-        text = text.translate(_C1)
+        if _C1_POINTS.search(text):  # translate() is slow; most texts have none
+            text = text.translate(_C1_TABLE)
     return text
 
 

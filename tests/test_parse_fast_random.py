@@ -52,10 +52,23 @@ TEXTS = [
     "a@k.dk (Åse)",
     "Bo Ek",
     "x,y, z",
+    "Â©",  # "©" as UTF-8 read as Latin-1
+    "\x80\x9f",
+    "a]]>b",
+    "&lt;p&gt;",
+    "ÆØÅ æøå ü ☃",
 ]
-URLS = ["https://k.example.dk/a/1", "/rod/2", "rel/3", "../op/4", "", " mellem ", "?q=1&r=2"]
-BASES = [None, None, None, "https://b.example.dk/dir/", "sub/", "/abs/", "javascript:x()", ""]
-LANGS = [None, None, None, "da", "en_US", "", "de-DE"]
+URLS = [
+    "https://k.example.dk/a/1", "/rod/2", "rel/3", "../op/4", "", " mellem ", "?q=1&r=2",
+    "//proto.example.dk/x", "http:///tre/skraastreger", "HTTP://STORE.example.dk/A",
+    "mailto:a@k.dk", "https://æøå.dk/sti?å=ø", "#afsnit", "../../../../x",
+]  # fmt: skip
+BASES = [
+    None, None, None, "https://b.example.dk/dir/", "sub/", "/abs/", "javascript:x()", "",
+    "HTTP://B.example.dk/", "ftp://f.example.dk/d/", "//proto.example.dk/", "data:text/html,x",
+    "https://b.example.dk/a/../b/",
+]  # fmt: skip
+LANGS = [None, None, None, "da", "en_US", "", "de-DE", "EN", " da "]
 DATES = [
     "Tue, 17 Nov 2026 10:00:00 GMT",
     "Tue, 17 Nov 2026 10:00:00 +0100",
@@ -68,6 +81,16 @@ DATES = [
     "Tue, 17 Nov 26 10:00:00 GMT",
     "i går",
     "",
+    "Tue, 17 Nov 2026 10:00:00 +01:00",
+    "17 Nov 2026 10:00:00 PST",
+    "Tue, 17 Nov 2026 25:00:00 GMT",
+    "Tue, 17 Nov 2026 10:00:00 GMT+1",
+    "2026-11-17T10:00:00+0100",
+    "2026-11-17t10:00z",
+    "2026-02-30T10:00:00Z",
+    "Fri, 13 Nov 2026 10:00:00 MEST",
+    "Fri, 13 Nov 2026 10:00:00 XYZ",
+    " Tue,  17  Nov  2026  10:00:00  GMT ",
 ]
 
 
