@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from aggregator.health import FeedHealth
     from aggregator.pipeline import PollReport
     from aggregator.serve import ServerOptions
-    from aggregator.store import PruneReport, Store
+    from aggregator.store import Delivery, DigestRun, PruneReport, Store
     from aggregator.types import FeedStatus, FeedUpdateResult
     from aggregator.workers import WorkerPool
 
@@ -509,10 +509,12 @@ def status_command(ctx: click.Context, config_path: Path, as_json: bool, check: 
 
     config = load_config(config_path)
     stored: list[FeedStatus] = []
+    unsent: list[tuple[DigestRun, Delivery]] = []
     if config.database_path.exists():
         with open_store(config, read_only=True) as store:
             store.check()  # a damaged file is said first, in one line, before it is read
             stored = store.feed_statuses()
+            unsent = store.unsent_digests()
     rows, removed = health.feed_health(config, stored)
     if as_json:
         console.print_json([health.health_json(h) for h in rows + removed])
@@ -521,6 +523,7 @@ def status_command(ctx: click.Context, config_path: Path, as_json: bool, check: 
             click.echo(f"no database yet ({config.database_path}): run aggregator poll")
         else:
             _print_status(rows, removed, config)
+            _print_unsent(unsent, config)
     if check:
         overdue = health.failing_too_long(rows, config, now_utc())
         for row in overdue:
@@ -580,6 +583,23 @@ def _print_status(rows: list[FeedHealth], removed: list[FeedHealth], config: Con
             ),
         ):
             click.echo(f"  {line}")
+
+
+def _print_unsent(unsent: list[tuple[DigestRun, Delivery]], config: Config) -> None:
+    """The latest digests' recipients not reached, as ``digest --status`` words them."""
+    if not unsent:
+        return
+    click.echo("\nDigests not delivered to everyone (details: aggregator digest --status):")
+    for run, delivery in unsent:
+        where = f"  {run.digest}, {run.kind} from {_local(run.period_start, config)}:"
+        if delivery.state == "failed":
+            click.echo(f"{where} FAILED {delivery.recipient}  {delivery.last_reply}")
+        elif delivery.state == "retry":
+            when = _local(delivery.next_attempt_at, config)
+            click.echo(f"{where} retry  {delivery.recipient}  next try {when}: "
+                       f"{delivery.last_reply}")  # fmt: skip
+        else:
+            click.echo(f"{where} {delivery.state} {delivery.recipient}")
 
 
 def _parse_since(text: str, now: datetime, zone: tzinfo, hint: str = "--since") -> datetime:

@@ -8,9 +8,10 @@ User-Agent, address checks, redirect and body limits and per-host limits hold.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 from aggregator.types import FeedState, FetchResult, HtmlSource, Page
 
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 §2.5: at least 500 KiB must be parsed
+ROBOTS_MAX_AGE = 24 * 3600.0  # RFC 9309 §2.4: a cached robots.txt is used a day at most
 FetchPage = Callable[[FeedState, datetime], FetchResult]
 
 
@@ -26,6 +28,52 @@ FetchPage = Callable[[FeedState, datetime], FetchResult]
 class _Rules:
     parser: Any | None  # a protego.Protego; None: everything allowed
     error: str | None = None  # robots.txt unreachable: nothing allowed (RFC 9309 §2.3.1.4)
+
+
+class RobotsCache:
+    """robots.txt rules kept between the polls of one long-lived process (a worker of the
+    service), each for as long as its response allows (``Cache-Control: max-age``, else a
+    day, never more). A robots.txt that could not be read is not kept: asked again next poll."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._kept: dict[str, tuple[_Rules, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, site: str) -> _Rules | None:
+        with self._lock:
+            found = self._kept.get(site)
+            if found is None or found[1] <= self._clock():
+                self._kept.pop(site, None)
+                return None
+            return found[0]
+
+    def put(self, site: str, rules: _Rules, seconds: float) -> None:
+        if rules.error is None and seconds > 0:
+            with self._lock:
+                self._kept[site] = (rules, self._clock() + min(seconds, ROBOTS_MAX_AGE))
+
+
+# Set in a worker process, whose polls then share it; a one-off poll reads robots.txt anew.
+_PROCESS_CACHE: list[RobotsCache] = []
+
+
+def keep_robots_between_polls() -> None:
+    _PROCESS_CACHE[:] = [RobotsCache()]
+
+
+def process_cache() -> RobotsCache | None:
+    return _PROCESS_CACHE[0] if _PROCESS_CACHE else None
+
+
+def max_age(headers: Mapping[str, str]) -> float:
+    """How long a response may be reused: ``no-store``/``no-cache`` not at all, ``max-age``
+    as given, else a day (RFC 9309 §2.4)."""
+    control = headers.get("cache-control", "").lower()
+    if "no-store" in control or "no-cache" in control:
+        return 0.0
+    found = re.search(r"max-age\s*=\s*\"?(\d+)", control)
+    return float(found.group(1)) if found else ROBOTS_MAX_AGE
 
 
 def origin(url: str) -> str:
@@ -36,8 +84,8 @@ def origin(url: str) -> str:
 class Robots:
     """robots.txt rules and Crawl-delay per origin, for one fetch run, shared by its threads.
 
-    Each run reads robots.txt again (one small request per host a poll), so a change of rules
-    counts from the next poll on.
+    With a ``cache`` (the service's worker processes) robots.txt is read again when its
+    lifetime ends; without one (a one-off poll) once per run.
     """
 
     def __init__(
@@ -47,6 +95,7 @@ class Robots:
         max_delay: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        cache: RobotsCache | None = None,
     ) -> None:
         self._fetch = fetch  # a GET with the poll's client, limits and deadline
         self._agent = user_agent
@@ -57,9 +106,18 @@ class Robots:
         self._next_at: dict[str, float] = {}
         self._lock = threading.Lock()
         self._origin_locks: dict[str, threading.Lock] = {}
+        self._cache = cache
 
     def _load(self, site: str) -> _Rules:
+        if self._cache is not None and (kept := self._cache.get(site)) is not None:
+            return kept
         result = self._fetch(f"{site}/robots.txt")
+        rules = self._read(result)
+        if self._cache is not None and result.status is not None:
+            self._cache.put(site, rules, max_age(result.headers))
+        return rules
+
+    def _read(self, result: FetchResult) -> _Rules:
         if result.status is None:
             return _Rules(None, f"robots.txt could not be fetched ({result.error})")
         if result.status >= 500:

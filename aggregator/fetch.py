@@ -26,7 +26,7 @@ import brotli
 import httpcore
 import httpx
 
-from aggregator.crawl import Robots, fetch_html_source
+from aggregator.crawl import Robots, fetch_html_source, process_cache
 from aggregator.fetch_limits import (
     ACCEPT_ENCODING,
     Admit,
@@ -46,6 +46,9 @@ ACCEPT = (
     "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
 )
+# A web page source asks for a page: some servers answer a feed-like Accept with 406, or
+# with a different representation than a browser gets.
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 PERMANENT_REDIRECTS = frozenset({301, 308})
 
 
@@ -237,9 +240,16 @@ def _permanent_target(response: httpx.Response) -> str | None:
 
 
 def _fetch(
-    client: httpx.Client, state: FeedState, now: datetime, max_body_bytes: int
+    client: httpx.Client,
+    state: FeedState,
+    now: datetime,
+    max_body_bytes: int,
+    accept: str | None = None,
 ) -> FetchResult:
-    with client.stream("GET", state.fetch_url, headers=_conditional_headers(state)) as rsp:
+    headers = _conditional_headers(state)
+    if accept:
+        headers["Accept"] = accept
+    with client.stream("GET", state.fetch_url, headers=headers) as rsp:
         headers = {k.lower(): v for k, v in rsp.headers.items()}
         base = FetchResult(
             feed_url=state.url,
@@ -283,13 +293,15 @@ def fetch_feed(
     now: datetime,
     max_body_bytes: int,
     total_timeout: float = 60.0,
+    accept: str | None = None,
 ) -> FetchResult:
     """Fetch one feed; ``now`` is the time recorded on the result. ``total_timeout``
-    covers everything: connecting, the headers, every redirect and the body."""
+    covers everything: connecting, the headers, every redirect and the body. ``accept``
+    replaces the feed Accept header (a web page's)."""
     deadline = time.monotonic() + total_timeout
     current.deadline, current.feed_port = deadline, _port(httpx.URL(state.fetch_url))
     try:
-        return _fetch(client, state, now, max_body_bytes)
+        return _fetch(client, state, now, max_body_bytes, accept)
     except BodyTooLarge:
         error = f"response body larger than the limit of {max_body_bytes} bytes"
     except UnsupportedEncoding as exc:
@@ -313,12 +325,13 @@ def fetch_source(
 ) -> FetchResult:
     """A feed, or for an HTML source its page (robots.txt and Crawl-delay obeyed) and the
     pages of its new items."""
+    if state.html is None:
+        return fetch_feed(client, state, now, options.max_body_bytes, options.total_timeout_seconds)
 
     def fetch_page(page: FeedState, at: datetime) -> FetchResult:
-        return fetch_feed(client, page, at, options.max_body_bytes, options.total_timeout_seconds)
+        return fetch_feed(client, page, at, options.max_body_bytes,
+                          options.total_timeout_seconds, PAGE_ACCEPT)  # fmt: skip
 
-    if state.html is None:
-        return fetch_page(state, now)
     return fetch_html_source(state, now, robots, fetch_page, options.total_timeout_seconds)
 
 
@@ -399,6 +412,7 @@ async def fetch_many(
                 options.total_timeout_seconds,
             ),
             options.user_agent,
+            cache=process_cache(),
         )
         futures = [
             loop.run_in_executor(threads, worker, client) for _ in range(options.concurrency)

@@ -100,6 +100,9 @@ def _reader(database: str) -> sqlite3.Connection | None:
 def serve(requests: Connection, results: Connection) -> None:
     """A worker process: run each job that arrives, sending ``(FetchResult, UpdatePlan)``
     pairs and ``None`` once done, until the main process closes the request pipe."""
+    from aggregator.crawl import keep_robots_between_polls
+
+    keep_robots_between_polls()  # this process serves poll after poll
     while True:
         try:
             job: Job = requests.recv()

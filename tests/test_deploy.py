@@ -6,6 +6,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 from tests.test_cli import EXE, run
@@ -56,3 +57,90 @@ def test_cron_lines_are_valid_commands(tmp_path):
         words = fields[5:]
         command = words[words.index("aggregator") + 1 :]
         assert run(*command, "--help", cwd=tmp_path).returncode == 0, line
+
+
+NGINX_MAIN = """daemon off;
+master_process off;
+pid {root}/nginx.pid;
+error_log {root}/error.log;
+events {{}}
+http {{
+    access_log off;
+    client_body_temp_path {root}/body;
+    proxy_temp_path {root}/proxy;
+    fastcgi_temp_path {root}/fastcgi;
+    uwsgi_temp_path {root}/uwsgi;
+    scgi_temp_path {root}/scgi;
+    include {root}/aggregator.conf;
+}}
+"""
+
+
+def test_nginx_example_passes_nginx_t_and_serves_the_export(tmp_path):
+    """deploy/nginx.conf as included in nginx's http block, run by Debian's nginx (.ci/run
+    installs it) on a loopback port over a real export."""
+    import httpx
+
+    from tests.conftest import free_port
+
+    site = tmp_path / "demo"
+    assert run("demo", "--out", str(site), cwd=tmp_path).returncode == 0
+    output = site / "output"
+    port = free_port()
+    text = (DEPLOY / "nginx.conf").read_text(encoding="utf-8")
+    assert "listen 80;" in text
+    assert "root /var/www/aggregator;" in text  # the Containerfile's volume
+    conf = tmp_path / "nginx"
+    conf.mkdir()
+    (conf / "aggregator.conf").write_text(
+        text.replace("listen 80;", f"listen 127.0.0.1:{port};")
+        .replace("listen [::]:80;\n", "")
+        .replace("root /var/www/aggregator;", f"root {output};"),
+        encoding="utf-8",
+    )
+    (conf / "nginx.conf").write_text(NGINX_MAIN.format(root=conf), encoding="utf-8")
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    command = [nginx, "-p", str(conf), "-c", str(conf / "nginx.conf")]
+    checked = subprocess.run([*command, "-t"], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stderr
+    assert "test is successful" in checked.stderr
+    server = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=5) as client:
+            for _ in range(100):
+                try:
+                    client.get("/")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+            month = next(output.glob("archive/*.rss")).name
+            tag = next((output / "tag").iterdir()).name
+            expected = {
+                "/": ("text/html; charset=utf-8", "public, max-age=60"),
+                f"/tag/{tag}/": ("text/html; charset=utf-8", "public, max-age=60"),
+                "/atom.xml": ("application/atom+xml", "public, max-age=300"),
+                "/rss.xml": ("application/rss+xml", "public, max-age=300"),
+                f"/tag/{tag}/rss.xml": ("application/rss+xml", "public, max-age=300"),
+                "/feed.json": ("application/feed+json", "public, max-age=300"),
+                "/sources.opml": ("text/x-opml; charset=utf-8", "public, max-age=300"),
+                f"/archive/{month}": ("application/rss+xml", "public, max-age=300"),
+                "/style.css": ("text/css; charset=utf-8", "public, max-age=86400"),
+            }
+            for path, (kind, cache) in expected.items():
+                response = client.get(path)
+                assert response.status_code == 200, path
+                assert (response.headers["content-type"], response.headers["cache-control"]) == (
+                    kind, cache
+                ), path  # fmt: skip
+            # Dotfiles (temporaries, the lock, the sealed manifest) are not served.
+            assert client.get("/.aggregator-sealed.json").status_code == 403
+            atom = client.get("/atom.xml")
+            assert atom.content == (output / "atom.xml").read_bytes()
+            again = client.get("/atom.xml", headers={"If-None-Match": atom.headers["etag"]})
+            assert again.status_code == 304
+            packed = client.get("/atom.xml", headers={"Accept-Encoding": "gzip"})
+            assert packed.headers["content-encoding"] == "gzip"
+    finally:
+        server.terminate()
+        server.wait(10)

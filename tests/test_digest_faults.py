@@ -7,6 +7,7 @@ yet), where that one recipient gets two."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -218,3 +219,20 @@ def test_server_faults_then_rerun(setup, inbox, case, fault, expected):
         assert "1 failed" in first.stdout
         status = digest(setup, "--status")
         assert "FAILED r3@kommune.dk  RCPT: 550 5.1.1 Ukendt modtager r3" in status.stdout
+
+
+def test_plain_status_names_the_recipients_the_latest_digest_missed(setup, inbox):
+    """Issue 13: not only ``digest --status``; ``status`` shows them too."""
+    _reject(inbox)
+    assert digest(setup).returncode == 0
+    status = subprocess.run(
+        [str(EXE), "status", "-c", str(setup)], capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    tail = status.stdout.split("\nDigests not delivered to everyone (details: aggregator "
+                               "digest --status):\n")[1]  # fmt: skip
+    assert re.fullmatch(
+        r"  default, week from \d{4}-\d\d-\d\d 00:00 (CET|CEST): FAILED r3@kommune.dk  "
+        r"RCPT: 550 5.1.1 Ukendt modtager r3\n", tail,
+    ), tail  # fmt: skip

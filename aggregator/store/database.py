@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # imported where used: reading feed states (status) needs non
 
     from aggregator.config import FeedConfig
     from aggregator.policy import FeedHistory
-    from aggregator.store.digests import DigestLedger
+    from aggregator.store.digests import Delivery, DigestLedger, DigestRun
     from aggregator.store.entries import EntryWriter, FeedRow, MergeRules
     from aggregator.store.search import IndexFilter, IndexHit, Order
 
@@ -500,6 +500,12 @@ class Store:
             )
             for r in rows
         ]
+
+    def unsent_digests(self) -> list[tuple[DigestRun, Delivery]]:
+        """Recipients each digest's latest run has not reached, for status."""
+        from aggregator.store.digests import unsent_in_latest_runs
+
+        return unsent_in_latest_runs(self.conn)
 
     # -----------------------------------------------------------------------------------------
     # One feed's update: one transaction

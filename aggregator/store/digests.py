@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Literal
 from aggregator.store.times import from_db_time, maybe_time, to_db_time
 
 if TYPE_CHECKING:  # annotations only: reading feed states does not import it
+    import sqlite3
+
     import sqlite_utils
 
 DeliveryState = Literal["pending", "sending", "sent", "failed", "retry"]
@@ -97,6 +99,20 @@ def _delivery(row: Sequence[object]) -> Delivery:
         updated_at=from_db_time(str(row[8])),
         sent_at=maybe_time(None if row[9] is None else str(row[9])),
     )
+
+
+def unsent_in_latest_runs(conn: sqlite3.Connection) -> list[tuple[DigestRun, Delivery]]:
+    """The recipients each digest's latest run has not reached (failed, waiting for a retry,
+    not yet tried), for ``status``: through the plain connection, as status reads."""
+    rows = conn.execute(
+        f"""SELECT r.{_RUN_COLUMNS.replace(", ", ", r.")},
+                   d.{_DELIVERY_COLUMNS.replace(", ", ", d.")}
+            FROM digest_deliveries d JOIN digest_runs r ON r.id = d.run_id
+            WHERE d.state != 'sent' AND r.period_end = (
+                SELECT max(period_end) FROM digest_runs l WHERE l.digest = r.digest)
+            ORDER BY r.digest, d.recipient"""
+    ).fetchall()
+    return [(_run(row[:10]), _delivery(row[10:])) for row in rows]
 
 
 class DigestLedger:
