@@ -227,6 +227,7 @@ def _server_options(
         port=settings.port if port is None else port,
         root_path=settings.root_path if root_path is None else root_path,
         trusted_proxies=settings.trusted_proxies,
+        access_log=settings.access_log,
     )
 
 

@@ -271,6 +271,8 @@ class ServeSettings(_Strict):
     root_path: str = ""
     # Only these addresses may set X-Forwarded-For and X-Forwarded-Proto.
     trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
+    # A line per request on stdout (uvicorn's access log), with the client's address.
+    access_log: bool = False
 
     @field_validator("root_path")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -369,6 +370,48 @@ def test_behind_a_proxy_with_a_root_path(site):
             assert session.get("/atom.xml").status_code == 200
     finally:
         server.stop()
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.mark.parametrize(
+    ("trusted", "client"),
+    [(("127.0.0.1",), "203.0.113.7"), (("192.0.2.1",), "127.0.0.1")],
+    ids=["from-a-trusted-proxy", "from-anyone-else"],
+)
+def test_forwarded_headers_are_believed_only_from_trusted_proxies(site, trusted, client):
+    port = free_port()
+    options = ServerOptions("127.0.0.1", port, trusted_proxies=trusted, access_log=True)
+    server = BackgroundServer(site, options)
+    lines = _Lines()
+    access = logging.getLogger("uvicorn.access")
+    access.addHandler(lines)
+    server.start()
+    forwarded = {
+        "X-Forwarded-For": "203.0.113.7",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "evil.example",
+    }
+    try:
+        feed = httpx.get(
+            f"http://127.0.0.1:{port}/search.atom?q=kommune", headers=forwarded, timeout=10
+        )
+    finally:
+        server.stop()
+        access.removeHandler(lines)
+    # The access log names the client behind a trusted proxy, and the connection otherwise.
+    addresses = [str(r.args[0]) for r in lines.records if isinstance(r.args, tuple)]
+    assert [a.rsplit(":", 1)[0] for a in addresses] == [client]
+    # Self links come from site.base_url whoever asks: no header moves them elsewhere.
+    links = {link.rel: link.href for link in feedparser.parse(feed.content).feed.links}
+    assert links["self"] == "https://planet.example.dk/search.atom?q=kommune"
 
 
 def test_search_page_in_a_browser(browser, base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -21,11 +22,13 @@ class ServerOptions:
     port: int
     root_path: str = ""
     trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
+    access_log: bool = False
 
 
 def server(config: Config, options: ServerOptions) -> uvicorn.Server:
     """A uvicorn server for the app. Forwarded headers (X-Forwarded-For, -Proto) are believed
-    only from the trusted proxies; the root path is where a reverse proxy mounts the site."""
+    only from the trusted proxies, so the access log shows the client behind the proxy and
+    not one a client made up; the root path is where a reverse proxy mounts the site."""
     settings = uvicorn.Config(
         create_app(config),
         host=options.host,
@@ -34,10 +37,12 @@ def server(config: Config, options: ServerOptions) -> uvicorn.Server:
         proxy_headers=True,
         forwarded_allow_ips=list(options.trusted_proxies),
         server_header=False,
-        access_log=False,
+        access_log=options.access_log,
         log_level="warning",
         lifespan="off",
     )
+    if options.access_log:  # its lines are INFO; uvicorn's own stay at warnings
+        logging.getLogger("uvicorn.access").setLevel(logging.INFO)
     return uvicorn.Server(settings)
 
 
