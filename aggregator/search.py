@@ -247,6 +247,12 @@ class Term:
         quoted = [f'"{" ".join(v)}"' for v in self.variants()]
         return quoted[0] if len(quoted) == 1 else f"({' OR '.join(quoted)})"
 
+    def fts_words(self) -> str:
+        """The term's words, each on its own (a phrase's words in any order)."""
+        each = [" AND ".join(f'"{stem}"' for stem in v) for v in self.variants()]
+        each = [e if len(self.words) == 1 else f"({e})" for e in each]
+        return each[0] if len(each) == 1 else f"({' OR '.join(each)})"
+
 
 @dataclass(frozen=True, slots=True)
 class SearchQuery:
@@ -276,6 +282,23 @@ class SearchQuery:
         if self.excluded:
             expression = f"({expression}) NOT ({self.exclusion_expression()})"
         return expression
+
+    def ranking_expression(self) -> str | None:
+        """What bm25 ranks by: the words, phrases as their words, without exclusions.
+
+        bm25 counts the matches of every phrase of its expression across the whole index,
+        once per query; for a phrase of two common words, or a word left out, that count
+        costs more than the search itself, and adds nothing to the ranking that the words
+        do not."""
+        if not self.clauses:
+            return None
+        parts = [
+            alts[0].fts_words()
+            if len(alts) == 1
+            else f"({' OR '.join(t.fts_words() for t in alts)})"
+            for alts in self.clauses
+        ]
+        return " AND ".join(parts)
 
     def exclusion_expression(self) -> str | None:
         if not self.excluded:

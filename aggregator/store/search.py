@@ -21,6 +21,7 @@ widens it eightfold until it has enough or holds every match.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -88,6 +89,8 @@ class IndexFilter:
 
     match: str | None
     exclude: str | None = None
+    # What bm25 ranks by, when it is not ``match`` (see SearchQuery.ranking_expression).
+    rank: str | None = None
     feed_urls: frozenset[str] | None = None
     since: datetime | None = None
     # Each pair: a tag, and the feeds that carry it in feeds.yaml. The entry must carry the
@@ -119,12 +122,14 @@ def _any_of(tokens: Iterable[str]) -> str:
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """A filter as SQL: the FTS5 expression (None: no MATCH), conditions on ``d``
-    (search_docs), and whether the words take part (bm25 ranking)."""
+    (search_docs), whether the words take part (bm25 ranking), and the expression bm25
+    ranks by when it is not the one that matches."""
 
     match: str | None
     where: tuple[str, ...]
     params: tuple[object, ...]
     ranked: bool
+    rank_match: str | None = None
 
 
 class SearchIndex:
@@ -214,23 +219,43 @@ class SearchIndex:
                       WHERE search_index MATCH ? {where}
                       ORDER BY {newest} LIMIT ? OFFSET ?"""
             return self._hits(sql, [plan.match, *plan.params, limit, offset])
-        # One pass over the newest ``window`` matches: bm25 for each, then the SQL filters.
-        sql = f"""SELECT d.entry_id, d.language,
-                         m.score * (1.0 + {RECENCY_HALF_DAYS} / ({RECENCY_HALF_DAYS} +
-                                    max(0, ? - d.published) / 86400.0)) AS score
-                  FROM (SELECT rowid,
-                               bm25(search_index, {TITLE_WEIGHT}, {BODY_WEIGHT},
-                                    {SOURCE_WEIGHT}, 0.0) AS score
-                        FROM search_index WHERE search_index MATCH ?
-                        ORDER BY rowid DESC LIMIT ?) AS m
-                  JOIN search_docs d ON d.rowid = m.rowid
-                  WHERE 1 {where}
-                  ORDER BY {"score" if order == "rank" else newest} LIMIT ? OFFSET ?"""
+        scored = f"""SELECT d.entry_id, d.language,
+                            m.score * (1.0 + {RECENCY_HALF_DAYS} / ({RECENCY_HALF_DAYS} +
+                                       max(0, ? - d.published) / 86400.0)) AS score
+                     FROM m JOIN search_docs d ON d.rowid = m.rowid"""
+        bm25 = f"bm25(search_index, {TITLE_WEIGHT}, {BODY_WEIGHT}, {SOURCE_WEIGHT}, 0.0)"
+        ordered = f"""ORDER BY {"score" if order == "rank" else newest} LIMIT ? OFFSET ?"""
         window = RANK_WINDOW  # the same for every page, so pages do not overlap
         stamp = int(now.timestamp())
         while True:
-            hits = self._hits(sql, [stamp, plan.match, window, *plan.params, limit, offset])
-            if len(hits) >= limit or not self._more_than(plan.match, window):
+            if plan.rank_match is None:  # one pass over the newest matches, bm25 for each
+                sql = f"""WITH m AS (SELECT rowid, {bm25} AS score FROM search_index
+                                     WHERE search_index MATCH ? ORDER BY rowid DESC LIMIT ?)
+                          {scored} WHERE 1 {where} {ordered}"""
+                params = [plan.match, window, stamp, *plan.params, limit, offset]
+                hits = self._hits(sql, params)
+                complete = len(hits) >= limit or not self._more_than(plan.match, window)
+            else:  # the newest matches, then bm25 by the ranking expression over them
+                found = [
+                    r[0]
+                    for r in self.db.execute(
+                        """SELECT rowid FROM search_index WHERE search_index MATCH ?
+                           ORDER BY rowid DESC LIMIT ?""",
+                        [plan.match, window],
+                    )
+                ]
+                if not found:
+                    return []
+                # MATERIALIZED: one FTS5 scan (a rowid IN pushed into it would be one per id).
+                sql = f"""WITH m AS MATERIALIZED (
+                              SELECT rowid, {bm25} AS score FROM search_index
+                              WHERE search_index MATCH ? AND rowid >= ?)
+                          {scored} WHERE m.rowid IN (SELECT value FROM json_each(?)) {where}
+                          {ordered}"""
+                params = [plan.rank_match, found[-1], stamp, json.dumps(found), *plan.params]
+                hits = self._hits(sql, [*params, limit, offset])
+                complete = len(hits) >= limit or len(found) < window
+            if complete:
                 return hits
             window *= 8
 
@@ -259,8 +284,6 @@ def _plan(wanted: IndexFilter) -> _Plan | None:
     terms: list[str] = []
     where: list[str] = []
     params: list[object] = []
-    if wanted.match is not None:
-        terms.append(f"{_WORD_COLUMNS} : ({wanted.match})")
     if wanted.feed_urls is not None:
         if not wanted.feed_urls:
             return None
@@ -281,7 +304,11 @@ def _plan(wanted: IndexFilter) -> _Plan | None:
     if wanted.since is not None:
         where.append("d.published >= ?")
         params.append(int(wanted.since.timestamp()))
-    match = " AND ".join(f"({t})" for t in terms) or None
+    words = [] if wanted.match is None else [f"{_WORD_COLUMNS} : ({wanted.match})"]
+    match = " AND ".join(f"({t})" for t in [*words, *terms]) or None
+    rank_match = None
+    if wanted.rank is not None and wanted.rank != wanted.match:
+        rank_match = " AND ".join(f"({t})" for t in [f"{_WORD_COLUMNS} : ({wanted.rank})", *terms])
     if wanted.exclude is not None:
         exclusion = f"{_WORD_COLUMNS} : ({wanted.exclude})"
         if match is None:  # filters in SQL only, and words to leave out
@@ -291,7 +318,7 @@ def _plan(wanted: IndexFilter) -> _Plan | None:
             params.append(exclusion)
         elif wanted.match is None:  # the words' own expression holds their exclusions
             match = f"({match}) NOT ({exclusion})"
-    return _Plan(match, tuple(where), tuple(params), ranked=wanted.match is not None)
+    return _Plan(match, tuple(where), tuple(params), wanted.match is not None, rank_match)
 
 
 def _from_feeds(count: int) -> str:
