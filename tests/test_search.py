@@ -326,6 +326,33 @@ MALFORMED = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("query", "ranked_by"),
+    [
+        ("data", '"data"'),
+        ('"data cloud" -møde', '("data" AND "cloud")'),
+        ("cloud OR data -møde", '("cloud" OR "data")'),
+        ("kilde:KL", None),
+    ],
+)
+def test_bm25_ranks_by_the_words_alone(query, ranked_by):
+    """Not by a phrase or a word left out: bm25 would count their matches in every post."""
+    assert parse_query(query).ranking_expression() == ranked_by
+
+
+def test_a_phrase_ranks_its_matches_by_its_words(archive, config):
+    archive.apply(
+        update(
+            OS2,
+            make_entry("a", "Offentlige sektor", "Den offentlige sektor i sektoren."),
+            make_entry("b", "Nyt", "Den offentlige sektor.", NOW - timedelta(1)),
+            make_entry("c", "Sektor", "Offentlige data i en sektor.", NOW - timedelta(2)),
+        ),
+        NOW,
+    )  # fmt: skip
+    assert titles(archive, config, '"offentlige sektor"') == ["Offentlige sektor", "Nyt"]
+
+
 @pytest.mark.parametrize(("query", "message"), MALFORMED)
 def test_malformed_queries_say_what_is_wrong(corpus, config, query, message):
     with pytest.raises(QueryError, match=re.escape(message)):
