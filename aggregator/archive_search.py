@@ -73,6 +73,7 @@ def index_filter(query: SearchQuery, config: Config) -> IndexFilter:
     return IndexFilter(
         match=query.match_expression(),
         rank=query.ranking_expression(),
+        rank_phrases=query.ranking_phrases(),
         exclude=query.exclusion_expression(),
         feed_urls=feed_filter(query, config.feeds),
         since=since,

@@ -300,6 +300,18 @@ class SearchQuery:
         ]
         return " AND ".join(parts)
 
+    def ranking_phrases(self) -> tuple[str, ...]:
+        """The phrases of the ranking expression, each as FTS5 writes it."""
+        return tuple(
+            dict.fromkeys(
+                f'"{stem}"'
+                for alts in self.clauses
+                for term in alts
+                for variant in term.variants()
+                for stem in variant
+            )
+        )
+
     def exclusion_expression(self) -> str | None:
         if not self.excluded:
             return None

@@ -259,16 +259,20 @@ def test_operators(corpus, config, query, expected, monkeypatch):
     # A word in many posts ranks only its newest matches first; the window widens until it
     # has found what the filters and the page ask for, so nothing is lost.
     monkeypatch.setattr("aggregator.store.search.RANK_WINDOW", 1)
-    # Filters of many feeds are checked in SQL rather than by FTS5: the same answers.
-    for facet_terms in (16, 0):
+    # Filters of many feeds are checked in SQL rather than by FTS5, and words in many posts
+    # rank by title and date rather than bm25: the same answers.
+    for facet_terms, bm25_posts in ((64, 10_000), (0, 10_000), (64, 0)):
         monkeypatch.setattr("aggregator.store.search.FACET_TERMS", facet_terms)
+        monkeypatch.setattr("aggregator.store.search.BM25_MAX_POSTS", bm25_posts)
         for order in ("rank", "newest"):
             pages = [search_archive(corpus, config, query, NOW, 1, n, order) for n in range(7)]
             paged = [h.entry.title for p in pages for h in p.hits]
-            assert sorted(paged) == sorted(expected), (facet_terms, order)
+            assert sorted(paged) == sorted(expected), (facet_terms, bm25_posts, order)
 
 
-def test_title_outranks_body_and_new_outranks_old(archive, config):
+@pytest.mark.parametrize("bm25_posts", [10_000, 0], ids=["bm25", "common-words"])
+def test_title_outranks_body_and_new_outranks_old(archive, config, bm25_posts, monkeypatch):
+    monkeypatch.setattr("aggregator.store.search.BM25_MAX_POSTS", bm25_posts)
     archive.apply(
         update(
             OS2,
@@ -499,8 +503,9 @@ def test_index_matches_a_brute_force_scan(ops, query_texts):
             entries = _all_entries(store)
             for text in query_texts:
                 expected = brute_force(entries, parse_query(text))
-                for facet_terms in (16, 0):  # filters by FTS5, and in SQL
-                    with _facet_terms(facet_terms):
+                # Filters by FTS5 and in SQL; ranked by bm25 and by title and date.
+                for facet_terms, bm25_posts in ((64, 10_000), (0, 10_000), (64, 0)):
+                    with _settings(facet_terms, bm25_posts):
                         results = search_archive(store, config, text, NOW, limit=200)
                     assert {h.entry.id for h in results.hits} == expected, (text, facet_terms)
         finally:
@@ -508,13 +513,13 @@ def test_index_matches_a_brute_force_scan(ops, query_texts):
 
 
 @contextmanager
-def _facet_terms(count: int) -> Iterator[None]:
-    saved = store_search.FACET_TERMS
-    store_search.FACET_TERMS = count
+def _settings(facet_terms: int, bm25_posts: int) -> Iterator[None]:
+    saved = store_search.FACET_TERMS, store_search.BM25_MAX_POSTS
+    store_search.FACET_TERMS, store_search.BM25_MAX_POSTS = facet_terms, bm25_posts
     try:
         yield
     finally:
-        store_search.FACET_TERMS = saved
+        store_search.FACET_TERMS, store_search.BM25_MAX_POSTS = saved
 
 
 def _run(store: Store, ops: list[tuple[object, ...]]) -> None:

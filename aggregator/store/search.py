@@ -41,8 +41,13 @@ TITLE_WEIGHT, BODY_WEIGHT, SOURCE_WEIGHT = 10.0, 1.0, 2.0
 RECENCY_HALF_DAYS = 180.0
 RANK_WINDOW = 2000
 # A kilde:/tag: filter of at most this many facet tokens is matched by FTS5; more, in SQL.
-FACET_TERMS = 16
+FACET_TERMS = 64
+# bm25 only when every word of the query is in fewer posts than this (see _bm25_affordable).
+BM25_MAX_POSTS = 10_000
 _WORD_COLUMNS = "{title body source}"
+_NEWEST = "d.published DESC, d.entry_id"
+_RECENCY = f"""(1.0 + {RECENCY_HALF_DAYS} / ({RECENCY_HALF_DAYS} +
+                      max(0, ? - d.published) / 86400.0))"""
 
 # Migration 10's tables: change them only through a new migration.
 DOCS_SCHEMA = (
@@ -89,8 +94,10 @@ class IndexFilter:
 
     match: str | None
     exclude: str | None = None
-    # What bm25 ranks by, when it is not ``match`` (see SearchQuery.ranking_expression).
+    # What bm25 ranks by, when it is not ``match`` (see SearchQuery.ranking_expression),
+    # and the phrases it counts.
     rank: str | None = None
+    rank_phrases: tuple[str, ...] = ()
     feed_urls: frozenset[str] | None = None
     since: datetime | None = None
     # Each pair: a tag, and the feeds that carry it in feeds.yaml. The entry must carry the
@@ -122,14 +129,15 @@ def _any_of(tokens: Iterable[str]) -> str:
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """A filter as SQL: the FTS5 expression (None: no MATCH), conditions on ``d``
-    (search_docs), whether the words take part (bm25 ranking), and the expression bm25
-    ranks by when it is not the one that matches."""
+    (search_docs), whether the words take part (ranking), the expression bm25 ranks by
+    (the words alone), and the words in the title."""
 
     match: str | None
     where: tuple[str, ...]
     params: tuple[object, ...]
     ranked: bool
     rank_match: str | None = None
+    title_match: str | None = None  # the ranking words in the title
 
 
 class SearchIndex:
@@ -207,65 +215,78 @@ class SearchIndex:
         plan = _plan(wanted)
         if plan is None:
             return []
-        newest = "d.published DESC, d.entry_id"
-        where = "".join(" AND " + w for w in plan.where)
         if plan.match is None:
-            sql = f"""SELECT d.entry_id, d.language, 0.0 FROM search_docs d WHERE 1 {where}
-                      ORDER BY {newest} LIMIT ? OFFSET ?"""
+            sql = f"""SELECT d.entry_id, d.language, 0.0 FROM search_docs d
+                      WHERE 1 {_where(plan)} ORDER BY {_NEWEST} LIMIT ? OFFSET ?"""
             return self._hits(sql, [*plan.params, limit, offset])
-        if not plan.ranked:  # facets only: every match, newest first
-            sql = f"""SELECT d.entry_id, d.language, 0.0
-                      FROM search_index JOIN search_docs d ON d.rowid = search_index.rowid
-                      WHERE search_index MATCH ? {where}
-                      ORDER BY {newest} LIMIT ? OFFSET ?"""
-            return self._hits(sql, [plan.match, *plan.params, limit, offset])
-        scored = f"""SELECT d.entry_id, d.language,
-                            m.score * (1.0 + {RECENCY_HALF_DAYS} / ({RECENCY_HALF_DAYS} +
-                                       max(0, ? - d.published) / 86400.0)) AS score
-                     FROM m JOIN search_docs d ON d.rowid = m.rowid"""
-        bm25 = f"bm25(search_index, {TITLE_WEIGHT}, {BODY_WEIGHT}, {SOURCE_WEIGHT}, 0.0)"
-        ordered = f"""ORDER BY {"score" if order == "rank" else newest} LIMIT ? OFFSET ?"""
         window = RANK_WINDOW  # the same for every page, so pages do not overlap
-        stamp = int(now.timestamp())
         while True:
-            if plan.rank_match is None:  # one pass over the newest matches, bm25 for each
-                sql = f"""WITH m AS (SELECT rowid, {bm25} AS score FROM search_index
-                                     WHERE search_index MATCH ? ORDER BY rowid DESC LIMIT ?)
-                          {scored} WHERE 1 {where} {ordered}"""
-                params = [plan.match, window, stamp, *plan.params, limit, offset]
-                hits = self._hits(sql, params)
-                complete = len(hits) >= limit or not self._more_than(plan.match, window)
-            else:  # the newest matches, then bm25 by the ranking expression over them
-                found = [
-                    r[0]
-                    for r in self.db.execute(
-                        """SELECT rowid FROM search_index WHERE search_index MATCH ?
-                           ORDER BY rowid DESC LIMIT ?""",
-                        [plan.match, window],
-                    )
-                ]
-                if not found:
-                    return []
-                # MATERIALIZED: one FTS5 scan (a rowid IN pushed into it would be one per id).
-                sql = f"""WITH m AS MATERIALIZED (
-                              SELECT rowid, {bm25} AS score FROM search_index
-                              WHERE search_index MATCH ? AND rowid >= ?)
-                          {scored} WHERE m.rowid IN (SELECT value FROM json_each(?)) {where}
-                          {ordered}"""
-                params = [plan.rank_match, found[-1], stamp, json.dumps(found), *plan.params]
-                hits = self._hits(sql, [*params, limit, offset])
-                complete = len(hits) >= limit or len(found) < window
-            if complete:
+            found = self._newest(plan.match, window)
+            if not found:
+                return []
+            if order == "newest" or not plan.ranked:
+                hits = self._by_date(plan, found, limit, offset)
+            elif self._bm25_affordable(wanted.rank_phrases):
+                hits = self._by_bm25(plan, found, now, limit, offset)
+            else:
+                hits = self._by_title(plan, found, now, limit, offset)
+            if len(hits) >= limit or len(found) < window:
                 return hits
             window *= 8
 
-    def _more_than(self, match: str, count: int) -> bool:
-        row = self.db.execute(
-            """SELECT rowid FROM search_index WHERE search_index MATCH ?
-               ORDER BY rowid DESC LIMIT 1 OFFSET ?""",
-            [match, count],
-        ).fetchone()
-        return row is not None
+    def _newest(self, match: str, window: int) -> list[int]:
+        """The rowids of the newest ``window`` matches, newest first: FTS5 reads its
+        doclists backwards and stops there."""
+        sql = (
+            "SELECT rowid FROM search_index WHERE search_index MATCH ? ORDER BY rowid DESC LIMIT ?"
+        )
+        return [r[0] for r in self.db.execute(sql, [match, window])]
+
+    def _bm25_affordable(self, phrases: Sequence[str]) -> bool:
+        """bm25 counts every phrase's matches in the whole index, once per query: cheap for
+        words in fewer than BM25_MAX_POSTS posts, a doclist scan of a third of the archive
+        for the most common ones."""
+        probe = """SELECT 1 FROM search_index WHERE search_index MATCH ?
+                   ORDER BY rowid DESC LIMIT 1 OFFSET ?"""
+        return all(
+            self.db.execute(probe, [f"{_WORD_COLUMNS} : {p}", BM25_MAX_POSTS]).fetchone() is None
+            for p in phrases
+        )
+
+    def _by_date(self, plan: _Plan, found: list[int], limit: int, offset: int) -> list[IndexHit]:
+        sql = f"""SELECT d.entry_id, d.language, 0.0
+                  FROM json_each(?) j JOIN search_docs d ON d.rowid = j.value
+                  WHERE 1 {_where(plan)} ORDER BY {_NEWEST} LIMIT ? OFFSET ?"""
+        return self._hits(sql, [json.dumps(found), *plan.params, limit, offset])
+
+    def _by_bm25(
+        self, plan: _Plan, found: list[int], now: datetime, limit: int, offset: int
+    ) -> list[IndexHit]:
+        bm25 = f"bm25(search_index, {TITLE_WEIGHT}, {BODY_WEIGHT}, {SOURCE_WEIGHT}, 0.0)"
+        # MATERIALIZED: one FTS5 scan (a rowid IN pushed into it would be one per id).
+        sql = f"""WITH m AS MATERIALIZED (
+                      SELECT rowid, {bm25} AS score FROM search_index
+                      WHERE search_index MATCH ? AND rowid >= ?)
+                  SELECT d.entry_id, d.language, m.score * {_RECENCY} AS score
+                  FROM m JOIN search_docs d ON d.rowid = m.rowid
+                  WHERE m.rowid IN (SELECT value FROM json_each(?)) {_where(plan)}
+                  ORDER BY score LIMIT ? OFFSET ?"""
+        params: list[object] = [plan.rank_match, found[-1], int(now.timestamp())]
+        params += [json.dumps(found), *plan.params]
+        return self._hits(sql, [*params, limit, offset])
+
+    def _by_title(
+        self, plan: _Plan, found: list[int], now: datetime, limit: int, offset: int
+    ) -> list[IndexHit]:
+        """Common words: the newest matches with the words in the title first, by recency."""
+        sql = f"""SELECT d.entry_id, d.language,
+                         -(1.0 + {TITLE_WEIGHT} * (d.rowid IN (
+                             SELECT rowid FROM search_index
+                             WHERE search_index MATCH ? AND rowid >= ?))) * {_RECENCY} AS score
+                  FROM json_each(?) j JOIN search_docs d ON d.rowid = j.value
+                  WHERE 1 {_where(plan)} ORDER BY score, {_NEWEST} LIMIT ? OFFSET ?"""
+        params = [plan.title_match, found[-1], int(now.timestamp()), json.dumps(found)]
+        return self._hits(sql, [*params, *plan.params, limit, offset])
 
     def _hits(self, sql: str, params: list[object]) -> list[IndexHit]:
         return [IndexHit(r[0], r[1], float(r[2])) for r in self.db.execute(sql, params)]
@@ -306,9 +327,11 @@ def _plan(wanted: IndexFilter) -> _Plan | None:
         params.append(int(wanted.since.timestamp()))
     words = [] if wanted.match is None else [f"{_WORD_COLUMNS} : ({wanted.match})"]
     match = " AND ".join(f"({t})" for t in [*words, *terms]) or None
-    rank_match = None
-    if wanted.rank is not None and wanted.rank != wanted.match:
-        rank_match = " AND ".join(f"({t})" for t in [f"{_WORD_COLUMNS} : ({wanted.rank})", *terms])
+    rank_match = title_match = None
+    if wanted.match is not None:
+        rank = wanted.rank or wanted.match
+        rank_match = f"{_WORD_COLUMNS} : ({rank})"
+        title_match = " AND ".join(f"({t})" for t in [f"title : ({rank})", *terms])
     if wanted.exclude is not None:
         exclusion = f"{_WORD_COLUMNS} : ({wanted.exclude})"
         if match is None:  # filters in SQL only, and words to leave out
@@ -318,11 +341,17 @@ def _plan(wanted: IndexFilter) -> _Plan | None:
             params.append(exclusion)
         elif wanted.match is None:  # the words' own expression holds their exclusions
             match = f"({match}) NOT ({exclusion})"
-    return _Plan(match, tuple(where), tuple(params), wanted.match is not None, rank_match)
+    ranked = wanted.match is not None
+    return _Plan(match, tuple(where), tuple(params), ranked, rank_match, title_match)
+
+
+def _where(plan: _Plan) -> str:
+    return "".join(" AND " + w for w in plan.where)
 
 
 def _from_feeds(count: int) -> str:
+    # Correlated: checked for the candidates only, not a list of every entry of the feeds.
     return (
-        "d.entry_id IN (SELECT entry_id FROM entry_sources "
-        f"WHERE feed_url IN ({','.join('?' * count)}))"
+        "EXISTS (SELECT 1 FROM entry_sources s WHERE s.entry_id = d.entry_id "
+        f"AND s.feed_url IN ({','.join('?' * count)}))"
     )
