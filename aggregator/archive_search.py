@@ -74,6 +74,7 @@ def index_filter(query: SearchQuery, config: Config) -> IndexFilter:
         match=query.match_expression(),
         rank=query.ranking_expression(),
         rank_phrases=query.ranking_phrases(),
+        phrases=any(len(t.words) > 1 for alts in query.clauses for t in alts),
         exclude=query.exclusion_expression(),
         feed_urls=feed_filter(query, config.feeds),
         since=since,

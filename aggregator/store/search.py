@@ -9,14 +9,19 @@ behind, whoever issues it.
 
 ``kilde:`` and ``tag:`` become facet terms that FTS5 intersects with the words, so a word in
 a third of all posts, within one source of two hundred, reads that source's doclist rather
-than every match of the word. A filter naming many feeds is not selective and is checked
+than every match of the word. A facet token is a letter and twelve hex digits of a hash, a
+word no text has, so word queries need no column filter (which costs FTS5 a look at every
+match's positions). A filter naming many feeds is not selective and is checked
 in SQL instead (an OR of hundreds of doclists costs more than it saves).
 
-Ranking a word found in a third of a million posts with bm25 costs about half a second; such
-a word ranks its newest ``RANK_WINDOW`` matches (by the order they were stored, which FTS5
-reads backwards at almost no cost), where the recency boost would put the best results
-anyway. A query that finds too few there (a selective date filter, a page past the window)
-widens it eightfold until it has enough or holds every match.
+A query ranks its newest ``RANK_WINDOW`` matches (by the order they were stored, which FTS5
+reads backwards at almost no cost; ``PHRASE_WINDOW`` with a phrase, whose matches cost a look
+at positions), where the recency boost would put the best results anyway. A query that finds
+too few there (a selective date filter, a page past the window) widens it eightfold until it
+has enough or holds every match. Within the window bm25 ranks, unless a word is in more than
+``BM25_MAX_POSTS`` posts: bm25 counts each word's matches in the whole index, once per
+query, which for the commonest words costs more than everything else; those queries rank
+the words in the title first, then by recency.
 """
 
 from __future__ import annotations
@@ -44,7 +49,8 @@ RANK_WINDOW = 2000
 FACET_TERMS = 64
 # bm25 only when every word of the query is in fewer posts than this (see _bm25_affordable).
 BM25_MAX_POSTS = 10_000
-_WORD_COLUMNS = "{title body source}"
+# Narrower for a query with a phrase: finding a phrase's matches checks positions.
+PHRASE_WINDOW = 250
 _NEWEST = "d.published DESC, d.entry_id"
 _RECENCY = f"""(1.0 + {RECENCY_HALF_DAYS} / ({RECENCY_HALF_DAYS} +
                       max(0, ? - d.published) / 86400.0))"""
@@ -98,6 +104,7 @@ class IndexFilter:
     # and the phrases it counts.
     rank: str | None = None
     rank_phrases: tuple[str, ...] = ()
+    phrases: bool = False  # the words hold a phrase
     feed_urls: frozenset[str] | None = None
     since: datetime | None = None
     # Each pair: a tag, and the feeds that carry it in feeds.yaml. The entry must carry the
@@ -219,7 +226,8 @@ class SearchIndex:
             sql = f"""SELECT d.entry_id, d.language, 0.0 FROM search_docs d
                       WHERE 1 {_where(plan)} ORDER BY {_NEWEST} LIMIT ? OFFSET ?"""
             return self._hits(sql, [*plan.params, limit, offset])
-        window = RANK_WINDOW  # the same for every page, so pages do not overlap
+        # The same for every page, so pages do not overlap.
+        window = PHRASE_WINDOW if wanted.phrases else RANK_WINDOW
         while True:
             found = self._newest(plan.match, window)
             if not found:
@@ -248,10 +256,7 @@ class SearchIndex:
         for the most common ones."""
         probe = """SELECT 1 FROM search_index WHERE search_index MATCH ?
                    ORDER BY rowid DESC LIMIT 1 OFFSET ?"""
-        return all(
-            self.db.execute(probe, [f"{_WORD_COLUMNS} : {p}", BM25_MAX_POSTS]).fetchone() is None
-            for p in phrases
-        )
+        return all(self.db.execute(probe, [p, BM25_MAX_POSTS]).fetchone() is None for p in phrases)
 
     def _by_date(self, plan: _Plan, found: list[int], limit: int, offset: int) -> list[IndexHit]:
         sql = f"""SELECT d.entry_id, d.language, 0.0
@@ -325,15 +330,15 @@ def _plan(wanted: IndexFilter) -> _Plan | None:
     if wanted.since is not None:
         where.append("d.published >= ?")
         params.append(int(wanted.since.timestamp()))
-    words = [] if wanted.match is None else [f"{_WORD_COLUMNS} : ({wanted.match})"]
+    words = [] if wanted.match is None else [wanted.match]
     match = " AND ".join(f"({t})" for t in [*words, *terms]) or None
     rank_match = title_match = None
     if wanted.match is not None:
         rank = wanted.rank or wanted.match
-        rank_match = f"{_WORD_COLUMNS} : ({rank})"
+        rank_match = rank
         title_match = " AND ".join(f"({t})" for t in [f"title : ({rank})", *terms])
     if wanted.exclude is not None:
-        exclusion = f"{_WORD_COLUMNS} : ({wanted.exclude})"
+        exclusion = wanted.exclude
         if match is None:  # filters in SQL only, and words to leave out
             where.append(
                 "d.rowid NOT IN (SELECT rowid FROM search_index WHERE search_index MATCH ?)"
