@@ -44,13 +44,13 @@ TITLE_WEIGHT, BODY_WEIGHT, SOURCE_WEIGHT = 10.0, 1.0, 2.0
 # A post's score is multiplied by 1 + H / (H + age in days): twice as strong when new, 1.5
 # times at H days old, fading towards plain relevance for the old archive.
 RECENCY_HALF_DAYS = 180.0
-RANK_WINDOW = 2000
+RANK_WINDOW = 500
 # A kilde:/tag: filter of at most this many facet tokens is matched by FTS5; more, in SQL.
 FACET_TERMS = 64
 # bm25 only when every word of the query is in fewer posts than this (see _bm25_affordable).
 BM25_MAX_POSTS = 10_000
 # Narrower for a query with a phrase: finding a phrase's matches checks positions.
-PHRASE_WINDOW = 250
+PHRASE_WINDOW = 100
 _NEWEST = "d.published DESC, d.entry_id"
 _RECENCY = f"""(1.0 + {RECENCY_HALF_DAYS} / ({RECENCY_HALF_DAYS} +
                       max(0, ? - d.published) / 86400.0))"""
