@@ -38,6 +38,7 @@ from aggregator.clean import (
 )
 from aggregator.dedup import sketch, title_key
 from aggregator.policy import publisher_hint
+from aggregator.search import stem_entry
 from aggregator.types import (
     Enclosure,
     EntryPlan,
@@ -504,6 +505,7 @@ def normalise_entry(
     published = _clamp(entry.published, now) or _clamp(entry.updated, now) or now
     updated = max(_clamp(entry.updated, now) or published, published)
     dated = _clamp(entry.published, now) is not None or _clamp(entry.updated, now) is not None
+    language = _language(entry.language)
     canonical = canonical_url(link, keep_fragment)
     link = link if canonical else None
     author = cut_at_word(author, MAX_AUTHOR_CHARS)
@@ -521,13 +523,14 @@ def normalise_entry(
         published=published,
         updated=updated,
         content_hash=content_hash,
-        language=_language(entry.language),
+        language=language,
         dated=dated,
         sketch=sketch(text),
         title_key=title_key(title),
         raw_digest=digest,
         categories=clean_categories(entry.categories),
         enclosures=clean_enclosures(entry.enclosures, document),
+        stemmed=stem_entry(title, text, language),
     )
 
 

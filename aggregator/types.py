@@ -157,6 +157,10 @@ class EntryPlan:
     raw_digest: str = ""
     categories: tuple[str, ...] = ()  # trimmed, duplicates (ignoring case) dropped, in order
     enclosures: tuple[Enclosure, ...] = ()  # absolute http(s) URLs only
+    # The search index's stems of the title and the text, and their language, worked out in
+    # the worker process that parsed the entry (aggregator.search.stem_entry), so the writing
+    # process only inserts them. Empty: worked out when indexed.
+    stemmed: tuple[str, str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

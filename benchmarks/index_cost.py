@@ -17,14 +17,14 @@ import argparse
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from aggregator.config import parse_config
 from aggregator.pipeline import poll, worker_pool
 from aggregator.store import Store
-from aggregator.store.search import SearchIndex
+from aggregator.store.search import Prepared, SearchIndex
 from benchmarks.run import feed_server
 from benchmarks.workload import settings
 
@@ -33,20 +33,22 @@ from benchmarks.workload import settings
 def reindex_timed(skip: bool) -> Iterator[list[float]]:
     """Seconds spent inside SearchIndex.reindex (or none at all with ``skip``)."""
     spent: list[float] = []
-    original: Callable[[SearchIndex, Iterable[str]], None] = SearchIndex.reindex
+    original = SearchIndex.reindex
 
-    def timed(self: SearchIndex, entry_ids: Iterable[str]) -> None:
+    def timed(
+        self: SearchIndex, entry_ids: Iterable[str], prepared: Prepared | None = None
+    ) -> None:
         if skip:
             return
         start = time.perf_counter()
-        original(self, entry_ids)
+        original(self, entry_ids, prepared)
         spent.append(time.perf_counter() - start)
 
     SearchIndex.reindex = timed  # type: ignore[method-assign]
     try:
         yield spent
     finally:
-        SearchIndex.reindex = original  # type: ignore[method-assign, assignment]
+        SearchIndex.reindex = original  # type: ignore[method-assign]
 
 
 def cold_poll(base: str, feeds: int, skip_index: bool) -> tuple[float, float, int]:

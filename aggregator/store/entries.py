@@ -114,6 +114,8 @@ class EntryWriter:
         # Entries whose search document the current update must rewrite, at flush().
         self.search = SearchIndex(db)
         self._touched: set[str] = set()
+        # The stems a plan brought for the text written to an entry (see SearchIndex.reindex).
+        self._prepared: dict[str, tuple[str, str, tuple[str, str, str]]] = {}
 
     def flush(self) -> None:
         """Write what the current update has left pending; the caller's transaction holds."""
@@ -139,11 +141,14 @@ class EntryWriter:
                 [value for row in chunk for value in row],
             )
         touched, self._touched = self._touched, set()
-        self.search.reindex(touched)  # last: a document includes the categories
+        self.search.reindex(touched, self._prepared)  # last: a document has the categories
+        for done in touched:
+            self._prepared.pop(done, None)
 
     def discard(self) -> None:
         self._pending_sketches = []
         self._touched = set()
+        self._prepared = {}
         self._pending_categories = []
         self._pending_enclosures = []
 
@@ -509,6 +514,7 @@ class EntryWriter:
              backfill, never_merge, " ".join(map(str, entry.sketch))],
         ).rowcount  # fmt: skip
         if inserted:
+            self._prepare(new_id, entry)
             self._pending_sketches.extend((value, new_id) for value in entry.sketch)
             self._add_attachments(new_id, entry)
         return bool(inserted)
@@ -525,10 +531,15 @@ class EntryWriter:
         )
         self._pending_sketches.extend((value, target) for value in sketch)
 
+    def _prepare(self, target: str, entry: EntryPlan) -> None:
+        if entry.stemmed is not None:
+            self._prepared[target] = (entry.title, entry.content_html, entry.stemmed)
+
     def _write_content(self, target: str, feed_url: str, entry: EntryPlan, seen: str,
                        keep_published: bool) -> None:  # fmt: skip
         """Show this source's copy: after an edit by the primary, or on a change of primary."""
         self._touched.add(target)
+        self._prepare(target, entry)
         self.db.execute(
             """UPDATE entries SET primary_feed_url = ?, canonical_url = ?, link = ?, title = ?,
                       title_key = ?, author = ?, content_html = ?, summary_text = ?,

@@ -27,7 +27,7 @@ the words in the title first, then by recency.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -112,9 +112,16 @@ class IndexFilter:
     tags: tuple[tuple[str, frozenset[str]], ...] = ()
 
 
-def _document(row: Sequence[object]) -> tuple[str, int, IndexDocument]:
+# Stems worked out with an entry's plan (EntryPlan.stemmed): entry id -> (title, content,
+# stems). Used only while the stored row still holds that title and content.
+Prepared = Mapping[str, tuple[str, str, tuple[str, str, str]]]
+
+
+def _document(row: Sequence[object], prepared: Prepared) -> tuple[str, int, IndexDocument]:
     entry_id, title, content, summary, author, language, published, names, urls, terms = row
-    text = sanitised_text(str(content)) or str(summary)
+    known = prepared.get(str(entry_id))
+    stemmed = known[2] if known and known[0] == title and known[1] == content else None
+    text = "" if stemmed else sanitised_text(str(content)) or str(summary)
     categories = str(terms).split("\n") if terms else []
     source = " ".join(str(part) for part in (author, names, *categories) if part)
     stamp = int(from_db_time(str(published)).timestamp())
@@ -125,6 +132,7 @@ def _document(row: Sequence[object]) -> tuple[str, int, IndexDocument]:
         str(language) if language else None,
         str(urls).split("\n") if urls else (),
         categories,
+        stemmed,
     )
     return str(entry_id), stamp, doc
 
@@ -153,8 +161,9 @@ class SearchIndex:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
 
-    def reindex(self, entry_ids: Iterable[str]) -> None:
+    def reindex(self, entry_ids: Iterable[str], prepared: Prepared | None = None) -> None:
         """Bring the documents of these entries up to date with their rows."""
+        prepared = prepared or {}
         ids = sorted(set(entry_ids))
         execute = self.db.conn.execute
         for start in range(0, len(ids), 500):
@@ -167,7 +176,7 @@ class SearchIndex:
                 ).fetchall()
             )
             for row in rows:
-                entry_id, stamp, doc = _document(row)
+                entry_id, stamp, doc = _document(row, prepared)
                 rowid = known.pop(entry_id, None)
                 if rowid is None:
                     (rowid,) = execute(
@@ -199,7 +208,7 @@ class SearchIndex:
         done = 0
         cursor = self.db.execute(f"{_SELECT_ENTRIES} ORDER BY e.rowid")
         while rows := cursor.fetchmany(2000):
-            documents = [_document(row) for row in rows]
+            documents = [_document(row, {}) for row in rows]
             numbered = list(enumerate(documents, start=done + 1))
             self.db.conn.executemany(
                 "INSERT INTO search_docs (rowid, entry_id, published, language) VALUES (?,?,?,?)",
