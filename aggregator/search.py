@@ -439,10 +439,10 @@ class _Parser:
         if self.pending_or:
             raise QueryError("or_filter")
         kind = _FILTERS[key]
-        if kind == "source":
-            self.sources.append(value)
-        elif kind == "tag":
-            self.tags.append(value)
+        if kind in ("source", "tag"):
+            chosen = self.sources if kind == "source" else self.tags
+            if fold(value) not in map(fold, chosen):  # named twice narrows nothing more
+                chosen.append(value)
         else:
             if self.since is not None:
                 raise QueryError("once", key=key)

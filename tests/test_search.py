@@ -642,3 +642,16 @@ def test_a_post_whose_categories_change_is_found_by_the_new_one(tmp_path, edited
     assert titles(store, config, "tag:klima") == ["Budget"]
     assert titles(store, config, "tag:økonomi") == []
     store.close()
+
+
+def test_a_tag_of_many_feeds_named_many_times_is_one_filter(tmp_path):
+    many = tuple(FeedConfig(name=f"Kommune {n}", url=f"https://k{n}.dk/feed",
+                            tags=("kommuner",)) for n in range(10_000))  # fmt: skip
+    store = Store.open(tmp_path / "a.db")
+    store.sync_feeds(many, NOW)
+    store.apply(update(many[7].url, make_entry("a", "Budget", "Om kommunernes budget.")), NOW)
+    config = Config(feeds=many)
+    query = "budget " + "tag:kommuner " * 30
+    assert titles(store, config, query) == ["Budget"]
+    assert titles(store, config, query.replace("budget", "digitalisering")) == []
+    store.close()
