@@ -229,22 +229,20 @@ def export_feeds(
         common = _common_fingerprint(config, site, pages)
         versions = store.feed_versions()
         before, after = _rendered(output), dict[str, Any]()
-        for tag in site.tags:
-            placeholder = Selection("tag", tag.slug, tag.name, (), site.updated, tag=tag)
+        kept: list[tuple[Selection, Callable[[], Selection]]] = [
+            *((Selection("tag", t.slug, t.name, (), site.updated, tag=t),
+               functools.partial(selector.tag, t)) for t in site.tags),
+            *((Selection("source", s.slug, "", (), site.updated, source=s),
+               functools.partial(selector.source, s)) for s in site.sources),
+        ]  # fmt: skip
+        for placeholder, read in kept:  # a placeholder names the paths and the sources
             publisher.publish_unless_unchanged(
-                functools.partial(selector.tag, tag),
+                read,
                 [placeholder.path(fmt) for fmt in FORMATS],
                 _selection_fingerprint(common, placeholder, site, selector, versions),
-                before, after,
-            )  # fmt: skip
-        for source in site.sources:
-            placeholder = Selection("source", source.slug, "", (), site.updated, source=source)
-            publisher.publish_unless_unchanged(
-                functools.partial(selector.source, source),
-                [placeholder.path(fmt) for fmt in FORMATS],
-                _selection_fingerprint(common, placeholder, site, selector, versions),
-                before, after,
-            )  # fmt: skip
+                before,
+                after,
+            )
         fingerprint = _fingerprint(config, pages)
         was_sealed = set() if rerender_months else _sealed(output, fingerprint)
         everything = hashlib.sha256(
