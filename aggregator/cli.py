@@ -804,7 +804,10 @@ def prune_command(config_path: Path, older_than: str | None, confirmed: bool) ->
         report = store.prune(keep, before, dry_run=not confirmed)
         exported = (
             export_feeds(config, store, now, rerender_months=True)
-            if (confirmed and (report.entries or report.feeds or report.copies_kept))
+            if (
+                confirmed
+                and (report.entries or report.feeds or report.copies_kept or report.carried)
+            )
             else None
         )
     _print_prune(report, config, before)
@@ -813,7 +816,7 @@ def prune_command(config_path: Path, older_than: str | None, confirmed: bool) ->
 
 
 def _print_prune(report: PruneReport, config: Config, before: datetime | None) -> None:
-    if not (report.entries or report.feeds or report.copies_kept):
+    if not (report.entries or report.feeds or report.copies_kept or report.carried):
         say("Nothing to prune.")
         return
     if report.feeds:
@@ -823,6 +826,14 @@ def _print_prune(report: PruneReport, config: Config, before: datetime | None) -
             ((f.name, f.url, console.plural(f.copies, "entry")) for f in report.feeds),
         ):
             say(f"  {line}")
+        for feed in report.feeds:
+            if feed.moved_to is not None and feed.carried:
+                carry = "carried" if report.applied else "would be carried"
+                say(
+                    f"  {feed.name} moved to {feed.moved_to}: its "
+                    f"{console.plural(feed.carried, 'entry')} no longer in that feed {carry} "
+                    "over to it."
+                )
     verb = "Deleted" if report.applied else "Would delete"
     parts = [f"{verb} {console.plural(report.entries, 'entry')}"]
     if before is not None:

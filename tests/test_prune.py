@@ -253,3 +253,52 @@ def test_a_kept_post_is_shown_from_the_copy_that_ranks_first(tmp_path):
     (primary,) = store.db.execute("SELECT primary_feed_url FROM entries").fetchone()
     assert primary == feeds[2].url
     store.close()
+
+
+def test_a_feed_that_moved_keeps_its_history_under_its_new_url(tmp_path, server):
+    """The admin follows the advice ("moved permanently to X: update feeds.yaml"): the old
+    URL's posts are carried over to the new URL, also those the feed no longer lists, instead
+    of being deleted with the old URL (review 1 #9)."""
+    early = Item("Første indlæg om Ærø", "https://os2.eu/foerste", "<p>Æble.</p>",
+                 NOW - timedelta(days=9), guid="os2-a")  # fmt: skip
+    middle = Item("Andet indlæg om Østerbro", "https://os2.eu/andet", "<p>Ø.</p>",
+                  NOW - timedelta(days=5), guid="os2-b")  # fmt: skip
+    late = Item("Tredje indlæg om Åbenrå", "https://os2.eu/tredje", "<p>Å.</p>",
+                NOW - timedelta(days=1), guid="os2-c")  # fmt: skip
+    old = server.static_feed("/os2-old", rss("OS2", "https://os2.eu", [middle, early]))
+    write(tmp_path, [{"name": "OS2", "url": old}])
+    assert run("poll", cwd=tmp_path).returncode == 0
+    new = server.static_feed("/os2-new", rss("OS2", "https://os2.eu", [late, middle]))
+    server.redirect("/os2-old", new, status=301)
+    for _ in range(2):  # a permanent redirect is believed once it is seen twice
+        polled = run("poll", cwd=tmp_path)
+        assert polled.returncode == 0, polled.stderr
+    assert "update feeds.yaml" in run("status", cwd=tmp_path).stdout
+
+    write(tmp_path, [{"name": "OS2", "url": new}])
+    assert run("poll", cwd=tmp_path).returncode == 0
+    db = tmp_path / "aggregator.db"
+    before = counts(db)["entries"]
+    dry = run("prune", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert (
+        f"OS2 moved to {new}: its 1 entry no longer in that feed would be carried over to it."
+        in dry.stdout
+    )
+    assert "Would delete 0 entries and 1 feed." in dry.stdout
+    pruned = run("prune", "--yes", cwd=tmp_path)
+    assert pruned.returncode == 0, pruned.stderr
+    assert "Deleted 0 entries and 1 feed." in pruned.stdout
+    assert counts(db)["entries"] == before == 3
+    assert rows(db, "SELECT e.title, s.feed_url FROM entries e JOIN entry_sources s "
+                    "ON s.entry_id = e.id") == sorted(
+        (item.title, new) for item in (early, middle, late)
+    )  # fmt: skip
+    assert rows(db, "SELECT url FROM feeds") == [(new,)]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert titles_found(tmp_path, "ærø") == [early.title]
+    assert early.title in published_text(tmp_path)
+    polled = run("poll", cwd=tmp_path)
+    assert polled.returncode == 0, polled.stderr
+    assert counts(db)["entries"] == 3  # nothing stored twice afterwards

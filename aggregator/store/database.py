@@ -663,8 +663,9 @@ class Store:
             feeds=found.feeds,
             entries=len(found.gone) + len(found.old),
             by_age=len(found.old),
-            copies_kept=len(found.kept),
+            copies_kept=len(set(found.kept) - found.carried_ids),
             applied=not dry_run,
+            carried=len(found.carried),
         )
 
     # Merged groups, for the admin

@@ -1,6 +1,10 @@
 """Deleting what the admin no longer wants kept: the posts of feeds taken out of feeds.yaml,
 and (``before``) old posts no feed still carries.
 
+A removed feed that had moved (a permanent redirect) to a URL now configured is the same feed
+under its new address, as the admin was advised to write it: its copies are carried over to
+that URL, not deleted, so posts the feed no longer lists keep their history.
+
 A post found in a configured feed as well only loses the removed feed's copy. A post still in
 its feed's latest document is never deleted for its age: the next poll would store it again,
 as new, and the digest would announce it a second time. The digest ledger counts posts and
@@ -28,6 +32,8 @@ class RemovedFeed:
     url: str
     name: str
     copies: int  # its stored posts, as status counts them
+    moved_to: str | None = None  # the configured URL it moved to, which gets its copies
+    carried: int = 0  # of its copies, those carried over to ``moved_to``
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +45,7 @@ class PruneReport:
     by_age: int  # of which for their age alone
     copies_kept: int  # merged posts that stay, without the removed feeds' copies
     applied: bool
+    carried: int = 0  # copies carried over to the URL their feed moved to
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,25 +53,39 @@ class _Plan:
     feeds: tuple[RemovedFeed, ...]
     gone: tuple[str, ...]  # entry ids whose every copy is from a removed feed
     old: tuple[str, ...]  # entry ids deleted for their age
-    kept: tuple[str, ...]  # entry ids that only lose copies
+    kept: tuple[str, ...]  # entry ids that only lose copies (or have one carried over)
+    carried: tuple[tuple[str, str, str], ...] = ()  # (old URL, entry key, new URL)
+    carried_ids: frozenset[str] = frozenset()  # the posts those copies are of
 
 
 def plan_prune(db: sqlite_utils.Database, keep: Collection[str], before: str | None) -> _Plan:
     """What to delete when only the feeds ``keep`` are configured. Reads only."""
     keeping = json.dumps(sorted(keep))
-    feeds = tuple(
-        RemovedFeed(url, name, copies)
-        for url, name, copies in db.execute(
-            """SELECT f.url, f.name,
-                      (SELECT count(*) FROM entry_sources s WHERE s.feed_url = f.url)
-               FROM feeds f WHERE f.url NOT IN (SELECT value FROM json_each(?))
-               ORDER BY f.name COLLATE NOCASE, f.url""",
-            [keeping],
+    found = db.execute(
+        """SELECT f.url, f.name,
+                  (SELECT count(*) FROM entry_sources s WHERE s.feed_url = f.url),
+                  coalesce(f.moved_to, f.redirect_target)
+           FROM feeds f WHERE f.url NOT IN (SELECT value FROM json_each(?))
+           ORDER BY f.name COLLATE NOCASE, f.url""",
+        [keeping],
+    ).fetchall()
+    carried = [
+        (old, key, new, entry_id)
+        for old, _, _, new in found
+        if new in keep
+        for key, entry_id in db.execute(
+            # A copy moves unless the new URL already has this post or this key.
+            """SELECT s.entry_key, s.entry_id FROM entry_sources s WHERE s.feed_url = :old
+               AND NOT EXISTS (SELECT 1 FROM entry_sources n WHERE n.feed_url = :new
+                               AND (n.entry_key = s.entry_key OR n.entry_id = s.entry_id))
+               ORDER BY s.entry_key""",
+            {"old": old, "new": new},
         )
-    )
-    removed = json.dumps([f.url for f in feeds])
+    ]
+    carried_ids = {c[3] for c in carried}
+    removed = json.dumps([url for url, *_ in found])
     touched = [
-        (entry_id, bool(configured))
+        (entry_id, bool(configured) or entry_id in carried_ids)
         for entry_id, configured in db.execute(
             """SELECT e.id, EXISTS (SELECT 1 FROM entry_sources k WHERE k.entry_id = e.id
                                     AND k.feed_url IN (SELECT value FROM json_each(:keep)))
@@ -97,13 +118,32 @@ def plan_prune(db: sqlite_utils.Database, keep: Collection[str], before: str | N
         )
         kept = tuple(sorted(set(kept) - set(old)))
         old = tuple(sorted(set(old) - set(gone)))
-    return _Plan(feeds, gone, old, kept)
+        carried = [c for c in carried if c[3] not in set(old)]
+    feeds = tuple(
+        RemovedFeed(url, name, copies, target if target in keep else None,
+                    sum(1 for c in carried if c[0] == url))
+        for url, name, copies, target in found
+    )  # fmt: skip
+    return _Plan(
+        feeds, gone, old, kept, tuple((o, k, n) for o, k, n, _ in carried),
+        frozenset(c[3] for c in carried),
+    )  # fmt: skip
 
 
 def apply_prune(db: sqlite_utils.Database, found: _Plan) -> list[str]:
     """Delete what ``found`` names; the caller holds the write transaction. Returns the ids of
     the posts kept whose sources changed, for the search index."""
     removed = [f.url for f in found.feeds]
+    db.conn.executemany(
+        "UPDATE entry_sources SET feed_url = ? WHERE feed_url = ? AND entry_key = ?",
+        [(new, old, key) for old, key, new in found.carried],
+    )
+    for feed in found.feeds:
+        if feed.moved_to is not None:  # a split it was told to keep apart stays apart
+            db.execute(
+                "UPDATE OR IGNORE merge_exclusions SET feed_url = ? WHERE feed_url = ?",
+                [feed.moved_to, feed.url],
+            )
     _delete_entries(db, [*found.gone, *found.old])
     marks = ",".join("?" * len(removed))
     for chunk in _chunks(list(found.kept)):
