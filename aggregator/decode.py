@@ -158,10 +158,11 @@ def to_utf8(content: bytes, headers: Mapping[str, str] | None = None) -> Decoded
         valid_utf8 = True
     if valid_utf8:
         if declared in (None, "utf-8") or _MULTIBYTE.search(content) is None:
-            if declared not in (None, "utf-8") and declared != "ascii":
-                # ASCII only: the same bytes in UTF-8 and the declared charset alike.
-                return _finish(content, response, "utf-8", notes)
-            return _finish(content, response, "utf-8", notes, relabel=False)
+            # UTF-8 said, or ASCII only (the same bytes in UTF-8 and the declared charset
+            # alike): a declaration naming another charset (.NET's "utf-16" on UTF-8 bytes,
+            # "us-ascii") is rewritten, so that no parser believes it over the bytes.
+            relabel = document is not None and _codec(document) != "utf-8"
+            return _finish(content, response, "utf-8", notes, relabel=relabel)
         notes.append(f"declared {http or document} but sent UTF-8: read as UTF-8")
         return _finish(content, response, "utf-8", notes)
     mostly, bad = _mostly_utf8(content)

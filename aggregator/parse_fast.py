@@ -3,7 +3,8 @@
 feedparser stays the parser of record. This path reads a document only when lxml parses it
 without recovery and it knows every element in it: the feed formats' own, ``dc:*``,
 ``content:*``, ``sy:*``, ``admin:*``, Media RSS, iTunes, and a list of extensions feedparser
-keeps nothing of that we store (YouTube, Blogger's ``thr:``/``openSearch:``/``gd:``, ...).
+keeps nothing of that we store (YouTube, Blogger's ``thr:``/``openSearch:``/``gd:``, Acast,
+Spotify, WordPress.com's feed additions, ...).
 For those it does what feedparser's handlers do, in document order: which of two titles,
 authors, summaries or links wins, xml:base and xml:lang in scope, xhtml content written back
 out as markup, tags and links turned into categories and enclosures. Anything else (an
@@ -29,6 +30,7 @@ from aggregator.parse_fast_xml import (
     ATOM,
     FOREIGN,
     RDF,
+    UNPREFIXED,
     Scope,
     check_ignorable,
     element_name,
@@ -54,7 +56,9 @@ _FEED_IGNORED = frozenset(
         "webfeeds_cover", "webfeeds_analytics", "googleplay_author", "googleplay_category",
         "googleplay_image", "googleplay_description", "googleplay_explicit", "podcast_locked",
         "podcast_funding", "podcast_guid", "podcast_medium", "podcast_person", "podcast_location",
-        "author", "contributor", "name", "email", "uri", "url", "managingeditor",
+        "author", "contributor", "name", "email", "uri", "url", "managingeditor", "gd_image",
+        "site", "acast_showid", "acast_showurl", "acast_signature", "acast_settings",
+        "acast_network", "acast_importedfeed", "spotify_countryoforigin", "spotify_limit",
     }
 )  # fmt: skip
 _IMAGE_CHILDREN = frozenset({"url", "title", "link", "width", "height", "description"})
@@ -251,6 +255,8 @@ def _declarations_understood(content: bytes, version: str) -> bool:
         uri = match.group(2).decode("utf-8", "replace")
         if prefixes.setdefault(prefix, uri) != uri and prefix in FOREIGN.values():
             return False
+        if uri == UNPREFIXED and prefix:
+            return False  # feedparser would name its elements by this prefix, once seen
         lower = uri.lower()
         if lower == "http://www.w3.org/1999/xlink" or "netscape.com/rdf" in lower:
             return False

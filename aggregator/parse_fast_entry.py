@@ -54,7 +54,8 @@ _ENTRY_IGNORED = frozenset(
         "podcast_transcript", "podcast_chapters", "podcast_season", "podcast_episode",
         "podcast_soundbite", "podcast_person", "podcast_location", "googleplay_description",
         "googleplay_explicit", "googleplay_image", "gd_extendedproperty", "contributor", "name",
-        "email", "uri",
+        "email", "uri", "post-id", "georss_point", "geo_lat", "geo_long", "acast_episodeid",
+        "acast_showid", "acast_episodeurl", "acast_settings",
     }
 )  # fmt: skip
 _SOURCE_CHILDREN = frozenset(
@@ -168,6 +169,12 @@ def _children(doc: Document, entry: Entry, parent: etree._Element, scope: Scope,
         if handler is not None:
             handler(doc, entry, child, inner, attrs)
         elif name == "media_group" and top:
+            _children(doc, entry, child, inner, top=False)
+        elif name == "media_content" and len(child):
+            # feedparser keeps no element for it: what is inside (a media:title, say) is
+            # read as if it were the entry's own, one level deeper.
+            if own_text(child).strip():
+                raise Unsupported("text in media:content")
             _children(doc, entry, child, inner, top=False)
         elif name in _ENTRY_IGNORED:
             check_ignorable(child, _ENTRY_IGNORED)

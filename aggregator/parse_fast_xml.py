@@ -43,6 +43,7 @@ KNOWN = {
     "http://www.w3.org/xml/1998/namespace": "xml",
     "http://www.w3.org/1999/xlink": "xlink",
     "http://www.georss.org/georss": "georss",
+    "http://www.w3.org/2003/01/geo/wgs84_pos#": "geo",
     "http://rssnamespace.org/feedburner/ext/1.0": "feedburner",
 }
 # Namespaces feedparser does not know, which it names by the document's own prefix: read
@@ -57,7 +58,13 @@ FOREIGN = {
     "https://podcastindex.org/namespace/1.0": "podcast",
     "http://www.google.com/schemas/play-podcasts/1.0": "googleplay",
     "http://webfeeds.org/rss/1.0": "webfeeds",
+    "http://www.rssboard.org/media-rss": "media",  # Squarespace's Media RSS URI
+    "https://schema.acast.com/1.0/": "acast",
+    "http://www.spotify.com/ns/rss": "spotify",
 }
+# WordPress.com and Jetpack write <site> and <post-id> in a default namespace of their own,
+# which feedparser names by the local name alone.
+UNPREFIXED = "com-wordpress:feed-additions:1"
 
 _NAMES: dict[str, str] = {}
 
@@ -75,6 +82,8 @@ def element_name(el: etree._Element) -> str:
     namespace, _, local = tag[1:].rpartition("}") if tag[0] == "{" else ("", "", tag)
     prefix = KNOWN.get(namespace.lower())
     if prefix is None:
+        if namespace == UNPREFIXED and el.prefix is None:
+            return local.lower()
         prefix = FOREIGN.get(namespace)
         if prefix is None or (el.prefix or "").lower() != prefix:
             raise Unsupported(f"namespace {namespace}")

@@ -81,3 +81,19 @@ def test_surrogate_references_become_replacement_characters():
     first, second = titles(body)
     assert first == "Før \ufffd og \ufffd efter"
     assert second == "Øl"
+
+
+@pytest.mark.parametrize(
+    ("body", "title"),
+    [
+        (rss("utf-16").encode(), TITLE),
+        (rss("us-ascii", "Bl&#229;b&#230;r").encode(), "Blåbær"),
+    ],
+)
+def test_a_declaration_the_header_and_bytes_contradict_is_rewritten(body, title):
+    """.NET's StringWriter declares utf-16 on UTF-8 bytes served as UTF-8: no parser may
+    believe the declaration over them (feedparser alone reads nothing of it)."""
+    content_type = "application/rss+xml; charset=utf-8"
+    decoded = to_utf8(body, {"Content-Type": content_type})
+    assert decoded.content.startswith(b'<?xml version="1.0" encoding="utf-8"?>')
+    assert titles(body, content_type) == [title, "Øl"]
