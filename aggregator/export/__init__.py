@@ -27,6 +27,7 @@ from jinja2 import TemplateError
 from aggregator import __version__
 from aggregator.config import Config
 from aggregator.errors import ExportError
+from aggregator.export.archive import Archive, PagePlan, page_count, plan_month
 from aggregator.export.atom import render_atom
 from aggregator.export.guard import check_output
 from aggregator.export.jsonfeed import render_json_feed
@@ -34,7 +35,7 @@ from aggregator.export.opml import render_opml
 from aggregator.export.page import STYLESHEET, PageRenderer, environment, shown_sources
 from aggregator.export.rss import render_rss
 from aggregator.export.select import Selector, build_site
-from aggregator.export.view import FORMATS, OPML_FILE, Format, Month, Selection, Site, month_path
+from aggregator.export.view import FORMATS, OPML_FILE, Format, Month, Selection, Site
 from aggregator.export.websub import ping_hub
 from aggregator.export.words import TEXT
 from aggregator.export.writer import Generation
@@ -132,25 +133,28 @@ class _Publisher:
     def publish_unless_unchanged(
         self, selection: Callable[[], Selection], paths: list[str], fingerprint: str,
         before: dict[str, Any], after: dict[str, Any],
-    ) -> None:  # fmt: skip
+    ) -> int:  # fmt: skip
         """Render the selection, or keep its files if its fingerprint is the one they were
-        rendered with. An empty selection's dates are the site's newest, so those count too."""
+        rendered with. An empty selection's dates are the site's newest, so those count too.
+        Returns the number of entries the files hold."""
         key, updated = paths[0], self.site.updated.isoformat()
         previous = before.get(key)
         if (
             isinstance(previous, list)
-            and len(previous) == 2
+            and len(previous) == 3
             and previous[0] == fingerprint
             and previous[1] in (None, updated)
+            and isinstance(previous[2], int)
             and all((self.generation.root / p).is_file() for p in paths)
         ):
             for path in paths:
                 self.generation.keep(path)
             after[key] = previous
-            return
+            return previous[2]
         rendered = selection()
         self.publish(rendered)
-        after[key] = [fingerprint, None if rendered.entries else updated]
+        after[key] = [fingerprint, None if rendered.entries else updated, len(rendered.entries)]
+        return len(rendered.entries)
 
     def publish(self, selection: Selection) -> None:
         for fmt in FORMATS:
@@ -164,33 +168,58 @@ class _Publisher:
                 self.generation.add(path, data)
 
 
+def _plan_archive(selector: Selector, store: Store, sealed: set[str]
+                  ) -> tuple[Archive, dict[Month, list[PagePlan]]]:  # fmt: skip
+    """Every month's pages: a sealed month's counted, the others' planned from their posts'
+    change marks."""
+    site = selector.site
+    pages: dict[Month, int] = {}
+    plans: dict[Month, list[PagePlan]] = {}
+    for month in site.months:
+        if month.key in sealed:
+            start, end = month.start(site.zone), month.next().start(site.zone)
+            pages[month] = page_count(store.count_published_between(start, end, selector.scope))
+        else:
+            plans[month] = plan_month(store, month, site.zone, selector.scope)
+            pages[month] = len(plans[month])
+    return Archive(pages), plans
+
+
 def _publish_months(
     publisher: _Publisher,
     selector: Selector,
+    archive: tuple[Archive, dict[Month, list[PagePlan]]],
     sealed: set[str],
     now: datetime,
-    everything: str,
+    common: str,
     rendered: tuple[dict[str, Any], dict[str, Any]],
 ) -> set[str]:
-    """Every month's archive, but a sealed month's files are kept as they are, and an open
-    month's while ``everything`` (every feed's counter) has not moved. A month is sealed when
-    an export renders it after it has ended; returns the sealed months."""
+    """Every month's archive pages, but a sealed month's files are kept as they are, and
+    an open month's page while its fingerprint holds. A month is sealed when an export
+    renders it after it has ended; returns the sealed months."""
     site, generation = publisher.site, publisher.generation
+    (pages, plans), (before, after) = archive, rendered
     current = Month.of(now, site.zone)
-    for month in site.months:
-        paths = [month_path(month, fmt) for fmt in FORMATS]
-        if month.key in sealed and all((generation.root / p).is_file() for p in paths):
-            for path in paths:
-                generation.keep(path)
-            continue
-        fingerprint = hashlib.sha256(f"{everything}\0{month.key}".encode()).hexdigest()
-        if month < current:
-            publisher.publish(selector.month(month))  # sealed now: never rendered again
-            sealed.add(month.key)
-        else:
+    for month in pages.months:
+        if month.key in sealed:
+            paths = [p.path(fmt) for p in pages.all_pages(month) for fmt in FORMATS]
+            if all((generation.root / p).is_file() for p in paths):
+                for path in paths:
+                    generation.keep(path)
+                continue
+            plans[month] = plan_month(selector._store(), month, site.zone, selector.scope)
+        for plan in plans[month]:
             publisher.publish_unless_unchanged(
-                functools.partial(selector.month, month), paths, fingerprint, *rendered
+                functools.partial(selector.month, plan, pages),
+                [plan.page.path(fmt) for fmt in FORMATS],
+                pages.fingerprint(common, plan, site.updated),
+                before,
+                after,
             )
+            if month < current:  # sealed now: never rendered again, so no record kept
+                after.pop(plan.page.path(FORMATS[0]), None)
+        if month < current:
+            sealed.add(month.key)
     return sealed & {m.key for m in site.months}
 
 
@@ -224,11 +253,25 @@ def export_feeds(
     output = config.output_dir
     with Generation(output, owned=("tag", "source", "archive")) as generation:
         publisher = _Publisher(generation, site, pages)
-        recent = selector.recent()
-        publisher.publish(recent)
         common = _common_fingerprint(config, site, pages)
         versions = store.feed_versions()
         before, after = _rendered(output), dict[str, Any]()
+        fingerprint = _fingerprint(config, pages)
+        was_sealed = set() if rerender_months else _sealed(output, fingerprint)
+        if rerender_months:
+            before = {}
+        archive = _plan_archive(selector, store, was_sealed)
+        newest = archive[0].newest()
+        front = Selection("recent", "", site.title, (), site.updated)
+        entries = publisher.publish_unless_unchanged(
+            functools.partial(selector.recent, newest),
+            [front.path(fmt) for fmt in FORMATS],
+            _selection_fingerprint(
+                f"{common}\0{newest.key if newest else ''}", front, site, selector, versions
+            ),
+            before,
+            after,
+        )
         kept: list[tuple[Selection, Callable[[], Selection]]] = [
             *((Selection("tag", t.slug, t.name, (), site.updated, tag=t),
                functools.partial(selector.tag, t)) for t in site.tags),
@@ -243,12 +286,9 @@ def export_feeds(
                 before,
                 after,
             )
-        fingerprint = _fingerprint(config, pages)
-        was_sealed = set() if rerender_months else _sealed(output, fingerprint)
-        everything = hashlib.sha256(
-            json.dumps([common, sorted(versions.items())]).encode()
-        ).hexdigest()
-        sealed = _publish_months(publisher, selector, was_sealed, now, everything, (before, after))
+        sealed = _publish_months(
+            publisher, selector, archive, was_sealed, now, common, (before, after)
+        )
         generation.add(RENDERED_FILE, json.dumps(after, indent=0, sort_keys=True).encode())
         manifest = {"fingerprint": fingerprint, "months": sorted(sealed)}
         generation.add(OPML_FILE, render_opml(site))
@@ -266,6 +306,6 @@ def export_feeds(
     return ExportReport(
         files=tuple(output / p for p in generation.paths),
         changed=tuple(output / p for p in generation.changed),
-        entries=len(recent.entries),
+        entries=entries,
         pinged=pinged,
     )

@@ -17,7 +17,6 @@ from aggregator.export.view import (
     Format,
     Selection,
     Site,
-    month_path,
     page_url,
 )
 from aggregator.export.words import untitled
@@ -53,10 +52,10 @@ def feed_links(parent: ET.Element, selection: Selection, site: Site, fmt: Format
         link(rel="current", type=MEDIA_TYPES[fmt], href=site.url(current))
         if archive.next:
             link(rel="next-archive", type=MEDIA_TYPES[fmt],
-                 href=site.url(month_path(archive.next, fmt)))  # fmt: skip
+                 href=site.url(archive.next.path(fmt)))  # fmt: skip
     if archive.previous:
         link(rel="prev-archive", type=MEDIA_TYPES[fmt],
-             href=site.url(month_path(archive.previous, fmt)))  # fmt: skip
+             href=site.url(archive.previous.path(fmt)))  # fmt: skip
 
 
 def render_atom(selection: Selection, site: Site) -> bytes:

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from aggregator.export.dates import rfc3339
-from aggregator.export.view import Copy, Entry, Selection, Site, month_path, page_url
+from aggregator.export.view import Copy, Entry, Selection, Site, page_url
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -69,6 +69,6 @@ def render_json_feed(selection: Selection, site: Site) -> bytes:
     if site.websub_hub:
         document["hubs"] = [{"type": "WebSub", "url": site.websub_hub}]
     if selection.archive and selection.archive.previous:
-        document["next_url"] = site.url(month_path(selection.archive.previous, "json"))
+        document["next_url"] = site.url(selection.archive.previous.path("json"))
     document["items"] = [_item(e, site) for e in selection.entries]
     return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"

@@ -26,12 +26,12 @@ from aggregator.export.view import (
     FEED_FORMATS,
     MEDIA_TYPES,
     OPML_FILE,
+    ArchivePage,
     Entry,
     Month,
     Selection,
     Site,
     Source,
-    month_path,
 )
 from aggregator.export.words import TEXT
 
@@ -175,15 +175,33 @@ class PageRenderer:
         if selection.kind == "source":
             return self.text["source_title"].format(name=selection.title)
         if selection.kind == "month" and selection.month:
-            name = month_name(selection.month.year, selection.month.month, self.site.language)
-            return self.text["month_title"].format(name=name)
+            return self.text["month_title"].format(name=self._page_name(selection.page_ref()))
         return self.site.title
 
-    def _month_link(self, month: Month | None, here: str) -> Link | None:
-        if month is None:
-            return None
+    def _page_name(self, page: ArchivePage) -> str:
+        name = month_name(page.month.year, page.month.month, self.site.language)
+        if page.number == 1:
+            return name
+        return self.text["month_page"].format(name=name, page=page.number)
+
+    def _month_link(self, month: Month, here: str) -> Link:
         name = month_name(month.year, month.month, self.site.language)
-        return Link(name, _relative(here, month_path(month, "html")))
+        return Link(name, _relative(here, ArchivePage(month).path("html")))
+
+    def _page_link(self, page: ArchivePage | None, here: str) -> Link | None:
+        if page is None:
+            return None
+        return Link(self._page_name(page), _relative(here, page.path("html")))
+
+    def _month_pages(self, selection: Selection, here: str) -> list[Link]:
+        """On a month's first page, a link to each of its pages (when it has more than one)."""
+        month = selection.month
+        if month is None or selection.page != 1 or selection.pages < 2:
+            return []
+        return [
+            Link(str(n), _relative(here, ArchivePage(month, n).path("html")))
+            for n in range(1, selection.pages + 1)
+        ]
 
     def template_sources(self) -> bytes:
         """Every template and the stylesheet as loaded: what a page depends on besides its
@@ -221,11 +239,15 @@ class PageRenderer:
             "opml": _relative(here, OPML_FILE),
             "stylesheet": _relative(here, STYLESHEET),
             "search_action": _search_action(site.search_url, here),
-            "previous": self._month_link(selection.archive.previous, here)
+            "previous": self._page_link(selection.archive.previous, here)
             if selection.kind == "month" and selection.archive
             else None,
-            "next": self._month_link(selection.archive.next, here)
+            "next": self._page_link(selection.archive.next, here)
             if selection.kind == "month" and selection.archive
+            else None,
+            "month_pages": self._month_pages(selection, here),
+            "month_start": self._page_link(ArchivePage(selection.month), here)
+            if selection.month and selection.page > 1
             else None,
         }
         return self.env.get_template("page.html").render(context).encode("utf-8")

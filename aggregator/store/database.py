@@ -800,16 +800,66 @@ class Store:
         return self._with_sources(rows)
 
     def entries_published_between(
-        self, start: datetime, end: datetime, feeds: Collection[str] | None = None
+        self,
+        start: datetime,
+        end: datetime,
+        feeds: Collection[str] | None = None,
+        *,
+        after: tuple[datetime, str] | None = None,
+        limit: int = -1,
     ) -> list[StoredEntry]:
+        """Oldest first. ``after`` (published, id) and ``limit`` read one page of a long
+        period without an OFFSET that would walk every earlier row."""
         where, params = _found_in(feeds)
+        low, pages = to_db_time(start), ""
+        if after is not None:
+            low = max(low, to_db_time(after[0]))
+            pages = "AND (published, id) > (?, ?)"
+            params = [to_db_time(after[0]), after[1], *params]
         rows = self.db.execute(
             f"""SELECT {_ENTRY_COLUMNS} FROM entries
+                WHERE backfill = 0 AND published >= ? AND published < ? {pages} {where}
+                ORDER BY published, id LIMIT ?""",
+            [low, to_db_time(end), *params, limit],
+        ).fetchall()
+        return self._with_sources(rows)
+
+    def count_published_between(
+        self, start: datetime, end: datetime, feeds: Collection[str] | None = None
+    ) -> int:
+        where, params = _found_in(feeds)
+        row = self.db.execute(
+            f"""SELECT count(*) FROM entries
+                WHERE backfill = 0 AND published >= ? AND published < ? {where}""",
+            [to_db_time(start), to_db_time(end), *params],
+        ).fetchone()
+        return int(row[0])
+
+    def changes_published_between(
+        self, start: datetime, end: datetime, feeds: Collection[str] | None = None
+    ) -> Iterator[tuple[datetime, str, str]]:
+        """(published, id, mark) of each entry, oldest first, streamed: the mark changes
+        whenever anything an output shows of the entry does (an edit moves ``updated``; a
+        copy, category or file added or removed changes the lists). The export compares
+        archive pages by it without reading their posts."""
+        where, params = _found_in(feeds)
+        cursor = self.db.execute(
+            f"""SELECT published, id, updated || ' ' || last_changed || ' ' || primary_feed_url
+                       || ' ' || ifnull(link, '') || ' ' || title
+                       || ' ' || ifnull((SELECT group_concat(s.feed_url || ' '
+                                         || ifnull(s.link, ''), ' ')
+                                  FROM entry_sources s WHERE s.entry_id = entries.id), '')
+                       || ' ' || ifnull((SELECT group_concat(c.term, ' ')
+                                  FROM entry_categories c WHERE c.entry_id = entries.id), '')
+                       || ' ' || ifnull((SELECT group_concat(f.url, ' ')
+                                  FROM entry_enclosures f WHERE f.entry_id = entries.id), '')
+                FROM entries
                 WHERE backfill = 0 AND published >= ? AND published < ? {where}
                 ORDER BY published, id""",
             [to_db_time(start), to_db_time(end), *params],
-        ).fetchall()
-        return self._with_sources(rows)
+        )
+        for published, entry_id, mark in cursor:
+            yield from_db_time(published), entry_id, mark
 
     def entries_first_seen_between(self, start: datetime, end: datetime) -> list[StoredEntry]:
         """A digest's window: posts first stored in it, whatever their date."""

@@ -1,0 +1,157 @@
+"""A month's archive in pages of ARCHIVE_PAGE_SIZE posts: every post on exactly one page,
+pages chained by RFC 5005 links a feed reader can walk and by rel=prev/next a person can
+follow, full pages left alone while the month goes on, and the incremental export equal to
+a full one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import feedparser
+import pytest
+from lxml import html
+
+from aggregator.export import export_feeds
+from aggregator.export.view import ARCHIVE_PAGE_SIZE
+from aggregator.pipeline import poll
+from tests.browser import check_page
+from tests.feedgen import Item, rss
+from tests.feedserver import feed_route
+from tests.test_export_incremental import files
+
+BASE = "https://planet.example.dk/"
+NOVEMBER = datetime(2026, 11, 1, 6, tzinfo=UTC)
+NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
+
+
+def item(n: int, when: datetime) -> Item:
+    return Item(f"Indlæg nr. {n} om Ærø og åbne data", f"https://a.dk/p/{n}",
+                f"<p>Tekst {n} om kommunernes data.</p>", when, guid=f"a-{n}")  # fmt: skip
+
+
+class Blog:
+    """One feed on the loopback server: two October posts, then ``count`` in November,
+    one every three hours."""
+
+    def __init__(self, server, count: int) -> None:
+        self.server = server
+        self.items = [item(-1, NOVEMBER - timedelta(days=12)),
+                      item(-2, NOVEMBER - timedelta(days=20))]  # fmt: skip
+        self.add(count)
+
+    def add(self, count: int) -> None:
+        start = len(self.items) - 2
+        for n in range(start, start + count):
+            self.items.insert(0, item(n, NOVEMBER + timedelta(hours=3 * n)))
+        body = rss("A", "https://a.dk/", self.items)
+        self.server.route("/a", feed_route(body, last_modified=None))
+
+
+def atom(out: Path, path: str) -> feedparser.FeedParserDict:
+    return feedparser.parse((out / path).read_bytes())
+
+
+def rel(parsed: feedparser.FeedParserDict, name: str) -> str | None:
+    return next((link.href for link in parsed.feed.links if link.rel == name), None)
+
+
+def feeds(server) -> list[dict[str, object]]:
+    return [{"name": "A", "url": server.url("/a"), "tags": ["data"]}]
+
+
+@pytest.fixture
+def month(server, make_config, store):
+    blog = Blog(server, 2 * ARCHIVE_PAGE_SIZE + 30)
+    config = make_config(feeds(server), site={"max_entries": 10})
+    poll(config, store, clock=lambda: NOW)
+    export_feeds(config, store, NOW)
+    return blog, config, store
+
+
+def test_a_month_is_cut_into_pages_a_feed_reader_can_walk(month):
+    _, config, _ = month
+    out = config.output_dir
+    # From the newest feed back through every archive page, as RFC 5005 §4 walks it.
+    walked, url = [], rel(atom(out, "atom.xml"), "prev-archive")
+    while url:
+        path = url.removeprefix(BASE)
+        parsed = atom(out, path)
+        assert rel(parsed, "current") == BASE + "atom.xml"
+        walked.append((path, [e.id for e in parsed.entries]))
+        url = rel(parsed, "prev-archive")
+    assert [p for p, _ in walked] == [
+        "archive/2026-11/3.atom", "archive/2026-11/2.atom", "archive/2026-11.atom",
+        "archive/2026-10.atom",
+    ]  # fmt: skip
+    assert [len(ids) for _, ids in walked] == [30, ARCHIVE_PAGE_SIZE, ARCHIVE_PAGE_SIZE, 2]
+    ids = [i for _, page in walked for i in page]
+    assert len(ids) == len(set(ids)) == 2 * ARCHIVE_PAGE_SIZE + 32  # each post once
+    # And forward again by next-archive.
+    forward, url = [], BASE + "archive/2026-10.atom"
+    while url:
+        forward.append(url.removeprefix(BASE))
+        url = rel(atom(out, url.removeprefix(BASE)), "next-archive")
+    assert forward == [p for p, _ in reversed(walked)]
+    # The oldest posts are on page 1, which shows them newest first.
+    first = atom(out, "archive/2026-11.atom")
+    assert first.entries[-1].title == "Indlæg nr. 0 om Ærø og åbne data"
+    assert first.entries[0].title == f"Indlæg nr. {ARCHIVE_PAGE_SIZE - 1} om Ærø og åbne data"
+    for fmt in ("rss", "json"):
+        assert (out / f"archive/2026-11/2.{fmt}").is_file()
+
+
+def test_a_person_browses_the_pages(month, browser):
+    _, config, _ = month
+    out = config.output_dir
+    first = html.parse(str(out / "archive/2026-11/index.html")).getroot()
+    assert first.findtext(".//h1") == "Arkiv: November 2026"
+    pages = first.xpath("//nav[@class='pages']//a")
+    assert [(a.text, a.get("href")) for a in pages] == [
+        ("1", "../../archive/2026-11/"), ("2", "../../archive/2026-11/2/"),
+        ("3", "../../archive/2026-11/3/"),
+    ]  # fmt: skip
+    assert first.xpath("//a[@rel='prev']/@href") == ["../../archive/2026-10/"]
+    assert first.xpath("//a[@rel='next']/@href") == ["../../archive/2026-11/2/"]
+    second = html.parse(str(out / "archive/2026-11/2/index.html")).getroot()
+    assert second.findtext(".//h1") == "Arkiv: November 2026, side 2"
+    assert second.xpath("//a[@rel='prev']/@href") == ["../../../archive/2026-11/"]
+    assert second.xpath("//a[@rel='next']/@href") == ["../../../archive/2026-11/3/"]
+    assert len(second.xpath("//article")) == ARCHIVE_PAGE_SIZE
+    assert second.xpath("//link[@rel='stylesheet']/@href") == ["../../../style.css"]
+    check_page(browser, (out / "archive/2026-11/2/index.html").as_uri(), "archive-page-2")
+
+
+def test_full_pages_stay_as_the_month_goes_on(month, make_config, server, tmp_path):
+    blog, config, store = month
+    out = config.output_dir
+    archive = out / "archive"
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in archive.rglob("*") if p.is_file()}
+    later = NOW
+
+    def export() -> set[str]:
+        nonlocal later
+        later += timedelta(hours=3)
+        poll(config, store, clock=lambda: later)
+        report = export_feeds(config, store, later)
+        full = tmp_path / f"full-{later:%H}"
+        fresh = make_config(feeds(server), site={"max_entries": 10, "output_dir": str(full)})
+        export_feeds(fresh, store, later)
+        assert files(out) == files(fresh.output_dir)  # incremental = full
+        return {p.relative_to(out).as_posix() for p in report.changed}
+
+    blog.add(2)  # two new posts: they go on the last page only
+    changed = export()
+    assert {p for p in changed if p.startswith("archive/")} == {
+        f"archive/2026-11/3{suffix}" for suffix in (".atom", ".rss", ".json", "/index.html")
+    }
+    full_pages = [p for p in before if "/3" not in p.as_posix()]
+    assert all((p.read_bytes(), p.stat().st_mtime_ns) == before[p] for p in full_pages)
+
+    blog.add(ARCHIVE_PAGE_SIZE)  # page 3 fills, page 4 begins: page 1 lists it
+    changed = export()
+    archived = {p for p in changed if p.startswith("archive/")}
+    assert "archive/2026-11/4.atom" in archived
+    assert "archive/2026-11/index.html" in archived
+    assert not {p for p in archived if p.startswith("archive/2026-11/2")}
+    assert rel(atom(out, "atom.xml"), "prev-archive") == BASE + "archive/2026-11/4.atom"
