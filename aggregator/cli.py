@@ -20,7 +20,6 @@ and tests/test_startup.py checks what it imports.
 from __future__ import annotations
 
 import functools
-import html
 import os
 import signal
 import sys
@@ -40,6 +39,7 @@ from aggregator.errors import AggregatorError, Interrupted
 
 if TYPE_CHECKING:
     from aggregator.config import Config, FeedConfig
+    from aggregator.config_view import ConfigView
     from aggregator.export import ExportReport
     from aggregator.health import FeedHealth
     from aggregator.pipeline import PollReport
@@ -507,15 +507,20 @@ def status_command(ctx: click.Context, config_path: Path, as_json: bool, check: 
 
     Reads only: a missing database is reported, not created."""
     from aggregator import health
+    from aggregator.config_view import load_view
+    from aggregator.store import Store
 
-    config = load_config(config_path)
+    config = load_view(config_path)  # no pydantic once this file has been validated
     stored: list[FeedStatus] = []
     unsent: list[tuple[DigestRun, Delivery]] = []
     if config.database_path.exists():
-        with open_store(config, read_only=True) as store:
+        store = Store.open_for_reading(config.database_path)
+        try:
             store.check()  # a damaged file is said first, in one line, before it is read
             stored = store.feed_statuses()
             unsent = store.unsent_digests()
+        finally:
+            store.close()
     rows, removed = health.feed_health(config, stored)
     if as_json:
         console.print_json([health.health_json(h) for h in rows + removed])
@@ -524,13 +529,14 @@ def status_command(ctx: click.Context, config_path: Path, as_json: bool, check: 
             click.echo(f"no database yet ({config.database_path}): run aggregator poll")
         else:
             _print_status(rows, removed, config)
-            _print_unsent(unsent, config)
+            _print_unsent(unsent, config.zone)
     if check:
         overdue = health.failing_too_long(rows, config, now_utc())
         for row in overdue:
             s = row.status
+            since = console.local_time(s.failing_since, config.zone)
             console.problem(
-                f"check: {s.name} has failed since {_local(s.failing_since, config)}"
+                f"check: {s.name} has failed since {since}"
                 f" ({health.what_to_do(s) or s.last_error})",
                 err=as_json,
             )
@@ -538,7 +544,7 @@ def status_command(ctx: click.Context, config_path: Path, as_json: bool, check: 
             ctx.exit(ExitCode.CHECK_FAILED)
 
 
-def _print_status(rows: list[FeedHealth], removed: list[FeedHealth], config: Config) -> None:
+def _print_status(rows: list[FeedHealth], removed: list[FeedHealth], config: ConfigView) -> None:
     from aggregator import health
 
     console.print_table(
@@ -548,7 +554,7 @@ def _print_status(rows: list[FeedHealth], removed: list[FeedHealth], config: Con
                 h.status.name,
                 health.state_label(h, config),
                 h.status.last_status or "-",
-                _local(h.status.last_success_at, config),
+                console.local_time(h.status.last_success_at, config.zone),
                 health.next_poll_label(h, config),
                 health.duration(h.status.interval_seconds),
                 h.status.entry_count,
@@ -586,17 +592,17 @@ def _print_status(rows: list[FeedHealth], removed: list[FeedHealth], config: Con
             click.echo(f"  {line}")
 
 
-def _print_unsent(unsent: list[tuple[DigestRun, Delivery]], config: Config) -> None:
+def _print_unsent(unsent: list[tuple[DigestRun, Delivery]], zone: tzinfo) -> None:
     """The latest digests' recipients not reached, as ``digest --status`` words them."""
     if not unsent:
         return
     click.echo("\nDigests not delivered to everyone (details: aggregator digest --status):")
     for run, delivery in unsent:
-        where = f"  {run.digest}, {run.kind} from {_local(run.period_start, config)}:"
+        where = f"  {run.digest}, {run.kind} from {console.local_time(run.period_start, zone)}:"
         if delivery.state == "failed":
             click.echo(f"{where} FAILED {delivery.recipient}  {delivery.last_reply}")
         elif delivery.state == "retry":
-            when = _local(delivery.next_attempt_at, config)
+            when = console.local_time(delivery.next_attempt_at, zone)
             click.echo(f"{where} retry  {delivery.recipient}  next try {when}: "
                        f"{delivery.last_reply}")  # fmt: skip
         else:
@@ -924,6 +930,8 @@ def db_backup_command(config_path: Path, target: Path) -> None:
 
 def _marked_text(fragment: str, styled: bool) -> str:
     """A highlighted snippet for a terminal: matches in bold, or in [brackets] when piped."""
+    import html
+
     start, end = ("\x1b[1m", "\x1b[0m") if styled else ("[", "]")
     return html.unescape(fragment.replace("<mark>", start).replace("</mark>", end))
 

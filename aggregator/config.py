@@ -531,14 +531,23 @@ def parse_config(
 def load_config(path: Path) -> Config:
     """Read and validate feeds.yaml. Problems are listed with their key path and line; an
     empty feed list is allowed but warned about."""
-    from aggregator.yamlfile import load_yaml
+    return config_from_text(path, read_config_text(path))
 
+
+def read_config_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
+
+
+def config_from_text(path: Path, text: str) -> Config:
+    """Validate ``text``, read from ``path`` (relative paths in it are relative to its folder)."""
+    from aggregator.config_view import NO_FEEDS
+    from aggregator.yamlfile import load_yaml
+
     try:
         document = load_yaml(text)
     except yaml.YAMLError as exc:
@@ -555,5 +564,5 @@ def load_config(path: Path) -> Config:
     except ConfigError as exc:
         raise ConfigError(f"{path}: invalid configuration\n{exc}") from None
     if not config.feeds:
-        log.warning("%s: no feeds configured: add them under `feeds:` with name and url", path)
+        log.warning(NO_FEEDS, path)
     return config

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from aggregator.console import local_time, plural
 
 if TYPE_CHECKING:
-    from aggregator.config import Config, FeedConfig
+    from aggregator.config_view import ConfigView, FeedRef
     from aggregator.types import FeedStatus
 
 
@@ -32,7 +32,7 @@ class FeedHealth:
         return s.state in ("new", "ok") and s.next_poll_at is None and s.last_fetched_at is not None
 
 
-def never_polled(feed: FeedConfig) -> FeedStatus:
+def never_polled(feed: FeedRef) -> FeedStatus:
     from aggregator.types import FeedStatus
 
     return FeedStatus(
@@ -42,7 +42,7 @@ def never_polled(feed: FeedConfig) -> FeedStatus:
 
 
 def feed_health(
-    config: Config, stored: list[FeedStatus]
+    config: ConfigView, stored: list[FeedStatus]
 ) -> tuple[list[FeedHealth], list[FeedHealth]]:
     """(configured feeds, feeds no longer configured), each sorted by name."""
     by_url = {s.url: s for s in stored}
@@ -59,26 +59,26 @@ def _by_name(rows: list[FeedHealth]) -> list[FeedHealth]:
     return sorted(rows, key=lambda h: h.status.name.casefold())
 
 
-def state_label(health: FeedHealth, config: Config) -> str:
+def state_label(health: FeedHealth, config: ConfigView) -> str:
     status = health.status
     if not health.enabled:
         label = "disabled"
     elif health.retry_pending:
         label = "retry pending"
     elif status.state == "failing" and status.failing_since:
-        label = f"failing since {local_time(status.failing_since, config.site.zone)}"
+        label = f"failing since {local_time(status.failing_since, config.zone)}"
     else:
         label = {"new": "never polled"}.get(status.state, status.state)
     return f"{label}, redirected" if status.moved_to else label
 
 
-def next_poll_label(health: FeedHealth, config: Config) -> str:
+def next_poll_label(health: FeedHealth, config: ConfigView) -> str:
     status = health.status
     if not health.enabled or status.state == "gone":
         return "not polled"
     if status.next_poll_at is None:
         return "next run"
-    return local_time(status.next_poll_at, config.site.zone)
+    return local_time(status.next_poll_at, config.zone)
 
 
 def duration(seconds: int | None) -> str:
@@ -119,9 +119,9 @@ def what_to_do(status: FeedStatus) -> str | None:
     return f"{what} for {polls}: {advice}"
 
 
-def failing_too_long(rows: list[FeedHealth], config: Config, now: datetime) -> list[FeedHealth]:
+def failing_too_long(rows: list[FeedHealth], config: ConfigView, now: datetime) -> list[FeedHealth]:
     """Enabled feeds failing (or gone) for longer than ``poll.alert_after_hours``."""
-    limit = timedelta(hours=config.poll.alert_after_hours)
+    limit = timedelta(hours=config.alert_after_hours)
     return [
         h
         for h in rows

@@ -39,6 +39,21 @@ class Clock:
         self.now += delta
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The commands' cache (status's validated view of feeds.yaml) goes to a temporary
+    directory, inherited by every subprocess, never to the user's ~/.cache."""
+    import os
+
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if before is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = before
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))

@@ -1,0 +1,124 @@
+"""`status` reads a feeds.yaml the validator has accepted from a cached view, without pydantic;
+any change to the file (even one that keeps its size and mtime), or a damaged cache, means a
+full validation again. Through the entry point, with real files."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import yaml
+
+from tests.test_cli import run
+from tests.test_startup import imported_by
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
+    return folder / "aggregator" / "config"
+
+
+def write(folder, feeds, **sections):
+    data = {**sections, "feeds": feeds}
+    path = folder / "feeds.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), "utf-8")
+    return path
+
+
+def feeds_of(folder) -> list[tuple[str, str]]:
+    result = run("status", "--json", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    return [(f["name"], f["state"]) for f in json.loads(result.stdout)]
+
+
+def test_a_validated_file_is_read_without_the_validator(tmp_path, cache):
+    assert run("demo", "--out", str(tmp_path / "demo"), cwd=tmp_path).returncode == 0
+    demo = tmp_path / "demo"
+    first = run("status", cwd=demo)
+    assert first.returncode == 0, first.stderr
+    assert len(list(cache.iterdir())) == 1
+    assert run("status", cwd=demo).stdout == first.stdout
+    modules = imported_by(["status"], demo)
+    assert {"pydantic", "pydantic_core", "yaml"} & modules == set()
+    assert "sqlite3" in modules
+
+
+def test_a_file_changed_in_place_is_validated_again(tmp_path, cache):
+    """Same size, same mtime, other bytes: the cache is keyed by their hash too."""
+    path = write(tmp_path, [{"name": "OS2", "url": "https://os2.dk/feed"},
+                            {"name": "OS3", "url": "https://os3.dk/feed"}])  # fmt: skip
+    assert feeds_of(tmp_path) == [("OS2", "new"), ("OS3", "new")]
+    stat = path.stat()
+    path.write_bytes(path.read_bytes().replace(b"name: OS3", b"name: OS2"))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    result = run("status", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "feeds[1].name: 'OS2' is already the name of feeds[0]" in result.stderr
+    # and a valid change is seen at once: the new feed is listed
+    write(tmp_path, [{"name": "OS2", "url": "https://os2.dk/feed"},
+                     {"name": "KL", "url": "https://kl.dk/feed", "enabled": False}])  # fmt: skip
+    assert run("status", "--json", cwd=tmp_path).returncode == 0
+    [kl] = [f for f in json.loads(run("status", "--json", cwd=tmp_path).stdout)
+            if f["name"] == "KL"]  # fmt: skip
+    assert kl["enabled"] is False
+
+
+def test_a_rejected_file_is_never_cached(tmp_path, cache):
+    write(tmp_path, [{"name": "OS2", "url": "not a url"}])
+    for _ in range(2):
+        result = run("status", cwd=tmp_path)
+        assert result.returncode == 2
+        assert "feeds[0].url: not a valid URL" in result.stderr
+    assert not cache.exists() or list(cache.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        b"not json",
+        b"{}",
+        b'{"key": 1, "view": {}}',
+    ],
+)
+def test_a_damaged_cache_means_full_validation(tmp_path, cache, damage):
+    write(tmp_path, [{"name": "Ærø Kommune", "url": "https://aeroe.dk/feed"}])
+    assert feeds_of(tmp_path) == [("Ærø Kommune", "new")]
+    [cached] = cache.iterdir()
+    good = cached.read_bytes()
+    cached.write_bytes(damage)
+    assert feeds_of(tmp_path) == [("Ærø Kommune", "new")]
+    assert cached.read_bytes() == good  # written again
+
+
+def test_a_cache_whose_view_is_not_as_written_is_ignored(tmp_path, cache):
+    """The right key with a view of the wrong shape: validated again, not trusted."""
+    write(tmp_path, [{"name": "OS2", "url": "https://os2.dk/feed"}])
+    assert feeds_of(tmp_path) == [("OS2", "new")]
+    [cached] = cache.iterdir()
+    document = json.loads(cached.read_text("utf-8"))
+    document["view"]["database_path"] = "relative.db"
+    cached.write_text(json.dumps(document), "utf-8")
+    result = run("status", cwd=tmp_path)
+    assert result.stdout == f"no database yet ({tmp_path / 'aggregator.db'}): run aggregator poll\n"
+
+
+def test_no_cache_directory_is_no_error(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", "utf-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # cannot hold a directory
+    write(tmp_path, [{"name": "OS2", "url": "https://os2.dk/feed"}])
+    assert feeds_of(tmp_path) == [("OS2", "new")]
+    assert feeds_of(tmp_path) == [("OS2", "new")]
+
+
+def test_an_empty_feed_list_is_warned_about_every_time(tmp_path, cache):
+    write(tmp_path, [])
+    for _ in range(2):
+        result = run("status", cwd=tmp_path)
+        assert result.returncode == 0
+        assert "no feeds configured" in result.stderr
+    assert len(list(cache.iterdir())) == 1
