@@ -523,7 +523,10 @@ def status_command(ctx: click.Context, config_path: Path, as_json: bool, check: 
             store.close()
     rows, removed = health.feed_health(config, stored)
     if as_json:
-        console.print_json([health.health_json(h) for h in rows + removed])
+        console.print_json({
+            "feeds": [health.health_json(h) for h in rows + removed],
+            "undelivered_digests": [health.delivery_json(r, d) for r, d in unsent],
+        })  # fmt: skip
     elif not (check and global_options().quiet):
         if not config.database_path.exists():
             click.echo(f"no database yet ({config.database_path}): run aggregator poll")

@@ -16,6 +16,7 @@ from aggregator.console import local_time, plural
 
 if TYPE_CHECKING:
     from aggregator.config_view import ConfigView, FeedRef
+    from aggregator.store.digests import Delivery, DigestRun
     from aggregator.types import FeedStatus
 
 
@@ -132,12 +133,28 @@ def failing_too_long(rows: list[FeedHealth], config: ConfigView, now: datetime) 
     ]
 
 
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def delivery_json(run: DigestRun, delivery: Delivery) -> dict[str, object]:
+    """A recipient a digest's latest run has not reached (failed, retry or pending)."""
+    return {
+        "digest": run.digest,
+        "kind": run.kind,
+        "period_start": _iso(run.period_start),
+        "period_end": _iso(run.period_end),
+        "recipient": delivery.recipient,
+        "state": delivery.state,
+        "attempts": delivery.attempts,
+        "next_attempt_at": _iso(delivery.next_attempt_at),
+        "last_code": delivery.last_code,
+        "last_reply": delivery.last_reply,
+    }
+
+
 def health_json(health: FeedHealth) -> dict[str, object]:
     s = health.status
-
-    def iso(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
-
     return {
         "name": s.name,
         "url": s.url,
@@ -145,12 +162,12 @@ def health_json(health: FeedHealth) -> dict[str, object]:
         "enabled": health.enabled,
         "state": s.state,
         "retry_pending": health.retry_pending,
-        "failing_since": iso(s.failing_since),
+        "failing_since": _iso(s.failing_since),
         "moved_to": s.moved_to,
         "last_status": s.last_status,
-        "last_fetched_at": iso(s.last_fetched_at),
-        "last_success_at": iso(s.last_success_at),
-        "next_poll_at": iso(s.next_poll_at),
+        "last_fetched_at": _iso(s.last_fetched_at),
+        "last_success_at": _iso(s.last_success_at),
+        "next_poll_at": _iso(s.next_poll_at),
         "interval_seconds": s.interval_seconds,
         "interval_reason": s.interval_reason,
         "error_count": s.error_count,

@@ -103,7 +103,7 @@ def test_poll_status_export_digest(tmp_path, server):
     assert " 404 " in dead
     assert "Død: interval: backoff after 2 failures; last error: HTTP 404 Not Found" in lines
 
-    as_json = json.loads(run("status", "--json", "-c", str(config), cwd=tmp_path).stdout)
+    as_json = json.loads(run("status", "--json", "-c", str(config), cwd=tmp_path).stdout)["feeds"]
     by_name = {row["name"]: row for row in as_json}
     assert by_name["OS2"]["state"] == "ok"
     assert by_name["OS2"]["entries"] == 3

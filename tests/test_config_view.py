@@ -31,7 +31,7 @@ def write(folder, feeds, **sections):
 def feeds_of(folder) -> list[tuple[str, str]]:
     result = run("status", "--json", cwd=folder)
     assert result.returncode == 0, result.stderr
-    return [(f["name"], f["state"]) for f in json.loads(result.stdout)]
+    return [(f["name"], f["state"]) for f in json.loads(result.stdout)["feeds"]]
 
 
 def test_a_validated_file_is_read_without_the_validator(tmp_path, cache):
@@ -62,7 +62,7 @@ def test_a_file_changed_in_place_is_validated_again(tmp_path, cache):
     write(tmp_path, [{"name": "OS2", "url": "https://os2.dk/feed"},
                      {"name": "KL", "url": "https://kl.dk/feed", "enabled": False}])  # fmt: skip
     assert run("status", "--json", cwd=tmp_path).returncode == 0
-    [kl] = [f for f in json.loads(run("status", "--json", cwd=tmp_path).stdout)
+    [kl] = [f for f in json.loads(run("status", "--json", cwd=tmp_path).stdout)["feeds"]
             if f["name"] == "KL"]  # fmt: skip
     assert kl["enabled"] is False
 

@@ -6,6 +6,7 @@ yet), where that one recipient gets two."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -236,3 +237,19 @@ def test_plain_status_names_the_recipients_the_latest_digest_missed(setup, inbox
         r"  default, week from \d{4}-\d\d-\d\d 00:00 (CET|CEST): FAILED r3@kommune.dk  "
         r"RCPT: 550 5.1.1 Ukendt modtager r3\n", tail,
     ), tail  # fmt: skip
+    as_json = subprocess.run(
+        [str(EXE), "status", "--json", "-c", str(setup)], capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert as_json.returncode == 0, as_json.stderr
+    shown = json.loads(as_json.stdout)
+    assert [f["name"] for f in shown["feeds"]] == ["OS2"]
+    [missed] = shown["undelivered_digests"]
+    period_start = datetime.fromisoformat(missed.pop("period_start"))
+    period_end = datetime.fromisoformat(missed.pop("period_end"))
+    assert period_end - period_start == timedelta(days=7)
+    assert missed == {
+        "digest": "default", "kind": "week", "recipient": "r3@kommune.dk", "state": "failed",
+        "attempts": 1, "next_attempt_at": None, "last_code": 550,
+        "last_reply": "RCPT: 550 5.1.1 Ukendt modtager r3",
+    }  # fmt: skip

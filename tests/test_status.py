@@ -26,7 +26,7 @@ def test_status_creates_no_database(tmp_path, server):
     assert result.returncode == 0
     assert result.stdout == f"no database yet ({tmp_path / 'aggregator.db'}): run aggregator poll\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["feeds.yaml"]
-    [feed] = json.loads(run("status", "--json", cwd=tmp_path).stdout)
+    [feed] = json.loads(run("status", "--json", cwd=tmp_path).stdout)["feeds"]
     assert (feed["name"], feed["state"], feed["configured"]) == ("OS2", "new", True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["feeds.yaml"]
 
@@ -61,7 +61,9 @@ def test_disabled_removed_and_retried_feeds(tmp_path, server):
     ]  # fmt: skip
     # Times carry their zone.
     assert re.search(r"^Digst .* \d{4}-\d\d-\d\d \d\d:\d\d (CET|CEST) ", out, re.M), out
-    by_name = {r["name"]: r for r in json.loads(run("status", "--json", cwd=tmp_path).stdout)}
+    by_name = {
+        r["name"]: r for r in json.loads(run("status", "--json", cwd=tmp_path).stdout)["feeds"]
+    }
     assert by_name["OS2"]["configured"] is False
     assert by_name["Digst"]["enabled"] is False
     assert by_name["Død"]["retry_pending"] is True

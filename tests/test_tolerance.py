@@ -67,7 +67,7 @@ def test_status_shows_the_warning(tmp_path, server):
     assert run("poll", "-c", str(config), cwd=tmp_path).returncode == 0
     table = run("status", "-c", str(config), cwd=tmp_path).stdout
     assert "warning: declared ISO-8859-1 but sent UTF-8: read as UTF-8" in table
-    (row,) = json.loads(run("status", "--json", "-c", str(config), cwd=tmp_path).stdout)
+    (row,) = json.loads(run("status", "--json", "-c", str(config), cwd=tmp_path).stdout)["feeds"]
     assert row["last_warning"] == "declared ISO-8859-1 but sent UTF-8: read as UTF-8"
 
 
