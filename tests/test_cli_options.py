@@ -158,5 +158,5 @@ def test_status_check_exits_4_once_a_feed_fails_longer_than_allowed(tmp_path, se
     assert line.endswith("(HTTP 404 for 1 poll: check the URL)")
     as_json = run("status", "--check", "--json", cwd=tmp_path)
     assert as_json.returncode == 4
-    assert json.loads(as_json.stdout)[0]["name"] == "Digst"
+    assert json.loads(as_json.stdout)["feeds"][0]["name"] == "Digst"
     assert as_json.stderr.startswith("check: Død has failed since ")
