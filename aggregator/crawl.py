@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,30 +31,51 @@ class _Rules:
 
 
 class RobotsCache:
-    """robots.txt rules kept between the polls of one long-lived process (a worker of the
-    service), each for as long as its response allows (``Cache-Control: max-age``, else a
-    day, never more). A robots.txt that could not be read is not kept: asked again next poll."""
+    """robots.txt rules kept between polls, each until its answer expires: its
+    ``Cache-Control: max-age``, else its ``Expires``, else a day, and never more than a day
+    (RFC 9309 §2.4). In memory for a long-lived process (a worker of the service), and with a
+    ``database`` in its robots_txt table too, for the next run (``aggregator poll`` from cron).
+    A robots.txt that could not be read (no answer, 5xx) is not kept: asked again next poll."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._kept: dict[str, tuple[_Rules, float]] = {}
+    def __init__(self, database: str | None = None) -> None:
+        self.database = database
+        self._kept: dict[str, tuple[_Rules, datetime]] = {}
         self._lock = threading.Lock()
 
-    def get(self, site: str) -> _Rules | None:
+    def get(self, site: str, now: datetime) -> _Rules | None:
         with self._lock:
             found = self._kept.get(site)
-            if found is None or found[1] <= self._clock():
-                self._kept.pop(site, None)
-                return None
-            return found[0]
+            if found is not None and found[1] > now:
+                return found[0]
+            self._kept.pop(site, None)
+        if self.database is None:
+            return None
+        from aggregator.store.robots import read_robots
 
-    def put(self, site: str, rules: _Rules, seconds: float) -> None:
-        if rules.error is None and seconds > 0:
-            with self._lock:
-                self._kept[site] = (rules, self._clock() + min(seconds, ROBOTS_MAX_AGE))
+        saved = read_robots(self.database, site, now)
+        if saved is None:
+            return None
+        rules = rules_from(saved.status, saved.body)
+        with self._lock:
+            self._kept[site] = (rules, saved.expires_at)
+        return rules
+
+    def put(self, site: str, result: FetchResult, rules: _Rules, now: datetime) -> None:
+        seconds = min(max_age(result.headers, now), ROBOTS_MAX_AGE)
+        if rules.error is not None or result.status is None or seconds <= 0:
+            return
+        expires_at = now + timedelta(seconds=seconds)
+        with self._lock:
+            self._kept[site] = (rules, expires_at)
+        if self.database is not None:
+            from aggregator.store.robots import keep_robots
+
+            kept = result.content if result.status < 400 else None
+            body = kept[:ROBOTS_MAX_BYTES] if kept is not None else None
+            keep_robots(self.database, site, result.status, body, now, expires_at)
 
 
-# Set in a worker process, whose polls then share it; a one-off poll reads robots.txt anew.
+# Set in a worker process, whose polls then share it in memory as well.
 _PROCESS_CACHE: list[RobotsCache] = []
 
 
@@ -66,14 +87,58 @@ def process_cache() -> RobotsCache | None:
     return _PROCESS_CACHE[0] if _PROCESS_CACHE else None
 
 
-def max_age(headers: Mapping[str, str]) -> float:
-    """How long a response may be reused: ``no-store``/``no-cache`` not at all, ``max-age``
-    as given, else a day (RFC 9309 §2.4)."""
+def robots_cache(database: str | None) -> RobotsCache | None:
+    """The cache a fetch run uses: its process's (a worker serving poll after poll), kept in
+    ``database`` when there is one; else, with a database, one for this run."""
+    database = database or None  # an in-memory store has no file to keep them in
+    kept = process_cache()
+    if kept is not None and kept.database != database:
+        kept = _PROCESS_CACHE[0] = RobotsCache(database)
+    if kept is None and database is not None:
+        kept = RobotsCache(database)
+    return kept
+
+
+def max_age(headers: Mapping[str, str], now: datetime | None = None) -> float:
+    """How long a response may be reused (RFC 9111 §4.2.1): ``no-store``/``no-cache`` not
+    at all, ``max-age`` as given, else ``Expires`` less ``Date`` (an invalid ``Expires`` means
+    already expired), else a day (RFC 9309 §2.4)."""
     control = headers.get("cache-control", "").lower()
     if "no-store" in control or "no-cache" in control:
         return 0.0
     found = re.search(r"max-age\s*=\s*\"?(\d+)", control)
-    return float(found.group(1)) if found else ROBOTS_MAX_AGE
+    if found:
+        return float(found.group(1))
+    expires = headers.get("expires")
+    if expires is None:
+        return ROBOTS_MAX_AGE
+    when = _http_date(expires)
+    if when is None:
+        return 0.0
+    since = _http_date(headers.get("date", "")) or now or datetime.now(UTC)
+    return max(0.0, (when - since).total_seconds())
+
+
+def _http_date(text: str) -> datetime | None:
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def rules_from(status: int, body: bytes | None) -> _Rules:
+    """The rules of an answer that came (RFC 9309 §2.3.1): 5xx allows nothing, another 4xx
+    everything, a 2xx what its body says."""
+    if status >= 500:
+        return _Rules(None, f"robots.txt answered HTTP {status}")
+    if status >= 400 or body is None:
+        return _Rules(None)  # no robots.txt: everything is allowed
+    from protego import Protego
+
+    return _Rules(Protego.parse(body[:ROBOTS_MAX_BYTES].decode("utf-8", "replace")))
 
 
 def origin(url: str) -> str:
@@ -84,8 +149,8 @@ def origin(url: str) -> str:
 class Robots:
     """robots.txt rules and Crawl-delay per origin, for one fetch run, shared by its threads.
 
-    With a ``cache`` (the service's worker processes) robots.txt is read again when its
-    lifetime ends; without one (a one-off poll) once per run.
+    With a ``cache`` robots.txt is read again when its lifetime ends (by ``now``, the poll's
+    clock); without one once per run.
     """
 
     def __init__(
@@ -96,6 +161,7 @@ class Robots:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         cache: RobotsCache | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._fetch = fetch  # a GET with the poll's client, limits and deadline
         self._agent = user_agent
@@ -107,27 +173,19 @@ class Robots:
         self._lock = threading.Lock()
         self._origin_locks: dict[str, threading.Lock] = {}
         self._cache = cache
+        self._now = now
 
     def _load(self, site: str) -> _Rules:
-        if self._cache is not None and (kept := self._cache.get(site)) is not None:
+        now = self._now()
+        if self._cache is not None and (kept := self._cache.get(site, now)) is not None:
             return kept
         result = self._fetch(f"{site}/robots.txt")
-        rules = self._read(result)
-        if self._cache is not None and result.status is not None:
-            self._cache.put(site, rules, max_age(result.headers))
-        return rules
-
-    def _read(self, result: FetchResult) -> _Rules:
         if result.status is None:
             return _Rules(None, f"robots.txt could not be fetched ({result.error})")
-        if result.status >= 500:
-            return _Rules(None, f"robots.txt answered HTTP {result.status}")
-        if result.status >= 400 or result.content is None:
-            return _Rules(None)  # no robots.txt: everything is allowed
-        from protego import Protego
-
-        body = result.content[:ROBOTS_MAX_BYTES]
-        return _Rules(Protego.parse(body.decode("utf-8", "replace")))
+        rules = rules_from(result.status, result.content)
+        if self._cache is not None:
+            self._cache.put(site, result, rules, now)
+        return rules
 
     def _rules_for(self, url: str) -> _Rules:
         site = origin(url)

@@ -26,7 +26,7 @@ import brotli
 import httpcore
 import httpx
 
-from aggregator.crawl import Robots, fetch_html_source, process_cache
+from aggregator.crawl import Robots, fetch_html_source, robots_cache
 from aggregator.fetch_limits import (
     ACCEPT_ENCODING,
     Admit,
@@ -66,6 +66,9 @@ class FetchOptions:
     allow_hosts: frozenset[str] = field(default_factory=frozenset)
     # Not a fetch limit, but one the worker processes need with the others.
     max_entries_per_feed: int = 500
+    # The database whose robots_txt table keeps robots.txt answers between runs; None: kept
+    # only in the memory of a long-lived worker process.
+    robots_database: str | None = None
 
 
 def _forbidden(address: str) -> str | None:
@@ -412,7 +415,8 @@ async def fetch_many(
                 options.total_timeout_seconds,
             ),
             options.user_agent,
-            cache=process_cache(),
+            cache=robots_cache(options.robots_database),
+            now=clock,
         )
         futures = [
             loop.run_in_executor(threads, worker, client) for _ in range(options.concurrency)

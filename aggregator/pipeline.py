@@ -53,7 +53,8 @@ class PollReport:
         return bool(self.new or self.updated)
 
 
-def fetch_options(config: Config) -> FetchOptions:
+def fetch_options(config: Config, database: str | None = None) -> FetchOptions:
+    """``database``: where robots.txt answers are kept between runs (the store's file)."""
     poll = config.poll
     return FetchOptions(
         timeout_seconds=poll.timeout_seconds,
@@ -66,6 +67,7 @@ def fetch_options(config: Config) -> FetchOptions:
         user_agent=poll.user_agent,
         allow_hosts=frozenset(poll.allow_private_hosts),
         max_entries_per_feed=poll.max_entries_per_feed,
+        robots_database=database,
     )
 
 
@@ -195,7 +197,7 @@ async def poll_feeds(
         states = await _poll_in_workers(states, workers, config, store, clock, record)
     if states:  # no workers, or feeds a stopped worker left
         with store.batch():
-            share = Share(tuple(states), fetch_options(config))
+            share = Share(tuple(states), fetch_options(config, str(store.path)))
             async for fetched, plan in poll_share(share, store.entry_digests, clock):
                 record(fetched, plan)
     order = {url: i for i, url in enumerate(chosen)}
@@ -231,7 +233,7 @@ async def _poll_in_workers(
     busy: list[Worker] = []
     left = {state.url: state for state in states}
     # shares() makes at most one share a worker, fewer for a few feeds
-    split = shares(states, fetch_options(config), len(workers))
+    split = shares(states, fetch_options(config, str(store.path)), len(workers))
     for worker, share in zip(workers, split, strict=False):
         try:
             worker.requests.send(Job(share, str(store.path), offset))

@@ -16,7 +16,14 @@ def _undo_v12_feed_versions(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE feeds DROP COLUMN entries_version")
 
 
-UNDO: dict[int, Callable[[sqlite_utils.Database], None]] = {12: _undo_v12_feed_versions}
+def _undo_v13_robots_txt(db: sqlite_utils.Database) -> None:
+    db.execute("DROP TABLE robots_txt")
+
+
+UNDO: dict[int, Callable[[sqlite_utils.Database], None]] = {
+    12: _undo_v12_feed_versions,
+    13: _undo_v13_robots_txt,
+}
 
 
 def roll_back_later_migrations(db: sqlite_utils.Database, version: int) -> None:

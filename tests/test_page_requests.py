@@ -1,15 +1,22 @@
 """How pages are asked for: a web page source with a page's Accept header, its robots.txt
-kept between the service's polls for the time its response allows (RFC 9309 §2.4)."""
+kept between polls, and between the runs of a poll from cron, for the time its response
+allows (RFC 9309 §2.4)."""
 
 from __future__ import annotations
 
-import time
-from datetime import timedelta
+import contextlib
+import json
+import sqlite3
+from datetime import datetime, timedelta
+
+import pytest
+import yaml
 
 from aggregator.pipeline import poll, worker_pool
 from aggregator.store import Store
 from tests.conftest import FIXTURES
 from tests.feedserver import Response, feed_route
+from tests.test_cli import run
 from tests.test_html_sources import kl_source, serve_articles, serve_list
 
 
@@ -52,7 +59,7 @@ def test_the_services_workers_keep_robots_txt_for_its_lifetime(
         store.close()
 
 
-def test_a_short_max_age_is_obeyed_and_a_one_off_poll_reads_it_each_time(
+def test_a_short_max_age_is_obeyed_in_the_workers_and_in_this_process(
     server, make_config, clock, tmp_path
 ):
     robots(server, "1")
@@ -63,10 +70,102 @@ def test_a_short_max_age_is_obeyed_and_a_one_off_poll_reads_it_each_time(
             poll(config, store, clock=clock, pool=pool)
             poll(config, store, clock=clock, pool=pool)
             assert len(server.requests_to("/robots.txt")) == 1
-            time.sleep(1.2)
+            clock.advance(timedelta(seconds=2))
             poll(config, store, clock=clock, pool=pool)
             assert len(server.requests_to("/robots.txt")) == 2
-        poll(config, store, clock=clock)  # in this process: no cache, read again
+        poll(config, store, clock=clock)  # in this process: from the database, still fresh
+        assert len(server.requests_to("/robots.txt")) == 2
+        clock.advance(timedelta(seconds=2))
+        poll(config, store, clock=clock)
         assert len(server.requests_to("/robots.txt")) == 3
     finally:
         store.close()
+
+
+def _cron_config(tmp_path, server, workers: int) -> None:
+    data = {
+        "site": {"title": "Offentlig digitalisering", "base_url": "https://planet.example.dk/"},
+        "poll": {"timeout_seconds": 3, "allow_private_hosts": ["127.0.0.1"], "workers": workers},
+        "feeds": [kl_source(serve_list(server, "umbraco_list.html"))],
+    }
+    (tmp_path / "feeds.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+
+
+def _kept(tmp_path) -> list[tuple[str, int, timedelta]]:
+    with contextlib.closing(sqlite3.connect(tmp_path / "aggregator.db")) as db:
+        rows = db.execute("SELECT origin, status, fetched_at, expires_at FROM robots_txt")
+        return [(o, s, datetime.fromisoformat(e) - datetime.fromisoformat(f))
+                for o, s, f, e in rows]  # fmt: skip
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_poll_from_cron_keeps_robots_txt_between_runs(server, tmp_path, workers):
+    """Two `aggregator poll` processes, as cron runs them: one robots.txt request, until the
+    kept answer expires."""
+    robots(server, None)
+    _cron_config(tmp_path, server, workers)
+    for _ in range(2):
+        result = run("poll", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    assert len(server.requests_to("/robots.txt")) == 1
+    assert len(server.requests_to("/nyheder/")) == 2
+    assert _kept(tmp_path) == [(server.base_url.lower(), 200, timedelta(days=1))]
+    with contextlib.closing(sqlite3.connect(tmp_path / "aggregator.db")) as db, db:
+        db.execute("UPDATE robots_txt SET expires_at = fetched_at")  # as a day later
+    assert run("poll", cwd=tmp_path).returncode == 0
+    assert len(server.requests_to("/robots.txt")) == 2
+    # what it says is obeyed from the kept copy too: /privat/ stays disallowed
+    assert _kept(tmp_path)[0][1:] == (200, timedelta(days=1))
+
+
+SKEWED = "Mon, 01 Jan 2024 00:00:00 GMT"  # the server's clock, not ours, dates its Expires
+TWO_HOURS = {"Date": SKEWED, "Expires": "Mon, 01 Jan 2024 02:00:00 GMT"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "kept_for"),
+    [
+        ({"Cache-Control": "max-age=172800"}, timedelta(days=1)),  # a day at most
+        ({"Cache-Control": "max-age=600"}, timedelta(minutes=10)),
+        (TWO_HOURS, timedelta(hours=2)),
+        ({**TWO_HOURS, "Cache-Control": "max-age=60"}, timedelta(minutes=1)),  # max-age wins
+        ({"Cache-Control": "no-store"}, None),
+        ({"Expires": "0"}, None),  # invalid: already expired
+        ({"Date": SKEWED, "Expires": SKEWED}, None),
+    ],
+)
+def test_robots_txt_is_kept_as_long_as_its_answer_allows(server, tmp_path, headers, kept_for):
+    body = b"User-agent: *\nDisallow: /privat/\n"
+    server.static("/robots.txt", Response(200, body, {"Content-Type": "text/plain", **headers}))
+    _cron_config(tmp_path, server, 0)
+    for _ in range(2):
+        assert run("poll", cwd=tmp_path).returncode == 0
+    if kept_for is None:
+        assert len(server.requests_to("/robots.txt")) == 2
+        assert _kept(tmp_path) == []
+    else:
+        assert len(server.requests_to("/robots.txt")) == 1
+        assert _kept(tmp_path) == [(server.base_url.lower(), 200, kept_for)]
+
+
+def test_a_kept_robots_txt_still_disallows(server, tmp_path):
+    """The second run reads the rules from the kept copy: the disallowed list page stays
+    unfetched, and robots.txt is not asked for again."""
+    server.static("/robots.txt", Response(200, b"User-agent: *\nDisallow: /nyheder/\n",
+                                          {"Content-Type": "text/plain"}))  # fmt: skip
+    _cron_config(tmp_path, server, 0)
+    for _ in range(2):
+        run("poll", cwd=tmp_path)
+        status = json.loads(run("status", "--json", cwd=tmp_path).stdout)["feeds"][0]
+        assert "disallows" in status["last_error"], status
+    assert len(server.requests_to("/robots.txt")) == 1
+    assert server.requests_to("/nyheder/") == []
+
+
+def test_an_unreachable_robots_txt_is_not_kept(server, tmp_path):
+    server.static("/robots.txt", Response(503, b"busy"))
+    _cron_config(tmp_path, server, 0)
+    for _ in range(2):
+        run("poll", cwd=tmp_path)
+    assert len(server.requests_to("/robots.txt")) == 2
+    assert _kept(tmp_path) == []

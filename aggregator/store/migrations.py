@@ -327,6 +327,20 @@ def _v12_feed_versions(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+def _v13_robots_txt(db: sqlite_utils.Database) -> None:
+    """robots.txt answers kept until they expire, so each run of a poll from cron does not
+    fetch them again (store/robots.py)."""
+    db.execute(
+        """CREATE TABLE robots_txt (
+               origin TEXT PRIMARY KEY,  -- scheme://host[:port], lower case
+               status INTEGER NOT NULL,
+               body BLOB,                -- a 2xx answer's first 512 KiB; else NULL
+               fetched_at TEXT NOT NULL,
+               expires_at TEXT NOT NULL
+           )"""
+    )
+
+
 @contextmanager
 def _terminal_progress(label: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar for a long migration when stderr is a terminal; silent otherwise, and
@@ -358,6 +372,7 @@ MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _v10_search_index,
     _v11_search_facets,
     _v12_feed_versions,
+    _v13_robots_txt,
 )
 
 
