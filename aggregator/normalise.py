@@ -103,10 +103,12 @@ def squash(text: str) -> str:
     return " ".join(text.split())
 
 
+@functools.lru_cache(maxsize=4096)
 def canonical_url(url: str | None, keep_fragment: bool = False) -> str | None:
     """The form two links to the same post share: http/https, ``www.``, case of the host,
     default port, trailing slash, fragment, tracking parameters and parameter order do not count.
     The fragment does count where the feed tells its posts apart by it (``keep_fragment``).
+    Cached: planning asks for each entry's link three times (fragments, own links, identity).
     """
     if not url:
         return None
