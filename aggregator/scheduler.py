@@ -136,7 +136,9 @@ class Service:
     def _next_due(store: Store, config: Config) -> str:
         enabled = {f.url for f in config.feeds if f.enabled}
         times = [
-            s.next_poll_at for s in store.feed_statuses() if s.url in enabled and s.next_poll_at
+            s.next_poll_at
+            for s in store.feed_statuses(count_entries=False)
+            if s.url in enabled and s.next_poll_at
         ]
         known = [t for t in times if t is not None]
         if len(known) < len(times) or not known:
@@ -183,7 +185,11 @@ class Service:
         a whole interval; after a minute, over a minute. Polled all in the first tick, they
         would come due together again an interval later, and every interval after that
         (jitter only lengthens intervals, so it disperses a herd slowly)."""
-        scheduled = [s for s in store.feed_statuses() if s.next_poll_at and s.state != "gone"]
+        scheduled = [
+            s
+            for s in store.feed_statuses(count_entries=False)
+            if s.next_poll_at and s.state != "gone"
+        ]
         overdue = [s.url for s in scheduled if s.next_poll_at and s.next_poll_at <= now]
         if not overdue:
             return

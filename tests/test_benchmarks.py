@@ -90,10 +90,13 @@ def test_scale_simulation_runs_small(tmp_path):
 
 def test_archive_scale_benchmark_runs_small(tmp_path):
     out = run("benchmarks.archive_scale", "--entries", "2000", "--feeds", "20", "--repeats", "1",
-              "--cache", str(tmp_path))  # fmt: skip
+              "--cache", str(tmp_path), "--whole-site")  # fmt: skip
+    assert "built " in out
     assert "2,000 entries from 20 feeds" in out
-    assert "merged export (newest" in out
-    assert "digest of last week" in out
+    assert "merged export, select the newest 100: median" in out
+    assert "merged export, select + 3 feeds + page: median" in out
+    assert "digest of last week (" in out
+    assert "build + render + compose: median" in out
     assert "dedup check of a new post" in out
     assert "whole site export (20 sources)" in out
 

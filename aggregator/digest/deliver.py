@@ -90,7 +90,7 @@ def assemble(
     failed: tuple[FailedSource, ...] = ()
     if settings.failed_sources:
         names = frozenset(f.name for f in facts.values() if matches_feed(f, settings))
-        failed = failed_sources(store.feed_statuses(), period, names)
+        failed = failed_sources(store.feed_statuses(count_entries=False), period, names)
     return build_digest(
         store.entries_first_seen_between(window.start, window.end),
         period,

@@ -101,7 +101,7 @@ def selection_of(
 
 
 def build_site(config: Config, store: Store, now: datetime) -> Site:
-    sources = _sources(config, {s.url: s for s in store.feed_statuses()})
+    sources = _sources(config, {s.url: s for s in store.feed_statuses(count_entries=False)})
     urls = [f.url for f in config.feeds]
     scope = configured_scope(store, urls)
     zone = config.site.zone

@@ -469,11 +469,15 @@ class Store:
             )
         return cursor.rowcount > 0
 
-    def feed_statuses(self) -> list[FeedStatus]:
+    def feed_statuses(self, *, count_entries: bool = True) -> list[FeedStatus]:
+        """Every stored feed's state. ``count_entries=False`` for readers that do not show
+        the counts (the export, the digest, the scheduler): counting reads an index entry
+        per stored copy, seconds at ten million; their ``entry_count`` is then 0."""
+        count = "(SELECT count(*) FROM entry_sources s WHERE s.feed_url = f.url)"
         rows = self.conn.execute(
-            """SELECT f.url, f.name, f.title, f.last_fetched_at, f.last_success_at,
+            f"""SELECT f.url, f.name, f.title, f.last_fetched_at, f.last_success_at,
                       f.last_status, f.last_error, f.error_count,
-                      (SELECT count(*) FROM entry_sources s WHERE s.feed_url = f.url),
+                      {count if count_entries else 0},
                       f.state, f.failing_since, f.next_poll_at, f.interval_seconds,
                       f.interval_reason, f.moved_to, f.last_warning, f.site_url
                FROM feeds f ORDER BY f.name COLLATE NOCASE"""
@@ -862,10 +866,12 @@ class Store:
             yield from_db_time(published), entry_id, mark
 
     def entries_first_seen_between(self, start: datetime, end: datetime) -> list[StoredEntry]:
-        """A digest's window: posts first stored in it, whatever their date."""
+        """A digest's window: posts first stored in it, whatever their date. ``+backfill``
+        keeps the planner off the (backfill, published) index, which serves the ORDER BY
+        but walks every post of the archive: the window is a range of entries_first_seen."""
         rows = self.db.execute(
             f"""SELECT {_ENTRY_COLUMNS} FROM entries
-                WHERE backfill = 0 AND first_seen >= ? AND first_seen < ?
+                WHERE +backfill = 0 AND first_seen >= ? AND first_seen < ?
                 ORDER BY published, id""",
             [to_db_time(start), to_db_time(end)],
         ).fetchall()
