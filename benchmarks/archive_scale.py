@@ -45,7 +45,7 @@ from aggregator.store.times import to_db_time
 from benchmarks.scale_server import WORDS
 
 CACHE = Path("/work/benchdata")
-GENERATION = 2
+GENERATION = 3
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
 SPAN = timedelta(days=3650)
 STOCK_VALUES = 1000
@@ -120,8 +120,9 @@ def build(path: Path, feeds: int, per_feed: int) -> None:
     db.executemany("INSERT INTO texts VALUES (?, ?, ?, ?)", _texts(random.Random(17)))
     step = SPAN.total_seconds() / per_feed
     base = (NOW - SPAN).timestamp()
-    # One row per entry, feed by feed, so the ids (the primary key) arrive in order; each
-    # feed starts at its own offset within a step, so the feeds' posts interleave.
+    # One row per entry in the order they were polled in, as a store's rows lie on disk (a
+    # week's posts are neighbours): every feed's first post, then every feed's second, ...;
+    # each feed starts at its own offset within a step, so the feeds' posts interleave.
     published = f"round({base} + (feed * 7919 % 1000) * {step / 1000} + {step} * num, 3)"
     seen = f"{published} + 60 * (5 + serial % 85)"
     sketch = " || ' ' || ".join(_sketch_value("serial", i) for i in range(SKETCH_SIZE))
@@ -132,7 +133,7 @@ def build(path: Path, feeds: int, per_feed: int) -> None:
             WITH RECURSIVE n(serial) AS (
                 SELECT 0 UNION ALL SELECT serial + 1 FROM n WHERE serial < {feeds * per_feed - 1}
             ), e AS (
-                SELECT serial, serial / {per_feed} AS feed, serial % {per_feed} AS num,
+                SELECT serial, serial % {feeds} AS feed, serial / {feeds} AS num,
                        (serial * 2654435761) % {TEXTS} AS text FROM n
             ), dated AS (
                 SELECT e.*, {_db_time(published)} AS published, {_db_time(seen)} AS seen,
@@ -147,13 +148,13 @@ def build(path: Path, feeds: int, per_feed: int) -> None:
             FROM dated JOIN texts t ON t.n = dated.text"""
     )
     # Each entry's own source, and one in fifty copied by the next feed (a merged post,
-    # shown with "also in"), both in primary-key order.
+    # shown with "also in"), in the entries' order.
     db.execute(
         """INSERT INTO entry_sources (feed_url, entry_key, entry_id, link, content_hash,
                 first_seen, last_seen, canonical_url, published)
             SELECT primary_feed_url, 'guid-' || substr(id, 7), id, link, printf('%016x', rowid),
                    first_seen, first_seen, canonical_url, published
-            FROM entries ORDER BY primary_feed_url, 'guid-' || substr(id, 7)"""
+            FROM entries"""
     )
     db.execute(
         f"""INSERT INTO entry_sources (feed_url, entry_key, entry_id, link, content_hash,

@@ -92,7 +92,7 @@ def assemble(
         names = frozenset(f.name for f in facts.values() if matches_feed(f, settings))
         failed = failed_sources(store.feed_statuses(count_entries=False), period, names)
     return build_digest(
-        store.entries_first_seen_between(window.start, window.end),
+        store.entries_first_seen_between(window.start, window.end, content=False),
         period,
         settings.title or config.site.title,
         settings,

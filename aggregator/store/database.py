@@ -865,12 +865,17 @@ class Store:
         for published, entry_id, mark in cursor:
             yield from_db_time(published), entry_id, mark
 
-    def entries_first_seen_between(self, start: datetime, end: datetime) -> list[StoredEntry]:
+    def entries_first_seen_between(
+        self, start: datetime, end: datetime, *, content: bool = True
+    ) -> list[StoredEntry]:
         """A digest's window: posts first stored in it, whatever their date. ``+backfill``
         keeps the planner off the (backfill, published) index, which serves the ORDER BY
-        but walks every post of the archive: the window is a range of entries_first_seen."""
+        but walks every post of the archive: the window is a range of entries_first_seen.
+        ``content=False`` leaves ``content_html`` empty: a digest shows summaries, and a
+        week of a large archive's whole posts would be hundreds of MB."""
+        columns = _ENTRY_COLUMNS if content else _ENTRY_COLUMNS.replace("content_html", "''")
         rows = self.db.execute(
-            f"""SELECT {_ENTRY_COLUMNS} FROM entries
+            f"""SELECT {columns} FROM entries
                 WHERE +backfill = 0 AND first_seen >= ? AND first_seen < ?
                 ORDER BY published, id""",
             [to_db_time(start), to_db_time(end)],
@@ -929,34 +934,34 @@ class Store:
         if not rows:
             return []
         ids = [r[0] for r in rows]
+        primary = {r[0]: r[10] for r in rows}
         sources: dict[str, list[tuple[bool, str, SourceRef]]] = {i: [] for i in ids}
         categories: dict[str, list[str]] = {i: [] for i in ids}
         enclosures: dict[str, list[Enclosure]] = {i: [] for i in ids}
-        for chunk_start in range(0, len(ids), 500):
-            chunk = ids[chunk_start : chunk_start + 500]
-            marks = ",".join("?" * len(chunk))
-            for eid, is_primary, first_seen, url, name, title, site, link in self.db.execute(
-                f"""SELECT s.entry_id, s.feed_url = e.primary_feed_url, s.first_seen,
-                           f.url, f.name, f.title, f.site_url, s.link
-                    FROM entry_sources s JOIN feeds f ON f.url = s.feed_url
-                    JOIN entries e ON e.id = s.entry_id
-                    WHERE s.entry_id IN ({marks})""",
-                chunk,
-            ):
-                ref = SourceRef(feed_url=url, name=name, title=title, site_url=site, link=link)
-                sources[eid].append((not is_primary, first_seen, ref))
-            for eid, term in self.db.execute(
-                f"""SELECT entry_id, term FROM entry_categories WHERE entry_id IN ({marks})
-                    ORDER BY entry_id, position""",
-                chunk,
-            ):
-                categories[eid].append(term)
-            for eid, url, kind, length in self.db.execute(
-                f"""SELECT entry_id, url, type, length FROM entry_enclosures
-                    WHERE entry_id IN ({marks}) ORDER BY entry_id, position""",
-                chunk,
-            ):
-                enclosures[eid].append(Enclosure(url, kind, length))
+        # All ids as one JSON parameter: a third of the time of chunks of ``IN (?, ...)``,
+        # each prepared and built into a temporary index of its own (a digest of a large
+        # archive reads tens of thousands).
+        wanted = [json.dumps(ids)]
+        for eid, first_seen, url, name, title, site, link in self.db.execute(
+            """SELECT s.entry_id, s.first_seen, f.url, f.name, f.title, f.site_url, s.link
+               FROM entry_sources s JOIN feeds f ON f.url = s.feed_url
+               WHERE s.entry_id IN (SELECT value FROM json_each(?))""",
+            wanted,
+        ):
+            ref = SourceRef(feed_url=url, name=name, title=title, site_url=site, link=link)
+            sources[eid].append((url != primary[eid], first_seen, ref))
+        for eid, term in self.db.execute(
+            """SELECT entry_id, term FROM entry_categories
+               WHERE entry_id IN (SELECT value FROM json_each(?)) ORDER BY entry_id, position""",
+            wanted,
+        ):
+            categories[eid].append(term)
+        for eid, url, kind, length in self.db.execute(
+            """SELECT entry_id, url, type, length FROM entry_enclosures
+               WHERE entry_id IN (SELECT value FROM json_each(?)) ORDER BY entry_id, position""",
+            wanted,
+        ):
+            enclosures[eid].append(Enclosure(url, kind, length))
         return [
             StoredEntry(
                 id=r[0],
@@ -969,12 +974,19 @@ class Store:
                 published=from_db_time(r[7]),
                 updated=from_db_time(r[8]),
                 first_seen=from_db_time(r[9]),
-                sources=tuple(ref for *_, ref in sorted(sources[r[0]], key=lambda s: s[:2])),
+                sources=_primary_first(sources[r[0]]),
                 categories=tuple(categories[r[0]]),
                 enclosures=tuple(enclosures[r[0]]),
             )
             for r in rows
         ]
+
+
+def _primary_first(sources: list[tuple[bool, str, SourceRef]]) -> tuple[SourceRef, ...]:
+    """The primary source, then the others in the order they were found."""
+    if len(sources) == 1:  # most posts: no sort
+        return (sources[0][2],)
+    return tuple(ref for *_, ref in sorted(sources, key=lambda s: s[:2]))
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:
@@ -1018,7 +1030,8 @@ def write_error(exc: sqlite3.Error) -> StorageError:
 
 
 _ENTRY_COLUMNS = (
-    "id, title, link, author, content_html, summary_text, language, published, updated, first_seen"
+    "id, title, link, author, content_html, summary_text, language, published, updated,"
+    " first_seen, primary_feed_url"
 )
 
 
