@@ -93,7 +93,8 @@ def test_archive_scale_benchmark_runs_small(tmp_path):
               "--cache", str(tmp_path), "--whole-site")  # fmt: skip
     assert "built " in out
     assert "2,000 entries from 20 feeds" in out
-    assert "merged export, select the newest 100: median" in out
+    assert "merged export, the store's newest 100: median" in out
+    assert "merged export, select the newest 100 (+ the site of 20 sources): median" in out
     assert "merged export, select + 3 feeds + page: median" in out
     assert "digest of last week (" in out
     assert "build + render + compose: median" in out

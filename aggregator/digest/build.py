@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from aggregator.bulk import no_collector_passes
 from aggregator.config import DigestSettings
 from aggregator.digest.periods import Period
 from aggregator.types import FeedStatus, StoredEntry
@@ -233,9 +234,22 @@ def build_digest(
 ) -> Digest:
     """Group the window's posts; groups by name (untagged last), posts newest first unless
     ``order: oldest``; each group cut at ``max_items_per_group``."""
-    settings = settings or DigestSettings()
-    window = window or Window(period.start_utc, period.end_utc)
-    feeds = feeds or {}
+    with no_collector_passes():
+        return _build(entries, period, title, settings or DigestSettings(),
+                      window or Window(period.start_utc, period.end_utc), feeds or {},
+                      failed, links)  # fmt: skip
+
+
+def _build(
+    entries: Sequence[StoredEntry],
+    period: Period,
+    title: str,
+    settings: DigestSettings,
+    window: Window,
+    feeds: Mapping[str, FeedFacts],
+    failed: tuple[FailedSource, ...],
+    links: DigestLinks | None,
+) -> Digest:
     zone = period.start.tzinfo
     chosen = select(entries, window, settings, feeds)
     chosen.sort(key=lambda e: (e.published, e.id), reverse=settings.order == "newest")

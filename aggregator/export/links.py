@@ -50,6 +50,8 @@ def to_uri(iri: str) -> str:
 def without_tracking(url: str) -> str:
     """Drop ``utm_*`` and the click ids in normalise.TRACKING_PARAMS; everything else, and the
     order of what stays, is kept."""
+    if "?" not in url:  # no query: most links, and splitting is most of a site's build
+        return url
     parts = urlsplit(url)
     if not parts.query:
         return url

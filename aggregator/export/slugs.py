@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -14,6 +15,7 @@ _TRANSLITERATE = str.maketrans(
 )  # fmt: skip
 
 
+@functools.lru_cache(maxsize=65536)  # a site's build slugs every feed's tags, the same few
 def slugify(text: str) -> str:
     folded = unicodedata.normalize("NFKD", text.translate(_TRANSLITERATE))
     ascii_text = folded.encode("ascii", "ignore").decode("ascii").lower()

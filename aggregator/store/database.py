@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aggregator.bulk import no_collector_passes
 from aggregator.errors import FeedNotStored, StorageError
 from aggregator.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from aggregator.store.prune import PruneReport, apply_prune, plan_prune
@@ -933,6 +934,10 @@ class Store:
     def _with_sources(self, rows: list[Any]) -> list[StoredEntry]:
         if not rows:
             return []
+        with no_collector_passes():
+            return self._stored_entries(rows)
+
+    def _stored_entries(self, rows: list[Any]) -> list[StoredEntry]:
         ids = [r[0] for r in rows]
         primary = {r[0]: r[10] for r in rows}
         sources: dict[str, list[tuple[bool, str, SourceRef]]] = {i: [] for i in ids}
