@@ -33,8 +33,15 @@ NS = {
     "thr": "http://purl.org/syndication/thread/1.0",
     "yt": "http://www.youtube.com/xml/schemas/2015",
     "slash": "http://purl.org/rss/1.0/modules/slash/",
+    "wfw": "http://wellformedweb.org/CommentAPI/",
+    "georss": "http://www.georss.org/georss",
+    "acast": "https://schema.acast.com/1.0/",
+    "spotify": "http://www.spotify.com/ns/rss",
     "x": "http://example.com/unknown",
 }
+# .NET's System.ServiceModel.Syndication writes Atom elements into RSS under this prefix.
+A10 = 'xmlns:a10="http://www.w3.org/2005/Atom"'
+FEED_ADDITIONS = 'xmlns="com-wordpress:feed-additions:1"'  # WordPress.com and Jetpack
 TEXTS = [
     "",
     "  ",
@@ -57,6 +64,9 @@ TEXTS = [
     "a]]>b",
     "&lt;p&gt;",
     "ÆØÅ æøå ü ☃",
+    "linje\r\nnæste\r\n",  # .NET writes the carriage returns as &#xD;
+    "&aelig; &nbsp;",  # HTML entity names, escaped: text, not references
+    "a]]>b]]>",
 ]
 URLS = [
     "https://k.example.dk/a/1", "/rod/2", "rel/3", "../op/4", "", " mellem ", "?q=1&r=2",
@@ -91,17 +101,23 @@ DATES = [
     "Fri, 13 Nov 2026 10:00:00 MEST",
     "Fri, 13 Nov 2026 10:00:00 XYZ",
     " Tue,  17  Nov  2026  10:00:00  GMT ",
+    "tor, 19 nov 2026 19:00:00 +0100",  # Danish day and month names
+    "Tue, 12 Maj 2026 19:00:00 +0200",
+    "15. oktober 2026",
+    "2026-11-19T10:00:00",
+    "2026-11-19T10:00+01:00",
+    "Thu, 19 Nov 2026 19:00:00 +0100 (CET)",
 ]
 
 
 def _text(draw: st.DrawFn) -> str:
     text = draw(st.sampled_from(TEXTS))
     how = draw(st.sampled_from(["escape", "escape", "cdata", "charref"]))
-    if how == "cdata":
-        return "<![CDATA[" + text.replace("]]>", "") + "]]>"
+    if how == "cdata":  # a "]]>" in the text split over two sections, as escapers do
+        return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
     if how == "charref":
         return "".join(f"&#{ord(c)};" if not c.isascii() else escape(c) for c in text)
-    return escape(text)
+    return escape(text).replace("\r", "&#xD;")
 
 
 def _scope_attrs(draw: st.DrawFn) -> str:
@@ -168,7 +184,7 @@ def _author(draw: st.DrawFn, tag: str) -> str:
 def _link(draw: st.DrawFn, atom: bool) -> str:
     if not atom and draw(st.booleans()):
         return f"<link>{escape(draw(st.sampled_from(URLS)))}</link>"
-    tag = "link" if atom else "atom:link"
+    tag = "link" if atom else draw(st.sampled_from(["atom:link", "a10:link"]))
     attrs = _scope_attrs(draw)
     rel = draw(st.sampled_from([None, "alternate", "self", "enclosure", "replies", "Alternate"]))
     if rel:
@@ -208,7 +224,8 @@ def _entry_child(draw: st.DrawFn, atom: bool) -> str:
         "encoded", "author", "dc:creator", "category", "category", "enclosure", "date",
         "date", "media:group", "media:title", "media:description", "itunes:summary",
         "itunes:author", "itunes:duration", "media:thumbnail", "thr:total", "source",
-        "comments", "unknown", "slash:comments",
+        "comments", "unknown", "slash:comments", "a10", "wfw:commentRss", "post-id",
+        "media:content", "georss:point", "acast:episodeId",
     ]))  # fmt: skip
     if kind == "title":
         return _body(draw, "title", atom)
@@ -257,6 +274,36 @@ def _entry_child(draw: st.DrawFn, atom: bool) -> str:
         return f"<comments>{escape(draw(st.sampled_from(URLS)))}</comments>"
     if kind == "slash:comments":
         return "<slash:comments>3</slash:comments>"
+    if kind == "a10":  # the Atom elements .NET writes into RSS items
+        which = draw(st.sampled_from(["updated", "content", "link", "author"]))
+        if which == "updated":
+            return f"<a10:updated>{escape(draw(st.sampled_from(DATES)))}</a10:updated>"
+        if which == "content":
+            return _body(draw, "a10:content", atom=True)
+        if which == "link":
+            return f"<a10:link href={quoteattr(draw(st.sampled_from(URLS)))}/>"
+        email = "<a10:email>bo@k.dk</a10:email>" if draw(st.booleans()) else ""
+        return f"<a10:author><a10:name>{_text(draw)}</a10:name>{email}</a10:author>"
+    if kind == "wfw:commentRss":
+        return f"<wfw:commentRss>{escape(draw(st.sampled_from(URLS)))}</wfw:commentRss>"
+    if kind == "post-id":
+        return f"<post-id {FEED_ADDITIONS}>512</post-id>"
+    if kind == "media:content":  # Jetpack, Squarespace, Mastodon: titles and alt texts inside
+        children = "".join(
+            draw(st.lists(st.sampled_from([
+                f'<media:title type="html">{_text(draw)}</media:title>',
+                f'<media:description type="plain">{_text(draw)}</media:description>',
+                '<media:rating scheme="urn:simple">nonadult</media:rating>',
+                '<media:thumbnail url="https://k.example.dk/t.jpg"/>',
+            ]), max_size=3))
+        )  # fmt: skip
+        image = 'url="https://k.example.dk/b.jpg" medium="image"'
+        return f"<media:content {image}>{children}</media:content>"
+    if kind == "georss:point":
+        return "<georss:point>56.16 10.20</georss:point>"
+    if kind == "acast:episodeId":
+        settings = "<acast:settings><![CDATA[e=]]></acast:settings>"
+        return f"<acast:episodeId>673b1c</acast:episodeId>{settings}"
     return "<x:odd>?</x:odd>"
 
 
@@ -275,6 +322,7 @@ def _feed_child(draw: st.DrawFn, fmt: str) -> str:
     kind = draw(st.sampled_from([
         "title", "title", "link", "link", "language", "ttl", "sy", "description", "image",
         "generator", "itunes:summary", "id", "category", "author", "itunes:owner", "unknown",
+        "site", "acast", "spotify",
     ]))  # fmt: skip
     if kind == "title":
         return _body(draw, "title", atom)
@@ -309,6 +357,12 @@ def _feed_child(draw: st.DrawFn, fmt: str) -> str:
         return "<author><name>Redaktionen</name></author>" if atom else ""
     if kind == "itunes:owner":
         return "<itunes:owner><itunes:name>K</itunes:name></itunes:owner>"
+    if kind == "site":
+        return f"<site {FEED_ADDITIONS}>198765432</site>"
+    if kind == "acast":
+        return '<acast:showId>64a1</acast:showId><acast:signature key="K">c2k=</acast:signature>'
+    if kind == "spotify":
+        return "<spotify:countryOfOrigin>dk</spotify:countryOfOrigin>"
     return "<x:odd/>"
 
 
@@ -324,7 +378,7 @@ def documents(draw: st.DrawFn) -> tuple[bytes, dict[str, str]]:
         body = "".join(entries[:1]) + "".join(feed) + "".join(entries[1:])
     declarations = " ".join(
         f'xmlns:{p}="{u}"' for p, u in NS.items() if p != "atom" or fmt != "atom"
-    )
+    ) + (f" {A10}" if fmt == "rss" else "")
     scope = _scope_attrs(draw)
     if fmt == "rss":
         text = f'<rss version="2.0" {declarations}{scope}><channel>{body}</channel></rss>'
@@ -340,7 +394,19 @@ def documents(draw: st.DrawFn) -> tuple[bytes, dict[str, str]]:
     headers = {"content-type": "application/xml; charset=utf-8"}
     if draw(st.integers(0, 5)) == 0:
         headers["content-language"] = draw(st.sampled_from(["da", "en_GB", ""]))
-    return ('<?xml version="1.0" encoding="utf-8"?>\n' + text).encode(), headers
+    # What CMSs put around the root: a stylesheet, comments, a byte order mark, CRLF, a
+    # declaration that names the wrong charset (.NET's "utf-16" on UTF-8 bytes).
+    encoding = draw(st.sampled_from(["utf-8", "utf-8", "utf-8", "UTF-8", "utf-16", "us-ascii"]))
+    prolog = draw(st.sampled_from([
+        "", "", '<?xml-stylesheet type="text/xsl" href="/rss.xsl"?>\n',
+        "<!-- generated by a CMS -->\n", "<!--a--><?xml-stylesheet href='x.css' type='text/css'?>",
+    ]))  # fmt: skip
+    epilog = draw(st.sampled_from(["", "", "\n<!-- Dynamic page generated in 0.4 seconds. -->\n"]))
+    document = f'<?xml version="1.0" encoding="{encoding}"?>\n{prolog}{text}{epilog}'
+    if draw(st.integers(0, 4)) == 0:
+        document = document.replace("\n", "\r\n")
+    bom = b"\xef\xbb\xbf" if draw(st.integers(0, 5)) == 0 else b""
+    return bom + document.encode(), headers
 
 
 def _compare(body: bytes, headers: dict[str, str]) -> bool:
