@@ -300,6 +300,33 @@ def test_stale_temporaries_of_a_killed_export_are_removed(exported):
     assert keep.exists()
 
 
+@pytest.mark.parametrize(
+    "planted",
+    ["../aggregator.db", "/{outside}", "tag/../../aggregator.db", "tag/stat", "tag/./x",
+     "tag\\..\\..\\aggregator.db", "notes/private.txt"],
+)  # fmt: skip
+def test_a_damaged_file_listing_deletes_nothing_outside_the_owned_folders(exported, planted):
+    """The listing's lines name the files the next export removes: a line the writer could
+    not have written (outside tag/, source/, archive/; a folder; a dotted part) means the
+    folders are walked instead, and nothing it names is believed (review 2 #2)."""
+    config, store, _ = exported
+    out = config.output_dir
+    outside = out.parent / "outside.txt"
+    outside.write_text("kept", encoding="utf-8")
+    (out / "notes").mkdir()
+    (out / "notes" / "private.txt").write_text("not ours", encoding="utf-8")
+    listing = out / LISTING_FILE
+    line = planted.format(outside=str(outside).lstrip("/"))
+    listing.write_text(listing.read_text("utf-8") + line + "\n", encoding="utf-8")
+    export_feeds(config, store, NOW)
+    export_feeds(config, store, NOW)
+    assert config.database_path.is_file()
+    assert outside.read_text(encoding="utf-8") == "kept"
+    assert (out / "notes" / "private.txt").is_file()
+    assert (out / "tag" / "stat" / "index.html").is_file()
+    assert line not in listing.read_text("utf-8").splitlines()
+
+
 def test_removed_sources_leave_every_output_and_disabled_ones_stay(exported, server, make_config):
     _, store, _ = exported
     feeds = sources(server)

@@ -155,3 +155,40 @@ def test_full_pages_stay_as_the_month_goes_on(month, make_config, server, tmp_pa
     assert "archive/2026-11/index.html" in archived
     assert not {p for p in archived if p.startswith("archive/2026-11/2")}
     assert rel(atom(out, "atom.xml"), "prev-archive") == BASE + "archive/2026-11/4.atom"
+
+
+def test_a_post_stored_while_the_export_reads_a_month_lands_on_a_page(
+    server, make_config, store, monkeypatch
+):
+    """The export reads without one snapshot: a poll may commit between the month's plan and
+    the reading of its pages. Each page is read by its planned range, so the new post is on
+    the page whose range holds it and no planned post drops off (review 2 #1)."""
+    from aggregator.export.archive import plan_month as planned
+
+    Blog(server, 2 * ARCHIVE_PAGE_SIZE + 30)
+    server.route("/b", feed_route(rss("B", "https://b.dk/", []), last_modified=None))
+    both = [*feeds(server), {"name": "B", "url": server.url("/b")}]
+    config = make_config(both, site={"max_entries": 10})
+    poll(config, store, clock=lambda: NOW)
+    early = Item("Et sent fundet indlæg fra Ølstykke", "https://b.dk/tidligt", "<p>Ø.</p>",
+                 NOVEMBER + timedelta(minutes=1), guid="b-early")  # fmt: skip
+
+    def plan_then_a_poll_commits(*args, **kwargs):
+        plans = planned(*args, **kwargs)
+        if args[1].key == "2026-11" and not server.requests_to("/b")[1:]:
+            server.route("/b", feed_route(rss("B", "https://b.dk/", [early]), last_modified=None))
+            poll(config, store, clock=lambda: NOW)  # commits a post dated onto page 1
+        return plans
+
+    monkeypatch.setattr("aggregator.export.plan_month", plan_then_a_poll_commits)
+    export_feeds(config, store, NOW)
+    out = config.output_dir
+    shown = [
+        e.title
+        for path in ["archive/2026-11.atom", "archive/2026-11/2.atom", "archive/2026-11/3.atom"]
+        for e in atom(out, path).entries
+    ]
+    start, end = datetime(2026, 10, 31, 23, tzinfo=UTC), datetime(2026, 11, 30, 23, tzinfo=UTC)
+    november = [e.title for e in store.entries_published_between(start, end)]  # Copenhagen
+    assert early.title in november
+    assert sorted(shown) == sorted(november)  # every post on exactly one page

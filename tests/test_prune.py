@@ -302,3 +302,31 @@ def test_a_feed_that_moved_keeps_its_history_under_its_new_url(tmp_path, server)
     polled = run("poll", cwd=tmp_path)
     assert polled.returncode == 0, polled.stderr
     assert counts(db)["entries"] == 3  # nothing stored twice afterwards
+
+
+def test_two_feeds_that_moved_to_one_url_give_it_one_copy_of_each_post(tmp_path, server):
+    """Two addresses of one blog, both redirected to its new one: the post both carried is
+    carried over once, and prune does not fail on the new URL's keys (review 2 #3)."""
+    early = Item("Første indlæg om Ærø", "https://os2.eu/foerste", "<p>Æ.</p>",
+                 NOW - timedelta(days=9), guid="os2-a")  # fmt: skip
+    late = Item("Tredje indlæg om Åbenrå", "https://os2.eu/tredje", "<p>Å.</p>",
+                NOW - timedelta(days=1), guid="os2-c")  # fmt: skip
+    a = server.static_feed("/a", rss("OS2", "https://os2.eu", [early]))
+    b = server.static_feed("/b", rss("OS2 www", "https://os2.eu", [early]))
+    write(tmp_path, [{"name": "OS2", "url": a}, {"name": "OS2 www", "url": b}])
+    assert run("poll", cwd=tmp_path).returncode == 0
+    new = server.static_feed("/new", rss("OS2", "https://os2.eu", [late]))
+    server.redirect("/a", new, status=301)
+    server.redirect("/b", new, status=301)
+    for _ in range(2):
+        assert run("poll", cwd=tmp_path).returncode == 0
+    write(tmp_path, [{"name": "OS2", "url": new}])
+    assert run("poll", cwd=tmp_path).returncode == 0
+    pruned = run("prune", "--yes", cwd=tmp_path)
+    assert pruned.returncode == 0, pruned.stderr
+    assert "Deleted 0 entries and 2 feeds." in pruned.stdout
+    db = tmp_path / "aggregator.db"
+    copies = "SELECT e.title, s.feed_url FROM entries e JOIN entry_sources s ON s.entry_id = e.id"
+    assert rows(db, copies) == sorted([(early.title, new), (late.title, new)])
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 
 from aggregator.export.view import ARCHIVE_PAGE_SIZE, ArchiveLinks, ArchivePage, Month
@@ -27,6 +27,10 @@ class PagePlan:
     after: tuple[datetime, str] | None  # the last post of the page before, to read from
     posts: int
     marks: str  # a digest of the page's posts' change marks
+    # The page's own last post, to read up to; None for the month's last page. A page is read
+    # by its planned range, not as "the next N posts": a post stored between the plan and the
+    # read then lands on the page whose range holds it, never on none.
+    through: tuple[datetime, str] | None = None
 
 
 def plan_month(store: Store, month: Month, zone: tzinfo,
@@ -38,18 +42,21 @@ def plan_month(store: Store, month: Month, zone: tzinfo,
     last: tuple[datetime, str] | None = None
     changes = store.changes_published_between(month.start(zone), month.next().start(zone), scope)
 
-    def page() -> PagePlan:
-        return PagePlan(ArchivePage(month, len(plans) + 1), after, posts, digest.hexdigest())
+    def page(through: tuple[datetime, str] | None = None) -> PagePlan:
+        number = len(plans) + 1
+        return PagePlan(ArchivePage(month, number), after, posts, digest.hexdigest(), through)
 
     for published, entry_id, mark in changes:
         digest.update(f"{entry_id}\0{mark}\0".encode())
         posts += 1
         last = (published, entry_id)
         if posts == ARCHIVE_PAGE_SIZE:
-            plans.append(page())
+            plans.append(page(last))
             digest, posts, after = hashlib.sha256(), 0, last
     if posts or not plans:
         plans.append(page())
+    else:  # the last page is the one a post stored after the plan belongs on
+        plans[-1] = replace(plans[-1], through=None)
     return plans
 
 

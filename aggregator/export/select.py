@@ -15,7 +15,6 @@ from aggregator.export.archive import Archive, PagePlan, page_count
 from aggregator.export.links import language_tag, public_url
 from aggregator.export.slugs import slugify, unique_slugs
 from aggregator.export.view import (
-    ARCHIVE_PAGE_SIZE,
     ArchiveLinks,
     ArchivePage,
     Copy,
@@ -213,7 +212,7 @@ class Selector:
         month, zone = plan.page.month, self.site.zone
         stored = self._store().entries_published_between(
             month.start(zone), month.next().start(zone), self.scope,
-            after=plan.after, limit=ARCHIVE_PAGE_SIZE,
+            after=plan.after, through=plan.through,
         )  # fmt: skip
         entries = tuple(reversed(self._entries(stored)))
         return self._selection(

@@ -137,11 +137,25 @@ class Generation:
                         Path(directory, name).unlink(missing_ok=True)
 
     def _listed(self) -> set[str] | None:
+        """The listing, or None (walk the folders instead) when it is missing or holds a line
+        this writer could not have written: its lines are deleted, so one naming a path outside
+        the owned folders (``../aggregator.db``) must never be believed."""
         try:
             text = (self.root / LISTING_FILE).read_text(encoding="utf-8")
         except (OSError, ValueError):
             return None
-        return set(text.splitlines())
+        lines = set(text.splitlines())
+        return lines if all(self._is_owned_file(line) for line in lines) else None
+
+    def _is_owned_file(self, relative: str) -> bool:
+        parts = relative.split("/")
+        return (
+            len(parts) > 1
+            and parts[0] in self.owned
+            and all(p and p not in (".", "..") and not p.startswith(".") for p in parts)
+            and "\\" not in relative
+            and "\0" not in relative
+        )
 
     def _owned_paths(self) -> set[str]:
         return {p for p in self.paths if p.partition("/")[0] in self.owned}
@@ -205,6 +219,8 @@ class Generation:
         folders: set[Path] = set()
         for relative in gone:
             path = self.root / relative
+            if path.is_dir() and not path.is_symlink():
+                continue  # a listing names files only; the folder goes below if it is empty
             path.unlink(missing_ok=True)
             folders.update(p for p in path.parents if self.root in p.parents)
         for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):

@@ -811,21 +811,26 @@ class Store:
         feeds: Collection[str] | None = None,
         *,
         after: tuple[datetime, str] | None = None,
+        through: tuple[datetime, str] | None = None,
         limit: int = -1,
     ) -> list[StoredEntry]:
-        """Oldest first. ``after`` (published, id) and ``limit`` read one page of a long
-        period without an OFFSET that would walk every earlier row."""
+        """Oldest first. ``after`` and ``through`` (published, id: exclusive, inclusive) or
+        ``limit`` read one page of a long period without an OFFSET that would walk every
+        earlier row."""
         where, params = _found_in(feeds)
-        low, pages = to_db_time(start), ""
+        low, pages, bounds = to_db_time(start), "", list[str]()
         if after is not None:
             low = max(low, to_db_time(after[0]))
-            pages = "AND (published, id) > (?, ?)"
-            params = [to_db_time(after[0]), after[1], *params]
+            pages += " AND (published, id) > (?, ?)"
+            bounds += [to_db_time(after[0]), after[1]]
+        if through is not None:
+            pages += " AND (published, id) <= (?, ?)"
+            bounds += [to_db_time(through[0]), through[1]]
         rows = self.db.execute(
             f"""SELECT {_ENTRY_COLUMNS} FROM entries
                 WHERE backfill = 0 AND published >= ? AND published < ? {pages} {where}
                 ORDER BY published, id LIMIT ?""",
-            [low, to_db_time(end), *params, limit],
+            [low, to_db_time(end), *bounds, *params, limit],
         ).fetchall()
         return self._with_sources(rows)
 

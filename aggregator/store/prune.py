@@ -82,6 +82,7 @@ def plan_prune(db: sqlite_utils.Database, keep: Collection[str], before: str | N
             {"old": old, "new": new},
         )
     ]
+    carried = _once_each(carried)
     carried_ids = {c[3] for c in carried}
     removed = json.dumps([url for url, *_ in found])
     touched = [
@@ -128,6 +129,21 @@ def plan_prune(db: sqlite_utils.Database, keep: Collection[str], before: str | N
         feeds, gone, old, kept, tuple((o, k, n) for o, k, n, _ in carried),
         frozenset(c[3] for c in carried),
     )  # fmt: skip
+
+
+def _once_each(carried: list[tuple[str, str, str, str]]) -> list[tuple[str, str, str, str]]:
+    """Two removed feeds that moved to the same URL may hold the same post or the same key:
+    the new URL gets one copy of each post and one of each key (its primary key)."""
+    keys: set[tuple[str, str]] = set()
+    posts: set[tuple[str, str]] = set()
+    kept = []
+    for old, key, new, entry_id in carried:
+        if (new, key) in keys or (new, entry_id) in posts:
+            continue
+        keys.add((new, key))
+        posts.add((new, entry_id))
+        kept.append((old, key, new, entry_id))
+    return kept
 
 
 def apply_prune(db: sqlite_utils.Database, found: _Plan) -> list[str]:
