@@ -47,19 +47,19 @@ def feed_url(feed: int) -> str:
     return f"https://blog{feed}.example.dk/feed/"
 
 
-def _post(rng: random.Random, feed: int, number: int) -> tuple[object, ...]:
+def _post(rng: random.Random, feed: int, number: int, every: float) -> tuple[object, ...]:
     html = "".join(f"<p>{p}</p>" for p in prose.paragraphs(rng))
     text = " ".join(prose.paragraphs(rng, 300))
-    published = to_db_time(FIRST_POST + timedelta(hours=number * 7 + feed % 13))
+    published = to_db_time(FIRST_POST + timedelta(hours=number * every + feed % 13))
     link = f"https://blog{feed}.example.dk/{number}/"
     return (f"{feed:06d}-{number:03d}", link, link, prose.title(rng), "Mette Æbelø", html,
             text, "da", published, published, published, published, feed_url(feed))  # fmt: skip
 
 
-def insert_posts(db: sqlite3.Connection, posts: list[tuple[int, int]]) -> None:
-    """(feed, number) posts, with a source row and categories each."""
+def insert_posts(db: sqlite3.Connection, posts: list[tuple[int, int]], every: float = 7) -> None:
+    """(feed, number) posts, one every ``every`` hours, with a source row and categories."""
     rng = random.Random(len(posts))
-    rows = [_post(random.Random(f"{f}-{n}"), f, n) for f, n in posts]
+    rows = [_post(random.Random(f"{f}-{n}"), f, n, every) for f, n in posts]
     db.executemany(
         "INSERT INTO entries (id, canonical_url, link, title, author, content_html, summary_text,"
         " language, published, updated, first_seen, last_changed, primary_feed_url)"
@@ -78,7 +78,7 @@ def insert_posts(db: sqlite3.Connection, posts: list[tuple[int, int]]) -> None:
     )  # fmt: skip
 
 
-def build(path: Path, feeds: int) -> None:
+def build(path: Path, feeds: int, posts: int = ENTRIES, every: float = 7) -> None:
     Store.open(path).close()
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("BEGIN")
@@ -89,7 +89,7 @@ def build(path: Path, feeds: int) -> None:
         [(feed_url(f), f"Blog {f}", f"Bloggen om digitalisering nr. {f}",
           f"https://blog{f}.example.dk/", created, created) for f in range(feeds)],
     )  # fmt: skip
-    insert_posts(db, [(f, n) for f in range(feeds) for n in range(ENTRIES)])
+    insert_posts(db, [(f, n) for f in range(feeds) for n in range(posts)], every)
     db.execute("COMMIT")
     db.close()
 
@@ -116,7 +116,7 @@ def write_config(folder: Path, feeds: int) -> Path:
 
 
 CHILD = """
-import json, sys, time
+import json, resource, sys, time
 from pathlib import Path
 from aggregator.config import load_config
 from aggregator.export import export_feeds
@@ -128,17 +128,21 @@ store = Store.open(config.database_path)
 report = export_feeds(config, store, NOW)
 store.close()
 print(json.dumps({"seconds": time.perf_counter() - start, "files": len(report.files),
-                  "changed": len(report.changed)}))
+                  "changed": len(report.changed),
+                  "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
 
 def measured_export(config: Path) -> dict[str, float]:
+    """The export in a child process of its own: its time, wall time and peak RSS."""
     start = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(config)], stdout=subprocess.PIPE)
     assert child.stdout is not None
-    output = child.stdout.read()
+    with child.stdout:
+        output = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, for its usage
     if status != 0:
         raise SystemExit(f"the export failed: {status}")
     figures: dict[str, float] = json.loads(output)

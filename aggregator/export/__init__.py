@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,7 +36,15 @@ from aggregator.export.opml import render_opml
 from aggregator.export.page import STYLESHEET, PageRenderer, environment, shown_sources
 from aggregator.export.rss import render_rss
 from aggregator.export.select import Selector, build_site
-from aggregator.export.view import FORMATS, OPML_FILE, Format, Month, Selection, Site
+from aggregator.export.view import (
+    FORMATS,
+    OPML_FILE,
+    ArchivePage,
+    Format,
+    Month,
+    Selection,
+    Site,
+)
 from aggregator.export.websub import ping_hub
 from aggregator.export.words import TEXT
 from aggregator.export.writer import Generation
@@ -145,7 +154,7 @@ class _Publisher:
             and previous[0] == fingerprint
             and previous[1] in (None, updated)
             and isinstance(previous[2], int)
-            and all((self.generation.root / p).is_file() for p in paths)
+            and _files_exist(self.generation.root, paths)
         ):
             for path in paths:
                 self.generation.keep(path)
@@ -164,51 +173,83 @@ class _Publisher:
             else:
                 data = FEED_RENDERERS[fmt](selection, self.site)
                 # A broken output stops the generation before anything is renamed into place.
-                check_output(path, data, selection.entries)
-                self.generation.add(path, data)
+                check = functools.partial(check_output, path, entries=selection.entries)
+                self.generation.add(path, data, check)
 
 
-def _plan_archive(selector: Selector, store: Store, sealed: set[str]
-                  ) -> tuple[Archive, dict[Month, list[PagePlan]]]:  # fmt: skip
-    """Every month's pages: a sealed month's counted, the others' planned from their posts'
+def _month_record(month: Month) -> str:
+    return f"month:{month.key}"
+
+
+def _files_exist(root: Path, paths: list[str]) -> bool:
+    base = str(root)
+    return all(os.path.isfile(os.path.join(base, p)) for p in paths)
+
+
+Plans = dict[Month, list[PagePlan] | None]  # None: an open month with nothing to render
+
+
+def _plan_archive(selector: Selector, store: Store, sealed: set[str], before: dict[str, Any],
+                  everything: str) -> tuple[Archive, Plans]:  # fmt: skip
+    """Every month's pages: a sealed month's counted; an open month's as last time when
+    nothing at all moved since (None: no page to render), else planned from its posts'
     change marks."""
-    site = selector.site
+    site, root = selector.site, selector.config.output_dir
     pages: dict[Month, int] = {}
-    plans: dict[Month, list[PagePlan]] = {}
+    plans: Plans = {}
     for month in site.months:
+        record = before.get(_month_record(month))
         if month.key in sealed:
             start, end = month.start(site.zone), month.next().start(site.zone)
             pages[month] = page_count(store.count_published_between(start, end, selector.scope))
+        elif (
+            isinstance(record, list)
+            and record[:1] == [everything]
+            and isinstance(record[1], int)
+            and _files_exist(root, [ArchivePage(month, n).path(f) for n in
+                                    range(1, record[1] + 1) for f in FORMATS])
+        ):  # fmt: skip
+            pages[month], plans[month] = record[1], None
         else:
             plans[month] = plan_month(store, month, site.zone, selector.scope)
-            pages[month] = len(plans[month])
+            pages[month] = len(plans[month] or ())
     return Archive(pages), plans
 
 
 def _publish_months(
     publisher: _Publisher,
     selector: Selector,
-    archive: tuple[Archive, dict[Month, list[PagePlan]]],
+    archive: tuple[Archive, Plans],
     sealed: set[str],
     now: datetime,
-    common: str,
+    fingerprints: tuple[str, str],
     rendered: tuple[dict[str, Any], dict[str, Any]],
 ) -> set[str]:
     """Every month's archive pages, but a sealed month's files are kept as they are, and
     an open month's page while its fingerprint holds. A month is sealed when an export
     renders it after it has ended; returns the sealed months."""
     site, generation = publisher.site, publisher.generation
-    (pages, plans), (before, after) = archive, rendered
+    (pages, plans), (before, after), (common, everything) = archive, rendered, fingerprints
     current = Month.of(now, site.zone)
     for month in pages.months:
         if month.key in sealed:
             paths = [p.path(fmt) for p in pages.all_pages(month) for fmt in FORMATS]
-            if all((generation.root / p).is_file() for p in paths):
+            if _files_exist(generation.root, paths):
                 for path in paths:
                     generation.keep(path)
                 continue
             plans[month] = plan_month(selector._store(), month, site.zone, selector.scope)
-        for plan in plans[month]:
+        planned = plans[month]
+        if planned is None:  # open, and nothing moved: kept with their records
+            for page in pages.all_pages(month):
+                for fmt in FORMATS:
+                    generation.keep(page.path(fmt))
+                key = page.path(FORMATS[0])
+                if key in before:
+                    after[key] = before[key]
+            after[_month_record(month)] = before[_month_record(month)]
+            continue
+        for plan in planned:
             publisher.publish_unless_unchanged(
                 functools.partial(selector.month, plan, pages),
                 [plan.page.path(fmt) for fmt in FORMATS],
@@ -220,6 +261,8 @@ def _publish_months(
                 after.pop(plan.page.path(FORMATS[0]), None)
         if month < current:
             sealed.add(month.key)
+        else:
+            after[_month_record(month)] = [everything, pages.pages[month]]
     return sealed & {m.key for m in site.months}
 
 
@@ -260,7 +303,11 @@ def export_feeds(
         was_sealed = set() if rerender_months else _sealed(output, fingerprint)
         if rerender_months:
             before = {}
-        archive = _plan_archive(selector, store, was_sealed)
+        # Every feed's counter, so nothing any archive page shows can have moved without it.
+        everything = hashlib.sha256(
+            json.dumps([common, sorted(versions.items()), site.updated.isoformat()]).encode()
+        ).hexdigest()
+        archive = _plan_archive(selector, store, was_sealed, before, everything)
         newest = archive[0].newest()
         front = Selection("recent", "", site.title, (), site.updated)
         entries = publisher.publish_unless_unchanged(
@@ -287,7 +334,7 @@ def export_feeds(
                 after,
             )
         sealed = _publish_months(
-            publisher, selector, archive, was_sealed, now, common, (before, after)
+            publisher, selector, archive, was_sealed, now, (common, everything), (before, after)
         )
         generation.add(RENDERED_FILE, json.dumps(after, indent=0, sort_keys=True).encode())
         manifest = {"fingerprint": fingerprint, "months": sorted(sealed)}

@@ -19,7 +19,7 @@ from aggregator.export.view import Entry
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
 
 
-def check_output(name: str, data: bytes, entries: Sequence[Entry]) -> None:
+def check_output(name: str, data: bytes, *, entries: Sequence[Entry]) -> None:
     """Raise ExportError, naming the entry to blame when one can be found, if ``data`` is
     not well-formed XML (or valid JSON, for ``.json``)."""
     try:

@@ -19,6 +19,7 @@ import fcntl
 import os
 import re
 import secrets
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -164,13 +165,20 @@ class Generation:
         """A file this generation keeps as it is without rendering it (a sealed archive)."""
         self.paths.append(relative)
 
-    def add(self, relative: str, data: bytes) -> None:
+    def add(self, relative: str, data: bytes, check: Callable[[bytes], None] | None = None) -> None:
+        """``check`` raises if ``data`` must not be published; it is not called when the file
+        already holds these bytes (they passed it when they were written)."""
         assert self._entered, "use Generation as a context manager"
         target = self.root / relative
         self.paths.append(relative)
         try:
             if _same_bytes(target, data):
                 return
+        except OSError as exc:
+            raise ExportError(f"cannot read {target}: {exc}") from exc
+        if check is not None:
+            check(data)
+        try:
             if self.owned and not self._staged:
                 _write_durably(self.root / PENDING_FILE, b"")
             target.parent.mkdir(parents=True, exist_ok=True)
