@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -160,3 +163,39 @@ def test_status_check_exits_4_once_a_feed_fails_longer_than_allowed(tmp_path, se
     assert as_json.returncode == 4
     assert json.loads(as_json.stdout)["feeds"][0]["name"] == "Digst"
     assert as_json.stderr.startswith("check: Død has failed since ")
+
+
+def _complete(words: str, cword: int, tmp_path) -> list[str]:
+    result = subprocess.run(
+        [str(EXE)], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=True,
+        env={**os.environ, "_AGGREGATOR_COMPLETE": "bash_complete", "COMP_WORDS": words,
+             "COMP_CWORD": str(cword)},
+    )  # fmt: skip
+    return result.stdout.splitlines()
+
+
+README_LINE = "_AGGREGATOR_COMPLETE=bash_source aggregator"
+
+
+def test_shell_completion_works_as_the_readme_says(tmp_path):
+    """The README's line for ~/.bashrc installs a completion that names commands and options
+    (the global ones too, after the command)."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text("utf-8")
+    assert f'eval "$({README_LINE})"' in readme
+    bash = shutil.which("bash")
+    assert bash is not None
+    installed = subprocess.run(
+        [bash, "-c", f'eval "$({README_LINE})"; complete -p aggregator'],
+        capture_output=True, text=True, timeout=60, check=True,
+        env={**os.environ, "PATH": f"{EXE.parent}{os.pathsep}{os.environ['PATH']}"},
+    )  # fmt: skip
+    assert installed.stdout.strip() == "complete -o nosort -F _aggregator_completion aggregator"
+    assert _complete("aggregator sta", 1, tmp_path) == ["plain,status"]
+    options = _complete("aggregator status --", 2, tmp_path)
+    assert {"plain,--json", "plain,--check", "plain,--config", "plain,--quiet"} <= set(options)
+    for shell in ("zsh_source", "fish_source"):
+        script = subprocess.run(
+            [str(EXE)], capture_output=True, text=True, timeout=60, check=True,
+            env={**os.environ, "_AGGREGATOR_COMPLETE": shell},
+        ).stdout  # fmt: skip
+        assert "_aggregator_completion" in script

@@ -52,8 +52,8 @@ def read_robots(database: str, origin: str, now: datetime) -> KeptRobots | None:
 def keep_robots(
     database: str, origin: str, status: int, body: bytes | None, now: datetime, expires_at: datetime
 ) -> None:
-    try:
-        conn = sqlite3.connect(database, timeout=WAIT_SECONDS)
+    try:  # mode=rw: a database that has gone is not made again here
+        conn = sqlite3.connect(f"file:{database}?mode=rw", uri=True, timeout=WAIT_SECONDS)
     except sqlite3.Error:
         return
     try:
