@@ -131,8 +131,9 @@ def _http_date(text: str) -> datetime | None:
 
 def rules_from(status: int, body: bytes | None) -> _Rules:
     """The rules of an answer that came (RFC 9309 §2.3.1): 5xx allows nothing, another 4xx
-    everything, a 2xx what its body says."""
-    if status >= 500:
+    everything, a 2xx what its body says. 429 is the site asking us to slow down, not a
+    missing robots.txt: nothing this run, and it is not kept."""
+    if status >= 500 or status == 429:
         return _Rules(None, f"robots.txt answered HTTP {status}")
     if status >= 400 or body is None:
         return _Rules(None)  # no robots.txt: everything is allowed

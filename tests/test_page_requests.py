@@ -169,3 +169,31 @@ def test_an_unreachable_robots_txt_is_not_kept(server, tmp_path):
         run("poll", cwd=tmp_path)
     assert len(server.requests_to("/robots.txt")) == 2
     assert _kept(tmp_path) == []
+
+
+def test_robots_txt_is_kept_beside_a_database_whose_path_has_uri_characters(server, tmp_path):
+    """The kept answer is read back through a file: URI; # ? % in the path are quoted
+    (review 2 #6)."""
+    robots(server, None)
+    _cron_config(tmp_path, server, 0)
+    data = yaml.safe_load((tmp_path / "feeds.yaml").read_text("utf-8"))
+    folder = tmp_path / "data #1 ?x=%41 æø"
+    folder.mkdir()
+    data["site"]["database"] = str(folder / "aggregator.db")
+    (tmp_path / "feeds.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    for _ in range(2):
+        result = run("poll", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    assert len(server.requests_to("/robots.txt")) == 1
+
+
+def test_a_robots_txt_answering_429_is_asked_again_and_allows_nothing_meanwhile(server, tmp_path):
+    """429 is "slow down", not "no robots.txt here": not kept as allow-everything for a day
+    (review 2 #7)."""
+    server.static("/robots.txt", Response(429, b"slow down", {"Retry-After": "60"}))
+    _cron_config(tmp_path, server, 0)
+    for _ in range(2):
+        run("poll", cwd=tmp_path)
+    assert len(server.requests_to("/robots.txt")) == 2
+    assert server.requests_to("/nyheder/") == []
+    assert _kept(tmp_path) == []

@@ -13,6 +13,7 @@ import logging
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from aggregator.store.times import from_db_time, to_db_time
 
@@ -32,7 +33,9 @@ class KeptRobots:
 def read_robots(database: str, origin: str, now: datetime) -> KeptRobots | None:
     """The unexpired answer of ``origin``'s robots.txt, or None."""
     try:
-        conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=WAIT_SECONDS)
+        # as_uri quotes what a URI would read otherwise (# ? %) in the path
+        uri = f"{Path(database).absolute().as_uri()}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=WAIT_SECONDS)
     except sqlite3.Error:
         return None
     try:
@@ -53,7 +56,8 @@ def keep_robots(
     database: str, origin: str, status: int, body: bytes | None, now: datetime, expires_at: datetime
 ) -> None:
     try:  # mode=rw: a database that has gone is not made again here
-        conn = sqlite3.connect(f"file:{database}?mode=rw", uri=True, timeout=WAIT_SECONDS)
+        uri = f"{Path(database).absolute().as_uri()}?mode=rw"
+        conn = sqlite3.connect(uri, uri=True, timeout=WAIT_SECONDS)
     except sqlite3.Error:
         return
     try:
