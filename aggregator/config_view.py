@@ -39,7 +39,9 @@ if TYPE_CHECKING:
     from aggregator.config import Config
 
 # The modules whose code decides whether a feeds.yaml is valid (and this one, which reads it).
-_VALIDATORS = ("config.py", "source_config.py", "yamlfile.py", "hosts.py", "config_view.py")
+_VALIDATORS = (
+    "config.py", "source_config.py", "types.py", "yamlfile.py", "hosts.py", "config_view.py"
+)  # fmt: skip
 _FORMAT = 1
 NO_FEEDS = "%s: no feeds configured: add them under `feeds:` with name and url"
 
