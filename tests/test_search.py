@@ -655,3 +655,23 @@ def test_a_tag_of_many_feeds_named_many_times_is_one_filter(tmp_path):
     assert titles(store, config, query) == ["Budget"]
     assert titles(store, config, query.replace("budget", "digitalisering")) == []
     store.close()
+
+
+def test_a_batch_of_updates_is_indexed_as_it_commits(archive, config):
+    """Inside a batch the index is written before each commit, outside the updates'
+    savepoints: every update is found afterwards, an edit made in the same batch as its
+    first version shows the edit only, and no document is left without its entry."""
+    first = make_entry("a", "Borgerservice", "kommunerne digitaliserer")
+    with archive.batch(max_updates=2):
+        archive.apply(update(OS2, first), NOW)
+        archive.apply(update(DIGST, make_entry("b", "Cybersikkerhed", "staten sikrer data")), NOW)
+        archive.apply(update(KL, make_entry("c", "Skolerne", "børn og unge lærer")), NOW)
+        edited = make_entry("a", "Borgerservice ændret", "kommunerne lukker skranken")
+        archive.apply(update(OS2, edited), NOW + timedelta(hours=1))
+    assert titles(archive, config, "kommune") == ["Borgerservice ændret"]
+    assert titles(archive, config, "digitaliserer") == []
+    assert titles(archive, config, "sikrer") == ["Cybersikkerhed"]
+    assert titles(archive, config, "børn") == ["Skolerne"]
+    (docs,) = archive.db.execute("SELECT count(*) FROM search_docs").fetchone()
+    (entries,) = archive.db.execute("SELECT count(*) FROM entries").fetchone()
+    assert docs == entries == 3

@@ -107,7 +107,7 @@ class Store:
         """Entry writes, dedup and search: made at first use, as they import the normaliser."""
         from aggregator.store.entries import EntryWriter
 
-        return EntryWriter(self.db)
+        return EntryWriter(self.db, deferred=lambda: self._batch is not None)
 
     @classmethod
     def open(cls, path: Path, *, read_only: bool = False) -> Store:
@@ -313,6 +313,8 @@ class Store:
         conn = self.db.conn
         if conn.in_transaction:
             try:
+                if "_entries" in self.__dict__:  # made by the first entry write
+                    self._entries.index_pending()
                 conn.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
                 if conn.in_transaction:

@@ -3,7 +3,7 @@ copy is shown. Called by Store.apply inside its transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -103,8 +103,13 @@ def source_rank(
 class EntryWriter:
     """Applies one feed's entries; the caller owns the transaction."""
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: sqlite_utils.Database, deferred: Callable[[], bool] = bool) -> None:
         self.db = db
+        # Whether the search index may wait for index_pending() (a batch of updates, which
+        # calls it before each commit): FTS5 writes out its pending terms at every savepoint,
+        # so indexing inside each update's savepoint made a segment per feed.
+        self._deferred = deferred
+        self._unindexed: set[str] = set()
         # Sketch rows of the entries inserted by the current update, written in one statement
         # by flush(): eight single-row inserts per entry were a third of a cold poll's SQL.
         self._pending_sketches: list[tuple[int, str]] = []
@@ -141,14 +146,24 @@ class EntryWriter:
                 [value for row in chunk for value in row],
             )
         touched, self._touched = self._touched, set()
-        self.search.reindex(touched, self._prepared)  # last: a document has the categories
-        for done in touched:
-            self._prepared.pop(done, None)
+        self._unindexed |= touched
+        if not self._deferred():
+            self.index_pending()
+
+    def index_pending(self) -> None:
+        """Index the entries the updates since the last call wrote: outside any update's
+        savepoint, so FTS5 writes one segment for all of them. Rows read as they are now, so
+        an update rolled back since is indexed as it stands (or not at all)."""
+        unindexed, self._unindexed = self._unindexed, set()
+        self.search.reindex(unindexed, self._prepared)  # last: a document has the categories
+        self._prepared = {}
 
     def discard(self) -> None:
+        """Forget what the current update left pending (it ended, or rolled back)."""
         self._pending_sketches = []
         self._touched = set()
-        self._prepared = {}
+        if not self._unindexed:
+            self._prepared = {}
         self._pending_categories = []
         self._pending_enclosures = []
 
