@@ -192,3 +192,27 @@ def test_a_post_stored_while_the_export_reads_a_month_lands_on_a_page(
     november = [e.title for e in store.entries_published_between(start, end)]  # Copenhagen
     assert early.title in november
     assert sorted(shown) == sorted(november)  # every post on exactly one page
+
+
+def test_late_posts_for_a_sealed_month_add_no_page_to_it(month):
+    """A sealed month keeps the pages it was sealed with: posts dated into it later are in
+    the newest feeds, not in its archive (its files are never written again), and the links
+    of its neighbours still hold. Before the count was kept, enough late posts for a new page
+    made the whole month render again."""
+    blog, config, store = month
+    out = config.output_dir
+    october = [*(out / "archive").glob("2026-10.*"), *(out / "archive" / "2026-10").rglob("*")]
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in october if p.is_file()}
+    assert len(before) == 4  # one page: its three feeds and its HTML page
+    late = [
+        item(1000 + n, NOVEMBER - timedelta(days=5, minutes=n)) for n in range(ARCHIVE_PAGE_SIZE)
+    ]
+    blog.items[:0] = late
+    blog.server.route("/a", feed_route(rss("A", "https://a.dk/", blog.items), last_modified=None))
+    later = NOW + timedelta(hours=1)
+    poll(config, store, clock=lambda: later)
+    export_feeds(config, store, later)
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in before} == before
+    assert not (out / "archive" / "2026-10" / "2.atom").exists()  # no second page for October
+    assert not (out / "archive" / "2026-10" / "2").exists()
+    assert rel(atom(out, "archive/2026-11.atom"), "prev-archive") == BASE + "archive/2026-10.atom"

@@ -101,14 +101,25 @@ def unseal_months(output_dir: Path) -> None:
         raise ExportError(f"cannot unseal the archive in {output_dir}: {exc}") from exc
 
 
-def _sealed(output_dir: Path, fingerprint: str) -> set[str]:
+Sealed = dict[str, int | None]  # a sealed month's key -> its number of pages, when recorded
+
+
+def _sealed(output_dir: Path, fingerprint: str) -> Sealed:
+    """The sealed months with the number of pages each was sealed with: a post that arrives
+    later for a sealed month does not add a page to it (its files are never written again)."""
     try:
         data = json.loads((output_dir / SEALED_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return set()
+        return {}
     if not isinstance(data, dict) or data.get("fingerprint") != fingerprint:
-        return set()
-    return {m for m in data.get("months", []) if isinstance(m, str)}
+        return {}
+    counts = data.get("pages")
+    counts = counts if isinstance(counts, dict) else {}
+    return {
+        m: n if isinstance(n := counts.get(m), int) and n >= 1 else None
+        for m in data.get("months", [])
+        if isinstance(m, str)
+    }
 
 
 def _common_fingerprint(config: Config, site: Site, pages: PageRenderer) -> str:
@@ -189,7 +200,7 @@ def _files_exist(root: Path, paths: list[str]) -> bool:
 Plans = dict[Month, list[PagePlan] | None]  # None: an open month with nothing to render
 
 
-def _plan_archive(selector: Selector, store: Store, sealed: set[str], before: dict[str, Any],
+def _plan_archive(selector: Selector, store: Store, sealed: Sealed, before: dict[str, Any],
                   everything: str) -> tuple[Archive, Plans]:  # fmt: skip
     """Every month's pages: a sealed month's counted; an open month's as last time when
     nothing at all moved since (None: no page to render), else planned from its posts'
@@ -200,8 +211,11 @@ def _plan_archive(selector: Selector, store: Store, sealed: set[str], before: di
     for month in site.months:
         record = before.get(_month_record(month))
         if month.key in sealed:
-            start, end = month.start(site.zone), month.next().start(site.zone)
-            pages[month] = page_count(store.count_published_between(start, end, selector.scope))
+            recorded = sealed[month.key]
+            if recorded is None:  # sealed by an older version, which kept no count
+                start, end = month.start(site.zone), month.next().start(site.zone)
+                recorded = page_count(store.count_published_between(start, end, selector.scope))
+            pages[month] = recorded
         elif (
             isinstance(record, list)
             and record[:1] == [everything]
@@ -220,11 +234,11 @@ def _publish_months(
     publisher: _Publisher,
     selector: Selector,
     archive: tuple[Archive, Plans],
-    sealed: set[str],
+    sealed: Sealed,
     now: datetime,
     fingerprints: tuple[str, str],
     rendered: tuple[dict[str, Any], dict[str, Any]],
-) -> set[str]:
+) -> Sealed:
     """Every month's archive pages, but a sealed month's files are kept as they are, and
     an open month's page while its fingerprint holds. A month is sealed when an export
     renders it after it has ended; returns the sealed months."""
@@ -260,10 +274,11 @@ def _publish_months(
             if month < current:  # sealed now: never rendered again, so no record kept
                 after.pop(plan.page.path(FORMATS[0]), None)
         if month < current:
-            sealed.add(month.key)
+            sealed[month.key] = pages.pages[month]
         else:
             after[_month_record(month)] = [everything, pages.pages[month]]
-    return sealed & {m.key for m in site.months}
+    months = {m.key for m in site.months}
+    return {m: n for m, n in sealed.items() if m in months}
 
 
 def _selection_fingerprint(common: str, selection: Selection, site: Site, selector: Selector,
@@ -300,7 +315,7 @@ def export_feeds(
         versions = store.feed_versions()
         before, after = _rendered(output), dict[str, Any]()
         fingerprint = _fingerprint(config, pages)
-        was_sealed = set() if rerender_months else _sealed(output, fingerprint)
+        was_sealed: Sealed = {} if rerender_months else _sealed(output, fingerprint)
         if rerender_months:
             before = {}
         # Every feed's counter, so nothing any archive page shows can have moved without it.
@@ -337,7 +352,8 @@ def export_feeds(
             publisher, selector, archive, was_sealed, now, (common, everything), (before, after)
         )
         generation.add(RENDERED_FILE, json.dumps(after, indent=0, sort_keys=True).encode())
-        manifest = {"fingerprint": fingerprint, "months": sorted(sealed)}
+        counted = {m: n for m, n in sorted(sealed.items()) if n is not None}
+        manifest = {"fingerprint": fingerprint, "months": sorted(sealed), "pages": counted}
         generation.add(OPML_FILE, render_opml(site))
         generation.add(STYLESHEET, stylesheet)
         generation.add(SEALED_FILE, json.dumps(manifest, indent=1).encode() + b"\n")
