@@ -37,12 +37,16 @@ PENDING_FILE = ".aggregator-export.pending"
 SYNC_THREADS = 16
 
 
-def _fdatasync(path: Path) -> None:
+def _sync(path: Path, how: Callable[[int], None] = os.fsync) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
-        os.fdatasync(fd)
+        how(fd)
     finally:
         os.close(fd)
+
+
+def _fdatasync(path: Path) -> None:
+    _sync(path, os.fdatasync)
 
 
 def _sync_all(paths: list[Path]) -> None:
@@ -57,11 +61,7 @@ def _sync_all(paths: list[Path]) -> None:
 
 
 def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _sync(path)
 
 
 def _write_durably(path: Path, data: bytes) -> None:

@@ -814,11 +814,9 @@ class Store:
         *,
         after: tuple[datetime, str] | None = None,
         through: tuple[datetime, str] | None = None,
-        limit: int = -1,
     ) -> list[StoredEntry]:
-        """Oldest first. ``after`` and ``through`` (published, id: exclusive, inclusive) or
-        ``limit`` read one page of a long period without an OFFSET that would walk every
-        earlier row."""
+        """Oldest first. ``after`` and ``through`` (published, id: exclusive, inclusive) read
+        one page of a long period without an OFFSET that would walk every earlier row."""
         where, params = _found_in(feeds)
         low, pages, bounds = to_db_time(start), "", list[str]()
         if after is not None:
@@ -831,8 +829,8 @@ class Store:
         rows = self.db.execute(
             f"""SELECT {_ENTRY_COLUMNS} FROM entries
                 WHERE backfill = 0 AND published >= ? AND published < ? {pages} {where}
-                ORDER BY published, id LIMIT ?""",
-            [low, to_db_time(end), *bounds, *params, limit],
+                ORDER BY published, id""",
+            [low, to_db_time(end), *bounds, *params],
         ).fetchall()
         return self._with_sources(rows)
 
