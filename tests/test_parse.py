@@ -72,3 +72,59 @@ def test_html_page_is_not_a_feed():
 def test_garbage_is_not_a_feed():
     with pytest.raises(ParseError, match="not a feed"):
         parse_feed(b"\x00\x01binary junk", "https://example.dk/feed")
+
+
+CORPUS = FIXTURES.parent / "corpus"
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
+def test_a_mastodon_post_is_its_text_not_its_image_description(fast):
+    """feedparser reads the image's media:description as a second description (content)."""
+    document = (CORPUS / "mastodon.xml").read_bytes()
+    headers = {"content-type": "application/rss+xml; charset=utf-8"}
+    feed = parse_feed(document, "https://social.example.dk/x.rss", headers, fast=fast)
+    assert feed.entries[0].content_html.startswith("<p>Nu kan borgerne se deres sager ét sted.")
+    assert "Skærmbillede" not in feed.entries[0].content_html
+
+
+_PODCAST = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><channel>
+<title>Podcast</title><link>https://kl.example.dk/</link>
+<item><title>Afsnit 4</title><guid>a4</guid>
+<description>&lt;p&gt;Shownoter med &lt;a href="https://kl.example.dk/"&gt;link&lt;/a&gt;&lt;/p&gt;</description>
+<itunes:summary>{summary}</itunes:summary></item>
+</channel></rss>"""
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
+@pytest.mark.parametrize(
+    ("summary", "body"),
+    [
+        # plain text after the HTML description: the description is the body
+        ("Kort resumé på dansk", '<p>Shownoter med <a href="https://kl.example.dk/">link</a></p>'),
+        # text feedparser takes for HTML (a close tag, known entities) is content proper
+        ("&lt;p&gt;Resumé &amp;amp; noter&lt;/p&gt;", "<p>Resumé &amp; noter</p>"),
+    ],
+    ids=["plain", "html-looking"],
+)
+def test_a_podcasts_plain_itunes_summary_yields_to_its_html_description(fast, summary, body):
+    document = _PODCAST.format(summary=summary).encode()
+    feed = parse_feed(document, "https://kl.example.dk/podcast.xml",
+                      {"content-type": "application/rss+xml"}, fast=fast)  # fmt: skip
+    assert feed.entries[0].content_html == body
+
+
+def test_the_html_guess_vouches_only_for_elements_feedparser_accepts():
+    from feedparser.sanitizer import _HTMLSanitizer
+
+    from aggregator.parse_rules import _COMMON_ELEMENTS, plain_text_kind
+
+    assert set(_HTMLSanitizer.acceptable_elements) >= _COMMON_ELEMENTS
+    from feedparser.mixin import _FeedParserMixin
+
+    for text in ("Ingen tags", "<p>Et afsnit</p>", "Æ &aelig; ø", "&bogus; ord", "a < b", "<br/>",
+                 "&#230;", "<P>Stort</P>", "<em>x</em> &amp;"):  # fmt: skip
+        expected = "text/html" if _FeedParserMixin.looks_like_html(text) else "text/plain"
+        assert plain_text_kind(text) == expected, text
+    with pytest.raises(Exception, match="may not take for HTML"):
+        plain_text_kind("<details>mere</details>")
