@@ -7,7 +7,6 @@ imported: the commands import their heavy parts themselves, so start-up stays fa
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -65,6 +64,8 @@ def problem(text: str, err: bool = False) -> None:
 
 
 def print_json(data: object) -> None:
+    import json  # here: --help needs none of it
+
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default))
 
 

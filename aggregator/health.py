@@ -16,8 +16,8 @@ from aggregator.console import local_time, plural
 
 if TYPE_CHECKING:
     from aggregator.config_view import ConfigView, FeedRef
+    from aggregator.feed_status import FeedStatus
     from aggregator.store.digests import Delivery, DigestRun
-    from aggregator.types import FeedStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ class FeedHealth:
 
 
 def never_polled(feed: FeedRef) -> FeedStatus:
-    from aggregator.types import FeedStatus
+    from aggregator.feed_status import FeedStatus
 
     return FeedStatus(
         url=feed.url, name=feed.name, title=None, state="new", last_fetched_at=None,

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from aggregator.feed_status import FeedStatus as FeedStatus  # noqa: PLC0414 (re-exported)
+
 
 @dataclass(frozen=True, slots=True)
 class Selector:
@@ -225,24 +227,3 @@ class StoredEntry:
     language: str | None = None
     categories: tuple[str, ...] = ()  # the primary source's, in the feed's order
     enclosures: tuple[Enclosure, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class FeedStatus:
-    url: str
-    name: str
-    title: str | None
-    state: str  # new, ok, failing, gone
-    last_fetched_at: datetime | None
-    last_success_at: datetime | None
-    last_status: int | None
-    last_error: str | None
-    error_count: int
-    entry_count: int
-    failing_since: datetime | None = None
-    next_poll_at: datetime | None = None
-    interval_seconds: int | None = None
-    interval_reason: str | None = None
-    moved_to: str | None = None
-    last_warning: str | None = None  # of the last successful poll: fields dropped, repairs
-    site_url: str | None = None

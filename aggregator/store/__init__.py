@@ -10,20 +10,27 @@ from aggregator.store.database import (
 )
 from aggregator.store.digests import Delivery, DigestLedger, DigestRun
 from aggregator.store.migrations import MIGRATIONS, SCHEMA_VERSION
-from aggregator.store.prune import PruneReport, RemovedFeed
 from aggregator.store.times import from_db_time, to_db_time
 
 if TYPE_CHECKING:
     from aggregator.store.entries import MergeRules, source_rank
+    from aggregator.store.prune import PruneReport, RemovedFeed
+
+# Imported on first use: the entry writer brings the normaliser and dedup, and neither is
+# needed to read feed states (``aggregator status``).
+_LAZY = {
+    "MergeRules": "aggregator.store.entries",
+    "source_rank": "aggregator.store.entries",
+    "PruneReport": "aggregator.store.prune",
+    "RemovedFeed": "aggregator.store.prune",
+}
 
 
 def __getattr__(name: str) -> Any:
-    """The entry writer's names on first use: it imports the normaliser and dedup, which
-    reading feed states (``aggregator status``) does not need."""
-    if name in ("MergeRules", "source_rank"):
-        from aggregator.store import entries
+    if name in _LAZY:
+        import importlib
 
-        return getattr(entries, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -17,19 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from aggregator.bulk import no_collector_passes
 from aggregator.errors import FeedNotStored, StorageError
+from aggregator.feed_status import FeedStatus
 from aggregator.store.migrations import MIGRATIONS, SCHEMA_VERSION
-from aggregator.store.prune import PruneReport, apply_prune, plan_prune
 from aggregator.store.safety import backup, damaged, problems
 from aggregator.store.times import from_db_time, maybe_time, to_db_time
-from aggregator.types import (
-    Enclosure,
-    FeedState,
-    FeedStatus,
-    FeedUpdateResult,
-    SourceRef,
-    StoredEntry,
-    UpdatePlan,
-)
 
 if TYPE_CHECKING:  # imported where used: reading feed states (status) needs none of them
     import asyncio
@@ -40,7 +31,9 @@ if TYPE_CHECKING:  # imported where used: reading feed states (status) needs non
     from aggregator.policy import FeedHistory
     from aggregator.store.digests import Delivery, DigestLedger, DigestRun
     from aggregator.store.entries import EntryWriter, FeedRow, MergeRules
+    from aggregator.store.prune import PruneReport
     from aggregator.store.search import IndexFilter, IndexHit, Order
+    from aggregator.types import FeedState, FeedUpdateResult, SourceRef, StoredEntry, UpdatePlan
 
 # A permanent redirect must be seen on this many polls in a row before the feed moves.
 REDIRECT_CONFIRMATIONS = 2
@@ -370,6 +363,8 @@ class Store:
                 )
 
     def feed_state(self, url: str) -> FeedState:
+        from aggregator.types import FeedState
+
         row = self.db.execute(
             "SELECT etag, last_modified, moved_to, body_hash FROM feeds WHERE url = ?", [url]
         ).fetchone()
@@ -384,6 +379,7 @@ class Store:
     ) -> dict[str, tuple[FeedState, FeedHistory]]:
         """State and history of many feeds in two queries, instead of two per feed."""
         from aggregator.policy import FeedHistory, Hint
+        from aggregator.types import FeedState
 
         wanted = set(urls)
         published: dict[str, dict[str, datetime]] = {url: {} for url in wanted}
@@ -522,6 +518,7 @@ class Store:
     ) -> FeedUpdateResult:
         """Write one poll of one feed, fetch state and entries, in one transaction."""
         from aggregator.store.entries import MergeRules
+        from aggregator.types import FeedUpdateResult
 
         rules = rules or MergeRules()
         if not plan.entries and not plan.unchanged_keys:
@@ -659,6 +656,8 @@ class Store:
         """Delete the posts of feeds not in ``keep`` (the configured URLs), and with
         ``before`` the posts published before it that no configured feed still carries; one
         transaction. ``dry_run`` only counts."""
+        from aggregator.store.prune import PruneReport, apply_prune, plan_prune
+
         cutoff = to_db_time(before) if before is not None else None
         if dry_run:
             found = plan_prune(self.db, keep, cutoff)
@@ -943,6 +942,8 @@ class Store:
             return self._stored_entries(rows)
 
     def _stored_entries(self, rows: list[Any]) -> list[StoredEntry]:
+        from aggregator.types import Enclosure, SourceRef, StoredEntry
+
         ids = [r[0] for r in rows]
         primary = {r[0]: r[10] for r in rows}
         sources: dict[str, list[tuple[bool, str, SourceRef]]] = {i: [] for i in ids}
