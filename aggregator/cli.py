@@ -21,19 +21,18 @@ from __future__ import annotations
 
 import functools
 import os
-import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import IntEnum
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import click
 
-from aggregator import __version__, console, logs, sources_cli
+from aggregator import __version__, console, sources_cli
 from aggregator.console import global_options, say
 from aggregator.errors import AggregatorError, Interrupted
 
@@ -51,12 +50,25 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class _Named(Protocol):
+    """A configured feed: from the validated Config, or from its cached view."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+
+
+_Feed = TypeVar("_Feed", bound=_Named)
+
+
 class ExitCode(IntEnum):
     OK = 0
     ERROR = 1
     USAGE = 2
     ALL_FEEDS_FAILED = 3
     CHECK_FAILED = 4
+    INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
     BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `yes | head -1`
 
 
@@ -186,6 +198,8 @@ class _Command(_TakesGlobalOptions, click.Command):
         _format_options(self, ctx, formatter)
 
     def invoke(self, ctx: click.Context) -> Any:
+        from aggregator import logs  # here: --help needs no logging
+
         options = global_options(ctx)
         logs.configure(options.verbosity, options.log_format, service=self.name == "run")
         return super().invoke(ctx)
@@ -214,7 +228,7 @@ class _Group(_TakesGlobalOptions, click.Group):
             raise
         except KeyboardInterrupt:
             click.echo("error: stopped by Ctrl-C", err=True)
-            ctx.exit(128 + signal.SIGINT)
+            ctx.exit(ExitCode.INTERRUPTED)
         except Exception as exc:
             if global_options(ctx).debug:
                 raise
@@ -301,7 +315,7 @@ def now_utc() -> datetime:
 
 
 @contextmanager
-def open_store(config: Config, read_only: bool = False) -> Iterator[Store]:
+def open_store(config: Config | ConfigView, read_only: bool = False) -> Iterator[Store]:
     """The database; ``read_only`` for commands that only read it (they then work in a
     directory the process cannot write to)."""
     from aggregator.store import Store
@@ -425,6 +439,8 @@ def poll_command(ctx: click.Context, config_path: Path, due: bool) -> None:
 def _sigterm_stops() -> Iterator[None]:
     """SIGTERM ends the command as an error of ours: one line, exit 143, every ``with`` closed
     on the way out (the poll itself turns it into a cancellation, see pipeline.poll)."""
+
+    import signal  # here: its enums cost every start-up a millisecond
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise Interrupted("stopped by SIGTERM", signum)
@@ -706,14 +722,19 @@ def entries_command(
     as_json: bool,
 ) -> None:
     """List stored posts, newest first: when, from which feed, the title (and link)."""
-    config = load_config(config_path)
+    from aggregator.config_view import load_view
+
+    config = load_view(config_path)  # as status: no pydantic once this file has been validated
     urls: set[str] | None = None
     if sources:
-        urls = {_find_feed(config, wanted, "--source").url for wanted in sources}
+        urls = {
+            _find_feed(config.feeds, config.source_path, wanted, "--source").url
+            for wanted in sources
+        }
     if tags:
         tagged = {f.url for f in config.feeds if set(tags) & set(f.tags)}
         urls = tagged if urls is None else urls & tagged
-    start = _parse_since(since, now_utc(), config.site.zone) if since else None
+    start = _parse_since(since, now_utc(), config.zone) if since else None
     if not config.database_path.exists():
         if as_json:
             console.print_json([])
@@ -738,7 +759,7 @@ def entries_command(
         ("PUBLISHED", "FEED", "TITLE"),
         (
             (
-                _local(e.published, config),
+                console.local_time(e.published, config.zone),
                 e.sources[0].name + (f" +{len(e.sources) - 1}" if len(e.sources) > 1 else ""),
                 e.title,
             )
@@ -747,13 +768,11 @@ def entries_command(
     )
 
 
-def _find_feed(config: Config, wanted: str, hint: str) -> FeedConfig:
+def _find_feed(feeds: Sequence[_Feed], source: Path | None, wanted: str, hint: str) -> _Feed:
     """A configured feed by its name or URL, as the admin types it."""
-    match = next((f for f in config.feeds if wanted in (f.name, f.url)), None)
+    match = next((f for f in feeds if wanted in (f.name, f.url)), None)
     if match is None:
-        raise click.BadParameter(
-            f"no feed named {wanted!r} in {config.source_path}", param_hint=hint
-        )
+        raise click.BadParameter(f"no feed named {wanted!r} in {source}", param_hint=hint)
     return match
 
 
@@ -769,7 +788,7 @@ def retry_command(config_path: Path, feeds: tuple[str, ...], retry_all: bool) ->
         raise click.UsageError("name at least one feed, or use --all")
     chosen = []
     for wanted in feeds:
-        chosen.append(_find_feed(config, wanted, "FEEDS"))
+        chosen.append(_find_feed(config.feeds, config.source_path, wanted, "FEEDS"))
     with open_store(config) as store:
         store.sync_feeds(config.feeds, now_utc())
         for feed in config.feeds if retry_all else chosen:
@@ -814,7 +833,7 @@ def dupes_command(config_path: Path, limit: int) -> None:
 def split_command(config_path: Path, entry_id: str, feed: str) -> None:
     """Take FEED's copy (a name or URL) out of the merged post ENTRY_ID, for good."""
     config = load_config(config_path)
-    match = _find_feed(config, feed, "FEED")
+    match = _find_feed(config.feeds, config.source_path, feed, "FEED")
     with open_store(config) as store:
         moved = store.split_source(entry_id, match.url, now_utc())
     if not moved:
@@ -927,6 +946,7 @@ def run_command(
 ) -> None:
     """Run as a service: poll on schedule, re-export, send the weekly digest; with --serve,
     serve the site and search in the same process."""
+    from aggregator import logs
     from aggregator.scheduler import Service
     from aggregator.store.safety import service_lock
 

@@ -1,9 +1,9 @@
-"""What ``aggregator status`` reads of feeds.yaml, remembered once the full validator passed it.
+"""What ``status`` and ``entries`` read of feeds.yaml, remembered once the full validator passed it.
 
 Validating feeds.yaml imports pydantic and PyYAML and builds every settings model: about
-0.25 s of CPU, more than the whole start-up budget of ``status``. So the few facts status needs
-(the database, the zone, the alert limit, each feed's name, URL and enabled flag) are kept in
-a small JSON file in the user's cache directory once the validator has accepted the file.
+0.25 s of CPU, more than the whole start-up budget of ``status``. So the few facts they need
+(the database, the zone, the alert limit, each feed's name, URL, enabled flag and tags) are
+kept in a small JSON file in the user's cache directory once the validator has accepted the file.
 
 The cache is keyed by the file's resolved path, size, mtime and the SHA-256 of its bytes, and
 by the code that validated it (aggregator's version, the validating modules' files, the
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 _VALIDATORS = (
     "config.py", "source_config.py", "types.py", "yamlfile.py", "hosts.py", "config_view.py"
 )  # fmt: skip
-_FORMAT = 1
+_FORMAT = 2  # 2: each feed's tags
 NO_FEEDS = "%s: no feeds configured: add them under `feeds:` with name and url"
 
 
@@ -51,16 +51,18 @@ class FeedRef:
     name: str
     url: str
     enabled: bool = True
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class ConfigView:
-    """The part of a validated Config that ``status`` reads."""
+    """The part of a validated Config that ``status`` and ``entries`` read."""
 
     database_path: Path
     timezone: str
     alert_after_hours: float
     feeds: tuple[FeedRef, ...]
+    source_path: Path | None = None  # the file, resolved (not cached: known when it is read)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -72,7 +74,8 @@ def view_of(config: Config) -> ConfigView:
         database_path=config.database_path,
         timezone=config.site.timezone,
         alert_after_hours=config.poll.alert_after_hours,
-        feeds=tuple(FeedRef(f.name, f.url, f.enabled) for f in config.feeds),
+        feeds=tuple(FeedRef(f.name, f.url, f.enabled, tuple(f.tags)) for f in config.feeds),
+        source_path=config.source_path,
     )
 
 
@@ -90,7 +93,7 @@ def load_view(path: Path) -> ConfigView:
     resolved = path.resolve()
     key = _key(resolved, stat, data)
     cache = _cache_file(resolved)
-    cached = _read(cache, key) if cache else None
+    cached = _read(cache, key, resolved) if cache else None
     if cached is not None:
         if not cached.feeds:
             logging.getLogger("aggregator.config").warning(NO_FEEDS, path)
@@ -158,18 +161,19 @@ def _cache_file(resolved: Path) -> Path | None:
     return Path(base) / "aggregator" / "config" / f"{name}.json"
 
 
-def _read(cache: Path, key: dict[str, Any]) -> ConfigView | None:
+def _read(cache: Path, key: dict[str, Any], resolved: Path) -> ConfigView | None:
     try:
         document = json.loads(cache.read_bytes())
         if not isinstance(document, dict) or document.get("key") != key:
             return None
         view = document["view"]
-        feeds = tuple(FeedRef(str(n), str(u), bool(e)) for n, u, e in view["feeds"])
+        feeds = tuple(FeedRef(str(n), str(u), bool(e), _strings(t)) for n, u, e, t in view["feeds"])
         result = ConfigView(
             database_path=Path(view["database_path"]),
             timezone=view["timezone"],
             alert_after_hours=float(view["alert_after_hours"]),
             feeds=feeds,
+            source_path=resolved,
         )
         if not isinstance(result.timezone, str) or not result.database_path.is_absolute():
             return None
@@ -177,6 +181,12 @@ def _read(cache: Path, key: dict[str, Any]) -> ConfigView | None:
     except (OSError, ValueError, TypeError, KeyError, LookupError):
         return None
     return result
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError("not a list of strings")
+    return tuple(value)
 
 
 def _write(cache: Path, key: dict[str, Any], view: ConfigView) -> None:
@@ -187,7 +197,7 @@ def _write(cache: Path, key: dict[str, Any], view: ConfigView) -> None:
             "database_path": str(view.database_path),
             "timezone": view.timezone,
             "alert_after_hours": view.alert_after_hours,
-            "feeds": [[f.name, f.url, f.enabled] for f in view.feeds],
+            "feeds": [[f.name, f.url, f.enabled, list(f.tags)] for f in view.feeds],
         },
     }
     temporary = cache.with_name(f".{cache.name}.{os.getpid()}")

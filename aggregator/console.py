@@ -9,29 +9,31 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from aggregator.logs import LogFormat
+if TYPE_CHECKING:  # aggregator.logs imports logging: only a command that runs configures it
+    from aggregator.logs import LogFormat
 
 DEFAULT_CONFIG = "feeds.yaml"
 CONFIG_ENV = "AGGREGATOR_CONFIG"
 
 
-@dataclass
 class GlobalOptions:
     """The options every command takes, before or after its name; the last one given wins
-    (``-v`` adds up)."""
+    (``-v`` adds up). A plain class: ``--help`` need not import dataclasses for it."""
 
-    config: Path | None = None
-    verbose: int = 0
-    quiet: bool = False
-    debug: bool = False
-    log_format: LogFormat = "text"
+    __slots__ = ("config", "debug", "log_format", "quiet", "verbose")
+
+    def __init__(self) -> None:
+        self.config: Path | None = None
+        self.verbose = 0
+        self.quiet = False
+        self.debug = False
+        self.log_format: LogFormat = "text"
 
     @property
     def config_path(self) -> Path:

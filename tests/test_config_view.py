@@ -122,3 +122,56 @@ def test_an_empty_feed_list_is_warned_about_every_time(tmp_path, cache):
         assert result.returncode == 0
         assert "no feeds configured" in result.stderr
     assert len(list(cache.iterdir())) == 1
+
+
+def test_entries_reads_the_cached_view_and_filters_as_validated(tmp_path, cache):
+    """`entries` shares status's view: no validator once cached, and the same answers by
+    --source and --tag (tags are in the view) as with a full validation."""
+    assert run("demo", "--out", str(tmp_path / "demo"), cwd=tmp_path).returncode == 0
+    demo = tmp_path / "demo"
+    queries = (["--tag", "kommuner"], ["--tag", "stat", "--json"], ["--source", "KL"],
+               ["--source", "OS2", "--tag", "kommuner", "--json"],
+               ["--since", "3650d"])  # fmt: skip
+    validated = []
+    for query in queries:
+        for folder in cache.iterdir() if cache.exists() else ():
+            folder.unlink()  # no view yet: this run validates in full and writes it
+        result = run("entries", *query, cwd=demo)
+        assert result.returncode == 0, result.stderr
+        validated.append(result.stdout)
+    assert len(list(cache.iterdir())) == 1
+    modules = imported_by(["entries", "--tag", "kommuner"], demo)
+    assert {"pydantic", "pydantic_core", "yaml"} & modules == set()
+    for query, expected in zip(queries, validated, strict=True):
+        assert run("entries", *query, cwd=demo).stdout == expected
+    stat = json.loads(validated[1])
+    assert stat
+    assert all("Digitaliseringsstyrelsen" in e["sources"] for e in stat)
+    unknown = run("entries", "--source", "Ærø", cwd=demo)
+    assert unknown.returncode == 2
+    assert f"no feed named 'Ærø' in {demo / 'feeds.yaml'}" in unknown.stderr
+
+
+def test_entries_rejects_a_file_changed_in_place(tmp_path, cache):
+    """What the validator rejects, entries rejects too, even with the size and mtime kept."""
+    path = write(tmp_path, [{"name": "OS2", "url": "https://os2.dk/feed", "tags": ["os2"]},
+                            {"name": "OS3", "url": "https://os3.dk/feed"}])  # fmt: skip
+    assert run("entries", "--tag", "os2", cwd=tmp_path).returncode == 0
+    assert len(list(cache.iterdir())) == 1
+    stat = path.stat()
+    path.write_bytes(path.read_bytes().replace(b"name: OS3", b"name: OS2"))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    result = run("entries", "--tag", "os2", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "feeds[1].name: 'OS2' is already the name of feeds[0]" in result.stderr
+
+
+def test_a_cache_with_tags_not_as_written_is_ignored(tmp_path, cache):
+    write(tmp_path, [{"name": "OS2", "url": "https://os2.dk/feed", "tags": ["os2"]}])
+    assert feeds_of(tmp_path) == [("OS2", "new")]
+    [cached] = cache.iterdir()
+    document = json.loads(cached.read_text("utf-8"))
+    document["view"]["feeds"][0][3] = "os2"  # a string, not a list of tags
+    cached.write_text(json.dumps(document), "utf-8")
+    assert feeds_of(tmp_path) == [("OS2", "new")]
+    assert json.loads(cached.read_text("utf-8"))["view"]["feeds"][0][3] == ["os2"]
