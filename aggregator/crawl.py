@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from aggregator.types import FeedState, FetchResult, HtmlSource, Page
+from aggregator.types import FeedState, FetchResult, HtmlSource, Page, RobotsAnswer
 
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 §2.5: at least 500 KiB must be parsed
 ROBOTS_MAX_AGE = 24 * 3600.0  # RFC 9309 §2.4: a cached robots.txt is used a day at most
@@ -31,48 +31,59 @@ class _Rules:
 
 
 class RobotsCache:
-    """robots.txt rules kept between polls, each until its answer expires: its
-    ``Cache-Control: max-age``, else its ``Expires``, else a day, and never more than a day
-    (RFC 9309 §2.4). In memory for a long-lived process (a worker of the service), and with a
-    ``database`` in its robots_txt table too, for the next run (``aggregator poll`` from cron).
-    A robots.txt that could not be read (no answer, 5xx) is not kept: asked again next poll."""
+    """robots.txt answers kept until each expires: its ``Cache-Control: max-age``, else its
+    ``Expires``, else a day, and never more than a day (RFC 9309 §2.4). In memory, for one
+    fetch run or for every poll of a worker process of the service; seeded with the answers
+    the database keeps (``seed``), for the next run of a poll from cron. A robots.txt that
+    could not be read (no answer, 5xx, 429) is not kept: asked again next poll."""
 
-    def __init__(self, database: str | None = None) -> None:
-        self.database = database
-        self._kept: dict[str, tuple[_Rules, datetime]] = {}
+    def __init__(self) -> None:
+        self._answers: dict[str, RobotsAnswer] = {}
+        self._parsed: dict[str, _Rules] = {}
         self._lock = threading.Lock()
+
+    def seed(self, answers: Iterable[RobotsAnswer]) -> None:
+        """Take the kept answers that are newer than the ones in memory."""
+        with self._lock:
+            for answer in answers:
+                known = self._answers.get(answer.origin)
+                if known is None or known.fetched_at < answer.fetched_at:
+                    self._answers[answer.origin] = answer
+                    self._parsed.pop(answer.origin, None)
 
     def get(self, site: str, now: datetime) -> _Rules | None:
         with self._lock:
-            found = self._kept.get(site)
-            if found is not None and found[1] > now:
-                return found[0]
-            self._kept.pop(site, None)
-        if self.database is None:
-            return None
-        from aggregator.store.robots import read_robots
-
-        saved = read_robots(self.database, site, now)
-        if saved is None:
-            return None
-        rules = rules_from(saved.status, saved.body)
-        with self._lock:
-            self._kept[site] = (rules, saved.expires_at)
+            answer = self._answers.get(site)
+            if answer is None or answer.expires_at <= now:
+                self._answers.pop(site, None)
+                self._parsed.pop(site, None)
+                return None
+            rules = self._parsed.get(site)
+        if rules is None:  # parsed on first use: a seed holds every site's answer
+            rules = rules_from(answer.status, answer.body)
+            with self._lock:
+                self._parsed[site] = rules
         return rules
 
-    def put(self, site: str, result: FetchResult, rules: _Rules, now: datetime) -> None:
+    def put(
+        self, site: str, result: FetchResult, rules: _Rules, now: datetime
+    ) -> RobotsAnswer | None:
+        """Keep a fetched answer for as long as it allows; returns it, for the database."""
         seconds = min(max_age(result.headers, now), ROBOTS_MAX_AGE)
         if rules.error is not None or result.status is None or seconds <= 0:
-            return
-        expires_at = now + timedelta(seconds=seconds)
+            return None
+        body = result.content if result.status < 400 else None
+        answer = RobotsAnswer(
+            origin=site,
+            status=result.status,
+            body=body[:ROBOTS_MAX_BYTES] if body is not None else None,
+            fetched_at=now,
+            expires_at=now + timedelta(seconds=seconds),
+        )
         with self._lock:
-            self._kept[site] = (rules, expires_at)
-        if self.database is not None:
-            from aggregator.store.robots import keep_robots
-
-            kept = result.content if result.status < 400 else None
-            body = kept[:ROBOTS_MAX_BYTES] if kept is not None else None
-            keep_robots(self.database, site, result.status, body, now, expires_at)
+            self._answers[site] = answer
+            self._parsed[site] = rules
+        return answer
 
 
 # Set in a worker process, whose polls then share it in memory as well.
@@ -83,20 +94,12 @@ def keep_robots_between_polls() -> None:
     _PROCESS_CACHE[:] = [RobotsCache()]
 
 
-def process_cache() -> RobotsCache | None:
-    return _PROCESS_CACHE[0] if _PROCESS_CACHE else None
-
-
-def robots_cache(database: str | None) -> RobotsCache | None:
-    """The cache a fetch run uses: its process's (a worker serving poll after poll), kept in
-    ``database`` when there is one; else, with a database, one for this run."""
-    database = database or None  # an in-memory store has no file to keep them in
-    kept = process_cache()
-    if kept is not None and kept.database != database:
-        kept = _PROCESS_CACHE[0] = RobotsCache(database)
-    if kept is None and database is not None:
-        kept = RobotsCache(database)
-    return kept
+def robots_cache(kept: Iterable[RobotsAnswer] = ()) -> RobotsCache:
+    """The cache a fetch run uses: its process's (a worker serving poll after poll), else
+    one for this run; with the answers the database keeps."""
+    cache = _PROCESS_CACHE[0] if _PROCESS_CACHE else RobotsCache()
+    cache.seed(kept)
+    return cache
 
 
 def max_age(headers: Mapping[str, str], now: datetime | None = None) -> float:
@@ -150,8 +153,9 @@ def origin(url: str) -> str:
 class Robots:
     """robots.txt rules and Crawl-delay per origin, for one fetch run, shared by its threads.
 
-    With a ``cache`` robots.txt is read again when its lifetime ends (by ``now``, the poll's
-    clock); without one once per run.
+    robots.txt is read again when its lifetime in the ``cache`` ends (by ``now``, the poll's
+    clock). The answers it fetched go out with the fetch results (``take_fetched``), so the
+    poll's writer keeps them: a fetch thread or worker process never writes.
     """
 
     def __init__(
@@ -173,20 +177,28 @@ class Robots:
         self._next_at: dict[str, float] = {}
         self._lock = threading.Lock()
         self._origin_locks: dict[str, threading.Lock] = {}
-        self._cache = cache
+        self._cache = cache if cache is not None else RobotsCache()
         self._now = now
+        self._fetched: list[RobotsAnswer] = []  # for the database, handed on by take_fetched
 
     def _load(self, site: str) -> _Rules:
         now = self._now()
-        if self._cache is not None and (kept := self._cache.get(site, now)) is not None:
+        if (kept := self._cache.get(site, now)) is not None:
             return kept
         result = self._fetch(f"{site}/robots.txt")
         if result.status is None:
             return _Rules(None, f"robots.txt could not be fetched ({result.error})")
         rules = rules_from(result.status, result.content)
-        if self._cache is not None:
-            self._cache.put(site, result, rules, now)
+        if (answer := self._cache.put(site, result, rules, now)) is not None:
+            with self._lock:
+                self._fetched.append(answer)
         return rules
+
+    def take_fetched(self) -> tuple[RobotsAnswer, ...]:
+        """The answers fetched since the last call, each handed out once."""
+        with self._lock:
+            fetched, self._fetched = tuple(self._fetched), []
+        return fetched
 
     def _rules_for(self, url: str) -> _Rules:
         site = origin(url)
@@ -247,7 +259,19 @@ def fetch_html_source(
 ) -> FetchResult:
     """The list page (conditional GET, as for a feed), then with ``follow`` the pages of items
     not yet stored: at most ``follow_limit`` a poll and within ``time_budget`` seconds; the
-    rest wait for the next poll."""
+    rest wait for the next poll. The robots.txt answers fetched meanwhile (by this thread or
+    another) ride on the result, to be kept."""
+    result = _fetch_pages(state, now, robots, fetch_page, time_budget)
+    return replace(result, robots=robots.take_fetched())
+
+
+def _fetch_pages(
+    state: FeedState,
+    now: datetime,
+    robots: Robots,
+    fetch_page: FetchPage,
+    time_budget: float,
+) -> FetchResult:
     source = state.html
     assert source is not None
     if refusal := robots.refusal(state.fetch_url):

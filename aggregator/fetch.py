@@ -40,7 +40,7 @@ from aggregator.fetch_limits import (
 )
 from aggregator.hosts import allow_entry
 from aggregator.resolve import LOOKUP_TIMED_OUT, Resolver
-from aggregator.types import FeedState, FetchResult
+from aggregator.types import FeedState, FetchResult, RobotsAnswer
 
 ACCEPT = (
     "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
@@ -66,9 +66,6 @@ class FetchOptions:
     allow_hosts: frozenset[str] = field(default_factory=frozenset)
     # Not a fetch limit, but one the worker processes need with the others.
     max_entries_per_feed: int = 500
-    # The database whose robots_txt table keeps robots.txt answers between runs; None: kept
-    # only in the memory of a long-lived worker process.
-    robots_database: str | None = None
 
 
 def _forbidden(address: str) -> str | None:
@@ -360,12 +357,16 @@ async def fetch_many(
     options: FetchOptions,
     clock: Callable[[], datetime],
     buffer: int = 8,
+    kept_robots: Iterable[RobotsAnswer] = (),
 ) -> AsyncIterator[FetchResult]:
     """Fetch feeds with bounded concurrency, overall and per host, yielding as each completes.
 
     ``options.concurrency`` threads pull from the list and hand results over through a queue
     of ``buffer`` places: when the consumer is slower (parsing), the threads wait instead of
     piling up bodies, so memory stays flat however many feeds there are.
+
+    ``kept_robots``: the robots.txt answers the database keeps; those fetched anew come back
+    on the results (``FetchResult.robots``).
     """
     loop = asyncio.get_running_loop()
     todo = iter(interleave_hosts(states))
@@ -415,7 +416,7 @@ async def fetch_many(
                 options.total_timeout_seconds,
             ),
             options.user_agent,
-            cache=robots_cache(options.robots_database),
+            cache=robots_cache(kept_robots),
             now=clock,
         )
         futures = [

@@ -19,7 +19,7 @@ from aggregator.fetch import FetchOptions, preload
 from aggregator.policy import ADAPTIVE_WINDOW, FeedHistory, Hint, PolicySettings, decide
 from aggregator.pollers import Job, Share, messages, poll_share, serve, shares
 from aggregator.store import MergeRules, Store
-from aggregator.types import FeedState, FeedUpdateResult, FetchResult, UpdatePlan
+from aggregator.types import FeedState, FeedUpdateResult, FetchResult, RobotsAnswer, UpdatePlan
 from aggregator.workers import Worker, WorkerPool
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,7 @@ class PollReport:
         return bool(self.new or self.updated)
 
 
-def fetch_options(config: Config, database: str | None = None) -> FetchOptions:
-    """``database``: where robots.txt answers are kept between runs (the store's file)."""
+def fetch_options(config: Config) -> FetchOptions:
     poll = config.poll
     return FetchOptions(
         timeout_seconds=poll.timeout_seconds,
@@ -67,7 +66,6 @@ def fetch_options(config: Config, database: str | None = None) -> FetchOptions:
         user_agent=poll.user_agent,
         allow_hosts=frozenset(poll.allow_private_hosts),
         max_entries_per_feed=poll.max_entries_per_feed,
-        robots_database=database,
     )
 
 
@@ -169,6 +167,7 @@ async def poll_feeds(
 
     def record(fetched: FetchResult, plan: UpdatePlan) -> None:
         now = clock()
+        store.keep_robots(fetched.robots, now)  # in the batch, whatever becomes of the feed
         plan = schedule_plan(
             plan,
             fetched,
@@ -192,12 +191,14 @@ async def poll_feeds(
             on_result(result)
 
     states = [state for state, _ in snapshot.values()]
+    # Only pages are fetched by robots.txt's rules (crawl.py): feeds alone need none of them.
+    robots = store.kept_robots(clock()) if any(s.html for s in states) else ()
     workers = pool.ready() if pool is not None else []
     if workers and states:
-        states = await _poll_in_workers(states, workers, config, store, clock, record)
+        states = await _poll_in_workers(states, workers, config, store, clock, record, robots)
     if states:  # no workers, or feeds a stopped worker left
         with store.batch():
-            share = Share(tuple(states), fetch_options(config, str(store.path)))
+            share = Share(tuple(states), fetch_options(config), robots)
             async for fetched, plan in poll_share(share, store.entry_digests, clock):
                 record(fetched, plan)
     order = {url: i for i, url in enumerate(chosen)}
@@ -225,6 +226,7 @@ async def _poll_in_workers(
     store: Store,
     clock: Clock,
     record: Record,
+    robots: tuple[RobotsAnswer, ...],
 ) -> list[FeedState]:
     """Fetch and parse in the worker processes (see pollers.py), write here; returns the
     feeds a worker that stopped left unpolled, for the caller to poll here."""
@@ -233,7 +235,7 @@ async def _poll_in_workers(
     busy: list[Worker] = []
     left = {state.url: state for state in states}
     # shares() makes at most one share a worker, fewer for a few feeds
-    split = shares(states, fetch_options(config, str(store.path)), len(workers))
+    split = shares(states, fetch_options(config), len(workers), robots)
     for worker, share in zip(workers, split, strict=False):
         try:
             worker.requests.send(Job(share, str(store.path), offset))

@@ -24,7 +24,7 @@ from multiprocessing.connection import Connection
 
 from aggregator.fetch import FetchOptions, fetch_many, host_key
 from aggregator.planning import plan_for
-from aggregator.types import FeedState, FetchResult, UpdatePlan
+from aggregator.types import FeedState, FetchResult, RobotsAnswer, UpdatePlan
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +38,33 @@ class Share:
 
     states: tuple[FeedState, ...]
     options: FetchOptions
+    robots: tuple[RobotsAnswer, ...] = ()  # the robots.txt answers the database keeps
 
 
-def shares(states: Sequence[FeedState], options: FetchOptions, workers: int) -> list[Share]:
-    """Split the feeds between ``workers`` processes without exceeding any limit in sum."""
+def shares(
+    states: Sequence[FeedState],
+    options: FetchOptions,
+    workers: int,
+    robots: tuple[RobotsAnswer, ...] = (),
+) -> list[Share]:
+    """Split the feeds between ``workers`` processes without exceeding any limit in sum;
+    each gets every kept robots.txt answer, as an item page may be on any site."""
     by_host: dict[str, list[FeedState]] = {}
     for state in states:
         by_host.setdefault(host_key(state.fetch_url), []).append(state)
     groups: list[list[FeedState]] = [[] for _ in range(workers)]
     per_host = options.per_host_concurrency
     if per_host >= workers:
-        # Every host's feeds dealt round-robin, each process holding its share of the limit.
-        for feeds in by_host.values():
-            for index, state in enumerate(feeds):
-                groups[index % workers].append(state)
+        # Every host's feeds dealt round-robin, each process holding its share of the limit;
+        # its web pages to one process, as robots.txt and its Crawl-delay live in a process.
+        for number, feeds in enumerate(by_host.values()):
+            dealt = 0
+            for state in feeds:
+                if state.html is not None:
+                    groups[number % workers].append(state)
+                else:
+                    groups[dealt % workers].append(state)
+                    dealt += 1
         per_host //= workers
     else:
         # A limit too small to split: each host goes whole to the least loaded process.
@@ -59,7 +72,7 @@ def shares(states: Sequence[FeedState], options: FetchOptions, workers: int) -> 
             min(groups, key=len).extend(feeds)
     concurrency = max(1, options.concurrency // workers)
     share_options = replace(options, concurrency=concurrency, per_host_concurrency=per_host)
-    return [Share(tuple(group), share_options) for group in groups if group]
+    return [Share(tuple(group), share_options, robots) for group in groups if group]
 
 
 Pair = tuple[FetchResult, UpdatePlan]
@@ -80,7 +93,7 @@ async def poll_share(
 ) -> AsyncIterator[Pair]:
     """Fetch and plan a share: each result without its body, with the plan made from it."""
     by_url = {state.url: state for state in share.states}
-    async for fetched in fetch_many(share.states, share.options, clock):
+    async for fetched in fetch_many(share.states, share.options, clock, kept_robots=share.robots):
         state = by_url[fetched.feed_url]
         if fetched.content:
             state = replace(state, entry_digests=digests(state.url))

@@ -53,6 +53,18 @@ class Page:
 
 
 @dataclass(frozen=True, slots=True)
+class RobotsAnswer:
+    """A site's robots.txt answer, kept until it expires (crawl.py): fetched in whichever
+    process fetches, written by the poll's one writer (store/robots.py)."""
+
+    origin: str  # scheme://host[:port], lower case
+    status: int
+    body: bytes | None  # a 2xx answer's first 512 KiB; else None
+    fetched_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class FeedState:
     """What the store remembers about a feed that the next fetch needs."""
 
@@ -89,6 +101,7 @@ class FetchResult:
     permanent_redirect: str | None = None  # every hop was 301/308: where it ended
     pages: tuple[Page, ...] = ()  # followed item pages of an HTML source
     incomplete: bool = False  # items left for the next poll: keep no validators
+    robots: tuple[RobotsAnswer, ...] = ()  # robots.txt answers this fetch read, to keep
 
     @property
     def ok(self) -> bool:

@@ -73,7 +73,8 @@ class _Server(ThreadingHTTPServer):
 
 
 class FeedServer:
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        """``host``: another loopback address (127.0.0.2) is another host to the client."""
         self.routes: dict[str, Handler] = {}
         self.requests: list[Request] = []
         self._lock = threading.Lock()
@@ -130,14 +131,15 @@ class FeedServer:
                 with contextlib.suppress(ConnectionResetError, BrokenPipeError):
                     super().handle()
 
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._host = host
+        self._server = _Server((host, 0), _Handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://{self._host}:{self._server.server_address[1]}"
 
     def url(self, path: str) -> str:
         return self.base_url + path

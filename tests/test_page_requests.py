@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import sqlite3
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import yaml
@@ -15,7 +18,8 @@ import yaml
 from aggregator.pipeline import poll, worker_pool
 from aggregator.store import Store
 from tests.conftest import FIXTURES
-from tests.feedserver import Response, feed_route
+from tests.feedgen import Item, rss
+from tests.feedserver import FeedServer, Response, feed_route
 from tests.test_cli import run
 from tests.test_html_sources import kl_source, serve_articles, serve_list
 
@@ -82,11 +86,11 @@ def test_a_short_max_age_is_obeyed_in_the_workers_and_in_this_process(
         store.close()
 
 
-def _cron_config(tmp_path, server, workers: int) -> None:
+def _cron_config(tmp_path, server, workers: int, *more: dict[str, Any]) -> None:
     data = {
         "site": {"title": "Offentlig digitalisering", "base_url": "https://planet.example.dk/"},
         "poll": {"timeout_seconds": 3, "allow_private_hosts": ["127.0.0.1"], "workers": workers},
-        "feeds": [kl_source(serve_list(server, "umbraco_list.html"))],
+        "feeds": [kl_source(serve_list(server, "umbraco_list.html")), *more],
     }
     (tmp_path / "feeds.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
 
@@ -103,18 +107,22 @@ def test_a_poll_from_cron_keeps_robots_txt_between_runs(server, tmp_path, worker
     """Two `aggregator poll` processes, as cron runs them: one robots.txt request, until the
     kept answer expires."""
     robots(server, None)
-    _cron_config(tmp_path, server, workers)
+    private = {**kl_source(serve_list(server, "umbraco_list.html", "/privat/")), "name": "Privat"}
+    _cron_config(tmp_path, server, workers, private)
     for _ in range(2):
         result = run("poll", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
+        # what it says is obeyed on the run that read the kept copy too (review 2 #10)
+        status = json.loads(run("status", "--json", cwd=tmp_path).stdout)["feeds"]
+        assert "disallows" in {s["name"]: s for s in status}["Privat"]["last_error"]
     assert len(server.requests_to("/robots.txt")) == 1
     assert len(server.requests_to("/nyheder/")) == 2
+    assert server.requests_to("/privat/") == []
     assert _kept(tmp_path) == [(server.base_url.lower(), 200, timedelta(days=1))]
     with contextlib.closing(sqlite3.connect(tmp_path / "aggregator.db")) as db, db:
         db.execute("UPDATE robots_txt SET expires_at = fetched_at")  # as a day later
     assert run("poll", cwd=tmp_path).returncode == 0
     assert len(server.requests_to("/robots.txt")) == 2
-    # what it says is obeyed from the kept copy too: /privat/ stays disallowed
     assert _kept(tmp_path)[0][1:] == (200, timedelta(days=1))
 
 
@@ -197,3 +205,62 @@ def test_a_robots_txt_answering_429_is_asked_again_and_allows_nothing_meanwhile(
     assert len(server.requests_to("/robots.txt")) == 2
     assert server.requests_to("/nyheder/") == []
     assert _kept(tmp_path) == []
+
+
+HOSTS = ("127.0.0.1", "127.0.0.2", "127.0.0.3")  # three hosts to the client, all loopback
+
+
+@pytest.fixture
+def hosts() -> Iterator[list[FeedServer]]:
+    servers = [FeedServer(host).start() for host in HOSTS]
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def _posts(server: FeedServer, feed: int, count: int, rng: random.Random) -> bytes:
+    """Posts of words drawn at random, so no two are merged as one."""
+    words = [f"ord{n}" for n in range(5000)]
+    items = [
+        Item(
+            title=f"Indlæg {' '.join(rng.sample(words, 6))}",
+            link=server.url(f"/{feed}/{n}"),
+            html=f"<p>Ærø og Åbenrå: {' '.join(rng.sample(words, 40))}</p>",
+            published=datetime(2026, 11, 1 + n % 25, 8, n % 60, tzinfo=UTC),
+        )
+        for n in range(count)
+    ]
+    return rss(f"Blog {feed}", server.base_url, items)
+
+
+def _busy_config(tmp_path, servers, workers: int, feeds: int, posts: int) -> None:
+    """Per host: feeds of many new posts, which keep the poll's writer busy, and a web page
+    source whose robots.txt is fetched meanwhile."""
+    rng = random.Random(7)
+    sources = []
+    for h, server in enumerate(servers):
+        robots(server, None)
+        for f in range(feeds):
+            url = server.static_feed(f"/feed/{f}.xml", _posts(server, f, posts, rng))
+            sources.append({"name": f"Blog {h}-{f}", "url": url})
+        sources.append({**kl_source(serve_list(server, "umbraco_list.html")), "name": f"KL {h}"})
+    data = {
+        "site": {"title": "Offentlig digitalisering", "base_url": "https://planet.example.dk/"},
+        "poll": {"timeout_seconds": 10, "allow_private_hosts": list(HOSTS), "workers": workers},
+        "feeds": sources,
+    }
+    (tmp_path / "feeds.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_busy_poll_keeps_every_hosts_robots_txt(hosts, tmp_path, workers):
+    """The answers go to the poll's one writer with the feed updates (review 2 #5): while it
+    writes thousands of posts, each host's robots.txt is still kept, and the second
+    `aggregator poll` asks none of them again."""
+    _busy_config(tmp_path, hosts, workers, feeds=5, posts=40)
+    for _ in range(2):
+        result = run("poll", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    assert [len(server.requests_to("/robots.txt")) for server in hosts] == [1, 1, 1]
+    assert [len(server.requests_to("/nyheder/")) for server in hosts] == [2, 2, 2]
+    assert sorted(origin for origin, _, _ in _kept(tmp_path)) == [s.base_url for s in hosts]

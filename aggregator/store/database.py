@@ -33,7 +33,14 @@ if TYPE_CHECKING:  # imported where used: reading feed states (status) needs non
     from aggregator.store.entries import EntryWriter, FeedRow, MergeRules
     from aggregator.store.prune import PruneReport
     from aggregator.store.search import IndexFilter, IndexHit, Order
-    from aggregator.types import FeedState, FeedUpdateResult, SourceRef, StoredEntry, UpdatePlan
+    from aggregator.types import (
+        FeedState,
+        FeedUpdateResult,
+        RobotsAnswer,
+        SourceRef,
+        StoredEntry,
+        UpdatePlan,
+    )
 
 # A permanent redirect must be seen on this many polls in a row before the feed moves.
 REDIRECT_CONFIRMATIONS = 2
@@ -425,6 +432,21 @@ class Store:
         """Keys of the feed's stored entries (an HTML source's are canonical item URLs)."""
         rows = self.db.execute("SELECT entry_key FROM entry_sources WHERE feed_url = ?", [feed_url])
         return frozenset(key for (key,) in rows)
+
+    def kept_robots(self, now: datetime) -> tuple[RobotsAnswer, ...]:
+        """The robots.txt answers still live at ``now``, for a poll's fetchers (robots.py)."""
+        from aggregator.store.robots import live_answers
+
+        return live_answers(self.db.conn, now)
+
+    def keep_robots(self, answers: Sequence[RobotsAnswer], now: datetime) -> None:
+        """Keep robots.txt answers a fetch read: in the batch of the poll that fetched them."""
+        if not answers:
+            return
+        from aggregator.store.robots import write_answers
+
+        with self._writing():
+            write_answers(self.db.conn, answers, now)
 
     def due_feeds(self, now: datetime) -> list[str]:
         """Feeds whose next poll has come, or that were never scheduled; never gone ones."""
