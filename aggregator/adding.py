@@ -55,7 +55,7 @@ def preview(config: Config, url: str, html: HtmlSource | None = None) -> Preview
     base = fetched.final_url or url
     if html is None:
         parsed = parse_feed(fetched.content, base, fetched.headers)
-        plan = plan_update(fetched, parsed, now)
+        plan = plan_update(fetched, parsed, now, zone=config.site.timezone)
         return Preview(url, parsed.version, parsed.title, plan.entries)
     found = extract(fetched.content, base, fetched.headers, html)
     problem = found.problem()

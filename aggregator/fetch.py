@@ -64,8 +64,10 @@ class FetchOptions:
     user_agent: str = "aggregator/0.1"
     block_private: bool = True
     allow_hosts: frozenset[str] = field(default_factory=frozenset)
-    # Not a fetch limit, but one the worker processes need with the others.
+    # Not fetch limits, but what the worker processes need with them to plan: the site's
+    # zone reads a feed's date in words that names none (feed_dates.py).
     max_entries_per_feed: int = 500
+    timezone: str = "Europe/Copenhagen"
 
 
 def _forbidden(address: str) -> str | None:

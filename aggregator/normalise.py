@@ -37,6 +37,7 @@ from aggregator.clean import (
     xml_text,
 )
 from aggregator.dedup import sketch, title_key
+from aggregator.feed_dates import read_worded_dates
 from aggregator.policy import publisher_hint
 from aggregator.search import stem_entry
 from aggregator.types import (
@@ -565,16 +566,19 @@ def plan_update(
     now: datetime,
     known_digests: frozenset[str] = frozenset(),
     max_entries: int = MAX_ENTRIES_PER_POLL,
+    zone: str = "Europe/Copenhagen",
 ) -> UpdatePlan:
     """What to write for one poll of one feed. Repeated keys in a feed keep the first entry;
     entries whose raw digest is in ``known_digests`` are only listed as unchanged; only the
-    newest ``max_entries`` are taken."""
+    newest ``max_entries`` are taken. Dates in words the parser could not read are read in
+    ``zone`` (the site's) when they name none."""
     document = fetch.final_url or fetch.feed_url
     entries: dict[str, EntryPlan] = {}
     unchanged: dict[str, None] = {}
     dropped: dict[str, int] = {}
     hint = None
     if parsed is not None:
+        parsed = read_worded_dates(parsed, zone, now)
         raws = without_own_links(
             newest(parsed.entries, max_entries), (parsed.url, fetch.feed_url, fetch.final_url)
         )

@@ -8,6 +8,7 @@ imported on first need, so feed polls never pay for them.
 from __future__ import annotations
 
 import functools
+import re
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -55,6 +56,40 @@ def parse_date(text: str | None, zone: str = "Europe/Copenhagen") -> datetime | 
         hits = search_dates(text, languages=LANGUAGES, settings=settings) or []
         found = hits[0][1] if hits else None
     return found.astimezone(UTC) if found else None
+
+
+@functools.lru_cache(maxsize=8)
+def _feed_settings(zone: str) -> dict[str, Any]:
+    # A feed's date says when a post was written: a whole date, never "i går" or "Monday",
+    # which dateparser would read against the clock of whoever polls.
+    return {
+        **_settings(zone),
+        "REQUIRE_PARTS": ["day", "month", "year"],
+        "PARSERS": ["custom-formats", "absolute-time"],
+    }
+
+
+# "tor, ", "Tue, ", "tirsdag, ": a weekday adds nothing to a full date, and in another
+# language than the month's ("Tue, 12 Maj 2026") it stops dateparser reading either.
+_WEEKDAY = re.compile(r"^[^\W\d_]+\.?,\s*")
+
+
+@functools.lru_cache(maxsize=4096)  # a feed repeats its dates poll after poll
+def feed_date(text: str, zone: str = "Europe/Copenhagen") -> datetime | None:
+    """A feed's date in Danish or English words that feedparser cannot read ("3. november
+    2026", "tirsdag, 3. nov. 2026 10:00", "tor, 19 nov 2026 19:00:00 +0100"), as an aware
+    UTC datetime; its own zone if it names one, else ``zone``; None unless it has a day, a
+    month and a year."""
+    text = _WEEKDAY.sub("", " ".join(text.split()))
+    if not text or len(text) > 200:
+        return None
+    import dateparser
+
+    try:
+        found = dateparser.parse(text, languages=LANGUAGES, settings=_feed_settings(zone))
+        return found.astimezone(UTC) if found else None
+    except (OverflowError, ValueError):  # year 9999 less a zone, year 1 plus one
+        return None
 
 
 def page_date(html: str, zone: str = "Europe/Copenhagen") -> datetime | None:

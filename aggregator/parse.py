@@ -68,11 +68,11 @@ def _categories(entry: Any) -> tuple[str, ...]:
     return categories(entry.get("tags") or [])
 
 
-def _date(entry: Any, name: str, dropped: list[str]) -> datetime | None:
+def _date(entry: Any, name: str, dropped: list[tuple[str, str]]) -> datetime | None:
     """The entry's date, or None, noting a date that was given but could not be read."""
     value = _to_datetime(_get(entry, f"{name}_parsed"))
-    if value is None and str(_get(entry, name) or "").strip():
-        dropped.append(name)
+    if value is None and (text := str(_get(entry, name) or "").strip()):
+        dropped.append((name, text))
     return value
 
 
@@ -81,7 +81,7 @@ def _entry(entry: Any, feed_language: str | None, document_url: str, version: st
     # feedparser reports the document URL as base unless xml:base says otherwise; only an
     # explicit xml:base should outrank the entry's own link when resolving relative URLs.
     base = (detail or entry.get("summary_detail") or {}).get("base") or None
-    dropped: list[str] = []
+    dropped: list[tuple[str, str]] = []
     return ParsedEntry(
         guid=(entry.get("id") or "").strip() or None,
         link=(entry.get("link") or "").strip() or None,
@@ -94,7 +94,8 @@ def _entry(entry: Any, feed_language: str | None, document_url: str, version: st
         content_base=base if base and base != document_url else None,
         categories=_categories(entry),
         enclosures=enclosures(entry.get("enclosures") or [], document_url),
-        dropped=tuple(dropped),
+        dropped=tuple(name for name, _ in dropped),
+        unread_dates=tuple(dropped),
     )
 
 

@@ -436,8 +436,8 @@ def parsed_entry(entry: Entry, feed_language: str | None, url: str, version: str
     dates = {}
     for key in ("published", "updated"):
         dates[key] = entry.dates.get(key)
-        if dates[key] is None and (values.get(key) or "").strip():
-            dropped.append(key)
+        if dates[key] is None and (text := (values.get(key) or "").strip()):
+            dropped.append((key, text))
     return ParsedEntry(
         guid=(values.get("id") or "").strip() or None,
         link=(values.get("link") or "").strip() or None,
@@ -450,5 +450,6 @@ def parsed_entry(entry: Entry, feed_language: str | None, url: str, version: str
         content_base=base if base and base != url else None,
         categories=categories({"term": t, "label": label} for t, _, label in entry.tags),
         enclosures=enclosures((link for link in entry.links if link["rel"] == "enclosure"), url),
-        dropped=tuple(dropped),
+        dropped=tuple(key for key, _ in dropped),
+        unread_dates=tuple(dropped),
     )

@@ -66,6 +66,7 @@ def fetch_options(config: Config) -> FetchOptions:
         user_agent=poll.user_agent,
         allow_hosts=frozenset(poll.allow_private_hosts),
         max_entries_per_feed=poll.max_entries_per_feed,
+        timezone=config.site.timezone,
     )
 
 

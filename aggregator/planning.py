@@ -23,6 +23,7 @@ def plan_for(
     state: FeedState,
     now: datetime,
     max_entries: int = MAX_ENTRIES_PER_POLL,
+    zone: str = "Europe/Copenhagen",
 ) -> UpdatePlan:
     """Turn one fetch into what to write; a body that is not a feed becomes a recorded error."""
     if fetched.error or fetched.not_modified or fetched.content is None:
@@ -39,7 +40,7 @@ def plan_for(
         return failed_update(fetched, f"parser failed: {type(exc).__name__}: {exc}")
     if parsed.warning:
         log.info("%s: parsed with a warning: %s", fetched.feed_url, parsed.warning)
-    plan = plan_update(fetched, parsed, now, state.entry_digests, max_entries)
+    plan = plan_update(fetched, parsed, now, state.entry_digests, max_entries, zone)
     if fetched.incomplete:
         # Items were left for the next poll: it must read the page again, not get a 304.
         plan = replace(plan, etag=None, last_modified=None, body_hash=None)

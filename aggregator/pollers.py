@@ -97,7 +97,9 @@ async def poll_share(
         state = by_url[fetched.feed_url]
         if fetched.content:
             state = replace(state, entry_digests=digests(state.url))
-        plan = plan_for(fetched, state, fetched.fetched_at, share.options.max_entries_per_feed)
+        options = share.options
+        plan = plan_for(fetched, state, fetched.fetched_at, options.max_entries_per_feed,
+                        options.timezone)  # fmt: skip
         yield replace(fetched, content=None, pages=()), plan
 
 

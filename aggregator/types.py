@@ -132,6 +132,9 @@ class ParsedEntry:
     categories: tuple[str, ...] = ()  # category, atom:category, dc:subject, JSON tags
     enclosures: tuple[Enclosure, ...] = ()
     dropped: tuple[str, ...] = ()  # fields the feed gave but the parser could not read
+    # Dates given but unreadable to the parser, as (published|updated, the text): read again
+    # in words by feed_dates.py ("3. november 2026").
+    unread_dates: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import yaml
 
+from tests.conftest import serve_fixture
+from tests.feedserver import feed_route
 from tests.test_cli import run
 
 # Each costs tens of milliseconds to import; --help needs none of them.
@@ -73,3 +77,23 @@ def test_status_imports_only_what_it_reads(tmp_path):
     assert "aggregator.store.database" in ours
     assert ours & set(NOT_FOR_STATUS_OF_OURS + NOT_FOR_CACHED_STATUS) == set()
     assert {m.split(".")[0] for m in ours} & {"pydantic", "pydantic_core", "yaml"} == set()
+
+
+def _poll_config(tmp_path, url: str) -> None:
+    data = {
+        "site": {"title": "Offentlig digitalisering", "base_url": "https://planet.example.dk/"},
+        "poll": {"allow_private_hosts": ["127.0.0.1"], "workers": 0},  # parsed in this process
+        "feeds": [{"name": "Blog", "url": url}],
+    }
+    (tmp_path / "feeds.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+
+
+def test_a_poll_imports_dateparser_only_for_a_date_in_words(server, tmp_path):
+    """dateparser costs about a second to load: a poll parses with it only when a feed has a
+    date feedparser cannot read (feed_dates.py). Worker processes are forked from this one
+    and parse by the same code, so they start without it too."""
+    _poll_config(tmp_path, serve_fixture(server, "rss20.xml", "/feed"))
+    assert "dateparser" not in imported_by(["poll"], tmp_path)
+    danish = (Path(__file__).parent / "corpus" / "rss-danish-dates.xml").read_bytes()
+    _poll_config(tmp_path, server.route("/lokalraad.xml", feed_route(danish)))
+    assert "dateparser" in imported_by(["poll"], tmp_path)

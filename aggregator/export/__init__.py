@@ -252,7 +252,7 @@ def _publish_months(
                 for path in paths:
                     generation.keep(path)
                 continue
-            plans[month] = plan_month(selector._store(), month, site.zone, selector.scope)
+            plans[month] = selector.plan_month(month)
         planned = plans[month]
         if planned is None:  # open, and nothing moved: kept with their records
             for page in pages.all_pages(month):

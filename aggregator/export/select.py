@@ -11,7 +11,7 @@ from datetime import datetime
 
 from aggregator.clean import xml_text
 from aggregator.config import Config
-from aggregator.export.archive import Archive, PagePlan, page_count
+from aggregator.export.archive import Archive, PagePlan, page_count, plan_month
 from aggregator.export.links import language_tag, public_url
 from aggregator.export.slugs import slugify, unique_slugs
 from aggregator.export.view import (
@@ -133,6 +133,10 @@ class Selector:
     def _store(self) -> Store:
         assert self.store is not None, "a selection read from the store needs one"
         return self.store
+
+    def plan_month(self, month: Month) -> list[PagePlan]:
+        """The month's archive pages as stored now, in this view's scope."""
+        return plan_month(self._store(), month, self.site.zone, self.scope)
 
     def entry(self, stored: StoredEntry) -> Entry | None:
         copies = tuple(

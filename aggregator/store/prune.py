@@ -49,13 +49,27 @@ class PruneReport:
 
 
 @dataclass(frozen=True, slots=True)
+class CarriedCopy:
+    """A removed feed's copy of a post, carried over to the configured URL it moved to."""
+
+    old_url: str
+    entry_key: str
+    new_url: str
+    entry_id: str  # the post it is a copy of
+
+
+@dataclass(frozen=True, slots=True)
 class _Plan:
     feeds: tuple[RemovedFeed, ...]
     gone: tuple[str, ...]  # entry ids whose every copy is from a removed feed
     old: tuple[str, ...]  # entry ids deleted for their age
     kept: tuple[str, ...]  # entry ids that only lose copies (or have one carried over)
-    carried: tuple[tuple[str, str, str], ...] = ()  # (old URL, entry key, new URL)
-    carried_ids: frozenset[str] = frozenset()  # the posts those copies are of
+    carried: tuple[CarriedCopy, ...] = ()
+
+    @property
+    def carried_ids(self) -> frozenset[str]:
+        """The posts the carried copies are of."""
+        return frozenset(copy.entry_id for copy in self.carried)
 
 
 def plan_prune(db: sqlite_utils.Database, keep: Collection[str], before: str | None) -> _Plan:
@@ -70,7 +84,7 @@ def plan_prune(db: sqlite_utils.Database, keep: Collection[str], before: str | N
         [keeping],
     ).fetchall()
     carried = [
-        (old, key, new, entry_id)
+        CarriedCopy(old, key, new, entry_id)
         for old, _, _, new in found
         if new in keep
         for key, entry_id in db.execute(
@@ -83,7 +97,7 @@ def plan_prune(db: sqlite_utils.Database, keep: Collection[str], before: str | N
         )
     ]
     carried = _once_each(carried)
-    carried_ids = {c[3] for c in carried}
+    carried_ids = {copy.entry_id for copy in carried}
     removed = json.dumps([url for url, *_ in found])
     touched = [
         (entry_id, bool(configured) or entry_id in carried_ids)
@@ -119,30 +133,27 @@ def plan_prune(db: sqlite_utils.Database, keep: Collection[str], before: str | N
         )
         kept = tuple(sorted(set(kept) - set(old)))
         old = tuple(sorted(set(old) - set(gone)))
-        carried = [c for c in carried if c[3] not in set(old)]
+        carried = [copy for copy in carried if copy.entry_id not in set(old)]
     feeds = tuple(
         RemovedFeed(url, name, copies, target if target in keep else None,
-                    sum(1 for c in carried if c[0] == url))
+                    sum(1 for copy in carried if copy.old_url == url))
         for url, name, copies, target in found
     )  # fmt: skip
-    return _Plan(
-        feeds, gone, old, kept, tuple((o, k, n) for o, k, n, _ in carried),
-        frozenset(c[3] for c in carried),
-    )  # fmt: skip
+    return _Plan(feeds, gone, old, kept, tuple(carried))
 
 
-def _once_each(carried: list[tuple[str, str, str, str]]) -> list[tuple[str, str, str, str]]:
+def _once_each(carried: list[CarriedCopy]) -> list[CarriedCopy]:
     """Two removed feeds that moved to the same URL may hold the same post or the same key:
     the new URL gets one copy of each post and one of each key (its primary key)."""
     keys: set[tuple[str, str]] = set()
     posts: set[tuple[str, str]] = set()
     kept = []
-    for old, key, new, entry_id in carried:
-        if (new, key) in keys or (new, entry_id) in posts:
+    for copy in carried:
+        if (copy.new_url, copy.entry_key) in keys or (copy.new_url, copy.entry_id) in posts:
             continue
-        keys.add((new, key))
-        posts.add((new, entry_id))
-        kept.append((old, key, new, entry_id))
+        keys.add((copy.new_url, copy.entry_key))
+        posts.add((copy.new_url, copy.entry_id))
+        kept.append(copy)
     return kept
 
 
@@ -152,7 +163,7 @@ def apply_prune(db: sqlite_utils.Database, found: _Plan) -> list[str]:
     removed = [f.url for f in found.feeds]
     db.conn.executemany(
         "UPDATE entry_sources SET feed_url = ? WHERE feed_url = ? AND entry_key = ?",
-        [(new, old, key) for old, key, new in found.carried],
+        [(copy.new_url, copy.old_url, copy.entry_key) for copy in found.carried],
     )
     for feed in found.feeds:
         if feed.moved_to is not None:  # a split it was told to keep apart stays apart
