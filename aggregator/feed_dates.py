@@ -2,7 +2,7 @@
 2026 10:00", "tor, 19 nov 2026 19:00:00 +0100"): read again with dateparser, in Danish and
 English, once parsing is done, so the fast path and feedparser stay one road.
 
-dateparser costs about a second to import and load its languages: it is imported only for a
+dateparser costs 0.4 s CPU to import and load its languages: it is imported only for a
 feed that has such a date, never for the rest.
 """
 
