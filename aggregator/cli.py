@@ -410,8 +410,14 @@ def _poll_with_progress(
 @cli.command("poll")
 @config_option
 @click.option("--due", is_flag=True, help="Poll only the feeds whose next poll has come.")
+@click.option(
+    "--no-export",
+    "no_export",
+    is_flag=True,
+    help="Store only; leave the output to `aggregator export` (run on its own schedule).",
+)
 @click.pass_context
-def poll_command(ctx: click.Context, config_path: Path, due: bool) -> None:
+def poll_command(ctx: click.Context, config_path: Path, due: bool, no_export: bool) -> None:
     """Poll feeds once (all but gone ones), store new entries, export the merged feed.
 
     Ends with a line per failing feed saying what to do; exits 3 when every feed polled
@@ -428,9 +434,10 @@ def poll_command(ctx: click.Context, config_path: Path, due: bool) -> None:
         feeds = [f for f in config.feeds if f.enabled and f.url in wanted]
         report = _poll_with_progress(config, store, feeds, pool)
         _print_poll(report, config)
-        exported = export_feeds(config, store, now_utc())
+        exported = None if no_export else export_feeds(config, store, now_utc())
         _print_what_to_do(store, config, {r.feed_url for r in report.failed})
-    say(f"Exported {console.plural(exported.entries, 'entry')} to {config.output_dir}.")
+    if exported is not None:
+        say(f"Exported {console.plural(exported.entries, 'entry')} to {config.output_dir}.")
     if report.results and len(report.failed) == len(report.results):
         ctx.exit(ExitCode.ALL_FEEDS_FAILED)
 

@@ -243,3 +243,15 @@ class StoredEntry:
     language: str | None = None
     categories: tuple[str, ...] = ()  # the primary source's, in the feed's order
     enclosures: tuple[Enclosure, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WindowPost:
+    """What a digest needs to choose, group and count a post without reading it: a large
+    archive's week holds tens of thousands, of which a message shows a few hundred."""
+
+    id: str
+    published: datetime
+    first_seen: datetime
+    primary: SourceRef  # without its link
+    feeds: tuple[str, ...] = ()  # every feed that carried it, when asked for

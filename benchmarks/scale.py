@@ -6,10 +6,13 @@
 The feeds live on the loopback "internet" of scale_server.py (a thousand hosts, 50–200 ms
 an answer, 2% failing in four ways). Phases, each a whole process:
 
-cold     the first ``aggregator poll`` of an empty database (cycle 0); its database is kept
-         under ``--cache`` and reused, so later runs skip this phase;
-cycle    one full hourly cycle on a copy: every feed polled, one in ten changed (cycle 1),
-         the rest 304 or failing;
+cold     the database the first poll (cycle 0) leaves: by default seeded without the
+         network (scale_seed.py: the product's plan and store fed the server's answers,
+         minutes at 100,000 feeds), with ``--cold poll`` a whole ``aggregator poll`` of an
+         empty database (over an hour); kept under ``--cache`` and reused;
+cycle    one full hourly cycle on a copy, ``aggregator poll --no-export``: every feed
+         polled, one in ten changed (cycle 1), the rest 304 or failing;
+export   with ``--export``, ``aggregator export`` after the cycle, into an empty folder;
 restart  ``aggregator run`` for ``--restart`` seconds on the database of a service that was
          down for two hours (every feed overdue), then where the next polls fall (a herd?).
 
@@ -110,10 +113,12 @@ def aggregator(*args: str) -> list[str]:
     return [str(Path(sys.executable).with_name("aggregator")), *args]
 
 
-def measured_poll(phase: str, feeds: int, config: Path, db: Path) -> Figures:
+def measured_poll(
+    phase: str, feeds: int, config: Path, db: Path, command: tuple[str, ...] = ("poll",)
+) -> Figures:
     cpu, start = children_cpu(), time.perf_counter()
     process = subprocess.Popen(
-        aggregator("poll", "-q", "-c", str(config)),
+        aggregator(*command, "-q", "-c", str(config)),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     with TreeMemory(process.pid, interval=0.2) as memory:
@@ -184,10 +189,31 @@ def spread(db: Path, now: datetime) -> str:
     )
 
 
+def seeded(feeds: int, config: Path, db: Path) -> Figures:
+    """The cold phase without the network (scale_seed.py): its figures are the build's."""
+    from aggregator.config import load_config
+    from benchmarks.scale_seed import seed
+
+    cpu, own, start = children_cpu(), time.process_time(), time.perf_counter()
+    seed(load_config(config), db)
+    wall = time.perf_counter() - start
+    spent = children_cpu() - cpu + time.process_time() - own
+    note = outcome_counts(db) + "; seeded without the network, not a poll"
+    return Figures("cold (seeded)", feeds, wall, spent, 0, db_mib(db), note)
+
+
 def run(
-    feeds: int, hosts: int, port: int, workers: int, cache: Path, restart_seconds: float
+    feeds: int,
+    hosts: int,
+    port: int,
+    workers: int,
+    cache: Path,
+    restart_seconds: float,
+    seed: bool = True,
+    cold_only: bool = False,
+    export: bool = False,
 ) -> Iterator[str]:
-    cached = cache / f"g{GENERATION}-{feeds}-{hosts}-{port}"
+    cached = cache / f"g{GENERATION}-{feeds}-{hosts}-{port}{'-seed' if seed else ''}"
     server = Server(hosts, port)
     try:
         with tempfile.TemporaryDirectory(dir=cache) as directory:
@@ -196,19 +222,28 @@ def run(
             config.write_text(json.dumps(settings(feeds, hosts, port, db, workers)))
             if not (cached / "feeds.db").exists():
                 server.cycle(0)
-                cold = measured_poll("cold", feeds, config, db)
+                cold = (
+                    seeded(feeds, config, db) if seed else measured_poll("cold", feeds, config, db)
+                )
                 yield cold.row()
                 cached.mkdir(parents=True, exist_ok=True)
                 shutil.copy(db, cached / "feeds.db")
                 (cached / "cold.txt").write_text(cold.row())
+                if cold_only:
+                    return
             else:
                 yield (cached / "cold.txt").read_text() + " (cached)"
                 shutil.copy(cached / "feeds.db", db)
             server.cycle(1)
-            yield measured_poll("cycle", feeds, config, db).row()
-            figures, where = restart(feeds, config, db, server, seconds=restart_seconds)
-            yield figures.row()
-            yield f"restart: {where}"
+            # The poll alone: the export's cost grows with the sources it renders, not
+            # with the feeds polled; with --export it is measured on its own after it.
+            yield measured_poll("cycle", feeds, config, db, ("poll", "--no-export")).row()
+            if export:
+                yield measured_poll("export", feeds, config, db, ("export",)).row()
+            if restart_seconds > 0:
+                figures, where = restart(feeds, config, db, server, seconds=restart_seconds)
+                yield figures.row()
+                yield f"restart: {where}"
     finally:
         server.stop()
 
@@ -222,7 +257,21 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18473)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cache", type=Path, default=CACHE, help="where cold databases are kept")
-    parser.add_argument("--restart", type=float, default=120, help="seconds the service runs")
+    parser.add_argument(
+        "--restart", type=float, default=120, help="seconds the service runs (0: no restart phase)"
+    )
+    parser.add_argument(
+        "--cold",
+        choices=["seed", "poll"],
+        default="seed",
+        help="make the cold database without the network (seed, minutes) or"
+        " by a whole cold poll (poll, over an hour at 100,000 feeds)",
+    )
+    parser.add_argument(
+        "--cold-only",
+        action="store_true",
+        help="make (and cache) the cold databases, measure nothing else",
+    )
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     failing = Counter(fate(i) for i in range(max(args.feeds)))
@@ -231,7 +280,10 @@ def main() -> None:
     print("| phase | feeds | wall | CPU (tree) | peak PSS (tree) | database | |")
     print("|---|---|---|---|---|---|---|")
     for feeds in args.feeds:
-        for line in run(feeds, args.hosts, args.port, args.workers, args.cache, args.restart):
+        lines = run(feeds, args.hosts, args.port, args.workers, args.cache, args.restart,
+                    seed=args.cold == "seed", cold_only=args.cold_only,
+                    export=args.export)  # fmt: skip
+        for line in lines:
             print(line, flush=True)
     print(f"load after: {os.getloadavg()[0]:.1f}")
 

@@ -199,3 +199,15 @@ def test_shell_completion_works_as_the_readme_says(tmp_path):
             env={**os.environ, "_AGGREGATOR_COMPLETE": shell},
         ).stdout  # fmt: skip
         assert "_aggregator_completion" in script
+
+
+def test_poll_no_export_stores_and_leaves_the_output_to_export(tmp_path, server):
+    config = write_config(tmp_path, server)
+    polled = run("poll", "--no-export", "-c", str(config), cwd=tmp_path)
+    assert polled.returncode == 0, polled.stderr
+    assert "Polled 3 feeds: 4 new, 0 updated, 1 failed." in polled.stdout
+    assert "Exported" not in polled.stdout
+    assert not (tmp_path / "output").exists()
+    exported = run("export", "-c", str(config), cwd=tmp_path)
+    assert "Exported 4 entries to " in exported.stdout
+    assert (tmp_path / "output" / "atom.xml").exists()

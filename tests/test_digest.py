@@ -7,7 +7,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from aggregator.digest import last_complete_week, parse_week, preview_digest, send_digest
-from aggregator.digest.build import build_digest, cut_at_sentence
+from aggregator.digest.build import (
+    MAX_GROUPS,
+    Digest,
+    DigestGroup,
+    DigestItem,
+    LeftOut,
+    build_digest,
+    cut_at_sentence,
+)
 from aggregator.digest.periods import (
     check_sendable,
     day_period,
@@ -16,9 +24,10 @@ from aggregator.digest.periods import (
     parse_period,
     week_containing,
 )
-from aggregator.digest.render import render_digest
+from aggregator.digest.render import _ENV, HTML_LIMIT, _context, _inliner, render_digest
 from aggregator.errors import DigestError
 from aggregator.pipeline import poll
+from aggregator.types import SourceRef, StoredEntry
 from tests.conftest import free_port, serve_fixture
 from tests.feedgen import Item, rss
 
@@ -461,3 +470,84 @@ def test_archive_page_index_and_feed_have_no_addresses(week_of_posts, store, inb
     feed = feedparser.parse((config.output_dir / "digests" / "atom.xml").read_bytes())
     [entry] = feed.entries
     assert entry.link == "https://planet.example.dk/digests/2026-W47.html"
+
+
+# A week larger than one message: groups past MAX_GROUPS are counted, not built.
+
+
+def _post(number: int, feeds: int) -> StoredEntry:
+    feed = number % feeds
+    site = f"https://blog{feed}.example.dk/"
+    source = SourceRef(f"{site}feed/", f"Blog {feed}", f"Blog {feed:03d} – æøå", site, None)
+    at = WEEK_47.start_utc + timedelta(minutes=7 * number + 5)
+    return StoredEntry(
+        id=f"id-{number:05d}", title=f"Indlæg {number} om velfærd", author=None,
+        link=f"https://blog{feed}.example.dk/{number}/", content_html="",
+        summary_text="Kommunen vil dele data med borgerne.", published=at, updated=at,
+        first_seen=at, sources=(source,),
+    )  # fmt: skip
+
+
+def test_a_week_of_more_sources_than_a_message_holds_shows_the_first_and_counts_the_rest():
+    entries = [_post(n, 400) for n in range(800)]
+    digest = build_digest(entries, WEEK_47, "Offentlig digitalisering")
+    assert len(digest.groups) == MAX_GROUPS
+    assert [g.name for g in digest.groups[:2]] == ["Blog 000 – æøå", "Blog 001 – æøå"]
+    assert digest.groups[0].items[0].title == "Indlæg 400 om velfærd"  # newest first
+    assert digest.left_out == LeftOut(groups=400 - MAX_GROUPS, posts=2 * (400 - MAX_GROUPS),
+                                      sources=400 - MAX_GROUPS)  # fmt: skip
+    assert (digest.entry_count, digest.source_count) == (800, 400)
+    rendered = render_digest(digest)
+    assert len(rendered.html.encode("utf-8")) <= HTML_LIMIT
+    assert rendered.subject.endswith("uge 47: 800 nye indlæg")
+    assert "800 nye indlæg fra 400 kilder" in rendered.text
+    # Fewer groups still were rendered to fit the limit; the line counts every left-out post.
+    shown = sum(g.name in rendered.text for g in digest.groups)
+    assert 1 < shown < MAX_GROUPS
+    line = next(x for x in rendered.text.splitlines() if x.startswith("Og "))
+    assert line == f"Og {800 - 2 * shown} indlæg mere fra {400 - shown} andre kilder"
+    assert "andre kilder" in rendered.html
+    english = render_digest(digest, "en")
+    assert "more posts from" in english.text
+    assert "800 new posts from 400 sources" in english.text
+
+
+def test_a_message_of_max_groups_of_one_tiny_post_each_is_over_the_size_limit():
+    """Why MAX_GROUPS loses nothing: a digest of that many groups never fits one message."""
+    at = WEEK_47.start_utc + timedelta(hours=1)
+    groups = tuple(
+        DigestGroup(str(n), None, (DigestItem("x", None, "", at, None, str(n), ()),))
+        for n in range(MAX_GROUPS)
+    )
+    digest = Digest("default", "T", WEEK_47, _window(WEEK_47), groups)
+    context = _context(digest, "da")
+    html = _inliner().inline(_ENV.get_template("digest.html").render(
+        context, subject="", with_unsubscribe=False, personal=True))  # fmt: skip
+    assert len(html.encode("utf-8")) > HTML_LIMIT
+
+
+@pytest.mark.parametrize(
+    "digest",
+    [
+        {},
+        {"group_by": "tag"},
+        {"tags": ["stat"]},
+        {"sources": ["KL"], "group_by": "tag", "order": "oldest"},
+        {"max_items_per_group": 1},
+        {"archive_after_days": 3.5},  # the posts of the 19th only
+    ],
+)
+def test_the_digest_read_from_the_store_is_the_one_built_from_every_post(
+    week_of_posts, store, digest
+):
+    from aggregator.digest import assemble
+    from aggregator.digest.deliver import feed_facts, links
+
+    config = week_of_posts(digest=digest)
+    settings = config.named_digest("default")
+    window = _window(WEEK_47)
+    every = store.entries_first_seen_between(window.start, window.end, content=False)
+    expected = build_digest(every, WEEK_47, config.site.title, settings, window=window,
+                            feeds=feed_facts(config), links=links(config))  # fmt: skip
+    assert assemble(config, store, settings, WEEK_47, window) == expected
+    assert expected.entry_count > 0

@@ -13,14 +13,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from aggregator.bulk import no_collector_passes
 from aggregator.config import DigestSettings
 from aggregator.digest.periods import Period
-from aggregator.types import FeedStatus, StoredEntry
+from aggregator.types import FeedStatus, StoredEntry, WindowPost
 
 SUMMARY_LIMIT = 280
+# The most groups one message holds: even at one post each, more would not fit the e-mail
+# size limit (render.HTML_LIMIT: a group takes over 700 bytes of HTML, a test checks), so
+# the groups past it are counted, not read, built or rendered.
+MAX_GROUPS = 150
 NO_TAG = ""  # the group of posts whose feeds have none of the grouped tags
 
 # Words ending in a full stop that do not end a Danish or English sentence.
@@ -121,6 +125,15 @@ class DigestLinks:
 
 
 @dataclass(frozen=True, slots=True)
+class LeftOut:
+    """Groups past the most one message can hold (``MAX_GROUPS``): counted, never read."""
+
+    groups: int
+    posts: int
+    sources: int  # primary sources of theirs not among the shown posts'
+
+
+@dataclass(frozen=True, slots=True)
 class Digest:
     name: str
     title: str
@@ -130,14 +143,19 @@ class Digest:
     group_by: str = "source"
     failed: tuple[FailedSource, ...] = ()
     links: DigestLinks | None = None
+    left_out: LeftOut | None = None
 
     @property
     def entry_count(self) -> int:
-        return sum(len(g.items) + g.more for g in self.groups)
+        rest = self.left_out.posts if self.left_out else 0
+        return sum(len(g.items) + g.more for g in self.groups) + rest
 
     @property
     def source_count(self) -> int:
-        return len({i.source for g in self.groups for i in g.items}) if self.groups else 0
+        if not self.groups:
+            return 0
+        rest = self.left_out.sources if self.left_out else 0
+        return len({i.source for g in self.groups for i in g.items}) + rest
 
     @property
     def is_empty(self) -> bool:
@@ -152,8 +170,8 @@ class FeedFacts:
     tags: tuple[str, ...]
 
 
-def is_archive_find(entry: StoredEntry, archive_after: timedelta) -> bool:
-    return entry.published < entry.first_seen - archive_after
+def is_archive_find(post: WindowPost, archive_after: timedelta) -> bool:
+    return post.published < post.first_seen - archive_after
 
 
 def matches_feed(facts: FeedFacts, settings: DigestSettings) -> bool:
@@ -163,40 +181,105 @@ def matches_feed(facts: FeedFacts, settings: DigestSettings) -> bool:
     return facts.name in settings.sources or bool(set(facts.tags) & set(settings.tags))
 
 
-def matches(entry: StoredEntry, settings: DigestSettings, feeds: Mapping[str, FeedFacts]) -> bool:
+def matches(post: WindowPost, settings: DigestSettings, feeds: Mapping[str, FeedFacts]) -> bool:
     """A post is in a filtered digest when any feed that carried it matches."""
     if not settings.tags and not settings.sources:
         return True
-    return any(
-        s.feed_url in feeds and matches_feed(feeds[s.feed_url], settings) for s in entry.sources
-    )
+    return any(url in feeds and matches_feed(feeds[url], settings) for url in post.feeds)
 
 
 def select(
-    entries: Sequence[StoredEntry],
+    posts: Sequence[WindowPost],
     window: Window,
     settings: DigestSettings,
     feeds: Mapping[str, FeedFacts],
-) -> list[StoredEntry]:
+) -> list[WindowPost]:
     archive_after = timedelta(days=settings.archive_after_days)
     return [
-        e
-        for e in entries
-        if window.start <= e.first_seen < window.end
-        and not is_archive_find(e, archive_after)
-        and matches(e, settings, feeds)
+        p
+        for p in posts
+        if window.start <= p.first_seen < window.end
+        and not is_archive_find(p, archive_after)
+        and matches(p, settings, feeds)
     ]
 
 
+def _source_name(post: WindowPost) -> str:
+    return post.primary.title or post.primary.name
+
+
 def _group_key(
-    entry: StoredEntry, settings: DigestSettings, feeds: Mapping[str, FeedFacts]
+    post: WindowPost, settings: DigestSettings, feeds: Mapping[str, FeedFacts]
 ) -> tuple[str, str | None]:
-    primary = entry.sources[0]
+    primary = post.primary
     if settings.group_by == "source":
-        return primary.title or primary.name, primary.site_url
+        return _source_name(post), primary.site_url
     tags = feeds[primary.feed_url].tags if primary.feed_url in feeds else ()
     wanted = [t for t in tags if not settings.tags or t in settings.tags]
     return (wanted[0] if wanted else NO_TAG), None
+
+
+@dataclass(frozen=True, slots=True)
+class ChosenGroup:
+    name: str
+    site_url: str | None
+    ids: tuple[str, ...]  # the posts shown, in the digest's order
+    more: int  # posts left out by the cap
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """Which posts a digest shows, decided on the window's ``WindowPost`` alone: only these
+    are then read and built."""
+
+    groups: tuple[ChosenGroup, ...]
+    left_out: LeftOut | None = None
+
+    @property
+    def ids(self) -> list[str]:
+        return [i for g in self.groups for i in g.ids]
+
+
+def choose(
+    posts: Sequence[WindowPost],
+    window: Window,
+    settings: DigestSettings,
+    feeds: Mapping[str, FeedFacts],
+) -> Choice:
+    """Groups by name (untagged last), posts newest first unless ``order: oldest``; each
+    group cut at ``max_items_per_group``, and the groups past ``MAX_GROUPS`` only counted."""
+    chosen = select(posts, window, settings, feeds)
+    chosen.sort(key=lambda p: (p.published, p.id), reverse=settings.order == "newest")
+    groups: dict[str, tuple[str | None, list[WindowPost]]] = {}
+    for post in chosen:
+        name, site = _group_key(post, settings, feeds)
+        groups.setdefault(name, (site, []))[1].append(post)
+    cap = settings.max_items_per_group
+    ordered = sorted(groups.items(), key=lambda kv: (kv[0] == NO_TAG, kv[0].casefold()))
+    kept, rest = ordered[:MAX_GROUPS], ordered[MAX_GROUPS:]
+    left_out = None
+    if rest:
+        shown = {_source_name(p) for _, (_, group) in kept for p in group[:cap]}
+        others = {_source_name(p) for _, (_, group) in rest for p in group} - shown
+        posts_left = sum(len(group) for _, (_, group) in rest)
+        left_out = LeftOut(len(rest), posts_left, len(others))
+    return Choice(
+        tuple(
+            ChosenGroup(name, site, tuple(p.id for p in group[:cap]), max(0, len(group) - cap))
+            for name, (site, group) in kept
+        ),
+        left_out,
+    )
+
+
+def window_post(entry: StoredEntry) -> WindowPost:
+    return WindowPost(
+        entry.id,
+        entry.published,
+        entry.first_seen,
+        entry.sources[0],
+        tuple(s.feed_url for s in entry.sources),
+    )
 
 
 def failed_sources(
@@ -232,45 +315,29 @@ def build_digest(
     failed: tuple[FailedSource, ...] = (),
     links: DigestLinks | None = None,
 ) -> Digest:
-    """Group the window's posts; groups by name (untagged last), posts newest first unless
-    ``order: oldest``; each group cut at ``max_items_per_group``."""
+    """The digest of these posts (see ``choose``)."""
+    settings = settings or DigestSettings()
+    window = window or Window(period.start_utc, period.end_utc)
     with no_collector_passes():
-        return _build(entries, period, title, settings or DigestSettings(),
-                      window or Window(period.start_utc, period.end_utc), feeds or {},
-                      failed, links)  # fmt: skip
+        choice = choose([window_post(e) for e in entries], window, settings, feeds or {})
+        return digest_from(choice, {e.id: e for e in entries}, period, title, settings,
+                           window=window, failed=failed, links=links)  # fmt: skip
 
 
-def _build(
-    entries: Sequence[StoredEntry],
+def digest_from(
+    choice: Choice,
+    entries: Mapping[str, StoredEntry],
     period: Period,
     title: str,
     settings: DigestSettings,
+    *,
     window: Window,
-    feeds: Mapping[str, FeedFacts],
-    failed: tuple[FailedSource, ...],
-    links: DigestLinks | None,
+    failed: tuple[FailedSource, ...] = (),
+    links: DigestLinks | None = None,
 ) -> Digest:
+    """The chosen posts built into items; ``entries`` holds at least the chosen ones (a
+    post gone since it was chosen, pruned meanwhile, is left out)."""
     zone = period.start.tzinfo
-    chosen = select(entries, window, settings, feeds)
-    chosen.sort(key=lambda e: (e.published, e.id), reverse=settings.order == "newest")
-    groups: dict[str, tuple[str | None, list[DigestItem]]] = {}
-    for entry in chosen:
-        name, site = _group_key(entry, settings, feeds)
-        primary, *others = entry.sources
-        _, items = groups.setdefault(name, (site, []))
-        items.append(
-            DigestItem(
-                title=entry.title,
-                link=entry.link,
-                summary=cut_at_sentence(entry.summary_text),
-                published=entry.published.astimezone(zone),
-                author=entry.author,
-                source=primary.title or primary.name,
-                also_in=tuple(dict.fromkeys(o.title or o.name for o in others)),
-            )
-        )
-    cap = settings.max_items_per_group
-    ordered = sorted(groups.items(), key=lambda kv: (kv[0] == NO_TAG, kv[0].casefold()))
     return Digest(
         name=settings.name,
         title=title,
@@ -278,9 +345,28 @@ def _build(
         window=window,
         group_by=settings.group_by,
         groups=tuple(
-            DigestGroup(name, site, tuple(items[:cap]), max(0, len(items) - cap))
-            for name, (site, items) in ordered
+            DigestGroup(
+                g.name,
+                g.site_url,
+                tuple(_item(entries[i], zone) for i in g.ids if i in entries),
+                g.more,
+            )
+            for g in choice.groups
         ),
         failed=failed,
         links=links,
+        left_out=choice.left_out,
+    )
+
+
+def _item(entry: StoredEntry, zone: tzinfo | None) -> DigestItem:
+    primary, *others = entry.sources
+    return DigestItem(
+        title=entry.title,
+        link=entry.link,
+        summary=cut_at_sentence(entry.summary_text),
+        published=entry.published.astimezone(zone),
+        author=entry.author,
+        source=primary.title or primary.name,
+        also_in=tuple(dict.fromkeys(o.title or o.name for o in others)),
     )

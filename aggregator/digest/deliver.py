@@ -25,7 +25,8 @@ from aggregator.digest.build import (
     FailedSource,
     FeedFacts,
     Window,
-    build_digest,
+    choose,
+    digest_from,
     failed_sources,
     matches_feed,
 )
@@ -91,13 +92,19 @@ def assemble(
     if settings.failed_sources:
         names = frozenset(f.name for f in facts.values() if matches_feed(f, settings))
         failed = failed_sources(store.feed_statuses(count_entries=False), period, names)
-    return build_digest(
-        store.entries_first_seen_between(window.start, window.end, content=False),
+    # Chosen on the light WindowPost rows; only the posts shown are read whole (a week of a
+    # large archive holds tens of thousands, a message shows at most a few thousand).
+    filtered = bool(settings.tags or settings.sources)
+    posts = store.window_posts(window.start, window.end, with_feeds=filtered)
+    choice = choose(posts, window, settings, facts)
+    entries = store.entries_by_id(choice.ids, content=False)
+    return digest_from(
+        choice,
+        {e.id: e for e in entries},
         period,
         settings.title or config.site.title,
         settings,
         window=window,
-        feeds=facts,
         failed=failed,
         links=links(config),
     )

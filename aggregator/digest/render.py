@@ -23,7 +23,7 @@ import css_inline
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from aggregator.config import DigestSettings, SmtpSettings
-from aggregator.digest.build import NO_TAG, Digest, DigestGroup, DigestItem
+from aggregator.digest.build import NO_TAG, Digest, DigestGroup, DigestItem, LeftOut
 from aggregator.digest.i18n import TEXT, date_range, day_label, long_date, short_date
 
 TEXT_WIDTH = 72
@@ -160,6 +160,12 @@ def _context(digest: Digest, language: str) -> dict[str, Any]:
         }
 
     groups = [group(g) for g in digest.groups]
+    left_out = ""
+    if digest.left_out:
+        kind = "tags" if digest.group_by == "tag" else "sources"
+        left_out = t[f"left_out_{kind}"].format(
+            posts=digest.left_out.posts, groups=digest.left_out.groups
+        )
     failed = [
         {
             "name": f.name,
@@ -185,6 +191,7 @@ def _context(digest: Digest, language: str) -> dict[str, Any]:
     return {
         "digest": digest,
         "groups": groups,
+        "left_out": left_out,
         "failed": failed,
         "lang": language,
         "t": t,
@@ -209,7 +216,8 @@ def render_digest(
     personal: bool = True,
 ) -> RenderedDigest:
     """Subject, HTML and text; over the size limit, fewer posts per group are shown (the
-    rest are counted in "and N more") until the HTML fits."""
+    rest are counted in "and N more") until the HTML fits, and at one post a group, fewer
+    groups (the last ones counted in one line)."""
     settings = settings or DigestSettings()
     shown = digest
     while True:
@@ -218,10 +226,14 @@ def render_digest(
         context["with_unsubscribe"] = with_unsubscribe
         context["personal"] = personal
         html = _inliner().inline(_ENV.get_template("digest.html").render(context))
+        size = len(html.encode("utf-8"))
         largest = max((len(g.items) for g in shown.groups), default=0)
-        if len(html.encode("utf-8")) <= HTML_LIMIT or largest <= 1:
+        if size <= HTML_LIMIT or (largest <= 1 and len(shown.groups) <= 1):
             break
-        shown = _capped(shown, max(1, largest * 3 // 4))
+        if largest > 1:
+            shown = _capped(shown, max(1, largest * 3 // 4))
+        else:  # the size is about proportional to the groups: keep the share that fits
+            shown = _fewer_groups(shown, len(shown.groups) * HTML_LIMIT // size)
     return RenderedDigest(
         subject=context["subject"],
         html=html,
@@ -237,6 +249,19 @@ def _capped(digest: Digest, cap: int) -> Digest:
         for g in digest.groups
     )
     return replace(digest, groups=groups)
+
+
+def _fewer_groups(digest: Digest, keep: int) -> Digest:
+    """The first ``keep`` groups (at least one); the others' posts counted in ``left_out``."""
+    kept, dropped = digest.groups[: max(1, keep)], digest.groups[max(1, keep) :]
+    shown = {i.source for g in kept for i in g.items}
+    before = digest.left_out or LeftOut(0, 0, 0)
+    left_out = LeftOut(
+        groups=before.groups + len(dropped),
+        posts=before.posts + sum(len(g.items) + g.more for g in dropped),
+        sources=before.sources + len({i.source for g in dropped for i in g.items} - shown),
+    )
+    return replace(digest, groups=kept, left_out=left_out)
 
 
 def unsubscribe_targets(settings: DigestSettings, address: str) -> tuple[str | None, str | None]:

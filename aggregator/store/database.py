@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # imported where used: reading feed states (status) needs non
         SourceRef,
         StoredEntry,
         UpdatePlan,
+        WindowPost,
     )
 
 # A permanent redirect must be seen on this many polls in a row before the feed moves.
@@ -909,13 +910,50 @@ class Store:
         ).fetchall()
         return self._with_sources(rows)
 
-    def entries_by_id(self, ids: Sequence[str]) -> list[StoredEntry]:
-        """Entries in the order of ``ids``; ids not stored are left out."""
+    def window_posts(
+        self, start: datetime, end: datetime, *, with_feeds: bool = False
+    ) -> list[WindowPost]:
+        """The posts of a digest's window (as ``entries_first_seen_between``) with only what
+        choosing and grouping them needs: the dates and the primary source; ``with_feeds``
+        adds every feed that carried each (a filtered digest matches on any of them)."""
+        from aggregator.types import SourceRef, WindowPost
+
+        feeds = (
+            "(SELECT group_concat(s.feed_url, char(10)) FROM entry_sources s"
+            " WHERE s.entry_id = e.id)"
+            if with_feeds
+            else "NULL"
+        )
+        rows = self.db.execute(
+            f"""SELECT e.id, e.published, e.first_seen, f.url, f.name, f.title, f.site_url,
+                       {feeds}
+                FROM entries e JOIN feeds f ON f.url = e.primary_feed_url
+                WHERE +e.backfill = 0 AND e.first_seen >= ? AND e.first_seen < ?""",
+            [to_db_time(start), to_db_time(end)],
+        )
+        refs: dict[str, SourceRef] = {}
+        with no_collector_passes():
+            return [
+                WindowPost(
+                    id=eid,
+                    published=from_db_time(published),
+                    first_seen=from_db_time(first_seen),
+                    primary=refs.get(url)
+                    or refs.setdefault(url, SourceRef(url, name, title, site, None)),
+                    feeds=tuple(carried.split("\n")) if carried else (),
+                )
+                for eid, published, first_seen, url, name, title, site, carried in rows
+            ]
+
+    def entries_by_id(self, ids: Sequence[str], *, content: bool = True) -> list[StoredEntry]:
+        """Entries in the order of ``ids``; ids not stored are left out. ``content=False``
+        leaves ``content_html`` empty (see ``entries_first_seen_between``)."""
+        columns = _ENTRY_COLUMNS if content else _ENTRY_COLUMNS.replace("content_html", "''")
         rows: dict[str, Any] = {}
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
             for row in self.db.execute(
-                f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE id IN ({','.join('?' * len(chunk))})",
+                f"SELECT {columns} FROM entries WHERE id IN ({','.join('?' * len(chunk))})",
                 chunk,
             ):
                 rows[row[0]] = row
