@@ -264,8 +264,13 @@ def main() -> None:
         "--cold",
         choices=["seed", "poll"],
         default="seed",
-        help="make the cold database without the network (seed, minutes) or"
-        " by a whole cold poll (poll, over an hour at 100,000 feeds)",
+        help="make the cold database without the network (seed) or by a whole cold poll"
+        " (poll: over an hour at 100,000 feeds)",
+    )
+    parser.add_argument(
+        "--export",
+        action="store_true",
+        help="after the cycle, time `aggregator export` into an empty output folder",
     )
     parser.add_argument(
         "--cold-only",

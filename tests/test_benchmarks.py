@@ -74,18 +74,44 @@ def test_every_shape_of_the_wild_corpus_is_a_feed_feedparser_reads_whole():
     assert len(document(0, 1, "wild").body) > len(document(0, 0, "wild").body)  # changed phase
 
 
-def test_scale_simulation_runs_small(tmp_path):
+def test_scale_simulation_runs_small_and_its_seeded_cold_database_is_the_polled_one(tmp_path):
     import socket
+    import sqlite3
+    from contextlib import closing
 
     with socket.socket() as probe:  # a port free on the simulation's first host
         probe.bind(("127.1.0.1", 0))
         port = probe.getsockname()[1]
-    out = run("benchmarks.scale", "--feeds", "40", "--hosts", "4", "--port", str(port),
-              "--restart", "8", "--cache", str(tmp_path))  # fmt: skip
+    common = ("--feeds", "40", "--hosts", "4", "--port", str(port), "--cache", str(tmp_path))
+    out = run("benchmarks.scale", *common, "--cold", "poll", "--restart", "8")
     rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
     assert {"cold", "cycle", "restart"} <= set(rows)
     assert "120 entries stored" in rows["cold"]  # 40 feeds of three entries, none failing
     assert "restart: next polls" in out
+    out = run("benchmarks.scale", *common, "--restart", "0", "--export")
+    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
+    assert {"cold (seeded)", "cycle", "export"} <= set(rows)
+    assert "120 entries stored" in rows["cold (seeded)"]
+    from benchmarks.scale_server import changed
+
+    new = sum(changed(feed, 1) for feed in range(40))
+    assert f"{120 + new:,} entries stored" in rows["cycle"]  # one new entry a changed feed
+
+    def rows_of(db: Path, sql: str) -> list[tuple[object, ...]]:
+        with closing(sqlite3.connect(db)) as connection:
+            return connection.execute(sql).fetchall()
+
+    polled, seeded = (tmp_path / f"g1-40-4-{port}{way}" / "feeds.db" for way in ("", "-seed"))
+    for sql in (
+        "SELECT url, title, site_url, etag, state, last_status, error_count, body_hash,"
+        " interval_seconds, last_error IS NULL FROM feeds ORDER BY url",
+        "SELECT id, title, title_key, summary_text, content_html, sketch, published FROM entries"
+        " ORDER BY id",
+        "SELECT feed_url, entry_key, entry_id, content_hash, raw_digest FROM entry_sources"
+        " ORDER BY feed_url, entry_key",
+        "SELECT hash, entry_id FROM entry_sketches ORDER BY 1, 2",
+    ):
+        assert rows_of(seeded, sql) == rows_of(polled, sql)
 
 
 def test_archive_scale_benchmark_runs_small(tmp_path):
