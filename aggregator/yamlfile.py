@@ -32,7 +32,12 @@ _FLOAT = re.compile(
 )
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's parser where PyYAML was built with it: the pure-Python scanner is most of the
+# start-up of a command over a large feeds.yaml (0.65 s against 0.13 s at 2,000 feeds).
+_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[misc,valid-type]
     """SafeLoader without sexagesimal integers and floats."""
 
 
