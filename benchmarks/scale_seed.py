@@ -57,13 +57,13 @@ def _feed_number(url: str) -> int:
 
 
 def _plan_chunk(
-    work: tuple[list[FeedState], datetime, int],
+    work: tuple[list[FeedState], datetime, int, str],
 ) -> list[tuple[FetchResult, UpdatePlan]]:
-    states, now, max_entries = work
+    states, now, max_entries, zone = work
     pairs = []
     for state in states:
         fetched = first_answer(_feed_number(state.url), state, now)
-        plan = plan_for(fetched, state, now, max_entries)
+        plan = plan_for(fetched, state, now, max_entries, zone)
         pairs.append((replace(fetched, content=None), plan))
     return pairs
 
@@ -79,7 +79,10 @@ def seed(config: Config, db: Path, processes: int = 2) -> int:
         feeds = {f.url: f for f in config.feeds}
         states = [state for state, _ in snapshot.values()]
         max_entries = fetch_options(config).max_entries_per_feed
-        work = [(states[i : i + CHUNK], now, max_entries) for i in range(0, len(states), CHUNK)]
+        zone = config.site.timezone
+        work = [
+            (states[i : i + CHUNK], now, max_entries, zone) for i in range(0, len(states), CHUNK)
+        ]
         settings, rules, rng = policy_settings(config), merge_rules(config), random.Random(1)
         written = 0
         with multiprocessing.get_context("fork").Pool(processes) as pool, store.batch():
@@ -96,6 +99,6 @@ def seed(config: Config, db: Path, processes: int = 2) -> int:
 
 
 def _planned(
-    pool: multiprocessing.pool.Pool, work: list[tuple[list[FeedState], datetime, int]]
+    pool: multiprocessing.pool.Pool, work: list[tuple[list[FeedState], datetime, int, str]]
 ) -> Iterator[list[tuple[FetchResult, UpdatePlan]]]:
     yield from pool.imap(_plan_chunk, work)
