@@ -185,6 +185,40 @@ def test_stems_keep_danish_letters():
     assert words("it_sikkerhed x") == ["it", "sikkerhed", "x"]  # _ separates, as in unicode61
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("aåæøAÅÆØé1_ -–—.,;:!?\"'”«»()\n\t\u00a0\u200bxyz")))
+def test_words_are_the_regular_expressions_words(text):
+    assert words(text) == re.findall(r"[^\W_]+", fold(text))
+
+
+@given(st.text())
+def test_words_of_any_text(text):
+    assert words(text) == re.findall(r"[^\W_]+", fold(text))
+
+
+def test_stems_are_the_same_when_the_cache_fills(monkeypatch):
+    import Stemmer
+
+    from aggregator import search
+
+    text = "Kommunerne digitaliserer løsningerne; kommunens løsning blev digitaliseret " * 3
+    stemmer = Stemmer.Stemmer("danish")
+    expected = stemmer.stemWords(words(text))
+    monkeypatch.setattr(search, "STEM_CACHE_WORDS", 6)  # emptied on nearly every call
+    assert stems(words(text), "da") == expected
+    assert stems(words(text), "da") == expected
+    # Some words known, the rest more than the cache holds: it is emptied, all stemmed anew.
+    assert stems(["løsningerne", "x", "y", "z", "w", "kommunens"], "da") == [
+        "løsning",
+        "x",
+        "y",
+        "z",
+        "w",
+        "kommun",
+    ]
+    assert stems(["løsningerne"], "da") == ["løsning"]
+
+
 # ---------------------------------------------------------------------------------------------
 # Queries
 
