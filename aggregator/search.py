@@ -134,10 +134,9 @@ class QueryError(AggregatorError):
 
 
 _local = threading.local()  # a Stemmer object is not safe to share between threads
-# Words whose stems each thread keeps, per language. Prose repeats its words (a post of 260
-# words has about 150 different ones, most of them common), and a dict lookup costs a third
-# of stemming the word again; PyStemmer's own cache costs more than it saves. Emptied when
-# full, so the memory stays at about a megabyte a thread.
+# Words whose stems each thread keeps, per language. Most of a post's words are common ones,
+# and a dict lookup costs a third of stemming the word again; PyStemmer's own cache costs
+# more than it saves. Emptied when full, so the memory stays under 1.5 MiB a thread.
 STEM_CACHE_WORDS = 8192
 
 
