@@ -49,8 +49,8 @@ def test_three_months_make_three_linked_archives(archived):
     assert links(out / "atom.xml")["prev-archive"] == BASE + "archive/2026-11.atom"
     rss = (out / "archive/2026-10.rss").read_text(encoding="utf-8")
     assert f'rel="prev-archive" type="application/rss+xml" href="{BASE}archive/2026-09.rss"' in rss
-    assert "<fh:archive />" in rss
-    assert "<fh:archive />" in (out / "archive/2026-10.atom").read_text(encoding="utf-8")
+    assert "<fh:archive/>" in rss
+    assert "<fh:archive/>" in (out / "archive/2026-10.atom").read_text(encoding="utf-8")
     october_atom = feedparser.parse((out / "archive/2026-10.atom").read_bytes())
     titles = [e.title for e in october_atom.entries]
     assert titles == ["Digital government in Japan: notes from a study trip"]
@@ -160,7 +160,7 @@ def test_websub_hub_is_pinged_once_per_changed_feed(server, make_config, store, 
     assert len(hub.urls()) == len(set(hub.urls()))
     assert first.pinged == len(expected)
     atom = (config.output_dir / "atom.xml").read_text(encoding="utf-8")
-    assert f'<link rel="hub" href="{hub.url}" />' in atom
+    assert f'<link rel="hub" href="{hub.url}"/>' in atom
 
     hub.pings.clear()
     export_feeds(config, store, NOW + timedelta(minutes=10))

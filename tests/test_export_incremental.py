@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from lxml import html
 
+from aggregator.config import Config
 from aggregator.export import export_feeds
 from aggregator.pipeline import poll
 from aggregator.store import Store
@@ -180,3 +181,85 @@ def test_a_changed_site_setting_renders_every_page_again(site, make_config, tmp_
     export_feeds(full, store, clock())
     assert files(config.output_dir) == files(full.output_dir)
     assert 'action="../../search"' in (config.output_dir / "tag/stat/index.html").read_text()
+
+
+def test_an_export_with_nothing_moved_runs_one_query_and_writes_nothing(site, clock):
+    """One fingerprint of the settings, templates, feeds' counters and health and the month
+    stands for everything: the site is not built and no page's fingerprint is read."""
+    _, _, config, store = site
+    out = config.output_dir
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    try:
+        report = export_feeds(config, store, clock() + timedelta(hours=1))
+    finally:
+        store.db.conn.set_trace_callback(None)
+    assert report.changed == ()
+    assert [s.split()[0] for s in statements] == ["SELECT"]
+    assert "FROM feeds" in statements[0]
+    manifests = {".aggregator-rendered.json", ".aggregator-sealed.json"}
+    assert {p.relative_to(out).as_posix() for p in report.files} == {*files(out), *manifests}
+    assert report.index == out / "index.html"
+    assert report.entries == 9
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+
+
+def _edit_a_title(sources: Sources, config: Config, store: Store, tmp_path: Path) -> str:
+    entry = store.recent_entries(1)[0]  # by an older version, or by hand
+    store.db.execute("UPDATE entries SET title = 'Ærø får ny løsning' WHERE id = ?", [entry.id])
+    store.db.conn.commit()
+    return "atom.xml"
+
+
+def _fail_a_feed(sources: Sources, config: Config, store: Store, tmp_path: Path) -> str:
+    store.db.execute("UPDATE feeds SET state = 'gone' WHERE url = ?", [config.feeds[1].url])
+    store.db.conn.commit()
+    return "source/b/index.html"
+
+
+def _delete_a_file(sources: Sources, config: Config, store: Store, tmp_path: Path) -> str:
+    (config.output_dir / "tag/stat/rss.xml").unlink()
+    return "tag/stat/rss.xml"
+
+
+def _edit_the_theme(sources: Sources, config: Config, store: Store, tmp_path: Path) -> str:
+    page = tmp_path / "theme/page.html"
+    text = page.read_text(encoding="utf-8")
+    page.write_text(text.replace('<article class="entry"', '<article class="entry tema"'))
+    return "source/c/index.html"
+
+
+CHANGES = [_edit_a_title, _fail_a_feed, _delete_a_file, _edit_the_theme]
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=[c.__name__.strip("_") for c in CHANGES])
+def test_whatever_moves_is_rendered_again(site, change, make_config, clock, tmp_path):
+    """Each change the one fingerprint must see (a post edited without a poll, a feed's
+    health, a file deleted by hand, a template edited in place) renders what it shows, and
+    the folder is then what a full export into an empty one writes."""
+    sources, _, config, store = site
+    theme = tmp_path / "theme"
+    theme.mkdir()
+    bundled = Path(__file__).parent.parent / "aggregator/templates/page.html"
+    (theme / "page.html").write_text(bundled.read_text(encoding="utf-8"), encoding="utf-8")
+    config = make_config(sources.feeds(), site={"template_dir": str(theme)})
+    export_feeds(config, store, clock())
+    assert export_feeds(config, store, clock()).changed == ()
+    expected = change(sources, config, store, tmp_path)
+    report = export_feeds(config, store, clock())
+    assert expected in {p.relative_to(config.output_dir).as_posix() for p in report.changed}
+    full = make_config(sources.feeds(), site={"template_dir": str(theme), "output_dir": "all"})
+    export_feeds(full, store, clock())
+    assert files(config.output_dir) == files(full.output_dir)
+    assert export_feeds(config, store, clock()).changed == ()
+
+
+def test_a_new_month_seals_the_last_one(site, clock):
+    """The month is part of the fingerprint: the first export in December seals November
+    and begins December's archive, with no post changed."""
+    _, _, config, store = site
+    assert export_feeds(config, store, clock()).changed == ()
+    report = export_feeds(config, store, datetime(2026, 12, 1, 0, 30, tzinfo=UTC))
+    names = {p.relative_to(config.output_dir).as_posix() for p in report.changed}
+    assert {"archive/2026-12/index.html", ".aggregator-sealed.json"} <= names

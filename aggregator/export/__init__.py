@@ -33,7 +33,13 @@ from aggregator.export.atom import render_atom
 from aggregator.export.guard import check_output
 from aggregator.export.jsonfeed import render_json_feed
 from aggregator.export.opml import render_opml
-from aggregator.export.page import STYLESHEET, PageRenderer, environment, shown_sources
+from aggregator.export.page import (
+    STYLESHEET,
+    PageRenderer,
+    environment,
+    shown_sources,
+    template_sources,
+)
 from aggregator.export.rss import render_rss
 from aggregator.export.select import Selector, build_site
 from aggregator.export.view import (
@@ -60,6 +66,7 @@ FEED_RENDERERS: dict[Format, FeedRenderer] = {
 }
 SEALED_FILE = ".aggregator-sealed.json"
 RENDERED_FILE = ".aggregator-rendered.json"
+NOTHING_MOVED = "nothing-moved"  # its key in RENDERED_FILE
 FEED_SUFFIXES = (".xml", ".json", ".atom", ".rss")
 
 __all__ = ["FEED_RENDERERS", "ExportReport", "export_feeds", "unseal_months"]
@@ -77,7 +84,7 @@ class ExportReport:
         return next(p for p in self.files if p.name == "index.html" and p.parent.name != "tag")
 
 
-def _fingerprint(config: Config, pages: PageRenderer) -> str:
+def _fingerprint(config: Config, templates: bytes) -> str:
     """What sealed archives depend on besides their month: when it changes (a feed removed,
     a site setting, the templates or their words, a new version), finished months are
     rendered once more. Every site setting counts, so a new one cannot be forgotten here."""
@@ -85,7 +92,7 @@ def _fingerprint(config: Config, pages: PageRenderer) -> str:
         __version__,
         config.site.model_dump(mode="json", exclude={"output_dir", "database"}),
         sorted((f.url, f.name, tuple(f.tags)) for f in config.feeds),
-        hashlib.sha256(pages.template_sources()).hexdigest(),
+        hashlib.sha256(templates).hexdigest(),
         TEXT[config.site.language],
     ]
     return hashlib.sha256(json.dumps(data, default=str, sort_keys=True).encode()).hexdigest()
@@ -122,10 +129,10 @@ def _sealed(output_dir: Path, fingerprint: str) -> Sealed:
     }
 
 
-def _common_fingerprint(config: Config, site: Site, pages: PageRenderer) -> str:
+def _common_fingerprint(fingerprint: str, site: Site) -> str:
     """What every tag and source page shows besides its own entries and sources' health."""
     data = [
-        _fingerprint(config, pages),
+        fingerprint,
         [
             (s.slug, s.display_name, s.feed_url, s.site_url, [t.slug for t in s.tags])
             for s in site.sources
@@ -296,28 +303,59 @@ def _selection_fingerprint(common: str, selection: Selection, site: Site, select
     return hashlib.sha256(json.dumps(data, default=str).encode()).hexdigest()
 
 
+def _nothing_moved(fingerprint: str, store: Store, month: Month) -> str:
+    """Everything any output depends on, in one value: the settings, feeds, templates and
+    version (``fingerprint``), every stored feed's change counter and health, and the
+    month it is (a month that ends is sealed, a new one begins). The same value as the
+    last export's, and every file it listed still there: there is nothing to render."""
+    data = [fingerprint, store.feeds_shown(), month.key]
+    return hashlib.sha256(json.dumps(data, default=str).encode()).hexdigest()
+
+
+def _unchanged(generation: Generation, before: dict[str, Any], moved: str,
+               top: list[str]) -> tuple[list[str], int] | None:  # fmt: skip
+    """The last generation's files and newest-N count when nothing moved since it and none
+    of its files is gone (one deleted by hand is written again); else None."""
+    if before.get(NOTHING_MOVED) != moved:
+        return None
+    listed, front = generation.published(), before.get(top[0])
+    if listed is None or not isinstance(front, list) or not isinstance(front[-1], int):
+        return None
+    paths = [*top[: len(FORMATS)], *sorted(listed), *top[len(FORMATS) :]]
+    return (paths, front[-1]) if _files_exist(generation.root, paths) else None
+
+
 def export_feeds(
     config: Config, store: Store, now: datetime, *, rerender_months: bool = False
 ) -> ExportReport:
     """Write every output into ``output_dir``; files whose bytes are unchanged are left alone.
     ``rerender_months``: finished months too, after posts were deleted from them (prune)."""
-    site = build_site(config, store, now)
-    selector = Selector(config, store, site)
     try:
-        pages = PageRenderer(site, environment(config.template_dir))
-        stylesheet = pages.stylesheet()
+        env = environment(config.template_dir)
+        fingerprint = _fingerprint(config, template_sources(env))
     except (TemplateError, OSError) as exc:  # a theme's template that does not load
         raise ExportError(f"cannot load the page templates: {exc}") from exc
     output = config.output_dir
+    top = [*(Selection("recent", "", "", (), now).path(f) for f in FORMATS),
+           OPML_FILE, STYLESHEET, RENDERED_FILE, SEALED_FILE]  # fmt: skip
     with Generation(output, owned=("tag", "source", "archive")) as generation:
+        before = {} if rerender_months else _rendered(output)
+        moved = _nothing_moved(fingerprint, store, Month.of(now, config.site.zone))
+        if (unchanged := _unchanged(generation, before, moved, top)) is not None:
+            paths, entries = unchanged
+            return ExportReport(tuple(output / p for p in paths), (), entries)
+        site = build_site(config, store, now)
+        selector = Selector(config, store, site)
+        try:
+            pages = PageRenderer(site, env)
+            stylesheet = pages.stylesheet()
+        except (TemplateError, OSError) as exc:
+            raise ExportError(f"cannot load the page templates: {exc}") from exc
         publisher = _Publisher(generation, site, pages)
-        common = _common_fingerprint(config, site, pages)
+        common = _common_fingerprint(fingerprint, site)
         versions = store.feed_versions()
-        before, after = _rendered(output), dict[str, Any]()
-        fingerprint = _fingerprint(config, pages)
+        after: dict[str, Any] = {NOTHING_MOVED: moved}
         was_sealed: Sealed = {} if rerender_months else _sealed(output, fingerprint)
-        if rerender_months:
-            before = {}
         # Every feed's counter, so nothing any archive page shows can have moved without it.
         everything = hashlib.sha256(
             json.dumps([common, sorted(versions.items()), site.updated.isoformat()]).encode()

@@ -7,9 +7,8 @@ source as author when the entry has none, as §4.1.2 allows); further copies are
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
+from lxml import etree
 
-from aggregator.clean import xml_text
 from aggregator.export.dates import rfc3339
 from aggregator.export.view import (
     GENERATOR,
@@ -20,24 +19,22 @@ from aggregator.export.view import (
     page_url,
 )
 from aggregator.export.words import untitled
+from aggregator.export.xmltree import Element, serialise, sub
 
 NS = "http://www.w3.org/2005/Atom"
 FH = "http://purl.org/syndication/history/1.0"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
-def _el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-    element = ET.SubElement(parent, f"{{{NS}}}{tag}", attrs)
-    if text is not None:
-        element.text = xml_text(text)
-    return element
+def _el(parent: Element, tag: str, text: str | None = None, **attrs: str) -> Element:
+    return sub(parent, f"{{{NS}}}{tag}", text, **attrs)
 
 
-def feed_links(parent: ET.Element, selection: Selection, site: Site, fmt: Format) -> None:
+def feed_links(parent: Element, selection: Selection, site: Site, fmt: Format) -> None:
     """Self, alternate, hub and RFC 5005 archive links; RSS writes them as atom:link."""
 
     def link(**attrs: str) -> None:
-        ET.SubElement(parent, f"{{{NS}}}link", attrs)
+        sub(parent, f"{{{NS}}}link", **attrs)
 
     link(rel="self", type=MEDIA_TYPES[fmt], href=site.url(selection.path(fmt)))
     if fmt == "atom":
@@ -59,9 +56,9 @@ def feed_links(parent: ET.Element, selection: Selection, site: Site, fmt: Format
 
 
 def render_atom(selection: Selection, site: Site) -> bytes:
-    ET.register_namespace("", NS)
-    ET.register_namespace("fh", FH)
-    feed = ET.Element(f"{{{NS}}}feed", {XML_LANG: site.language})
+    namespaces = {None: NS, "fh": FH} if selection.kind == "month" else {None: NS}
+    feed = etree.Element(f"{{{NS}}}feed", nsmap=namespaces)
+    feed.set(XML_LANG, site.language)
     _el(feed, "id", site.url(selection.path("atom")))
     _el(feed, "title", selection.title, type="text")
     if site.description:
@@ -69,7 +66,7 @@ def render_atom(selection: Selection, site: Site) -> bytes:
     _el(feed, "updated", rfc3339(selection.updated))
     feed_links(feed, selection, site, "atom")
     if selection.kind == "month":
-        ET.SubElement(feed, f"{{{FH}}}archive")
+        etree.SubElement(feed, f"{{{FH}}}archive")
     _el(feed, "generator", GENERATOR, version=site.generator_version)
     for entry in selection.entries:
         item = _el(feed, "entry")
@@ -94,7 +91,7 @@ def render_atom(selection: Selection, site: Site) -> bytes:
         if entry.author:
             _el(_el(item, "author"), "name", entry.author)
         for category in entry.categories:
-            _el(item, "category", term=xml_text(category))
+            _el(item, "category", term=category)
         if entry.summary.strip():
             _el(item, "summary", entry.summary, type="text")
         if entry.content_html.strip():
@@ -109,6 +106,4 @@ def render_atom(selection: Selection, site: Site) -> bytes:
         _el(source, "link", rel="self", href=primary.feed_url)
         if primary.site_url:
             _el(source, "link", rel="alternate", type="text/html", href=primary.site_url)
-    ET.indent(feed)
-    document: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
-    return document + b"\n"
+    return serialise(feed)

@@ -3,6 +3,7 @@ for people through babel's CLDR data (the page)."""
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, tzinfo
 from email.utils import format_datetime
 
@@ -12,10 +13,14 @@ DAY_PATTERNS = {"da": "EEEE d. MMMM y", "en": "EEEE d MMMM y"}
 MONTH_PATTERN = "MMMM y"
 
 
+# A post's dates are written into every file it is in (its source's, its tags', its month's,
+# the newest), several times each: each is formatted once, and babel is slow.
+@functools.lru_cache(maxsize=16384)
 def rfc3339(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@functools.lru_cache(maxsize=16384)
 def rfc822(value: datetime) -> str:
     return format_datetime(value.astimezone(UTC), usegmt=True)
 
@@ -32,6 +37,7 @@ def month_name(year: int, month: int, language: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+@functools.lru_cache(maxsize=16384)
 def local_time(value: datetime, zone: tzinfo, language: str) -> str:
     return str(format_time(value.astimezone(zone), "short", locale=language))
 

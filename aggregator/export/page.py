@@ -203,14 +203,6 @@ class PageRenderer:
             for n in range(1, selection.pages + 1)
         ]
 
-    def template_sources(self) -> bytes:
-        """Every template and the stylesheet as loaded: what a page depends on besides its
-        data, for the export's fingerprints."""
-        loader = self.env.loader
-        assert loader is not None
-        names = sorted(loader.list_templates())
-        return b"\0".join(loader.get_source(self.env, n)[0].encode() for n in names)
-
     def render(self, selection: Selection) -> bytes:
         here = selection.path("html")
         site = self.site
@@ -251,6 +243,15 @@ class PageRenderer:
             else None,
         }
         return self.env.get_template("page.html").render(context).encode("utf-8")
+
+
+def template_sources(env: Environment) -> bytes:
+    """Every template and the stylesheet as loaded: what a page depends on besides its
+    data, for the export's fingerprints."""
+    loader = env.loader
+    assert loader is not None
+    names = sorted(loader.list_templates())
+    return b"\0".join(loader.get_source(env, n)[0].encode() for n in names)
 
 
 def shown_sources(site: Site, selection: Selection) -> tuple[Source, ...]:

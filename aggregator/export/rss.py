@@ -3,31 +3,28 @@ further copies are ``atom:link rel="via"``. RSS has one enclosure per item: the 
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
+from lxml import etree
 
-from aggregator.clean import xml_text
 from aggregator.export.atom import feed_links
 from aggregator.export.dates import rfc822
 from aggregator.export.view import GENERATOR, Selection, Site, page_url
 from aggregator.export.words import untitled
+from aggregator.export.xmltree import serialise
+from aggregator.export.xmltree import sub as _el
 
 ATOM = "http://www.w3.org/2005/Atom"
 DC = "http://purl.org/dc/elements/1.1/"
 FH = "http://purl.org/syndication/history/1.0"
 
 
-def _el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-    element = ET.SubElement(parent, tag, attrs)
-    if text is not None:
-        element.text = xml_text(text)
-    return element
-
-
 def render_rss(selection: Selection, site: Site) -> bytes:
-    ET.register_namespace("atom", ATOM)
-    ET.register_namespace("dc", DC)
-    ET.register_namespace("fh", FH)
-    rss = ET.Element("rss", version="2.0")
+    # Declared on the root, and only those used, or lxml declares them on every element.
+    namespaces = {"atom": ATOM}
+    if any(e.author for e in selection.entries):
+        namespaces["dc"] = DC
+    if selection.kind == "month":
+        namespaces["fh"] = FH
+    rss = etree.Element("rss", version="2.0", nsmap=namespaces)
     channel = _el(rss, "channel")
     _el(channel, "title", selection.title)
     _el(channel, "link", page_url(site, selection.path("html")))
@@ -37,7 +34,7 @@ def render_rss(selection: Selection, site: Site) -> bytes:
     _el(channel, "generator", f"{GENERATOR} {site.generator_version}")
     feed_links(channel, selection, site, "rss")
     if selection.kind == "month":
-        ET.SubElement(channel, f"{{{FH}}}archive")
+        etree.SubElement(channel, f"{{{FH}}}archive")
     for entry in selection.entries:
         item = _el(channel, "item")
         _el(item, "title", entry.title or untitled(site.language))
@@ -66,6 +63,4 @@ def render_rss(selection: Selection, site: Site) -> bytes:
         for other in entry.copies[1:]:
             href = other.link or other.source.site_url or other.source.feed_url
             _el(item, f"{{{ATOM}}}link", rel="via", href=href, title=other.source.display_name)
-    ET.indent(rss)
-    document: bytes = ET.tostring(rss, encoding="utf-8", xml_declaration=True)
-    return document + b"\n"
+    return serialise(rss)

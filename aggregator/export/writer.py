@@ -137,6 +137,14 @@ class Generation:
                     if _TEMPORARY.match(name):
                         Path(directory, name).unlink(missing_ok=True)
 
+    def published(self) -> set[str] | None:
+        """The owned folders' files as the last generation listed them; None when that
+        generation was stopped before it finished (its files may be half new, half old), or
+        left no listing."""
+        if (self.root / PENDING_FILE).exists():
+            return None
+        return self._listed()
+
     def _listed(self) -> set[str] | None:
         """The listing, or None (walk the folders instead) when it is missing or holds a line
         this writer could not have written: its lines are deleted, so one naming a path outside

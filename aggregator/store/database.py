@@ -992,6 +992,14 @@ class Store:
         """Each feed's counter of changes to what the outputs show of its entries."""
         return dict(self.db.execute("SELECT url, entries_version FROM feeds").fetchall())
 
+    def feeds_shown(self) -> list[tuple[Any, ...]]:
+        """Everything the outputs show of the stored feeds, a row a feed: the counter of
+        changes to its entries and its health. The same rows: no output can have moved."""
+        return self.db.execute(
+            "SELECT url, entries_version, title, site_url, state, failing_since, moved_to"
+            " FROM feeds ORDER BY url"
+        ).fetchall()
+
     def entry_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM entries").fetchone()[0])
 
