@@ -448,3 +448,51 @@ def test_both_roads_to_the_entries_of_some_feeds_agree(exported):
             looked_up = [e.id for e in store.recent_entries(limit, urls, few=True)]
             assert looked_up == walked, urls
     assert store.feed_urls() == {f.url for f in config.feeds}
+
+
+def test_the_merged_feeds_read_only_the_sources_they_show(tmp_path):
+    """The site's sources are made when an output shows them: the newest posts' sources
+    are read by their URLs, not every feed's row (20,000 at scale), and the feeds are
+    byte for byte what a site made of every feed's row gives, also with feeds in the store
+    that feeds.yaml no longer lists."""
+    import yaml
+
+    from aggregator.config import load_config
+    from aggregator.export import FEED_RENDERERS
+    from aggregator.export.select import Selector, build_site
+    from aggregator.store import Store
+    from benchmarks.export_scale import NOW as LATER
+    from benchmarks.export_scale import build, write_config
+
+    build(tmp_path / "store.db", 60, posts=2)
+    path = write_config(tmp_path, 60)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["site"]["max_entries"] = 5
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    every = load_config(path)
+    del data["feeds"][55:]  # five feeds stay in the store only
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    fewer = load_config(path)
+    store = Store.open(tmp_path / "store.db")
+    try:
+        for config in (every, fewer):
+            statements: list[str] = []
+            store.db.conn.set_trace_callback(statements.append)
+            try:
+                lazy = build_site(config, store, LATER)
+                recent = Selector(config, store, lazy).recent()
+            finally:
+                store.db.conn.set_trace_callback(None)
+            [read] = [s for s in statements if "entries_version" in s]
+            assert "json_each" in read
+            eager = build_site(config, store, LATER, store.feeds_shown())
+            assert Selector(config, store, eager).recent() == recent
+            for render in FEED_RENDERERS.values():
+                assert render(recent, lazy) == render(recent, eager)
+            assert len(recent.entries) == 5
+            assert (lazy.scope is None) == (config is every)
+            configured = {f.name for f in config.feeds}
+            assert {c.source.name for e in recent.entries for c in e.copies} <= configured
+            assert [s.name for s in lazy.sources] == [f.name for f in config.feeds]
+    finally:
+        store.close()

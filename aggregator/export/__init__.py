@@ -303,12 +303,12 @@ def _selection_fingerprint(common: str, selection: Selection, site: Site, select
     return hashlib.sha256(json.dumps(data, default=str).encode()).hexdigest()
 
 
-def _nothing_moved(fingerprint: str, store: Store, month: Month) -> str:
+def _nothing_moved(fingerprint: str, shown: list[tuple[Any, ...]], month: Month) -> str:
     """Everything any output depends on, in one value: the settings, feeds, templates and
     version (``fingerprint``), every stored feed's change counter and health, and the
     month it is (a month that ends is sealed, a new one begins). The same value as the
     last export's, and every file it listed still there: there is nothing to render."""
-    data = [fingerprint, store.feeds_shown(), month.key]
+    data = [fingerprint, shown, month.key]
     return hashlib.sha256(json.dumps(data, default=str).encode()).hexdigest()
 
 
@@ -340,11 +340,12 @@ def export_feeds(
            OPML_FILE, STYLESHEET, RENDERED_FILE, SEALED_FILE]  # fmt: skip
     with Generation(output, owned=("tag", "source", "archive")) as generation:
         before = {} if rerender_months else _rendered(output)
-        moved = _nothing_moved(fingerprint, store, Month.of(now, config.site.zone))
+        shown = store.feeds_shown()  # the one read when nothing moved
+        moved = _nothing_moved(fingerprint, shown, Month.of(now, config.site.zone))
         if (unchanged := _unchanged(generation, before, moved, top)) is not None:
             paths, entries = unchanged
             return ExportReport(tuple(output / p for p in paths), (), entries)
-        site = build_site(config, store, now)
+        site = build_site(config, store, now, shown)
         selector = Selector(config, store, site)
         try:
             pages = PageRenderer(site, env)
@@ -353,7 +354,7 @@ def export_feeds(
             raise ExportError(f"cannot load the page templates: {exc}") from exc
         publisher = _Publisher(generation, site, pages)
         common = _common_fingerprint(fingerprint, site)
-        versions = store.feed_versions()
+        versions: dict[str, int] = {row[0]: row[1] for row in shown}
         after: dict[str, Any] = {NOTHING_MOVED: moved}
         was_sealed: Sealed = {} if rerender_months else _sealed(output, fingerprint)
         # Every feed's counter, so nothing any archive page shows can have moved without it.

@@ -6,6 +6,7 @@ Feed ``format: uri`` and Atom ``xml:lang`` a language tag, so values are fixed o
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import langcodes
@@ -73,6 +74,7 @@ def public_url(url: str | None) -> str | None:
     return without_tracking(to_uri(url))
 
 
+@functools.lru_cache(maxsize=1024)  # a site has a few languages, and langcodes is slow
 def language_tag(value: str | None) -> str | None:
     """``en_US`` -> ``en-US``; None for what is not a registered language."""
     if not value or not value.strip():

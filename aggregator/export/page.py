@@ -263,4 +263,4 @@ def shown_sources(site: Site, selection: Selection) -> tuple[Source, ...]:
         return tuple(s for s in site.sources if selection.tag in s.tags)
     if selection.source is not None:
         return (selection.source,)
-    return site.sources if selection.kind == "recent" else ()
+    return tuple(site.sources) if selection.kind == "recent" else ()

@@ -6,11 +6,14 @@ Only configured feeds count: the entries of a feed removed from feeds.yaml leave
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
+from typing import Any
 
 from aggregator.clean import xml_text
-from aggregator.config import Config
+from aggregator.config import Config, FeedConfig
 from aggregator.export.archive import Archive, PagePlan, page_count, plan_month
 from aggregator.export.links import language_tag, public_url
 from aggregator.export.slugs import slugify, unique_slugs
@@ -23,10 +26,12 @@ from aggregator.export.view import (
     Selection,
     Site,
     Source,
+    Sources,
     Tag,
 )
 from aggregator.store import Store
-from aggregator.types import Enclosure, FeedStatus, StoredEntry
+from aggregator.store.times import maybe_time
+from aggregator.types import Enclosure, StoredEntry
 
 # A source, or a tag of fewer than 1/FEW_SHARE of the feeds, is read through entry_sources (an
 # index lookup and a sort of their entries); a larger tag through the newest-first walk of all
@@ -35,44 +40,80 @@ FEW_SHARE = 10
 EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 
 
-def _tags(config: Config) -> tuple[Tag, ...]:
+@dataclass(frozen=True, slots=True)
+class _Configured:
+    """What feeds.yaml says of the sources, made once per configuration rather than per
+    export: slugs are unique across all feeds, and a tag's name is its first spelling."""
+
+    feeds: dict[str, FeedConfig]  # configured URL -> its feed, in feeds.yaml's order
+    slugs: dict[str, str]  # configured URL -> slug
+    urls: dict[str, str]  # slug -> configured URL
+    tags: tuple[Tag, ...]  # every tag, by slug
+    tags_of: dict[str, tuple[Tag, ...]]  # configured URL -> its tags
+
+
+_LAST: list[tuple[object, _Configured]] = []  # the last configuration's, kept alive with it
+
+
+def _configured(config: Config) -> _Configured:
+    """Cached by the feeds' identity: a Config is frozen, so the same list is the same feeds
+    (the service keeps one Config between reloads; 20,000 feeds take 50 ms to go through)."""
+    feeds = config.feeds
+    last = _LAST[:1]
+    if last and last[0][0] is feeds:
+        return last[0][1]
     names: dict[str, str] = {}  # slug -> first spelling seen
-    for feed in config.feeds:
+    for feed in feeds:
         for tag in feed.tags:
             names.setdefault(slugify(tag), tag)
-    return tuple(Tag(name, slug) for slug, name in sorted(names.items()))
+    tags = {slug: Tag(name, slug) for slug, name in sorted(names.items())}
+    slugs = dict(zip((f.url for f in feeds), unique_slugs(f.name for f in feeds), strict=True))
+    made = _Configured(
+        feeds={f.url: f for f in feeds},
+        slugs=slugs,
+        urls={slug: url for url, slug in slugs.items()},
+        tags=tuple(tags.values()),
+        tags_of={f.url: tuple(dict.fromkeys(tags[slugify(t)] for t in f.tags)) for f in feeds},
+    )
+    _LAST[:] = [(feeds, made)]
+    return made
 
 
-def configured_scope(store: Store, urls: list[str]) -> list[str] | None:
-    """The feeds whose entries show; None when that is every stored feed (the usual case),
-    so no filter is applied at all."""
-    return None if store.feed_urls() <= set(urls) else urls
+NEVER_POLLED = (None, None, None, None, "new", None, None)
+Shown = dict[str, tuple[Any, ...]]  # the store's feeds_shown() rows by URL
 
 
-def _sources(config: Config, statuses: dict[str, FeedStatus]) -> tuple[Source, ...]:
-    tags = {t.slug: t for t in _tags(config)}
-    sources = []
-    for feed, slug in zip(config.feeds, unique_slugs(f.name for f in config.feeds), strict=True):
-        status = statuses.get(feed.url)
-        sources.append(
-            Source(
-                name=feed.name,
-                slug=slug,
-                feed_url=public_url(feed.url) or feed.url,
-                title=status.title if status else None,
-                site_url=public_url(status.site_url) if status else None,
-                tags=tuple(dict.fromkeys(tags[slugify(t)] for t in feed.tags)),
-                enabled=feed.enabled,
-                state=status.state if status else "new",
-                failing_since=status.failing_since if status else None,
-                moved_to=status.moved_to if status else None,
-            )
-        )
-    return tuple(sources)
+def _sources(configured: _Configured, shown: Callable[[list[str]], Shown]) -> Sources:
+    def make(urls: list[str]) -> dict[str, Source]:
+        rows = shown(urls)
+        return {url: _source(configured, url, rows.get(url, NEVER_POLLED)) for url in urls}
+
+    return Sources(configured.feeds.keys(), make)
 
 
-def _site(config: Config, sources: tuple[Source, ...], months: tuple[Month, ...],
-          updated: datetime) -> Site:  # fmt: skip
+def _source(configured: _Configured, url: str, row: tuple[Any, ...]) -> Source:
+    feed = configured.feeds[url]
+    _, _, title, site_url, state, failing_since, moved_to = row
+    return Source(
+        name=feed.name,
+        slug=configured.slugs[url],
+        feed_url=public_url(url) or url,
+        title=title,
+        site_url=public_url(site_url),
+        tags=configured.tags_of[url],
+        enabled=feed.enabled,
+        state=state,
+        failing_since=maybe_time(failing_since),
+        moved_to=moved_to,
+    )
+
+
+def _by_url(rows: list[tuple[Any, ...]]) -> Shown:
+    return dict(zip(map(itemgetter(0), rows), rows, strict=True))  # no Python per feed
+
+
+def _site(config: Config, sources: Sources, months: tuple[Month, ...], updated: datetime,
+          scope: list[str] | None = None) -> Site:  # fmt: skip
     site = config.site
     return Site(
         title=site.title,
@@ -81,11 +122,12 @@ def _site(config: Config, sources: tuple[Source, ...], months: tuple[Month, ...]
         language=site.language,
         zone=site.zone,
         sources=sources,
-        tags=_tags(config),
+        tags=_configured(config).tags,
         months=months,
         updated=updated,
         websub_hub=site.websub_hub,
         search_url=site.search_url,
+        scope=tuple(scope) if scope is not None else None,
     )
 
 
@@ -94,15 +136,33 @@ def selection_of(
 ) -> tuple[Selection, Site]:
     """A search's view of the entries it found, without the store: sources' health unknown,
     no archive; its links are the search's own."""
-    site = _site(config, _sources(config, {}), (), now)
+    site = _site(config, _sources(_configured(config), lambda urls: {}), (), now)  # no health
     entries = Selector(config, None, site)._entries(stored)
     return Selection("search", query, title, entries, now), site
 
 
-def build_site(config: Config, store: Store, now: datetime) -> Site:
-    sources = _sources(config, {s.url: s for s in store.feed_statuses(count_entries=False)})
-    urls = [f.url for f in config.feeds]
-    scope = configured_scope(store, urls)
+def build_site(config: Config, store: Store, now: datetime,
+               shown: list[tuple[Any, ...]] | None = None) -> Site:  # fmt: skip
+    """``shown``: the store's ``feeds_shown()``, when the caller has read them all already;
+    else a source's row is read when an output first shows it (the merged feed of the
+    newest 100 reads those of their sources, not 20,000)."""
+    configured = _configured(config)
+    stored: Collection[str]
+    if shown is None:
+        stored = store.feed_urls()
+
+        def rows(urls: list[str]) -> Shown:
+            many = len(urls) * FEW_SHARE > len(stored)  # then one walk of them all
+            return _by_url(store.feeds_shown(None if many else urls))
+    else:
+        every = _by_url(shown)
+        stored = every.keys()
+
+        def rows(urls: list[str]) -> Shown:
+            return every
+
+    sources = _sources(configured, rows)
+    scope = None if configured.feeds.keys() >= stored else list(configured.feeds)
     zone = config.site.zone
     oldest = store.oldest_published(scope)
     months: list[Month] = []
@@ -112,7 +172,7 @@ def build_site(config: Config, store: Store, now: datetime) -> Site:
             months.append(month)
             month = month.next()
     newest = store.recent_entries(1, scope)
-    return _site(config, sources, tuple(months), newest[0].updated if newest else EPOCH)
+    return _site(config, sources, tuple(months), newest[0].updated if newest else EPOCH, scope)
 
 
 class Selector:
@@ -123,12 +183,9 @@ class Selector:
         self.store = store
         self.site = site
         # Keyed by the configured URL, which is what the store knows.
-        self.by_url = {
-            feed.url: source for feed, source in zip(config.feeds, site.sources, strict=True)
-        }
-        self.url_of = {source.slug: url for url, source in self.by_url.items()}
+        self.url_of = _configured(config).urls  # slug -> URL
         # Every stored feed configured (the usual case): no filter to apply at all.
-        self.scope = configured_scope(store, list(self.by_url)) if store else None
+        self.scope = site.scope
 
     def _store(self) -> Store:
         assert self.store is not None, "a selection read from the store needs one"
@@ -139,10 +196,11 @@ class Selector:
         return plan_month(self._store(), month, self.site.zone, self.scope)
 
     def entry(self, stored: StoredEntry) -> Entry | None:
+        sources = self.site.sources
         copies = tuple(
-            Copy(self.by_url[ref.feed_url], public_url(ref.link))
+            Copy(source, public_url(ref.link))
             for ref in stored.sources
-            if ref.feed_url in self.by_url
+            if (source := sources.get(ref.feed_url)) is not None
         )
         if not copies:
             return None
@@ -171,6 +229,7 @@ class Selector:
         )
 
     def _entries(self, stored: Sequence[StoredEntry]) -> tuple[Entry, ...]:
+        self.site.sources.load(ref.feed_url for s in stored for ref in s.sources)
         return tuple(e for e in map(self.entry, stored) if e is not None)
 
     def _selection(self, kind: str, key: str, title: str, entries: tuple[Entry, ...],
@@ -199,8 +258,9 @@ class Selector:
         )
 
     def tag(self, tag: Tag) -> Selection:
-        urls = [f.url for f in self.config.feeds if tag in self.by_url[f.url].tags]
-        few = len(urls) * FEW_SHARE < len(self.by_url)
+        tags_of = _configured(self.config).tags_of
+        urls = [url for url, tags in tags_of.items() if tag in tags]
+        few = len(urls) * FEW_SHARE < len(tags_of)
         stored = self._store().recent_entries(self.config.site.max_entries, urls, few=few)
         return self._selection("tag", tag.slug, tag.name, self._entries(stored), tag=tag)
 

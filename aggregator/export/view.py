@@ -4,6 +4,7 @@ OPML are pure functions of these values."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Literal
@@ -53,6 +54,40 @@ class Source:
     @property
     def display_name(self) -> str:
         return self.title or self.name
+
+
+class Sources:
+    """Every configured feed as a Source, in feeds.yaml's order, each made when an output
+    first shows it: the merged feed of the newest 100 posts needs their sources, not all
+    20,000. ``make`` makes those of some configured URLs, in one go."""
+
+    __slots__ = ("_made", "_make", "_urls")
+
+    def __init__(
+        self, urls: Collection[str], make: Callable[[list[str]], dict[str, Source]]
+    ) -> None:
+        self._urls = urls  # the configured URLs, what the store knows
+        self._make = make
+        self._made: dict[str, Source] = {}
+
+    def load(self, urls: Iterable[str]) -> None:
+        """Make the sources of these URLs (those configured) together, ahead of ``get``."""
+        missing = [u for u in dict.fromkeys(urls) if u in self._urls and u not in self._made]
+        if missing:
+            self._made.update(self._make(missing))
+
+    def get(self, url: str) -> Source | None:
+        """The source of a configured feed URL; None for a feed not configured."""
+        if url not in self._made:
+            self.load((url,))
+        return self._made.get(url)
+
+    def __iter__(self) -> Iterator[Source]:
+        self.load(self._urls)
+        return (self._made[url] for url in self._urls)
+
+    def __len__(self) -> int:
+        return len(self._urls)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,13 +181,14 @@ class Site:
     base_url: str
     language: str
     zone: tzinfo
-    sources: tuple[Source, ...]
+    sources: Sources
     tags: tuple[Tag, ...]
     months: tuple[Month, ...]  # every month from the oldest entry's to now, oldest first
     updated: datetime  # newest update of any entry shown: outputs never depend on the clock
     websub_hub: str | None = None
     search_url: str | None = None  # the search page the pages' form goes to; None: no form
     generator_version: str = __version__
+    scope: tuple[str, ...] | None = None  # the feeds whose entries show; None: every stored
 
     def url(self, path: str = "") -> str:
         base = self.base_url if self.base_url.endswith("/") else self.base_url + "/"

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -986,18 +987,22 @@ class Store:
         return from_db_time(row[0]) if row else None
 
     def feed_urls(self) -> set[str]:
-        return {r[0] for r in self.db.execute("SELECT url FROM feeds")}
+        return set(map(itemgetter(0), self.db.execute("SELECT url FROM feeds")))
 
     def feed_versions(self) -> dict[str, int]:
         """Each feed's counter of changes to what the outputs show of its entries."""
         return dict(self.db.execute("SELECT url, entries_version FROM feeds").fetchall())
 
-    def feeds_shown(self) -> list[tuple[Any, ...]]:
-        """Everything the outputs show of the stored feeds, a row a feed: the counter of
-        changes to its entries and its health. The same rows: no output can have moved."""
+    def feeds_shown(self, urls: Collection[str] | None = None) -> list[tuple[Any, ...]]:
+        """Everything the outputs show of the stored feeds (or of these), a row a feed: the
+        counter of changes to its entries and its health. The same rows: no output can
+        have moved."""
+        columns = "url, entries_version, title, site_url, state, failing_since, moved_to"
+        if urls is None:
+            return self.db.execute(f"SELECT {columns} FROM feeds ORDER BY url").fetchall()
         return self.db.execute(
-            "SELECT url, entries_version, title, site_url, state, failing_since, moved_to"
-            " FROM feeds ORDER BY url"
+            f"SELECT {columns} FROM feeds WHERE url IN (SELECT value FROM json_each(?))",
+            [json.dumps(list(urls))],
         ).fetchall()
 
     def entry_count(self) -> int:
