@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, tzinfo
+from typing import Protocol
 from urllib.parse import urlsplit
 
-from aggregator.config import Config, FeedConfig
 from aggregator.normalise import sanitised_text
 from aggregator.search import Language, SearchQuery, fold, highlight, parse_query, snippet
 from aggregator.store import Store
@@ -20,6 +20,25 @@ from aggregator.types import StoredEntry
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 200
+
+
+class SearchedFeed(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def tags(self) -> tuple[str, ...]: ...
+
+
+class SearchScope(Protocol):
+    """What a search reads of feeds.yaml: the validated Config, or its cached view
+    (config_view.ConfigView) for ``aggregator search``, which then needs no pydantic."""
+
+    @property
+    def feeds(self) -> Sequence[SearchedFeed]: ...
+    @property
+    def zone(self) -> tzinfo: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +57,13 @@ class SearchResults:
     more: bool  # another page follows
 
 
-def _feed_matches_source(feed: FeedConfig, wanted: str) -> bool:
+def _feed_matches_source(feed: SearchedFeed, wanted: str) -> bool:
     name = fold(feed.name)
     host = (urlsplit(feed.url).hostname or "").lower().removeprefix("www.")
     return wanted in name or wanted == host or host.endswith("." + wanted)
 
 
-def feed_filter(query: SearchQuery, feeds: Sequence[FeedConfig]) -> frozenset[str] | None:
+def feed_filter(query: SearchQuery, feeds: Sequence[SearchedFeed]) -> frozenset[str] | None:
     """Feed URLs an entry must come from: any ``kilde:`` (a part of the feed's name, or its
     host). None when the query has none."""
     if not query.sources:
@@ -54,7 +73,7 @@ def feed_filter(query: SearchQuery, feeds: Sequence[FeedConfig]) -> frozenset[st
 
 
 def tag_filters(
-    query: SearchQuery, feeds: Sequence[FeedConfig]
+    query: SearchQuery, feeds: Sequence[SearchedFeed]
 ) -> tuple[tuple[str, frozenset[str]], ...]:
     """For each ``tag:``: the tag (a post's category matches it when folded alike), and the
     feeds that carry it in feeds.yaml."""
@@ -64,9 +83,9 @@ def tag_filters(
     )
 
 
-def index_filter(query: SearchQuery, config: Config) -> IndexFilter:
+def index_filter(query: SearchQuery, config: SearchScope) -> IndexFilter:
     since = (
-        datetime.combine(query.since, time(), tzinfo=config.site.zone)
+        datetime.combine(query.since, time(), tzinfo=config.zone)
         if query.since is not None
         else None
     )
@@ -88,7 +107,7 @@ def _language(value: str) -> Language:
 
 def search_archive(
     store: Store,
-    config: Config,
+    config: SearchScope,
     text: str,
     now: datetime,
     limit: int = DEFAULT_LIMIT,

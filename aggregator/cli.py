@@ -1024,8 +1024,9 @@ def search_command(config_path: Path, query: str, limit: int, as_json: bool) -> 
     """Search the whole archive: words (all must match), "a phrase", a OR b, -word,
     kilde:NAME, tag:TAG, fra:2026-01-01. Exit status 2 for a query that cannot be read."""
     from aggregator.archive_search import search_archive
+    from aggregator.config_view import load_view
 
-    config = load_config(config_path)
+    config = load_view(config_path)  # as status: no pydantic once this file has been validated
     with open_store(config, read_only=True) as store:
         results = search_archive(store, config, query, now_utc(), limit=limit)
     if as_json:
@@ -1051,7 +1052,8 @@ def search_command(config_path: Path, query: str, limit: int, as_json: bool) -> 
     for hit in results.hits:
         source = hit.entry.sources[0].name if hit.entry.sources else "-"
         click.echo(_marked_text(hit.title_html, styled))
-        click.echo(f"  {_local(hit.entry.published, config)}  {source}  {hit.entry.link or '-'}")
+        when = console.local_time(hit.entry.published, config.zone)
+        click.echo(f"  {when}  {source}  {hit.entry.link or '-'}")
         click.echo(f"  {_marked_text(hit.snippet_html, styled)}\n")
     count = len(results.hits)
     more = " (more with --limit)" if results.more else ""

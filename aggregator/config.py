@@ -310,6 +310,12 @@ class Config(_Strict):
         raise ConfigError(f"no digest is named {name!r} (configured: {known})")
 
     @property
+    def zone(self) -> ZoneInfo:
+        """``site.zone``, named as the cached view (config_view.ConfigView) names it, so a
+        search reads either."""
+        return self.site.zone
+
+    @property
     def base_dir(self) -> Path:
         return self.source_path.parent if self.source_path else Path.cwd()
 

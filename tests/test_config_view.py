@@ -175,3 +175,46 @@ def test_a_cache_with_tags_not_as_written_is_ignored(tmp_path, cache):
     cached.write_text(json.dumps(document), "utf-8")
     assert feeds_of(tmp_path) == [("OS2", "new")]
     assert json.loads(cached.read_text("utf-8"))["view"]["feeds"][0][3] == ["os2"]
+
+
+def test_search_reads_the_cached_view_and_finds_as_validated(tmp_path, cache):
+    """`search` shares the view too: kilde: and tag: resolve against it as against the
+    validated file, fra: in the site's zone, and no validator is imported once cached."""
+    assert run("demo", "--out", str(tmp_path / "demo"), cwd=tmp_path).returncode == 0
+    demo = tmp_path / "demo"
+    queries = (["kommuner", "--json"], ["tag:kommuner"], ["kilde:KL", "--json"],
+               ["kilde:digst tag:stat"], ["fra:2026-11-25 kommuner", "--json"])  # fmt: skip
+    validated = []
+    for query in queries:
+        for folder in cache.iterdir() if cache.exists() else ():
+            folder.unlink()
+        result = run("search", *query, cwd=demo)
+        assert result.returncode == 0, result.stderr
+        validated.append(without_scores(result.stdout))
+    kl = json.loads(validated[2])
+    assert kl
+    assert all(hit["source"] == "KL" for hit in kl)
+    modules = imported_by(["search", "kilde:KL"], demo)
+    assert {"pydantic", "pydantic_core", "yaml"} & modules == set()
+    for query, expected in zip(queries, validated, strict=True):
+        assert without_scores(run("search", *query, cwd=demo).stdout) == expected
+
+
+def without_scores(output: str) -> str:
+    """A hit's score moves with the clock (newer posts rank higher); the rest must not."""
+    if not output.startswith("["):
+        return output
+    hits = json.loads(output)
+    return json.dumps([{k: v for k, v in hit.items() if k != "score"} for hit in hits])
+
+
+def test_search_rejects_a_file_changed_in_place(tmp_path, cache):
+    path = write(tmp_path, [{"name": "OS2", "url": "https://os2.dk/feed"},
+                            {"name": "OS3", "url": "https://os3.dk/feed"}])  # fmt: skip
+    assert run("search", "kommune", cwd=tmp_path).returncode == 0
+    stat = path.stat()
+    path.write_bytes(path.read_bytes().replace(b"name: OS3", b"name: OS2"))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    result = run("search", "kommune", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "feeds[1].name: 'OS2' is already the name of feeds[0]" in result.stderr
