@@ -19,7 +19,7 @@ from aggregator.decode import to_utf8
 from aggregator.errors import ParseError
 from aggregator.parse_fast import parse_fast
 from aggregator.parse_json import looks_like_json, parse_json_feed
-from aggregator.parse_rules import categories, enclosures, plain_content_is_secondary
+from aggregator.parse_rules import categories, enclosures
 from aggregator.types import ParsedEntry, ParsedFeed
 
 # Sanitising and resolving relative URLs (against the entry's own link) are done once, by nh3,
@@ -50,14 +50,12 @@ def _positive_int(value: object) -> int | None:
     return number if number > 0 else None
 
 
-def _content(entry: Any, version: str) -> str:
+def _content(entry: Any) -> str:
     """The richest body the entry has: full content before summary, HTML before text."""
     contents = entry.get("content") or []
     html = [c for c in contents if c.get("type") in _HTML_TYPES and c.get("value")]
     if html:
         return str(html[0]["value"])
-    if plain_content_is_secondary(version) and entry.get("summary"):
-        return str(entry["summary"])
     if contents and contents[0].get("value"):
         return str(contents[0]["value"])
     return str(entry.get("summary") or "")
@@ -76,7 +74,7 @@ def _date(entry: Any, name: str, dropped: list[tuple[str, str]]) -> datetime | N
     return value
 
 
-def _entry(entry: Any, feed_language: str | None, document_url: str, version: str) -> ParsedEntry:
+def _entry(entry: Any, feed_language: str | None, document_url: str) -> ParsedEntry:
     detail = entry.get("content", [{}])[0] if entry.get("content") else {}
     # feedparser reports the document URL as base unless xml:base says otherwise; only an
     # explicit xml:base should outrank the entry's own link when resolving relative URLs.
@@ -87,7 +85,7 @@ def _entry(entry: Any, feed_language: str | None, document_url: str, version: st
         link=(entry.get("link") or "").strip() or None,
         title=str(entry.get("title") or ""),
         author=(entry.get("author") or "").strip() or None,
-        content_html=_content(entry, version),
+        content_html=_content(entry),
         published=_date(entry, "published", dropped),
         updated=_date(entry, "updated", dropped),
         language=(detail.get("language") or feed_language) if detail else feed_language,
@@ -205,6 +203,6 @@ def parse_with_feedparser(
         site_url=(feed.get("link") or "").strip() or None,
         language=language,
         version=version or "unknown",
-        entries=tuple(_entry(e, language, url, version) for e in parsed.entries),
+        entries=tuple(_entry(e, language, url) for e in parsed.entries),
         warning="; ".join(warnings) or None,
     )

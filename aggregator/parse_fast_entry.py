@@ -34,8 +34,6 @@ from aggregator.parse_rules import (
     finish,
     html_type,
     join,
-    plain_content_is_secondary,
-    plain_text_kind,
     read_date,
 )
 from aggregator.types import ParsedEntry
@@ -420,13 +418,6 @@ def parsed_entry(entry: Entry, feed_language: str | None, url: str, version: str
     html = [value for kind, value, _, _ in entry.content if kind in HTML_TYPES and value]
     if html:
         content = html[0]
-    elif (
-        plain_content_is_secondary(version)
-        and values.get("summary")
-        # feedparser takes a plain content that looks like HTML for HTML, which then stays
-        and not (first and first[0] == "text/plain" and plain_text_kind(first[1]) in HTML_TYPES)
-    ):
-        content = values["summary"]
     elif first and first[1]:
         content = first[1]
     else:

@@ -13,7 +13,6 @@ import re
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
-from html.entities import entitydefs
 from urllib.parse import urljoin
 from xml.sax.saxutils import escape
 
@@ -153,46 +152,6 @@ def html_type(kind: str | None) -> str:
 
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-
-
-def plain_content_is_secondary(version: str) -> bool:
-    """Whether an entry's plain-text content yields to its summary.
-
-    In RSS, feedparser turns a second description-like element into text/plain content:
-    Mastodon's ``media:description`` (an image's alt text), a podcast's ``itunes:summary``
-    after its HTML ``description``. The post's body is then the summary. In Atom a
-    ``type="text"`` content is the author's own choice of body and stays first.
-    """
-    return version.startswith("rss")
-
-
-_CLOSE_TAG = re.compile(r"</(\w+)>")
-_ENTITY_REF = re.compile(r"&#?\w+;")
-_TAG_NAME = re.compile(r"</?(\w+)")
-_NAMED_ENTITY = re.compile(r"&(\w+);")
-# Elements any sanitiser lets through (feedparser's list is longer; a test holds this one
-# inside it): a text whose tags are all of these is HTML to feedparser as well.
-_COMMON_ELEMENTS = frozenset(
-    {
-        "a", "abbr", "b", "blockquote", "br", "code", "div", "em", "h1", "h2", "h3", "h4",
-        "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "span", "strong", "sub", "sup",
-        "table", "tbody", "td", "th", "thead", "tr", "u", "ul",
-    }
-)  # fmt: skip
-
-
-def plain_text_kind(text: str) -> str:
-    """feedparser's type for an RSS text declared plain: HTML when it looks like HTML.
-
-    Raises ``Unsupported`` for a tag this rule does not vouch for either way.
-    """
-    if not (_CLOSE_TAG.search(text) or _ENTITY_REF.search(text)):
-        return "text/plain"
-    if any(tag.lower() not in _COMMON_ELEMENTS for tag in _TAG_NAME.findall(text)):
-        raise Unsupported("plain content with tags feedparser may not take for HTML")
-    if any(name not in entitydefs for name in _NAMED_ENTITY.findall(text)):
-        return "text/plain"
-    return "text/html"
 
 
 def categories(tags: Iterable[Mapping[str, object]]) -> tuple[str, ...]:
