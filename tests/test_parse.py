@@ -72,3 +72,21 @@ def test_html_page_is_not_a_feed():
 def test_garbage_is_not_a_feed():
     with pytest.raises(ParseError, match="not a feed"):
         parse_feed(b"\x00\x01binary junk", "https://example.dk/feed")
+
+
+_DOTNET = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:a10="http://www.w3.org/2005/Atom"><channel>
+<title>Styrelsen</title><link>https://digst.example.dk/</link>
+<item><guid isPermaLink="false">v1</guid><title>Ny vejledning</title>
+<description>Styrelsen udgiver en ny vejledning.</description>
+<a10:content type="text">Styrelsen udgiver i dag en vejledning om digital post,
+som gælder fra 1. marts.</a10:content>
+</item></channel></rss>"""
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
+def test_an_explicit_plain_text_content_is_the_body_not_the_short_description(fast):
+    """.NET's syndication writer puts the whole text in a10:content and a line in description."""
+    feed = parse_feed(_DOTNET.encode(), "https://digst.example.dk/rss",
+                      {"content-type": "application/rss+xml"}, fast=fast)  # fmt: skip
+    assert feed.entries[0].content_html.startswith("Styrelsen udgiver i dag en vejledning")
