@@ -263,3 +263,24 @@ def test_a_new_month_seals_the_last_one(site, clock):
     report = export_feeds(config, store, datetime(2026, 12, 1, 0, 30, tzinfo=UTC))
     names = {p.relative_to(config.output_dir).as_posix() for p in report.changed}
     assert {"archive/2026-12/index.html", ".aggregator-sealed.json"} <= names
+
+
+def _disabled(feeds: list[dict[str, object]]) -> list[dict[str, object]]:
+    return [{**feeds[0], "enabled": False}, *feeds[1:]]
+
+
+def _reordered(feeds: list[dict[str, object]]) -> list[dict[str, object]]:
+    return feeds[::-1]
+
+
+@pytest.mark.parametrize("edit", [_disabled, _reordered], ids=["disabled", "reordered"])
+def test_a_feed_disabled_or_the_feeds_reordered_is_not_nothing(site, edit, make_config, clock):
+    """Review 3 #3: the pages show `enabled`, and the order names same-named feeds' slugs and
+    orders sources.opml; neither may pass for "nothing moved"."""
+    sources, _, config, store = site
+    edited = make_config(edit(sources.feeds()))
+    assert edited.output_dir == config.output_dir
+    assert export_feeds(edited, store, clock()).changed != ()
+    full = make_config(edit(sources.feeds()), site={"output_dir": "all"})
+    export_feeds(full, store, clock())
+    assert files(config.output_dir) == files(full.output_dir)

@@ -303,12 +303,16 @@ def _selection_fingerprint(common: str, selection: Selection, site: Site, select
     return hashlib.sha256(json.dumps(data, default=str).encode()).hexdigest()
 
 
-def _nothing_moved(fingerprint: str, shown: list[tuple[Any, ...]], month: Month) -> str:
-    """Everything any output depends on, in one value: the settings, feeds, templates and
-    version (``fingerprint``), every stored feed's change counter and health, and the
-    month it is (a month that ends is sealed, a new one begins). The same value as the
-    last export's, and every file it listed still there: there is nothing to render."""
-    data = [fingerprint, shown, month.key]
+def _nothing_moved(fingerprint: str, config: Config, shown: list[tuple[Any, ...]],
+                   month: Month) -> str:  # fmt: skip
+    """Everything any output depends on, in one value: the settings, templates and version
+    (``fingerprint``), every configured feed's settings in feeds.yaml's order (``enabled``
+    shows on the pages; the order names same-named feeds' slugs and orders the OPML), every
+    stored feed's change counter and health, and the month it is (a month that ends is
+    sealed, a new one begins). The same value as the last export's, and every file it
+    listed still there: there is nothing to render."""
+    feeds = [feed.model_dump(mode="json") for feed in config.feeds]
+    data = [fingerprint, feeds, shown, month.key]
     return hashlib.sha256(json.dumps(data, default=str).encode()).hexdigest()
 
 
@@ -341,7 +345,7 @@ def export_feeds(
     with Generation(output, owned=("tag", "source", "archive")) as generation:
         before = {} if rerender_months else _rendered(output)
         shown = store.feeds_shown()  # the one read when nothing moved
-        moved = _nothing_moved(fingerprint, shown, Month.of(now, config.site.zone))
+        moved = _nothing_moved(fingerprint, config, shown, Month.of(now, config.site.zone))
         if (unchanged := _unchanged(generation, before, moved, top)) is not None:
             paths, entries = unchanged
             return ExportReport(tuple(output / p for p in paths), (), entries)
