@@ -66,10 +66,32 @@ def server() -> Iterator[FeedServer]:
     feed_server.stop()
 
 
+# Ports for servers a test starts later (SMTP, serve, nginx), or leaves unstarted (a refused
+# connection): below the kernel's ephemeral range (32768-60999), so no connection's own port
+# and no bind(0) elsewhere takes one between this choice and its use; a band of its own for
+# each pytest-xdist worker, so two workers never choose the same one.
+_PORT_BAND = 1000
+_PORTS_FROM = 20000
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    import os
+    import random
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    start = _PORTS_FROM + (int(worker) % 12) * _PORT_BAND if worker.isdigit() else _PORTS_FROM
+    for port in random.sample(range(start, start + _PORT_BAND), _PORT_BAND):
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use (another session's test, a service)
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port in {start}-{start + _PORT_BAND - 1}")
 
 
 @pytest.fixture
