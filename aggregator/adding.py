@@ -61,7 +61,7 @@ def preview(config: Config, url: str, html: HtmlSource | None = None) -> Preview
     problem = found.problem()
     entries = followed(found.entries, fetched.pages, html) if html.follow else found.entries
     parsed = ParsedFeed(base, found.title, base, found.language, "html", entries)
-    plan = plan_update(fetched, parsed, now)
+    plan = plan_update(fetched, parsed, now, zone=config.site.timezone)
     return Preview(url, "html", found.title, plan.entries, found, problem)
 
 
@@ -105,7 +105,8 @@ def find_source(config: Config, url: str) -> Proposal:
     except ParseError:
         pass
     else:
-        entries = plan_update(fetched, parsed, datetime.now(UTC)).entries
+        now = datetime.now(UTC)
+        entries = plan_update(fetched, parsed, now, zone=config.site.timezone).entries
         return Proposal(
             url, "the URL is a feed", Preview(url, parsed.version, parsed.title, entries)
         )
