@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import free_port
+
 ROOT = Path(__file__).parent.parent
 
 
@@ -75,13 +77,10 @@ def test_every_shape_of_the_wild_corpus_is_a_feed_feedparser_reads_whole():
 
 
 def test_scale_simulation_runs_small_and_its_seeded_cold_database_is_the_polled_one(tmp_path):
-    import socket
     import sqlite3
     from contextlib import closing
 
-    with socket.socket() as probe:  # a port free on the simulation's first host
-        probe.bind(("127.1.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # below the ephemeral range: no outgoing connection can hold it
     common = ("--feeds", "40", "--hosts", "4", "--port", str(port), "--cache", str(tmp_path))
     out = run("benchmarks.scale", *common, "--cold", "poll", "--restart", "8")
     rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
