@@ -42,6 +42,5 @@ def _read(entry: ParsedEntry, zone: str, now: datetime) -> ParsedEntry:
         entry,
         published=read.get("published", entry.published),
         updated=read.get("updated", entry.updated),
-        dropped=tuple(name for name in entry.dropped if name not in read),
         unread_dates=tuple(pair for pair in entry.unread_dates if pair[0] not in read),
     )

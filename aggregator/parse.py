@@ -92,7 +92,6 @@ def _entry(entry: Any, feed_language: str | None, document_url: str) -> ParsedEn
         content_base=base if base and base != document_url else None,
         categories=_categories(entry),
         enclosures=enclosures(entry.get("enclosures") or [], document_url),
-        dropped=tuple(name for name, _ in dropped),
         unread_dates=tuple(dropped),
     )
 

@@ -441,6 +441,5 @@ def parsed_entry(entry: Entry, feed_language: str | None, url: str, version: str
         content_base=base if base and base != url else None,
         categories=categories({"term": t, "label": label} for t, _, label in entry.tags),
         enclosures=enclosures((link for link in entry.links if link["rel"] == "enclosure"), url),
-        dropped=tuple(key for key, _ in dropped),
         unread_dates=tuple(dropped),
     )

@@ -131,10 +131,14 @@ class ParsedEntry:
     content_base: str | None = None  # xml:base of the content, when the feed gives one
     categories: tuple[str, ...] = ()  # category, atom:category, dc:subject, JSON tags
     enclosures: tuple[Enclosure, ...] = ()
-    dropped: tuple[str, ...] = ()  # fields the feed gave but the parser could not read
     # Dates given but unreadable to the parser, as (published|updated, the text): read again
     # in words by feed_dates.py ("3. november 2026").
     unread_dates: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def dropped(self) -> tuple[str, ...]:
+        """The fields the feed gave but nothing could read (status names them)."""
+        return tuple(name for name, _ in self.unread_dates)
 
 
 @dataclass(frozen=True, slots=True)
