@@ -65,7 +65,9 @@ def test_three_months_make_three_linked_archives(archived):
     assert "health" not in page  # a sealed page shows nothing that changes
 
 
-def test_finished_months_never_change_again(archived, server):
+def test_finished_months_change_only_for_a_post_dated_into_them(archived, server):
+    """A sealed month is rendered again only for a post stored later and dated into it:
+    the other sealed months' files are not touched."""
     config, store = archived
     out = config.output_dir
     december = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
@@ -102,8 +104,15 @@ def test_finished_months_never_change_again(archived, server):
     poll(config, store, clock=lambda: december + timedelta(hours=1))
     report = export_feeds(config, store, december + timedelta(hours=1))
     assert "Et sent fund fra november" in (out / "atom.xml").read_text(encoding="utf-8")
-    assert finished() == sealed
-    assert not [p for p in report.changed if "archive" in p.parts and "2026-12" not in p.name]
+    assert "Et sent fund fra november" in (out / "archive/2026-11.atom").read_text("utf-8")
+    now = finished()
+    moved = {p for p in sealed if now[p] != sealed[p]}
+    assert moved == {(out / f"archive/2026-11{s}").as_posix()
+                     for s in (".atom", ".rss", ".json", "/index.html")}  # fmt: skip
+    assert {p.relative_to(out).as_posix() for p in report.changed
+            if "archive" in p.parts and "2026-12" not in p.as_posix()} == {
+        p.removeprefix(out.as_posix() + "/") for p in moved
+    }  # fmt: skip
 
 
 def test_finished_months_are_byte_identical_on_re_export(archived):

@@ -194,25 +194,85 @@ def test_a_post_stored_while_the_export_reads_a_month_lands_on_a_page(
     assert sorted(shown) == sorted(november)  # every post on exactly one page
 
 
-def test_late_posts_for_a_sealed_month_add_no_page_to_it(month):
-    """A sealed month keeps the pages it was sealed with: posts dated into it later are in
-    the newest feeds, not in its archive (its files are never written again), and the links
-    of its neighbours still hold. Before the count was kept, enough late posts for a new page
-    made the whole month render again."""
+def _walk(out: Path) -> list[tuple[str, list[str]]]:
+    """Every archive page from the newest feed back by prev-archive, with its posts' titles."""
+    walked, url = [], rel(atom(out, "atom.xml"), "prev-archive")
+    while url:
+        parsed = atom(out, url.removeprefix(BASE))
+        walked.append((url.removeprefix(BASE), [e.title for e in parsed.entries]))
+        url = rel(parsed, "prev-archive")
+    return walked
+
+
+def _archived(out: Path, report) -> set[str]:
+    changed = {p.relative_to(out).as_posix() for p in report.changed}
+    return {p for p in changed if p.startswith("archive/")}
+
+
+def test_late_posts_for_sealed_months_reach_their_archive(month, make_config, server, tmp_path):
+    """A post stored after its month was sealed is on that month's archive: the month is
+    rendered once more (its full pages keep their posts and URLs), and so is the sealed
+    month after it when the number of pages changed, as its first page links to the last.
+    Every stored post is then on exactly one page a feed reader walks to."""
     blog, config, store = month
     out = config.output_dir
-    october = [*(out / "archive").glob("2026-10.*"), *(out / "archive" / "2026-10").rglob("*")]
-    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in october if p.is_file()}
-    assert len(before) == 4  # one page: its three feeds and its HTML page
-    late = [
-        item(1000 + n, NOVEMBER - timedelta(days=5, minutes=n)) for n in range(ARCHIVE_PAGE_SIZE)
-    ]
+    december = datetime(2026, 12, 2, 12, tzinfo=UTC)
+    poll(config, store, clock=lambda: december)
+    export_feeds(config, store, december)  # October and November are sealed now
+    october = {p: p.read_bytes() for p in (out / "archive").glob("2026-10.*")}
+    late = [item(1000 + n, NOVEMBER - timedelta(days=5, minutes=n)) for n in range(99)]
     blog.items[:0] = late
+    blog.server.route("/a", feed_route(rss("A", "https://a.dk/", blog.items), last_modified=None))
+    later = december + timedelta(hours=1)
+    poll(config, store, clock=lambda: later)
+    report = export_feeds(config, store, later)
+
+    walked = _walk(out)
+    assert [p for p, _ in walked][-3:] == [
+        "archive/2026-11.atom",
+        "archive/2026-10/2.atom",
+        "archive/2026-10.atom",
+    ]  # November's first page links to October's new last page
+    titles = [t for _, page in walked for t in page]
+    assert len(titles) == len(set(titles)) == store.entry_count()  # each stored post once
+    first = [e.title for e in atom(out, "archive/2026-10.atom").entries]
+    assert len(first) == ARCHIVE_PAGE_SIZE  # the two posts it held, and the 98 oldest late ones
+    assert {e.title for e in feedparser.parse(october[out / "archive/2026-10.atom"]).entries} < set(
+        first
+    )
+    assert [e.title for e in atom(out, "archive/2026-10/2.atom").entries] == [
+        late[0].title
+    ]  # fmt: skip
+    assert {p for p in _archived(out, report) if p.startswith("archive/2026-11")} == {
+        f"archive/2026-11{suffix}" for suffix in (".atom", ".rss", ".json", "/index.html")
+    }  # of November only its first page, for its link
+    fresh = make_config(feeds(server), site={"max_entries": 10, "output_dir": str(tmp_path / "f")})
+    export_feeds(fresh, store, later)
+    assert files(out) == files(fresh.output_dir)  # as a full export renders it
+    assert export_feeds(config, store, later).changed == ()  # nothing new: no file touched
+
+
+def test_one_late_post_renders_only_its_page(month):
+    """One post dated into a sealed month's page: that page's files change, no other
+    archive file is touched (so caches of the rest revalidate with 304), and the next
+    export with only new posts for the open month leaves the sealed month alone."""
+    blog, config, store = month
+    out = config.output_dir
+    archive = out / "archive"
+    before = {p: p.stat().st_mtime_ns for p in archive.rglob("*") if p.is_file()}
+    blog.items.insert(0, item(2000, NOVEMBER - timedelta(days=15)))
     blog.server.route("/a", feed_route(rss("A", "https://a.dk/", blog.items), last_modified=None))
     later = NOW + timedelta(hours=1)
     poll(config, store, clock=lambda: later)
-    export_feeds(config, store, later)
-    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in before} == before
-    assert not (out / "archive" / "2026-10" / "2.atom").exists()  # no second page for October
-    assert not (out / "archive" / "2026-10" / "2").exists()
-    assert rel(atom(out, "archive/2026-11.atom"), "prev-archive") == BASE + "archive/2026-10.atom"
+    report = export_feeds(config, store, later)
+    page = {f"archive/2026-10{suffix}" for suffix in (".atom", ".rss", ".json", "/index.html")}
+    assert _archived(out, report) == page
+    assert len(atom(out, "archive/2026-10.atom").entries) == 3
+    assert all(p.stat().st_mtime_ns == when for p, when in before.items()
+               if p.relative_to(out).as_posix() not in page)  # fmt: skip
+    blog.add(1)  # a post for November: October is not read again
+    later += timedelta(hours=1)
+    poll(config, store, clock=lambda: later)
+    report = export_feeds(config, store, later)
+    assert not {p for p in _archived(out, report) if p.startswith("archive/2026-10")}
+    assert len(atom(out, "archive/2026-10.atom").entries) == 3

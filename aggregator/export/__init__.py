@@ -19,7 +19,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from jinja2 import TemplateError
 from aggregator import __version__
 from aggregator.config import Config
 from aggregator.errors import ExportError
-from aggregator.export.archive import Archive, PagePlan, page_count, plan_month
+from aggregator.export.archive import Archive, PagePlan, plan_month
 from aggregator.export.atom import render_atom
 from aggregator.export.guard import check_output
 from aggregator.export.jsonfeed import render_json_feed
@@ -108,25 +108,37 @@ def unseal_months(output_dir: Path) -> None:
         raise ExportError(f"cannot unseal the archive in {output_dir}: {exc}") from exc
 
 
-Sealed = dict[str, int | None]  # a sealed month's key -> its number of pages, when recorded
+Sealed = dict[str, int]  # a sealed month's key -> the number of pages it was sealed with
 
 
-def _sealed(output_dir: Path, fingerprint: str) -> Sealed:
-    """The sealed months with the number of pages each was sealed with: a post that arrives
-    later for a sealed month does not add a page to it (its files are never written again)."""
+def _sealed(output_dir: Path, fingerprint: str, row: int) -> tuple[Sealed, int]:
+    """The sealed months with the number of pages each was sealed with, and the store's last
+    post row they were checked against (``Store.last_entry_row``). None sealed when the file
+    is from another fingerprint or keeps no row (an older version), or when the store's last
+    row is below it (not the database they were sealed from): they are rendered once more."""
     try:
         data = json.loads((output_dir / SEALED_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}
+        return {}, 0
     if not isinstance(data, dict) or data.get("fingerprint") != fingerprint:
-        return {}
-    counts = data.get("pages")
-    counts = counts if isinstance(counts, dict) else {}
+        return {}, 0
+    mark, counts = data.get("row"), data.get("pages")
+    if not isinstance(mark, int) or not 0 <= mark <= row or not isinstance(counts, dict):
+        return {}, 0
     return {
-        m: n if isinstance(n := counts.get(m), int) and n >= 1 else None
-        for m in data.get("months", [])
-        if isinstance(m, str)
-    }
+        m: n for m in data.get("months", []) if isinstance(n := counts.get(m), int) and n >= 1
+    }, mark
+
+
+def _late(store: Store, sealed: Sealed, rows: tuple[int, int], now: datetime,
+          zone: tzinfo) -> set[str]:  # fmt: skip
+    """The sealed months that a post stored since they were checked is dated into: they
+    are rendered once more, so every stored post is on its month's archive."""
+    mark, row = rows
+    if not sealed or row == mark:
+        return set()
+    dates = store.dates_stored_after(mark, row, Month.of(now, zone).start(zone))
+    return {Month.of(date, zone).key for date in dates} & sealed.keys()
 
 
 def _common_fingerprint(fingerprint: str, site: Site) -> str:
@@ -207,24 +219,25 @@ def _files_exist(root: Path, paths: list[str]) -> bool:
 Plans = dict[Month, list[PagePlan] | None]  # None: an open month with nothing to render
 
 
-def _plan_archive(selector: Selector, store: Store, sealed: Sealed, before: dict[str, Any],
-                  everything: str) -> tuple[Archive, Plans]:  # fmt: skip
+def _plan_archive(selector: Selector, store: Store, sealed: Sealed, late: set[str],
+                  before: dict[str, Any], everything: str) -> tuple[Archive, Plans]:  # fmt: skip
     """Every month's pages: a sealed month's counted; an open month's as last time when
     nothing at all moved since (None: no page to render), else planned from its posts'
-    change marks."""
+    change marks. A ``late`` month is unsealed (popped from ``sealed``) and planned; when it
+    has another number of pages, so is the month after it, whose first page links to its
+    last."""
     site, root = selector.site, selector.config.output_dir
     pages: dict[Month, int] = {}
     plans: Plans = {}
+    late = set(late)
     for month in site.months:
         record = before.get(_month_record(month))
-        if month.key in sealed:
-            recorded = sealed[month.key]
-            if recorded is None:  # sealed by an older version, which kept no count
-                start, end = month.start(site.zone), month.next().start(site.zone)
-                recorded = page_count(store.count_published_between(start, end, selector.scope))
-            pages[month] = recorded
+        if month.key in sealed and month.key not in late:
+            pages[month] = sealed[month.key]
         elif (
-            isinstance(record, list)
+            month.key not in sealed
+            and month.key not in late
+            and isinstance(record, list)
             and record[:1] == [everything]
             and isinstance(record[1], int)
             and _files_exist(root, [ArchivePage(month, n).path(f) for n in
@@ -234,6 +247,8 @@ def _plan_archive(selector: Selector, store: Store, sealed: Sealed, before: dict
         else:
             plans[month] = plan_month(store, month, site.zone, selector.scope)
             pages[month] = len(plans[month] or ())
+            if month.key in sealed and sealed.pop(month.key) != pages[month]:
+                late.add(month.next().key)
     return Archive(pages), plans
 
 
@@ -360,12 +375,17 @@ def export_feeds(
         common = _common_fingerprint(fingerprint, site)
         versions: dict[str, int] = {row[0]: row[1] for row in shown}
         after: dict[str, Any] = {NOTHING_MOVED: moved}
-        was_sealed: Sealed = {} if rerender_months else _sealed(output, fingerprint)
+        # Read before any month is planned: a post stored after it is checked next time.
+        last_row = store.last_entry_row()
+        was_sealed, mark = (
+            ({}, last_row) if rerender_months else _sealed(output, fingerprint, last_row)
+        )
+        late = _late(store, was_sealed, (mark, last_row), now, site.zone)
         # Every feed's counter, so nothing any archive page shows can have moved without it.
         everything = hashlib.sha256(
             json.dumps([common, sorted(versions.items()), site.updated.isoformat()]).encode()
         ).hexdigest()
-        archive = _plan_archive(selector, store, was_sealed, before, everything)
+        archive = _plan_archive(selector, store, was_sealed, late, before, everything)
         newest = archive[0].newest()
         front = Selection("recent", "", site.title, (), site.updated)
         entries = publisher.publish_unless_unchanged(
@@ -395,8 +415,9 @@ def export_feeds(
             publisher, selector, archive, was_sealed, now, (common, everything), (before, after)
         )
         generation.add(RENDERED_FILE, json.dumps(after, indent=0, sort_keys=True).encode())
-        counted = {m: n for m, n in sorted(sealed.items()) if n is not None}
-        manifest = {"fingerprint": fingerprint, "months": sorted(sealed), "pages": counted}
+        counted = dict(sorted(sealed.items()))
+        manifest = {"fingerprint": fingerprint, "months": sorted(sealed), "pages": counted,
+                    "row": last_row}  # fmt: skip
         generation.add(OPML_FILE, render_opml(site))
         generation.add(STYLESHEET, stylesheet)
         generation.add(SEALED_FILE, json.dumps(manifest, indent=1).encode() + b"\n")

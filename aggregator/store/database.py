@@ -868,6 +868,23 @@ class Store:
         ).fetchone()
         return int(row[0])
 
+    def last_entry_row(self) -> int:
+        """The newest post's rowid. Posts are only ever added above it (prune, the one place
+        posts are deleted, unseals the archive first), so ``dates_stored_after`` finds every
+        post stored since it was read."""
+        return int(self.db.execute("SELECT ifnull(max(rowid), 0) FROM entries").fetchone()[0])
+
+    def dates_stored_after(self, row: int, through: int, before: datetime) -> set[datetime]:
+        """The dates before ``before`` of archive posts stored after rowid ``row`` (up to
+        ``through``): a range of rowids, so it costs the posts stored since, not the archive
+        (the ``+`` keeps the planner off the (backfill, published) index)."""
+        rows = self.db.execute(
+            """SELECT DISTINCT published FROM entries
+               WHERE rowid > ? AND rowid <= ? AND +backfill = 0 AND +published < ?""",
+            [row, through, to_db_time(before)],
+        ).fetchall()
+        return {from_db_time(published) for (published,) in rows}
+
     def changes_published_between(
         self, start: datetime, end: datetime, feeds: Collection[str] | None = None
     ) -> Iterator[tuple[datetime, str, str]]:
