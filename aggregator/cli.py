@@ -25,7 +25,6 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, tzinfo
-from enum import IntEnum
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -35,16 +34,17 @@ import click
 from aggregator import __version__, console, sources_cli
 from aggregator.console import global_options, say
 from aggregator.errors import AggregatorError, Interrupted
+from aggregator.exit_status import CTRL_C, ExitCode, discard_stdout
+from aggregator.options import LOG_FORMATS, SPELLINGS
 
 if TYPE_CHECKING:
     from aggregator.config import Config, FeedConfig
     from aggregator.config_view import ConfigView
     from aggregator.export import ExportReport
-    from aggregator.health import FeedHealth
     from aggregator.pipeline import PollReport
     from aggregator.serve import ServerOptions
-    from aggregator.store import Delivery, DigestRun, PruneReport, Store
-    from aggregator.types import FeedStatus, FeedUpdateResult
+    from aggregator.store import PruneReport, Store
+    from aggregator.types import FeedUpdateResult
     from aggregator.workers import WorkerPool
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -62,25 +62,8 @@ class _Named(Protocol):
 _Feed = TypeVar("_Feed", bound=_Named)
 
 
-class ExitCode(IntEnum):
-    OK = 0
-    ERROR = 1
-    USAGE = 2
-    ALL_FEEDS_FAILED = 3
-    CHECK_FAILED = 4
-    INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
-    BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `yes | head -1`
-
-
 def _store_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
-    options = global_options(ctx)
-    name = param.name
-    if name == "verbose":
-        options.verbose += value
-    elif name in ("quiet", "debug"):
-        setattr(options, name, getattr(options, name) or value)
-    elif value is not None:  # config, log_format: given later wins
-        setattr(options, str(name), value)
+    global_options(ctx).take(str(param.name), value)
 
 
 def _global_params() -> list[click.Parameter]:
@@ -88,20 +71,22 @@ def _global_params() -> list[click.Parameter]:
     common: dict[str, Any] = {"expose_value": False, "callback": _store_option}
     return [
         click.Option(
-            ["-c", "--config"],
+            list(SPELLINGS["config"]),
             type=click.Path(path_type=Path, dir_okay=False),
             help=f"Path to feeds.yaml [default: ${console.CONFIG_ENV}, else "
             f"{console.DEFAULT_CONFIG}].",
             **common,
         ),
         click.Option(
-            ["-v", "--verbose"], count=True, help="More log lines (-vv: library internals too).",
-            **common,
+            list(SPELLINGS["verbose"]), count=True,
+            help="More log lines (-vv: library internals too).", **common,
         ),
-        click.Option(["-q", "--quiet"], is_flag=True, help="Print only failures.", **common),
-        click.Option(["--debug"], is_flag=True, help="Show tracebacks of errors.", **common),
+        click.Option(list(SPELLINGS["quiet"]), is_flag=True, help="Print only failures.", **common),
         click.Option(
-            ["--log-format"], type=click.Choice(["text", "json"]), default=None,
+            list(SPELLINGS["debug"]), is_flag=True, help="Show tracebacks of errors.", **common
+        ),
+        click.Option(
+            list(SPELLINGS["log_format"]), type=click.Choice(LOG_FORMATS), default=None,
             help="Log lines as text (default) or JSON, one object a line.", **common,
         ),
     ]  # fmt: skip
@@ -224,12 +209,12 @@ class _Group(_TakesGlobalOptions, click.Group):
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
         except BrokenPipeError:
-            _discard_stdout()
+            discard_stdout()
             ctx.exit(ExitCode.BROKEN_PIPE)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except KeyboardInterrupt:
-            click.echo("error: stopped by Ctrl-C", err=True)
+            click.echo(CTRL_C, err=True)
             ctx.exit(ExitCode.INTERRUPTED)
         except Exception as exc:
             if global_options(ctx).debug:
@@ -251,15 +236,6 @@ class _Group(_TakesGlobalOptions, click.Group):
 def _database_error(exc: Exception) -> bool:
     sqlite3 = sys.modules.get("sqlite3")  # not imported here: --help stays fast
     return sqlite3 is not None and isinstance(exc, sqlite3.DatabaseError)
-
-
-def _discard_stdout() -> None:
-    """The reader has gone: send what is still buffered nowhere, so exit is quiet."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, sys.stdout.fileno())
-    finally:
-        os.close(devnull)
 
 
 def config_option(func: F) -> F:
@@ -578,110 +554,16 @@ def status_command(ctx: click.Context, config_path: Path, as_json: bool, check: 
     entries stored and the last error.
 
     Reads only: a missing database is reported, not created."""
-    from aggregator import health
     from aggregator.config_view import load_view
-    from aggregator.store import Store
+    from aggregator.status_report import status_report
 
     config = load_view(config_path)  # no pydantic once this file has been validated
-    stored: list[FeedStatus] = []
-    unsent: list[tuple[DigestRun, Delivery]] = []
-    if config.database_path.exists():
-        store = Store.open_for_reading(config.database_path)
-        try:
-            store.check()  # a damaged file is said first, in one line, before it is read
-            stored = store.feed_statuses()
-            unsent = store.unsent_digests()
-        finally:
-            store.close()
-    rows, removed = health.feed_health(config, stored)
-    if as_json:
-        console.print_json({
-            "feeds": [health.health_json(h) for h in rows + removed],
-            "undelivered_digests": [health.delivery_json(r, d) for r, d in unsent],
-        })  # fmt: skip
-    elif not (check and global_options().quiet):
-        if not config.database_path.exists():
-            click.echo(f"no database yet ({config.database_path}): run aggregator poll")
-        else:
-            _print_status(rows, removed, config)
-            _print_unsent(unsent, config.zone)
-    if check:
-        overdue = health.failing_too_long(rows, config, now_utc())
-        for row in overdue:
-            s = row.status
-            since = console.local_time(s.failing_since, config.zone)
-            console.problem(
-                f"check: {s.name} has failed since {since}"
-                f" ({health.what_to_do(s) or s.last_error})",
-                err=as_json,
-            )
-        if overdue:
-            ctx.exit(ExitCode.CHECK_FAILED)
-
-
-def _print_status(rows: list[FeedHealth], removed: list[FeedHealth], config: ConfigView) -> None:
-    from aggregator import health
-
-    console.print_table(
-        ("FEED", "STATE", "HTTP", "LAST SUCCESS", "NEXT POLL", "INTERVAL", "ENTRIES"),
-        (
-            (
-                h.status.name,
-                health.state_label(h, config),
-                h.status.last_status or "-",
-                console.local_time(h.status.last_success_at, config.zone),
-                health.next_poll_label(h, config),
-                health.duration(h.status.interval_seconds),
-                h.status.entry_count,
-            )
-            for h in rows
-        ),
-    )
-    first_note = True
-    for row in rows:
-        status = row.status
-        notes = []
-        if status.interval_reason and row.enabled:
-            notes.append(f"interval: {status.interval_reason}")
-        if status.moved_to:
-            notes.append(f"moved permanently to {status.moved_to}: update feeds.yaml")
-        if status.last_error and not row.retry_pending:
-            notes.append(f"last error: {status.last_error}")
-        if status.last_warning:
-            notes.append(f"warning: {status.last_warning}")
-        if notes:
-            click.echo(("\n" if first_note else "") + f"{status.name}: " + "; ".join(notes))
-            first_note = False
-    if removed:
-        click.echo(
-            "\nNo longer configured (not polled; their entries are kept until "
-            "aggregator prune --yes):"
-        )
-        for line in console.table(
-            ("FEED", "URL", "ENTRIES"),
-            (
-                (h.status.name, h.status.url, console.plural(h.status.entry_count, "entry"))
-                for h in removed
-            ),
-        ):
-            click.echo(f"  {line}")
-
-
-def _print_unsent(unsent: list[tuple[DigestRun, Delivery]], zone: tzinfo) -> None:
-    """The latest digests' recipients not reached, as ``digest --status`` words them."""
-    if not unsent:
-        return
-    click.echo("\nDigests not delivered to everyone (details: aggregator digest --status):")
-    for run, delivery in unsent:
-        where = f"  {run.digest}, {run.kind} from {console.local_time(run.period_start, zone)}:"
-        if delivery.state == "failed":
-            click.echo(f"{where} FAILED {delivery.recipient}  {delivery.last_reply}")
-        elif delivery.state == "retry":
-            when = console.local_time(delivery.next_attempt_at, zone)
-            click.echo(f"{where} retry  {delivery.recipient}  next try {when}: "
-                       f"{delivery.last_reply}")  # fmt: skip
-        else:
-            click.echo(f"{where} {delivery.state} {delivery.recipient}")
+    quiet = global_options().quiet
+    report = status_report(config, as_json=as_json, check=check, quiet=quiet, now=now_utc())
+    for text, err in report.lines:
+        click.echo(text, err=err)
+    if report.exit_code:
+        ctx.exit(report.exit_code)
 
 
 def _parse_since(text: str, now: datetime, zone: tzinfo, hint: str = "--since") -> datetime:
@@ -1127,7 +1009,7 @@ def main() -> None:
         try:
             sys.stdout.flush()
         except BrokenPipeError:
-            _discard_stdout()
+            discard_stdout()
             code = ExitCode.BROKEN_PIPE
         raise SystemExit(code) from None
 

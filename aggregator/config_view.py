@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -82,20 +81,18 @@ def view_of(config: Config) -> ConfigView:
 def load_view(path: Path) -> ConfigView:
     """The view of feeds.yaml at ``path``: from the cache when it was made from these very
     bytes by this very code, else by full validation (whose errors are raised as usual)."""
-    try:
-        with path.open("rb") as file:
-            stat = os.fstat(file.fileno())
-            data = file.read()
-    except OSError:
+    source = _source(path)
+    if source is None:
         from aggregator.config import load_config
 
         return view_of(load_config(path))  # which words the error
-    resolved = path.resolve()
-    key = _key(resolved, stat, data)
+    resolved, key, data = source
     cache = _cache_file(resolved)
     cached = _read(cache, key, resolved) if cache else None
     if cached is not None:
         if not cached.feeds:
+            import logging  # here: a cached status logs nothing else
+
             logging.getLogger("aggregator.config").warning(NO_FEEDS, path)
         return cached
     from aggregator.config import config_from_text
@@ -108,6 +105,29 @@ def load_view(path: Path) -> ConfigView:
     if cache:
         _write(cache, key, view)
     return view
+
+
+def cached_view(path: Path) -> ConfigView | None:
+    """The view kept for these very bytes of ``path`` by this very code, or None (none kept,
+    or the file cannot be read): then load_view validates, or words the error."""
+    source = _source(path)
+    if source is None:
+        return None
+    resolved, key, _ = source
+    cache = _cache_file(resolved)
+    return _read(cache, key, resolved) if cache else None
+
+
+def _source(path: Path) -> tuple[Path, dict[str, Any], bytes] | None:
+    """The file resolved, its cache key and its bytes; None when it cannot be read."""
+    try:
+        with path.open("rb") as file:
+            stat = os.fstat(file.fileno())
+            data = file.read()
+    except OSError:
+        return None
+    resolved = path.resolve()
+    return resolved, _key(resolved, stat, data), data
 
 
 def _key(resolved: Path, stat: os.stat_result, data: bytes) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from aggregator.console import local_time, plural
+from aggregator.text import local_time, plural
 
 if TYPE_CHECKING:
     from aggregator.config_view import ConfigView, FeedRef

@@ -88,7 +88,7 @@ def test_global_options_are_documented():
 
 
 def test_exit_codes_are_documented():
-    from aggregator.cli import ExitCode
+    from aggregator.exit_status import ExitCode
 
     part = README.split("Exit status:", 1)[1].split("##", 1)[0]
     for code in ExitCode:

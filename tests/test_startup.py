@@ -29,11 +29,14 @@ NOT_FOR_STATUS_OF_OURS = ("aggregator.normalise", "aggregator.dedup", "aggregato
                           "aggregator.fetch")  # fmt: skip
 # Once feeds.yaml has been validated, status reads its cached view (aggregator.config_view).
 # Nor does it build the pipeline's dataclasses (aggregator.types: status needs FeedStatus only,
-# from aggregator.feed_status) or the prune planner.
+# from aggregator.feed_status) or the prune planner. The console script runs it without click
+# and the command table (aggregator.entry), and without logging: nothing on its road logs.
 NOT_FOR_CACHED_STATUS = ("aggregator.config", "aggregator.source_config", "aggregator.yamlfile",
                          "hashlib", "importlib.resources", "html", "aggregator.types",
                          "aggregator.store.prune", "aggregator.store.entries", "shutil",
-                         "tempfile", "importlib.metadata")  # fmt: skip
+                         "tempfile", "importlib.metadata", "click", "aggregator.cli",
+                         "aggregator.console", "aggregator.sources_cli", "aggregator.logs",
+                         "logging", "gettext", "locale")  # fmt: skip
 # --help and --version: click and the command table, nothing of the store, the config or its
 # cached view; nor what only printing JSON or sizing help with shutil would bring.
 NOT_FOR_HELP = ("aggregator.store", "aggregator.config", "aggregator.config_view",
@@ -46,7 +49,7 @@ def imported_by(args: list[str], cwd, whole_names: bool = False) -> set[str]:
     names = "sys.modules" if whole_names else "{m.split('.')[0] for m in sys.modules}"
     code = (
         "import sys\n"
-        "from aggregator.cli import main\n"
+        "from aggregator.entry import main\n"
         f"sys.argv = ['aggregator', *{args!r}]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         f"seen = sorted({names})\n"  # before json, which the command may not import

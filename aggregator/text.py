@@ -1,0 +1,61 @@
+"""How the commands word things: tables, times, counts and JSON, as text.
+
+Only the standard library: ``status`` builds its whole output from these without importing
+click (see aggregator/entry.py); aggregator.console prints them for the other commands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    """Columns padded to their widest cell; the last column is not padded."""
+    cells = [[str(c) for c in header], *([str(c) for c in row] for row in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
+
+
+def json_text(data: object) -> str:
+    """Indented JSON with æøå as they are, datetimes in ISO 8601 and paths as text."""
+    import json  # here: --help needs none of it
+
+    return json.dumps(data, ensure_ascii=False, indent=2, default=_json_default)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def local_time(value: datetime | None, zone: tzinfo, empty: str = "-") -> str:
+    """``2026-12-01 07:00 CET``: the zone is always shown, so nobody guesses."""
+    if value is None:
+        return empty
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 entry``, ``2 entries``, ``0 feeds``."""
+    if count == 1:
+        return f"{count} {noun}"
+    return f"{count} {nouns or _plural_of(noun)}"
+
+
+def _plural_of(noun: str) -> str:
+    if noun.endswith("y") and noun[-2:-1] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
+def json_value(value: Any) -> Any:
+    """A value as JSON output shows it: aware datetimes as ISO 8601 with their offset."""
+    return value.isoformat() if isinstance(value, datetime) else value
