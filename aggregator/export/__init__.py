@@ -2,12 +2,12 @@
 
 ``export_feeds`` reads the selections (export/select.py), renders each in every format
 (atom, rss, jsonfeed, page, opml: pure functions of the view) and hands the bytes to the one
-writer (export/writer.py). Finished months are sealed: rendered once, never again, so their
-archive files can be cached for ever (RFC 5005 §4). A tag's or a source's files are rendered
-again only when their fingerprint moved: the store's per-feed change counters (migration 12),
-the health of the sources the page lists, and what every page shows (the site, the sources'
-names, the tags, the months, the templates). With a thousand sources an export is then one
-page, not a thousand.
+writer (export/writer.py). Finished months are sealed: not rendered again unless a post
+arrives late for one (or a prune), so their archive files change rarely (RFC 5005 §4). A
+tag's or a source's files are rendered again only when their fingerprint moved: the store's
+per-feed change counters (migration 12), the health of the sources the page lists, and what
+every page shows (the site, the sources' names, the tags, the months, the templates). With a
+thousand sources an export is then one page, not a thousand.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Strong ETags from the bytes (one per encoding, as RFC 9110 §8.8.3 asks of different
 representations), Last-Modified from the file, 304 for If-None-Match and If-Modified-Since,
 gzip or brotli as the client accepts, cache lifetimes by kind of file, and finished monthly
-archives served as immutable, since the exporter never rewrites them. A request can only
+archives kept for a day: they change only when a post arrives late for their month (or a
+prune), so caches keep them long but still revalidate them. A request can only
 reach regular, visible files under ``output_dir``; anything else is 404.
 """
 
@@ -45,7 +46,8 @@ _MONTH = re.compile(r"(?:^|/)archive/(\d{4})-(\d{2})(?:[./]|$)")
 FEED_MAX_AGE = 300
 PAGE_MAX_AGE = 60
 ASSET_MAX_AGE = 86400
-IMMUTABLE = "public, max-age=31536000, immutable"
+# Not `immutable`: a late post or a prune rewrites a finished month (export/archive.py).
+FINISHED_MONTH = "public, max-age=86400"
 MIN_COMPRESS = 256  # smaller bodies gain nothing from compression
 CACHE_FILES = 1024
 
@@ -189,7 +191,7 @@ def cache_control(url_path: str, kind: str, today: date) -> str:
     if found:
         year, month = int(found.group(1)), int(found.group(2))
         if (year, month) < (today.year, today.month):
-            return IMMUTABLE  # a finished month is never written again
+            return FINISHED_MONTH
     if kind.startswith("text/html"):
         return f"public, max-age={PAGE_MAX_AGE}"
     if kind.startswith(("application/atom", "application/rss", "application/feed", "text/x-opml",
