@@ -333,14 +333,15 @@ def _result_line(result: FeedUpdateResult, name: str) -> str:
     return f"  ok    {name}  {result.new} new, {result.updated} updated"
 
 
-def _print_poll(report: PollReport, config: Config) -> None:
+def _print_poll(report: PollReport, config: Config, feeds: list[FeedConfig]) -> None:
+    """A line per feed, or with -q per failing feed (the only results the poll then kept)."""
     names = {f.url: f.name for f in config.feeds}
-    width = max((len(names.get(r.feed_url, r.feed_url)) for r in report.results), default=0)
-    for result in report.results:
+    width = max((len(f.name) for f in feeds), default=0)
+    for result in report.results or report.failed:
         line = _result_line(result, names.get(result.feed_url, result.feed_url).ljust(width))
         (console.problem if result.error else say)(line)
     say(
-        f"Polled {console.plural(len(report.results), 'feed')}: {report.new} new, "
+        f"Polled {console.plural(report.polled, 'feed')}: {report.new} new, "
         f"{report.updated} updated, {len(report.failed)} failed."
     )
 
@@ -350,7 +351,7 @@ def _print_what_to_do(store: Store, config: Config, urls: set[str] | None = None
     from aggregator import health
 
     names = {f.url: f.name for f in config.feeds}
-    for status in store.feed_statuses():
+    for status in store.feed_statuses(count_entries=False):
         if status.url not in names or (urls is not None and status.url not in urls):
             continue
         if status.moved_to or status.url in (urls or ()):
@@ -365,8 +366,9 @@ def _poll_with_progress(
     """A progress bar on a terminal; elsewhere the summary alone, for logs and scripts."""
     from aggregator.pipeline import poll
 
-    if not sys.stderr.isatty() or global_options().quiet:
-        return poll(config, store, feeds, pool=pool)
+    quiet = global_options().quiet
+    if not sys.stderr.isatty() or quiet:
+        return poll(config, store, feeds, pool=pool, keep_results=not quiet)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     names = {f.url: f.name for f in config.feeds}
@@ -411,12 +413,12 @@ def poll_command(ctx: click.Context, config_path: Path, due: bool, no_export: bo
         wanted = set(store.due_feeds(now)) if due else _pollable(store)
         feeds = [f for f in config.feeds if f.enabled and f.url in wanted]
         report = _poll_with_progress(config, store, feeds, pool)
-        _print_poll(report, config)
+        _print_poll(report, config, feeds)
         exported = None if no_export else export_feeds(config, store, now_utc())
         _print_what_to_do(store, config, {r.feed_url for r in report.failed})
     if exported is not None:
         say(f"Exported {console.plural(exported.entries, 'entry')} to {config.output_dir}.")
-    if report.results and len(report.failed) == len(report.results):
+    if report.all_failed:
         ctx.exit(ExitCode.ALL_FEEDS_FAILED)
 
 
@@ -438,7 +440,7 @@ def _sigterm_stops() -> Iterator[None]:
 
 
 def _pollable(store: Store) -> set[str]:
-    return {s.url for s in store.feed_statuses() if s.state != "gone"}
+    return {s.url for s in store.feed_statuses(count_entries=False) if s.state != "gone"}
 
 
 @cli.command("export")
@@ -981,7 +983,7 @@ def demo_command(out_dir: Path | None) -> None:
 
     directory = out_dir or Path(tempfile.mkdtemp(prefix="aggregator-demo-"))
     result = run_demo(directory)
-    _print_poll(result.poll, result.config)
+    _print_poll(result.poll, result.config, list(result.config.feeds))
     say(f"\nDemo written to {directory}:")
     say(f"  config:       {directory / 'feeds.yaml'}")
     say(f"  database:     {result.config.database_path}")

@@ -34,23 +34,51 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class PollReport:
-    results: tuple[FeedUpdateResult, ...] = field(default_factory=tuple)
+    """What a poll did: its counts and failures, and each feed's result only if asked for
+    (``keep_results``): a poll of 100,000 feeds keeps nothing per feed once it is stored."""
 
-    @property
-    def new(self) -> int:
-        return sum(r.new for r in self.results)
-
-    @property
-    def updated(self) -> int:
-        return sum(r.updated for r in self.results)
-
-    @property
-    def failed(self) -> tuple[FeedUpdateResult, ...]:
-        return tuple(r for r in self.results if r.error)
+    polled: int = 0
+    new: int = 0
+    updated: int = 0
+    failed: tuple[FeedUpdateResult, ...] = ()
+    results: tuple[FeedUpdateResult, ...] = ()  # in the order of the feeds given
 
     @property
     def changed(self) -> bool:
         return bool(self.new or self.updated)
+
+    @property
+    def all_failed(self) -> bool:
+        return bool(self.polled) and len(self.failed) == self.polled
+
+
+@dataclass(slots=True)
+class _Tally:
+    """A poll's counts as results are stored."""
+
+    keep: bool
+    polled: int = 0
+    new: int = 0
+    updated: int = 0
+    failed: list[tuple[int, FeedUpdateResult]] = field(default_factory=list)
+    results: list[tuple[int, FeedUpdateResult]] = field(default_factory=list)
+
+    def add(self, result: FeedUpdateResult, place: int) -> None:
+        """``place``: the feed's in the order given, for the report's order."""
+        self.polled += 1
+        self.new += result.new
+        self.updated += result.updated
+        if result.error:
+            self.failed.append((place, result))
+        if self.keep:
+            self.results.append((place, result))
+
+    def report(self) -> PollReport:
+        def in_order(results: list[tuple[int, FeedUpdateResult]]) -> tuple[FeedUpdateResult, ...]:
+            return tuple(result for _, result in sorted(results, key=lambda pair: pair[0]))
+
+        return PollReport(self.polled, self.new, self.updated, in_order(self.failed),
+                          in_order(self.results))  # fmt: skip
 
 
 def fetch_options(config: Config) -> FetchOptions:
@@ -150,30 +178,37 @@ async def poll_feeds(
     rng: random.Random | None = None,
     on_result: ResultCallback | None = None,
     pool: WorkerPool | None = None,
+    keep_results: bool = True,
 ) -> PollReport:
     """Poll the given feeds (default: every enabled feed) and store what they say.
 
     Fetching and parsing happen in the pool's worker processes (here without one) while this
-    process writes; at most a few bodies wait between the stages at any time.
+    process writes; at most a few bodies wait between the stages at any time. Each feed's
+    state and history are dropped once its result is stored, and its result too unless
+    ``keep_results``: what stays is the counts and the failures.
     """
     rng = rng or random.Random()
     store.sync_feeds(config.feeds, clock())
-    chosen = {f.url: f for f in (config.feeds if feeds is None else feeds) if f.enabled}
+    given = config.feeds if feeds is None else feeds
+    chosen = {f.url: (place, f) for place, f in enumerate(given) if f.enabled}
     snapshot = store.poll_snapshot(list(chosen), clock(), ADAPTIVE_WINDOW)
-    for url, (state, history) in snapshot.items():
-        snapshot[url] = (with_source(state, chosen[url], config, store), history)
+    pending = {url: with_source(state, chosen[url][1], config, store)
+               for url, (state, _) in snapshot.items()}  # fmt: skip
+    histories = {url: history for url, (_, history) in snapshot.items()}
+    del snapshot
     settings = policy_settings(config)
     rules = merge_rules(config)
-    results: list[FeedUpdateResult] = []
+    tally = _Tally(keep_results)
 
     def record(fetched: FetchResult, plan: UpdatePlan) -> None:
         now = clock()
         store.keep_robots(fetched.robots, now)  # in the batch, whatever becomes of the feed
+        place, feed = chosen.pop(fetched.feed_url)
         plan = schedule_plan(
             plan,
             fetched,
-            feed=chosen[fetched.feed_url],
-            history=snapshot[fetched.feed_url][1],
+            feed=feed,
+            history=histories.pop(fetched.feed_url),
             settings=settings,
             now=now,
             rng=rng,
@@ -186,24 +221,23 @@ async def poll_feeds(
             log.warning("%s: no longer in the database (pruned); its poll is dropped",
                         fetched.feed_url)  # fmt: skip
             return
-        _log_result(result, fetched, chosen[fetched.feed_url])
-        results.append(result)
+        _log_result(result, fetched, feed)
+        tally.add(result, place)
         if on_result:
             on_result(result)
 
-    states = [state for state, _ in snapshot.values()]
     # Only pages are fetched by robots.txt's rules (crawl.py): feeds alone need none of them.
-    robots = store.kept_robots(clock()) if any(s.html for s in states) else ()
+    robots = store.kept_robots(clock()) if any(s.html for s in pending.values()) else ()
     workers = pool.ready() if pool is not None else []
-    if workers and states:
-        states = await _poll_in_workers(states, workers, config, store, clock, record, robots)
-    if states:  # no workers, or feeds a stopped worker left
+    if workers and pending:
+        await _poll_in_workers(pending, workers, config, store, clock, record, robots)
+    if pending:  # no workers, or feeds a stopped worker left
         with store.batch():
-            share = Share(tuple(states), fetch_options(config), robots)
+            share = Share(tuple(pending.values()), fetch_options(config), robots)
+            pending.clear()
             async for fetched, plan in poll_share(share, store.entry_digests, clock):
                 record(fetched, plan)
-    order = {url: i for i, url in enumerate(chosen)}
-    return PollReport(tuple(sorted(results, key=lambda r: order[r.feed_url])))
+    return tally.report()
 
 
 Record = Callable[[FetchResult, UpdatePlan], None]
@@ -221,22 +255,22 @@ def with_source(state: FeedState, feed: FeedConfig, config: Config, store: Store
 
 
 async def _poll_in_workers(
-    states: list[FeedState],
+    pending: dict[str, FeedState],
     workers: list[Worker],
     config: Config,
     store: Store,
     clock: Clock,
     record: Record,
     robots: tuple[RobotsAnswer, ...],
-) -> list[FeedState]:
-    """Fetch and parse in the worker processes (see pollers.py), write here; returns the
-    feeds a worker that stopped left unpolled, for the caller to poll here."""
-    log.debug("polling %d feeds in %d worker processes", len(states), len(workers))
+) -> None:
+    """Fetch and parse in the worker processes (see pollers.py), write here; each feed
+    leaves ``pending`` as its result arrives, so what is left there when this returns is
+    what a worker that stopped left unpolled, for the caller to poll here."""
+    log.debug("polling %d feeds in %d worker processes", len(pending), len(workers))
     offset = clock() - utc_now()
     busy: list[Worker] = []
-    left = {state.url: state for state in states}
     # shares() makes at most one share a worker, fewer for a few feeds
-    split = shares(states, fetch_options(config), len(workers), robots)
+    split = shares(list(pending.values()), fetch_options(config), len(workers), robots)
     for worker, share in zip(workers, split, strict=False):
         try:
             worker.requests.send(Job(share, str(store.path), offset))
@@ -244,6 +278,7 @@ async def _poll_in_workers(
             worker.alive = False  # died since the pool checked: its share is polled here
             continue
         busy.append(worker)
+    del split  # the workers have their copies: a state here lives as long as it is pending
     done: set[int] = set()
     try:
         with store.batch():
@@ -255,15 +290,14 @@ async def _poll_in_workers(
                     done.add(index)
                 else:
                     fetched, plan = message
-                    left.pop(fetched.feed_url, None)
+                    pending.pop(fetched.feed_url, None)
                     record(fetched, plan)
     finally:
         for index, worker in enumerate(busy):
             if index not in done:
                 worker.kill()  # stopped halfway (an error, SIGTERM): what it sends is stale
-    if left:
-        log.warning("%d feeds left by a stopped worker process; polling them here", len(left))
-    return list(left.values())
+    if pending:
+        log.warning("%d feeds left by a stopped worker process; polling them here", len(pending))
 
 
 def _log_result(result: FeedUpdateResult, fetched: FetchResult, feed: FeedConfig) -> None:
@@ -294,9 +328,11 @@ def poll(
     rng: random.Random | None = None,
     on_result: ResultCallback | None = None,
     pool: WorkerPool | None = None,
+    keep_results: bool = True,
 ) -> PollReport:
     """Poll (see poll_feeds); SIGTERM or Ctrl-C stops it cleanly, raising Interrupted."""
-    work = poll_feeds(config, store, feeds, clock=clock, rng=rng, on_result=on_result, pool=pool)
+    work = poll_feeds(config, store, feeds, clock=clock, rng=rng, on_result=on_result,
+                      pool=pool, keep_results=keep_results)  # fmt: skip
     return asyncio.run(_stopped_by_signals(work))
 
 

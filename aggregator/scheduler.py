@@ -111,7 +111,8 @@ class Service:
             export_now = not (config.output_dir / "atom.xml").exists()
             summary = ""
             if feeds:
-                report = poll(config, store, feeds, clock=self.clock, rng=self.rng, pool=self.pool)
+                report = poll(config, store, feeds, clock=self.clock, rng=self.rng, pool=self.pool,
+                              keep_results=False)  # fmt: skip
                 for failed in report.failed:
                     name = by_url[failed.feed_url].name if failed.feed_url in by_url else "?"
                     log.warning("poll failed: %s", failed.error, extra={"feed": name})

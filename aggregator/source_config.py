@@ -7,7 +7,8 @@ and ``attr: NAME``.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -90,15 +91,25 @@ class HtmlFields(BaseModel):
         )
 
 
-class HtmlSourceKeys(BaseModel):
-    """The keys FeedConfig adds for ``type: html``; checked there, where the type is known."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HtmlSourceKeys:
+    """The keys FeedConfig adds for ``type: html``. A plain frozen dataclass that pydantic
+    validates (``validate_keys``), not a model: feeds.yaml may list 100,000 feeds, and a
+    model costs about ten times its fields' memory."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(
+        extra="forbid", str_strip_whitespace=True
+    )
 
     type: Literal["feed", "html"] = "feed"
     items: SelectorValue | None = None
     fields: HtmlFields | None = None
     follow: bool = False
-    follow_limit: int = Field(default=10, ge=1, le=100)
+    follow_limit: Annotated[int, Field(ge=1, le=100)] = 10
     content: SelectorValue | None = None
+
+    def __post_init__(self) -> None:
+        self.check_html_keys()
 
     def check_html_keys(self) -> None:
         if self.type == "html":

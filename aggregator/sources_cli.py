@@ -112,9 +112,11 @@ def preview_command(
                 if (value := _selector(given, xpath)) is not None
             }
             keys = {"type": "html", "items": _selector(item, xpath), "fields": fields}
+            from pydantic import TypeAdapter
+
             from aggregator.source_config import HtmlSourceKeys
 
-            html = HtmlSourceKeys.model_validate(keys).html_source()
+            html = TypeAdapter(HtmlSourceKeys).validate_python(keys).html_source()
     else:
         raise ConfigError(f"no feed named {source!r} in {config_path}, and not a URL")
     found = preview(config, url, html)

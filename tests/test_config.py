@@ -78,3 +78,52 @@ def test_smtp_password_comes_from_the_environment(monkeypatch):
     assert config.smtp.password is None
     monkeypatch.setenv("MY_SMTP_SECRET", "s3cret")
     assert config.smtp.password == "s3cret"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://a.dk/feed", "http://127.1.0.7:18473/feed/9?x=1#y", "http://a.dk", "http://a.dk?q",
+        "HTTPS://A.DK/feed", " https://a.dk/feed ", "https://blåbær.dk/feed", "http://[::1]:8080/",
+        "https://user:pw@a.dk/", "ftp://a.dk/", "https://", "http:///feed", "http://:80/",
+        "https//a.dk", "a.dk/feed", "https://a.dk/with space", "https://a.dk/\tfeed",
+        "mailto:x@a.dk", "http://[::1/", "https://a.dk:/", "javascript://a.dk/%0aalert(1)",
+    ],
+)  # fmt: skip
+def test_a_feed_url_is_checked_as_urlsplit_sees_it(url):
+    """The quick match for plain URLs must accept exactly what the full check accepts."""
+    from urllib.parse import urlsplit
+
+    problem = "not a valid URL"
+    try:
+        parts = urlsplit(url.strip())
+        expected = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError as exc:
+        expected, problem = False, str(exc)  # "Invalid IPv6 URL", as before
+    data = {"feeds": [{"name": "a", "url": url}]}
+    if expected:
+        assert parse_config(data).feeds[0].url == url.strip()
+    else:
+        with pytest.raises(ConfigError) as raised:
+            parse_config(data)
+        assert str(raised.value) == f"feeds[0].url: {problem}"
+
+
+def test_many_feeds_are_light_frozen_values():
+    """100,000 feeds as pydantic models took 240 MiB; as frozen dataclasses about a tenth."""
+    import dataclasses
+    import tracemalloc
+
+    data = {"feeds": [{"name": f"Blog {i}", "url": f"https://b{i}.dk/feed"} for i in range(20_000)]}
+    tracemalloc.start()
+    try:
+        config = parse_config(data)
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    feed = config.feeds[0]
+    assert dataclasses.is_dataclass(feed)
+    assert not hasattr(feed, "__dict__")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        feed.name = "x"  # type: ignore[misc]
+    assert held / len(config.feeds) < 600  # bytes a feed, its two strings included

@@ -9,6 +9,7 @@ import pytest
 
 from aggregator.pipeline import poll
 from aggregator.store import Store
+from aggregator.types import FeedUpdateResult
 from tests.conftest import FIXTURES, fixture_text
 from tests.feedserver import Response, feed_route
 
@@ -367,3 +368,38 @@ def test_a_feed_pruned_while_the_round_runs_is_dropped_and_the_others_stored(
     assert [r.feed_url for r in report.results] == done[:1]
     assert report.results[0].new > 0
     assert "no longer in the database (pruned)" in caplog.text
+
+
+def test_a_poll_keeping_no_results_keeps_the_counts_and_the_failures_in_order(
+    server, make_config, store, clock, pool
+):
+    """What the service and `poll -q` ask for: nothing per feed once it is stored, but the
+    counts and each failure (in the order the feeds were given)."""
+    feeds = [
+        {"name": "Gone", "url": server.url("/gone")},
+        {"name": "Good", "url": server.route("/good", feed_route(RSS))},
+        {"name": "Atom", "url": server.route("/atom", feed_route(ATOM))},
+        {"name": "Broken", "url": server.static("/500", Response(500, b"oops"))},
+    ]
+    config = make_config(feeds)
+    seen: list[FeedUpdateResult] = []
+    report = poll(config, store, clock=clock, keep_results=False, on_result=seen.append, pool=pool)
+    assert report.results == ()
+    assert (report.polled, len(seen)) == (4, 4)
+    assert report.new == sum(r.new for r in seen) == count(store, "entries") > 0
+    assert [r.feed_url for r in report.failed] == [feeds[0]["url"], feeds[3]["url"]]
+    assert [r.error for r in report.failed] == [
+        "HTTP 404 Not Found",
+        "HTTP 500 Internal Server Error",
+    ]
+    assert not report.all_failed
+    kept = poll(config, store, clock=clock, pool=pool)
+    assert [r.feed_url for r in kept.results] == [f["url"] for f in feeds]
+    assert kept.failed == tuple(r for r in kept.results if r.error)
+
+
+def test_a_poll_where_every_feed_failed_says_so(server, make_config, store, clock):
+    config = make_config([{"name": "Gone", "url": server.url("/gone")}])
+    report = poll(config, store, clock=clock, keep_results=False)
+    assert report.all_failed
+    assert not poll(make_config([]), store, clock=clock).all_failed  # nothing polled

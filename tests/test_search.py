@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aggregator.archive_search import feed_filter, search_archive, tag_filters
-from aggregator.config import Config, FeedConfig
+from aggregator.config import Config, FeedConfig, feed_data
 from aggregator.normalise import sanitised_text
 from aggregator.search import (
     QueryError,
@@ -88,7 +88,7 @@ def update(feed: str, *entries: EntryPlan, at: datetime = NOW) -> UpdatePlan:
 
 @pytest.fixture
 def config(make_config) -> Config:
-    made: Config = make_config([f.model_dump(mode="json") for f in FEEDS])
+    made: Config = make_config([feed_data(f) for f in FEEDS])
     return made
 
 

@@ -115,3 +115,22 @@ def test_sketch_index_follows_the_shown_copy(store):
     (entry_id,) = store.db.execute("SELECT id FROM entries").fetchone()
     rows = store.db.execute("SELECT hash, entry_id FROM entry_sketches ORDER BY hash").fetchall()
     assert rows == [(22, entry_id), (44, entry_id)]
+
+
+def test_syncing_feeds_writes_only_what_changed(store):
+    """A command of 100,000 feeds syncs them at start-up: unchanged ones cost no write."""
+    feeds = [FeedConfig(name=f"Kommune {i}", url=f"https://k{i}.dk/feed") for i in range(50)]
+    store.sync_feeds(feeds, NOW)
+    created = store.db.execute("SELECT url, created_at FROM feeds ORDER BY url").fetchall()
+    before = store.conn.total_changes
+    store.sync_feeds(feeds, datetime(2026, 11, 28, tzinfo=UTC))
+    assert store.conn.total_changes == before
+    feeds[3] = FeedConfig(name="Ærø Kommune", url=feeds[3].url, priority=2, merge=False)
+    store.sync_feeds([*feeds, FeedConfig(name="Ny", url="https://ny.dk/feed")], NOW)
+    assert store.conn.total_changes == before + 2
+    row = store.db.execute(
+        "SELECT name, priority, merge FROM feeds WHERE url = ?", [feeds[3].url]
+    ).fetchone()
+    assert tuple(row) == ("Ærø Kommune", 2, 0)
+    after = store.db.execute("SELECT url, created_at FROM feeds ORDER BY url").fetchall()
+    assert [r for r in after if r[0] != "https://ny.dk/feed"] == created  # kept its first date

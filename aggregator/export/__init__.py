@@ -26,7 +26,7 @@ from typing import Any
 from jinja2 import TemplateError
 
 from aggregator import __version__
-from aggregator.config import Config
+from aggregator.config import Config, feed_data
 from aggregator.errors import ExportError
 from aggregator.export.archive import Archive, PagePlan, plan_month
 from aggregator.export.atom import render_atom
@@ -326,7 +326,7 @@ def _nothing_moved(fingerprint: str, config: Config, shown: list[tuple[Any, ...]
     stored feed's change counter and health, and the month it is (a month that ends is
     sealed, a new one begins). The same value as the last export's, and every file it
     listed still there: there is nothing to render."""
-    feeds = [feed.model_dump(mode="json") for feed in config.feeds]
+    feeds = [feed_data(feed) for feed in config.feeds]
     data = [fingerprint, feeds, shown, month.key]
     return hashlib.sha256(json.dumps(data, default=str).encode()).hexdigest()
 

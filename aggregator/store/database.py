@@ -360,16 +360,30 @@ class Store:
     # Feeds
 
     def sync_feeds(self, feeds: Iterable[FeedConfig], now: datetime) -> None:
-        """Make the feeds table know every configured feed and its settings."""
+        """Make the feeds table know every configured feed and its settings. Only the rows
+        that differ are written: at 100,000 feeds, a statement each was seconds a command."""
+        stored = {
+            url: (name, priority, merge)
+            for url, name, priority, merge in self.conn.execute(
+                "SELECT url, name, priority, merge FROM feeds"
+            )
+        }
+        created = to_db_time(now)
+        changed = [
+            (feed.url, feed.name, feed.priority, int(feed.merge), created)
+            for feed in feeds
+            if stored.get(feed.url) != (feed.name, feed.priority, int(feed.merge))
+        ]
+        if not changed:
+            return
         with self._writing():
-            for feed in feeds:
-                self.db.execute(
-                    """INSERT INTO feeds (url, name, priority, merge, created_at)
-                       VALUES (?, ?, ?, ?, ?)
-                       ON CONFLICT(url) DO UPDATE SET name = excluded.name,
-                           priority = excluded.priority, merge = excluded.merge""",
-                    [feed.url, feed.name, feed.priority, feed.merge, to_db_time(now)],
-                )
+            self.conn.executemany(
+                """INSERT INTO feeds (url, name, priority, merge, created_at)
+                   VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT(url) DO UPDATE SET name = excluded.name,
+                       priority = excluded.priority, merge = excluded.merge""",
+                changed,
+            )
 
     def feed_state(self, url: str) -> FeedState:
         from aggregator.types import FeedState
