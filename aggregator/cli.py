@@ -351,7 +351,10 @@ def _print_what_to_do(store: Store, config: Config, urls: set[str] | None = None
     from aggregator import health
 
     names = {f.url: f.name for f in config.feeds}
-    for status in store.feed_statuses(count_entries=False):
+    shown = (
+        store.feed_statuses(count_entries=False) if urls is None else store.feed_statuses_of(urls)
+    )
+    for status in shown:
         if status.url not in names or (urls is not None and status.url not in urls):
             continue
         if status.moved_to or status.url in (urls or ()):
@@ -410,7 +413,7 @@ def poll_command(ctx: click.Context, config_path: Path, due: bool, no_export: bo
     with _sigterm_stops(), worker_pool(config) as pool, open_store(config) as store:
         now = now_utc()
         store.sync_feeds(config.feeds, now)
-        wanted = set(store.due_feeds(now)) if due else _pollable(store)
+        wanted = set(store.due_feeds(now)) if due else store.pollable_feeds()
         feeds = [f for f in config.feeds if f.enabled and f.url in wanted]
         report = _poll_with_progress(config, store, feeds, pool)
         _print_poll(report, config, feeds)
@@ -437,10 +440,6 @@ def _sigterm_stops() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _pollable(store: Store) -> set[str]:
-    return {s.url for s in store.feed_statuses(count_entries=False) if s.state != "gone"}
 
 
 @cli.command("export")

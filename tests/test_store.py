@@ -134,3 +134,14 @@ def test_syncing_feeds_writes_only_what_changed(store):
     assert tuple(row) == ("Ærø Kommune", 2, 0)
     after = store.db.execute("SELECT url, created_at FROM feeds ORDER BY url").fetchall()
     assert [r for r in after if r[0] != "https://ny.dk/feed"] == created  # kept its first date
+
+
+def test_the_state_of_some_feeds_is_read_without_the_others(store):
+    feeds = [FeedConfig(name=f"Kommune {i}", url=f"https://k{i}.dk/feed") for i in range(5)]
+    store.sync_feeds(feeds, NOW)
+    wanted = {feeds[4].url, feeds[1].url, "https://not-stored.dk/feed"}
+    statuses = store.feed_statuses_of(wanted)
+    assert [s.name for s in statuses] == ["Kommune 1", "Kommune 4"]
+    everyone = {s.url: s for s in store.feed_statuses(count_entries=False)}
+    assert statuses == [everyone[feeds[1].url], everyone[feeds[4].url]]
+    assert store.feed_statuses_of(()) == []
