@@ -496,3 +496,68 @@ def test_the_merged_feeds_read_only_the_sources_they_show(tmp_path):
             assert [s.name for s in lazy.sources] == [f.name for f in config.feeds]
     finally:
         store.close()
+
+
+def test_the_scope_is_decided_again_when_a_feed_joins_or_leaves_the_store(tmp_path):
+    """Whether every stored feed is configured is remembered with the feeds table's
+    signature, not read again on every merged export; a feed added to the store (by a
+    poll with another feeds.yaml) or removed from it is seen at once, also one that takes
+    the rowid of a removed newest row, and the same answer is not read twice."""
+    import sqlite3
+
+    from aggregator.config import load_config
+    from aggregator.export.select import Selector, build_site
+    from aggregator.export.view import Site
+    from aggregator.store import Store
+    from benchmarks.export_scale import NOW as LATER
+    from benchmarks.export_scale import build, feed_url, insert_posts, write_config
+
+    build(tmp_path / "store.db", 4, posts=2)
+    config = load_config(write_config(tmp_path, 3))  # the fourth feed is in the store only
+    store = Store.open(tmp_path / "store.db")
+    other = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
+
+    def site_and_reads() -> tuple[Site, int]:
+        statements: list[str] = []
+        store.db.conn.set_trace_callback(statements.append)
+        try:
+            site = build_site(config, store, LATER)
+        finally:
+            store.db.conn.set_trace_callback(None)
+        return site, sum("SELECT url FROM feeds" in s for s in statements)
+
+    def shown_feeds() -> set[str]:
+        site = build_site(config, store, LATER)
+        return {c.source.feed_url for e in Selector(config, store, site).recent().entries
+                for c in e.copies}  # fmt: skip
+
+    try:
+        site, reads = site_and_reads()
+        assert site.scope is not None
+        assert reads == 1
+        site, reads = site_and_reads()
+        assert site.scope is not None
+        assert reads == 0  # remembered
+        other.execute("DELETE FROM feeds WHERE url = ?", [feed_url(3)])
+        site, reads = site_and_reads()
+        assert site.scope is None
+        assert reads == 1
+        assert shown_feeds() == {feed_url(f) for f in range(3)}
+        # The newest row goes and an unconfigured feed takes its rowid: seen by its URL.
+        newest = other.execute("SELECT max(rowid) FROM feeds").fetchone()[0]
+        other.execute("DELETE FROM feeds WHERE rowid = ?", [newest])
+        other.execute(
+            "INSERT INTO feeds (url, name, created_at) VALUES (?, 'x', '2026-11-20T00:00:00Z')",
+            [feed_url(7)],
+        )
+        assert other.execute("SELECT max(rowid) FROM feeds").fetchone()[0] == newest
+        other.execute("BEGIN")
+        insert_posts(other, [(7, 50)])  # newer than every other post
+        other.execute("COMMIT")
+        site, reads = site_and_reads()
+        assert site.scope is not None
+        assert reads == 1
+        assert feed_url(7) not in shown_feeds()
+    finally:
+        other.close()
+        store.close()

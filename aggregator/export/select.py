@@ -6,7 +6,7 @@ Only configured feeds count: the entries of a feed removed from feeds.yaml leave
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
@@ -50,6 +50,9 @@ class _Configured:
     urls: dict[str, str]  # slug -> configured URL
     tags: tuple[Tag, ...]  # every tag, by slug
     tags_of: dict[str, tuple[Tag, ...]]  # configured URL -> its tags
+    # Whether these feeds cover every stored one, by database and its feeds' signature:
+    # the last answer only (see _covers).
+    covers: dict[tuple[str, tuple[int, int, str | None]], bool]
 
 
 _LAST: list[tuple[object, _Configured]] = []  # the last configuration's, kept alive with it
@@ -74,6 +77,7 @@ def _configured(config: Config) -> _Configured:
         urls={slug: url for url, slug in slugs.items()},
         tags=tuple(tags.values()),
         tags_of={f.url: tuple(dict.fromkeys(tags[slugify(t)] for t in f.tags)) for f in feeds},
+        covers={},
     )
     _LAST[:] = [(feeds, made)]
     return made
@@ -141,28 +145,42 @@ def selection_of(
     return Selection("search", query, title, entries, now), site
 
 
+def _covers(configured: _Configured, store: Store) -> tuple[bool, int]:
+    """Whether every stored feed is configured (then no output needs a scope filter), and
+    how many are stored. Decided again only when a feed was added to the store or removed
+    from it since the last answer: reading every URL is most of a merged export's time at
+    20,000 feeds, the signature a few microseconds."""
+    signature = store.feeds_signature()
+    key = (str(store.path), signature)
+    covered = configured.covers.get(key)
+    if covered is None:
+        covered = configured.feeds.keys() >= store.feed_urls()
+        configured.covers.clear()
+        configured.covers[key] = covered
+    return covered, signature[0]
+
+
 def build_site(config: Config, store: Store, now: datetime,
                shown: list[tuple[Any, ...]] | None = None) -> Site:  # fmt: skip
     """``shown``: the store's ``feeds_shown()``, when the caller has read them all already;
     else a source's row is read when an output first shows it (the merged feed of the
     newest 100 reads those of their sources, not 20,000)."""
     configured = _configured(config)
-    stored: Collection[str]
     if shown is None:
-        stored = store.feed_urls()
+        covered, stored = _covers(configured, store)
 
         def rows(urls: list[str]) -> Shown:
-            many = len(urls) * FEW_SHARE > len(stored)  # then one walk of them all
+            many = len(urls) * FEW_SHARE > stored  # then one walk of them all
             return _by_url(store.feeds_shown(None if many else urls))
     else:
         every = _by_url(shown)
-        stored = every.keys()
+        covered = configured.feeds.keys() >= every.keys()
 
         def rows(urls: list[str]) -> Shown:
             return every
 
     sources = _sources(configured, rows)
-    scope = None if configured.feeds.keys() >= stored else list(configured.feeds)
+    scope = None if covered else list(configured.feeds)
     zone = config.site.zone
     oldest = store.oldest_published(scope)
     months: list[Month] = []
