@@ -252,6 +252,31 @@ def test_late_posts_for_sealed_months_reach_their_archive(month, make_config, se
     assert export_feeds(config, store, later).changed == ()  # nothing new: no file touched
 
 
+def test_a_post_older_than_the_archive_is_walked_to(month, make_config, server, tmp_path):
+    """A late post dated before the oldest month adds months before it: the sealed month
+    that was the oldest is rendered once more, as its first page now links back to them."""
+    blog, config, store = month
+    out = config.output_dir
+    december = datetime(2026, 12, 2, 12, tzinfo=UTC)
+    poll(config, store, clock=lambda: december)
+    export_feeds(config, store, december)  # October and November are sealed now
+    blog.items.insert(0, item(7000, datetime(2026, 8, 10, 12, tzinfo=UTC)))
+    blog.server.route("/a", feed_route(rss("A", "https://a.dk/", blog.items), last_modified=None))
+    later = december + timedelta(hours=1)
+    poll(config, store, clock=lambda: later)
+    export_feeds(config, store, later)
+
+    walked = _walk(out)
+    assert [p for p, _ in walked][-3:] == [
+        "archive/2026-10.atom", "archive/2026-09.atom", "archive/2026-08.atom"
+    ]  # fmt: skip
+    assert walked[-1][1] == [item(7000, later).title]
+    fresh = make_config(feeds(server), site={"max_entries": 10, "output_dir": str(tmp_path / "f")})
+    export_feeds(fresh, store, later)
+    assert files(out) == files(fresh.output_dir)  # as a full export renders it
+    assert export_feeds(config, store, later).changed == ()
+
+
 def test_one_late_post_renders_only_its_page(month):
     """One post dated into a sealed month's page: that page's files change, no other
     archive file is touched (so caches of the rest revalidate with 304), and the next

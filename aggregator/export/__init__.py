@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from jinja2 import TemplateError
 
@@ -223,23 +223,24 @@ def _plan_archive(selector: Selector, store: Store, sealed: Sealed, late: set[st
                   before: dict[str, Any], everything: str) -> tuple[Archive, Plans]:  # fmt: skip
     """Every month's pages: a sealed month's counted; an open month's as last time when
     nothing at all moved since (None: no page to render), else planned from its posts'
-    change marks. A ``late`` month is unsealed (popped from ``sealed``) and planned; when it
-    has another number of pages, so is the month after it, whose first page links to its
-    last."""
+    change marks. A ``late`` month is unsealed (popped from ``sealed``) and planned. A month
+    whose number of pages differs from the last export's (none when it did not exist: a post
+    dated before the oldest month) makes the month after it late too, as its first page links
+    to this month's last."""
     site, root = selector.site, selector.config.output_dir
     pages: dict[Month, int] = {}
     plans: Plans = {}
     late = set(late)
     for month in site.months:
         record = before.get(_month_record(month))
+        had = sealed.get(month.key) or (record[1] if _valid_record(record) else 0)
         if month.key in sealed and month.key not in late:
             pages[month] = sealed[month.key]
         elif (
             month.key not in sealed
             and month.key not in late
-            and isinstance(record, list)
+            and _valid_record(record)
             and record[:1] == [everything]
-            and isinstance(record[1], int)
             and _files_exist(root, [ArchivePage(month, n).path(f) for n in
                                     range(1, record[1] + 1) for f in FORMATS])
         ):  # fmt: skip
@@ -247,9 +248,15 @@ def _plan_archive(selector: Selector, store: Store, sealed: Sealed, late: set[st
         else:
             plans[month] = plan_month(store, month, site.zone, selector.scope)
             pages[month] = len(plans[month] or ())
-            if month.key in sealed and sealed.pop(month.key) != pages[month]:
-                late.add(month.next().key)
+            sealed.pop(month.key, None)
+        if pages[month] != had:
+            late.add(month.next().key)
     return Archive(pages), plans
+
+
+def _valid_record(record: object) -> TypeGuard[list[Any]]:
+    """An open month's record from the last export: [fingerprint, number of pages]."""
+    return isinstance(record, list) and len(record) >= 2 and isinstance(record[1], int)
 
 
 def _publish_months(
