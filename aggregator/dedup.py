@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from itertools import repeat
 
+from aggregator.wordsplit import WORD_CHARACTERS
+
 SHINGLE_WORDS = 5
 SKETCH_SIZE = 8
 SKETCH_WORDS = 120
@@ -49,7 +51,6 @@ MAX_CANDIDATES = 20
 # more feeds than this is still found: its copies share it through rarer values.
 COMMON_VALUE = 32
 
-_WORD = re.compile(r"\w+", re.UNICODE)
 _TITLE_PREFIX = re.compile(
     r"^\s*(?:nyhed|nyheder|news|blog|blogindlæg|pressemeddelelse|press release|opdateret|"
     r"updated|update|artikel|article|genudgivet|repost)\s*[:|–—-]\s*",
@@ -76,7 +77,8 @@ class Match:
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+    r"""``\w+`` runs of the text in NFKC, casefolded: what sketches and title keys are made of."""
+    return WORD_CHARACTERS(unicodedata.normalize("NFKC", text).casefold())
 
 
 def shingles(text: str, size: int = SHINGLE_WORDS) -> frozenset[str]:
@@ -84,36 +86,6 @@ def shingles(text: str, size: int = SHINGLE_WORDS) -> frozenset[str]:
     if len(tokens) < size:
         return frozenset([" ".join(tokens)]) if tokens else frozenset()
     return frozenset(" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1))
-
-
-# ASCII characters outside \w, as bytes to spaces: a UTF-8 byte below 128 is always the
-# character itself, so one C call blanks them all.
-_ASCII_PUNCTUATION = bytes(c for c in range(128) if not (chr(c).isalnum() or chr(c) == "_"))
-_BLANK_PUNCTUATION = bytes.maketrans(_ASCII_PUNCTUATION, b" " * len(_ASCII_PUNCTUATION))
-
-
-def _first_words(text: str, count: int) -> list[str]:
-    r"""``words(text)[:count]``, at a fraction of the cost.
-
-    ``\w`` is exactly ``str.isalnum`` plus the underscore. With ASCII punctuation blanked,
-    the pieces between whitespace are the words whenever every one of them is alphanumeric,
-    which one check of their concatenation shows; prose with other punctuation (a dash, a
-    typographic quote) goes piece by piece, and only the pieces that are not a single word
-    go to the regular expression.
-    """
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    pieces = folded.encode().translate(_BLANK_PUNCTUATION).decode().split(None, count)[:count]
-    if "".join(pieces).isalnum():
-        return pieces
-    tokens: list[str] = []
-    for piece in folded.split():
-        if piece.isalnum():
-            tokens.append(piece)
-        else:
-            tokens += _WORD.findall(piece)
-        if len(tokens) >= count:
-            break
-    return tokens[:count]
 
 
 def sketch(text: str, size: int = SKETCH_SIZE) -> tuple[int, ...]:
@@ -124,7 +96,9 @@ def sketch(text: str, size: int = SKETCH_SIZE) -> tuple[int, ...]:
     hash of its five word hashes, which is stable across processes; a collision only adds a
     candidate, which verification then rejects.
     """
-    tokens = _first_words(text[:SKETCH_CHARS], SKETCH_WORDS)
+    tokens = WORD_CHARACTERS(
+        unicodedata.normalize("NFKC", text[:SKETCH_CHARS]).casefold(), SKETCH_WORDS
+    )
     # map() over C functions rather than comprehensions: this runs for every new entry, and
     # the per-item interpreter overhead was most of its cost.
     ids = list(map(zlib.crc32, map(str.encode, tokens)))

@@ -35,13 +35,14 @@ from typing import Literal
 import Stemmer
 
 from aggregator.errors import AggregatorError
+from aggregator.wordsplit import LETTERS_AND_DIGITS
 
 Language = Literal["da", "en"]
 LANGUAGES: tuple[Language, ...] = ("da", "en")
 _ALGORITHMS = {"da": "danish", "en": "english"}
 
 # Letters and digits, as unicode61 sees them (underscore is a separator there, not in \w).
-WORD = re.compile(r"[^\W_]+")
+WORD = LETTERS_AND_DIGITS.pattern
 
 MAX_QUERY_LENGTH = 500
 LANGUAGE_SAMPLE = 500  # words read to tell Danish from English
@@ -162,32 +163,9 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFC", text).lower().replace("aa", "å")
 
 
-# ASCII characters that are not letters or digits (the underscore too), as bytes to spaces:
-# one C call blanks them all.
-_ASCII_SEPARATORS = bytes(c for c in range(128) if not chr(c).isalnum())
-_BLANK_SEPARATORS = bytes.maketrans(_ASCII_SEPARATORS, b" " * len(_ASCII_SEPARATORS))
-
-
 def words(text: str) -> list[str]:
-    r"""``WORD.findall(fold(text))``, cheaper: most words need no regular expression.
-
-    ``[^\W_]`` is exactly ``str.isalnum``. With ASCII separators blanked, the pieces between
-    whitespace are the words whenever all of them are alphanumeric, which one check of their
-    concatenation shows; text with other punctuation (a dash, a typographic quote) goes piece
-    by piece, and only the pieces that are not one word go to the regular expression.
-    """
-    folded = fold(text)
-    blanked = folded.encode(errors="surrogatepass").translate(_BLANK_SEPARATORS)
-    pieces = blanked.decode(errors="surrogatepass").split()
-    if "".join(pieces).isalnum():
-        return pieces
-    found: list[str] = []
-    for piece in folded.split():
-        if piece.isalnum():
-            found.append(piece)
-        else:
-            found += WORD.findall(piece)
-    return found
+    r"""``WORD.findall(fold(text))``."""
+    return LETTERS_AND_DIGITS(fold(text))
 
 
 def stems(folded_words: Sequence[str], language: Language) -> list[str]:
