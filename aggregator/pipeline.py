@@ -243,6 +243,31 @@ async def poll_feeds(
 Record = Callable[[FetchResult, UpdatePlan], None]
 
 
+def _send_shares(
+    pending: dict[str, FeedState],
+    workers: list[Worker],
+    config: Config,
+    store: Store,
+    clock: Clock,
+    robots: tuple[RobotsAnswer, ...],
+) -> list[Worker]:
+    """Send each worker its share; the workers it reached. A function of its own so that no
+    share outlives it: the workers have their copies, and a state here then lives only as
+    long as it is pending."""
+    offset = clock() - utc_now()
+    busy: list[Worker] = []
+    # shares() makes at most one share a worker, fewer for a few feeds
+    split = shares(list(pending.values()), fetch_options(config), len(workers), robots)
+    for worker, share in zip(workers, split, strict=False):
+        try:
+            worker.requests.send(Job(share, str(store.path), offset))
+        except OSError:
+            worker.alive = False  # died since the pool checked: its share is polled here
+            continue
+        busy.append(worker)
+    return busy
+
+
 def with_source(state: FeedState, feed: FeedConfig, config: Config, store: Store) -> FeedState:
     """An HTML source's selectors travel with its state to whichever process fetches and
     parses it; with ``follow``, so do the items already stored, whose pages are not fetched."""
@@ -267,18 +292,7 @@ async def _poll_in_workers(
     leaves ``pending`` as its result arrives, so what is left there when this returns is
     what a worker that stopped left unpolled, for the caller to poll here."""
     log.debug("polling %d feeds in %d worker processes", len(pending), len(workers))
-    offset = clock() - utc_now()
-    busy: list[Worker] = []
-    # shares() makes at most one share a worker, fewer for a few feeds
-    split = shares(list(pending.values()), fetch_options(config), len(workers), robots)
-    for worker, share in zip(workers, split, strict=False):
-        try:
-            worker.requests.send(Job(share, str(store.path), offset))
-        except OSError:
-            worker.alive = False  # died since the pool checked: its share is polled here
-            continue
-        busy.append(worker)
-    del split  # the workers have their copies: a state here lives as long as it is pending
+    busy = _send_shares(pending, workers, config, store, clock, robots)
     done: set[int] = set()
     try:
         with store.batch():

@@ -94,7 +94,7 @@ async def poll_share(
     """Fetch and plan a share: each result without its body, with the plan made from it."""
     by_url = {state.url: state for state in share.states}
     async for fetched in fetch_many(share.states, share.options, clock, kept_robots=share.robots):
-        state = by_url[fetched.feed_url]
+        state = by_url.pop(fetched.feed_url)
         if fetched.content:
             state = replace(state, entry_digests=digests(state.url))
         options = share.options

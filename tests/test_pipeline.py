@@ -403,3 +403,23 @@ def test_a_poll_where_every_feed_failed_says_so(server, make_config, store, cloc
     report = poll(config, store, clock=clock, keep_results=False)
     assert report.all_failed
     assert not poll(make_config([]), store, clock=clock).all_failed  # nothing polled
+
+
+def test_a_feeds_state_is_dropped_once_its_result_is_stored(server, make_config, store, clock,
+                                                           pool):  # fmt: skip
+    """At 100,000 feeds the states are most of a poll's memory: none is kept by the main
+    process after its feed's result is written (counted, not timed)."""
+    import gc
+
+    from aggregator.types import FeedState
+
+    feeds = [{"name": f"K{i}", "url": server.route(f"/k{i}", feed_route(RSS))} for i in range(40)]
+    alive: list[int] = []
+
+    def count(result: object) -> None:
+        gc.collect()
+        alive.append(sum(isinstance(o, FeedState) for o in gc.get_objects()))
+
+    poll(make_config(feeds), store, clock=clock, on_result=count, pool=pool)
+    assert len(alive) == 40
+    assert alive[-1] <= 1  # only the one being recorded, if any
