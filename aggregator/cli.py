@@ -405,11 +405,11 @@ def poll_command(ctx: click.Context, config_path: Path, due: bool, no_export: bo
 
     Ends with a line per failing feed saying what to do; exits 3 when every feed polled
     failed."""
-    from aggregator.export import export_feeds
     from aggregator.pipeline import worker_pool
 
     config = load_config(config_path)
-    # The workers first, while this process has one thread and no database open.
+    # The workers first, while this process has one thread and no database open. The export
+    # is imported only after the poll: the workers need none of it, --no-export never does.
     with _sigterm_stops(), worker_pool(config) as pool, open_store(config) as store:
         now = now_utc()
         store.sync_feeds(config.feeds, now)
@@ -417,12 +417,18 @@ def poll_command(ctx: click.Context, config_path: Path, due: bool, no_export: bo
         feeds = [f for f in config.feeds if f.enabled and f.url in wanted]
         report = _poll_with_progress(config, store, feeds, pool)
         _print_poll(report, config, feeds)
-        exported = None if no_export else export_feeds(config, store, now_utc())
+        exported = None if no_export else _export_after_poll(config, store)
         _print_what_to_do(store, config, {r.feed_url for r in report.failed})
     if exported is not None:
         say(f"Exported {console.plural(exported.entries, 'entry')} to {config.output_dir}.")
     if report.all_failed:
         ctx.exit(ExitCode.ALL_FEEDS_FAILED)
+
+
+def _export_after_poll(config: Config, store: Store) -> ExportReport:
+    from aggregator.export import export_feeds
+
+    return export_feeds(config, store, now_utc())
 
 
 @contextmanager

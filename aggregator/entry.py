@@ -33,6 +33,7 @@ _STATUS_FLAGS = ("--json", "--check")
 
 
 def main() -> None:
+    _without_httpx_cli()
     code = _plain_status(sys.argv[1:])
     if code is None:
         from aggregator.cli import main as click_main
@@ -40,6 +41,24 @@ def main() -> None:
         click_main()
     else:
         raise SystemExit(code)
+
+
+def _without_httpx_cli() -> None:
+    """``import httpx`` also imports httpx's own command-line client, and with it click, rich's
+    console and syntax highlighting, and pygments, since they are installed (rich for our
+    progress bar): about a third of httpx's import, paid by every poll before its first fetch,
+    and kept in every worker (encode/httpx#3547). This process never runs that client, so a
+    placeholder stands in for it. Here, in the program's entry point, not in the library."""
+    if "httpx" in sys.modules:
+        return
+    import types
+
+    def main() -> None:
+        raise SystemExit("httpx's command line is not loaded in aggregator's process")
+
+    placeholder = types.ModuleType("httpx._main", "httpx's command line: not loaded here")
+    vars(placeholder)["main"] = main
+    sys.modules.setdefault("httpx._main", placeholder)
 
 
 def read_status_line(argv: Sequence[str]) -> tuple[GlobalOptions, frozenset[str]] | None:

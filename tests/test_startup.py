@@ -46,7 +46,9 @@ NOT_FOR_HELP = ("aggregator.store", "aggregator.config", "aggregator.config_view
 
 
 def imported_by(args: list[str], cwd, whole_names: bool = False) -> set[str]:
-    names = "sys.modules" if whole_names else "{m.split('.')[0] for m in sys.modules}"
+    # Not httpx._main: the console script's placeholder for httpx's command line (entry.py).
+    real = "[m for m in sys.modules if m != 'httpx._main']"
+    names = real if whole_names else f"{{m.split('.')[0] for m in {real}}}"
     code = (
         "import sys\n"
         "from aggregator.entry import main\n"
@@ -100,3 +102,23 @@ def test_a_poll_imports_dateparser_only_for_a_date_in_words(server, tmp_path):
     danish = (Path(__file__).parent / "corpus" / "rss-danish-dates.xml").read_bytes()
     _poll_config(tmp_path, server.route("/lokalraad.xml", feed_route(danish)))
     assert "dateparser" in imported_by(["poll"], tmp_path)
+
+
+def test_a_poll_forks_its_workers_before_loading_the_export(server, tmp_path):
+    """The export (jinja2, babel, css-inline) is imported after the poll, since the workers need
+    none of it, and never with --no-export. Nor is httpx's own command line (rich's syntax
+    highlighting, pygments) loaded with httpx: the console script stands a placeholder in."""
+    _poll_config(tmp_path, serve_fixture(server, "rss20.xml", "/feed"))
+    modules = imported_by(["poll", "--no-export"], tmp_path, whole_names=True)
+    assert {"aggregator.pipeline", "aggregator.parse", "httpx"} <= modules
+    assert {m.split(".")[0] for m in modules} & {
+        "jinja2",
+        "babel",
+        "css_inline",
+        "pygments",
+    } == set()
+    assert not any(m.startswith("aggregator.export") for m in modules)
+    assert "rich.syntax" not in modules
+    exported = imported_by(["poll"], tmp_path, whole_names=True)
+    assert "aggregator.export" in exported
+    assert "pygments" not in {m.split(".")[0] for m in exported}
