@@ -195,9 +195,14 @@ _TEXT_ONLY = nh3.Cleaner(tags=set(), attributes={})
 
 
 def _drop_pixel(match: re.Match[str]) -> str:
-    sizes = dict(_SIZE.findall(match.group(0)))
+    tag = match.group(0)
+    if "src=" not in tag:
+        return ""
+    if "width" not in tag and "height" not in tag:
+        return tag  # no size to read: most images
+    sizes = dict(_SIZE.findall(tag))
     tiny = sizes and all(int(v) <= 1 for v in sizes.values())
-    return "" if tiny or "src=" not in match.group(0) else match.group(0)
+    return "" if tiny else tag
 
 
 def sanitise_html(fragment: str, base_url: str | None = None) -> str:

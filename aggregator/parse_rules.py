@@ -34,12 +34,16 @@ _C1 = {
 
 _C1_TABLE = str.maketrans(_C1)
 _C1_POINTS = re.compile("[\x80-\x9f]")
+# U+0080-U+00BF: read as Latin-1, UTF-8's continuation bytes (and the C1 points among them).
+# A text without any cannot be UTF-8 read as Latin-1, and has no C1 point to map: most
+# Danish text (æ, ø and å are U+00E6, U+00F8 and U+00E5) is finished once stripped.
+_CONTINUATION = re.compile("[\x80-\xbf]")
 
 
 def finish(text: str) -> str:
     """A text as feedparser leaves it: stripped, UTF-8 read as Latin-1 undone, C1 mapped."""
     text = text.strip()
-    if not text.isascii():
+    if not text.isascii() and _CONTINUATION.search(text) is not None:
         with suppress(UnicodeEncodeError, UnicodeDecodeError):
             text = text.encode("iso-8859-1").decode("utf-8")
         if _C1_POINTS.search(text):  # translate() is slow; most texts have none
@@ -60,9 +64,20 @@ _BASE_SCHEMES = frozenset(
 )  # fmt: skip
 
 
+# An absolute http(s) URL that urljoin gives back as it is: an ASCII authority without
+# brackets (nothing for its IPv6 or NFKC checks), no ';' in the path and no empty query or
+# fragment (which urlunparse would drop), no tab or newline (which urlsplit removes). Most
+# links and ids are one, and urljoin's round trip costs a dozen times the match.
+_PLAIN_ABSOLUTE = re.compile(
+    r"https?://[A-Za-z0-9.\-_~:%@!$&'()*+,=]+(?:/[^?#\s;]*)?(?:\?[^#\s]+)?(?:#\S+)?"
+)
+
+
 def join(base: str, uri: str) -> str:
     """feedparser's URI join: extra slashes after the scheme dropped, '' for what urljoin
     cannot read."""
+    if _PLAIN_ABSOLUTE.fullmatch(uri):
+        return uri
     uri = _SLASHES.sub(r"\1\3", uri)
     try:
         return urljoin(base, uri)

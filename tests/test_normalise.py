@@ -56,6 +56,24 @@ def test_sanitising_removes_everything_active():
     assert "<p>Tekst</p>" in clean
 
 
+@pytest.mark.parametrize(
+    ("image", "kept"),
+    [
+        ('<img src="https://x.dk/p.gif" width="1" height="1">', False),  # a tracking pixel
+        ('<img src="/p.gif" width="0">', False),
+        ('<img alt="Ærø">', False),  # shows nothing
+        ('<img src="/a.png" width="600" height="1">', True),  # a rule, not a pixel
+        ('<img src="/a.png" alt="Fotø: Søren">', True),
+        ('<img src="/a.png" alt="width 1" title="height">', True),
+    ],
+)
+def test_pixels_and_images_without_a_source_are_dropped(image, kept):
+    clean = sanitise_html(f"<p>før{image}efter</p>", "https://blog.dk/indlaeg/")
+    assert ("<img" in clean) is kept
+    assert "før" in clean
+    assert "efter" in clean
+
+
 def test_links_are_made_safe_for_readers():
     assert 'rel="noopener noreferrer nofollow"' in sanitise_html('<a href="https://x.dk/">x</a>')
 

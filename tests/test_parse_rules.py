@@ -1,0 +1,60 @@
+"""The shared reading rules' shortcuts give what the long way gives, for any input."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from urllib.parse import urljoin
+
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from aggregator.parse_rules import _C1_POINTS, _C1_TABLE, _SLASHES, finish, join
+
+
+def _join_the_long_way(base: str, uri: str) -> str:
+    try:
+        return urljoin(base, _SLASHES.sub(r"\1\3", uri))
+    except ValueError:
+        return ""
+
+
+def _finish_the_long_way(text: str) -> str:
+    text = text.strip()
+    if not text.isascii():
+        with suppress(UnicodeEncodeError, UnicodeDecodeError):
+            text = text.encode("iso-8859-1").decode("utf-8")
+        if _C1_POINTS.search(text):
+            text = text.translate(_C1_TABLE)
+    return text
+
+
+_URL_CHARACTERS = "aZ09./:?#;@%&=+-_~!$'()*,[] \t\nå\u00a0\x01"
+_uris = st.tuples(
+    st.sampled_from(["http://", "https://", "HTTP://", "http:///", "ftp://", "", "//", "/"]),
+    st.text(_URL_CHARACTERS, max_size=30),
+).map("".join)
+_bases = st.sampled_from(
+    ["", "http://127.0.0.1/feed/3", "https://blog.example.dk/a/b?x=1", "ftp://host/", "urn:x"]
+)
+
+
+@given(_bases, _uris)
+@example("https://blog.example.dk/", "http://h/p?")
+@example("https://blog.example.dk/", "http://h/p#")
+@example("https://blog.example.dk/", "http://h/p;")
+@example("https://blog.example.dk/", "http://[::1/p")
+@example("https://blog.example.dk/", "http://h/a\tb")
+@example("https://blog.example.dk/", "https://h?q=1")
+def test_join_is_urljoin_after_feedparser_slashes(base: str, uri: str) -> None:
+    assert join(base, uri) == _join_the_long_way(base, uri)
+
+
+_TEXT_CHARACTERS = "aæøåÆØÅé ½§«»\u00a0\u00c3\u00a6\u00c2\u0080\u0093\u2019\x9d\n"
+
+
+@given(st.text(_TEXT_CHARACTERS, max_size=20))
+@example("Ã¦Ã¸Ã¥")  # UTF-8 read as Latin-1
+@example("sm\u0093rrebr\u00f8d")  # a C1 point
+@example(" Et indlæg om ærø ")
+def test_finish_is_the_long_way(text: str) -> None:
+    assert finish(text) == _finish_the_long_way(text)
