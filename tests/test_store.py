@@ -8,6 +8,7 @@ import pytest
 from aggregator.config import FeedConfig
 from aggregator.errors import StorageError
 from aggregator.store import SCHEMA_VERSION, Store
+from aggregator.store.database import PAGE_SIZE
 from aggregator.types import EntryPlan, UpdatePlan
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -54,6 +55,32 @@ def test_new_database_is_migrated_and_in_wal_mode(tmp_path):
     store.close()
     again = Store.open(tmp_path / "a.db")  # reopening runs no migration twice
     assert again.schema_version == SCHEMA_VERSION
+    again.close()
+
+
+def test_new_database_has_large_pages_and_an_old_one_keeps_its_own(tmp_path):
+    new = Store.open(tmp_path / "new.db")
+    assert new.db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
+    new.close()
+    # A file made with SQLite's default 4 KB pages (an older version of this program): it
+    # is migrated and used as it is, its pages unchanged.
+    conn = sqlite3.connect(tmp_path / "old.db")
+    conn.execute("PRAGMA page_size = 4096")
+    conn.execute("CREATE TABLE t (x)")
+    conn.execute("DROP TABLE t")
+    conn.close()
+    old = Store.open(tmp_path / "old.db")
+    assert old.schema_version == SCHEMA_VERSION
+    assert old.db.execute("PRAGMA page_size").fetchone()[0] == 4096
+    old.sync_feeds([FeedConfig(name="OS2", url=FEED)], NOW)
+    assert old.apply(plan(entry("a", "Ærø og Æbeltoft")), NOW).new == 1
+    old.close()
+    again = Store.open(tmp_path / "old.db")
+    assert again.db.execute("PRAGMA page_size").fetchone()[0] == 4096
+    assert [title for (title,) in again.db.execute("SELECT title FROM entries")] == [
+        "Ærø og Æbeltoft"
+    ]
+    assert again.problems(full=True) == []
     again.close()
 
 
