@@ -20,9 +20,22 @@ def _undo_v13_robots_txt(db: sqlite_utils.Database) -> None:
     db.execute("DROP TABLE robots_txt")
 
 
+def _undo_v14_versions_bumped_once(db: sqlite_utils.Database) -> None:
+    from aggregator.store.migrations import _BUMP_OF_ENTRY, BUMPED_BY_WRITER
+
+    for name, table, entry in BUMPED_BY_WRITER:
+        db.execute(f"DROP TRIGGER {name}")
+        db.execute(
+            f"""CREATE TRIGGER {name} AFTER INSERT ON {table} BEGIN
+                {_BUMP_OF_ENTRY.format(entry)}; END"""
+        )
+    db.execute("DROP TABLE versions_deferred")
+
+
 UNDO: dict[int, Callable[[sqlite_utils.Database], None]] = {
     12: _undo_v12_feed_versions,
     13: _undo_v13_robots_txt,
+    14: _undo_v14_versions_bumped_once,
 }
 
 

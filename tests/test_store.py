@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -10,6 +11,7 @@ from aggregator.errors import StorageError
 from aggregator.store import SCHEMA_VERSION, Store
 from aggregator.store.database import PAGE_SIZE
 from aggregator.types import EntryPlan, UpdatePlan
+from tests.schema_history import roll_back_later_migrations
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 FEED = "https://os2.eu/feed"
@@ -172,3 +174,68 @@ def test_the_state_of_some_feeds_is_read_without_the_others(store):
     everyone = {s.url: s for s in store.feed_statuses(count_entries=False)}
     assert statuses == [everyone[feeds[1].url], everyone[feeds[4].url]]
     assert store.feed_statuses_of(()) == []
+
+
+def _versions(store: Store) -> dict[str, int]:
+    return store.feed_versions()
+
+
+def test_a_feed_update_raises_each_counter_once_and_other_writers_by_trigger(tmp_path):
+    other = "https://digst.dk/feed"
+    store = Store.open(tmp_path / "a.db")
+    store.sync_feeds([FeedConfig(name="OS2", url=FEED), FeedConfig(name="Digst", url=other)], NOW)
+    tagged = [replace(entry(k, f"Indlæg {k}"), categories=("økonomi", "it")) for k in "abc"]
+    assert store.apply(plan(*tagged), NOW).new == 3
+    # Three sources and six tags written, the feed's row raised once; the other feed untouched.
+    assert _versions(store) == {FEED: 2, other: 1}
+    assert store.db.execute("SELECT count(*) FROM versions_deferred").fetchone()[0] == 0
+    # A merge: the post's page on both feeds changes, so both counters move.
+    merged = replace(plan(entry("x", "Indlæg a", url="https://os2.eu/a")), feed_url=other)
+    assert store.apply(merged, NOW).new == 0
+    after = _versions(store)
+    assert after[FEED] > 2
+    assert after[other] > 1
+    # Any other writer (an admin's sqlite3 shell) still has the triggers.
+    store.db.execute(
+        "INSERT INTO entry_categories (entry_id, position, term) "
+        "SELECT entry_id, 9, 'æble' FROM entry_sources WHERE feed_url = ? AND entry_key = 'b'",
+        [FEED],
+    )
+    assert _versions(store)[FEED] == after[FEED] + 1
+    store.close()
+
+
+def test_a_failed_update_leaves_no_marker_and_no_counter_moved(tmp_path):
+    store = Store.open(tmp_path / "a.db")
+    store.sync_feeds([FeedConfig(name="OS2", url=FEED)], NOW)
+    good, bad = entry("a", "Første"), replace(entry("b", "Anden"), author=object())  # type: ignore[arg-type]
+    with pytest.raises(StorageError):
+        store.apply(plan(good, bad), NOW)
+    assert _versions(store) == {FEED: 1}
+    assert store.db.execute("SELECT count(*) FROM versions_deferred").fetchone()[0] == 0
+    assert store.db.execute("SELECT count(*) FROM entries").fetchone()[0] == 0
+    assert store.apply(plan(good), NOW).new == 1
+    assert _versions(store) == {FEED: 2}
+    store.close()
+
+
+def test_migration_14_keeps_the_data_and_counts_as_before(tmp_path):
+    store = Store.open(tmp_path / "a.db")
+    store.sync_feeds([FeedConfig(name="OS2", url=FEED)], NOW)
+    store.apply(plan(entry("a", "Ærlig talt")), NOW)
+    roll_back_later_migrations(store.db, 13)
+    store.db.execute("PRAGMA user_version = 13")
+    store.close()
+    old = sqlite3.connect(tmp_path / "a.db")
+    old.execute(  # a version 13 writer: every inserted row raises the counter
+        "INSERT INTO entry_categories (entry_id, position, term) SELECT id, 0, 'x' FROM entries"
+    )
+    old.commit()
+    old.close()
+    again = Store.open(tmp_path / "a.db")
+    assert again.schema_version == SCHEMA_VERSION
+    assert _versions(again) == {FEED: 3}
+    assert [t for (t,) in again.db.execute("SELECT title FROM entries")] == ["Ærlig talt"]
+    assert again.apply(plan(entry("b", "Øjeblik")), NOW).new == 1
+    assert _versions(again) == {FEED: 4}
+    again.close()

@@ -600,13 +600,13 @@ class Store:
             if known is not None:
                 lookup = self._entries.merge_lookup(feed.url, plan.entries, known)
                 try:
-                    for entry in plan.entries:
-                        outcome = self._entries.apply_entry(
-                            feed, site_url, entry, now, first_poll, rules, known, lookup
-                        )
-                        new += outcome == "new"
-                        updated += outcome == "updated"
-                    self._entries.flush()
+                    with self._entries.versions_bumped_once():
+                        for entry in plan.entries:
+                            outcome = self._entries.apply_entry(
+                                feed, site_url, entry, now, first_poll, rules, known, lookup
+                            )
+                            new += outcome == "new"
+                            updated += outcome == "updated"
                 finally:
                     self._entries.discard()
         return FeedUpdateResult(

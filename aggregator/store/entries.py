@@ -4,6 +4,7 @@ copy is shown. Called by Store.apply inside its transaction."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -121,6 +122,9 @@ class EntryWriter:
         self._touched: set[str] = set()
         # The stems a plan brought for the text written to an entry (see SearchIndex.reindex).
         self._prepared: dict[str, tuple[str, str, tuple[str, str, str]]] = {}
+        # Entries the current update gave a source, a tag or a file: their feeds' counters are
+        # raised once at its end (see versions_bumped_once).
+        self._bumped: set[str] = set()
 
     def flush(self) -> None:
         """Write what the current update has left pending; the caller's transaction holds."""
@@ -150,6 +154,27 @@ class EntryWriter:
         if not self._deferred():
             self.index_pending()
 
+    @contextmanager
+    def versions_bumped_once(self) -> Iterator[None]:
+        """One feed update's writes, with migration 14's insert triggers standing aside: each
+        feed carrying an entry it gave a source, a tag or a file has its counter raised once,
+        at the end, instead of once per row. The marker row and the raises are in the
+        caller's savepoint, so an update that fails leaves neither."""
+        self.db.execute("INSERT OR IGNORE INTO versions_deferred (writer) VALUES (1)")
+        try:
+            yield
+            self.flush()
+            for chunk in _chunks(sorted(self._bumped)):
+                marks = ",".join("?" * len(chunk))
+                self.db.execute(
+                    f"""UPDATE feeds SET entries_version = entries_version + 1 WHERE url IN
+                        (SELECT feed_url FROM entry_sources WHERE entry_id IN ({marks}))""",
+                    chunk,
+                )
+            self.db.execute("DELETE FROM versions_deferred")
+        finally:
+            self._bumped = set()
+
     def index_pending(self) -> None:
         """Index the entries the updates since the last call wrote: outside any update's
         savepoint, so FTS5 writes one segment for all of them. Rows read as they are now, so
@@ -168,6 +193,7 @@ class EntryWriter:
         self._pending_enclosures = []
 
     def _add_attachments(self, target: str, entry: EntryPlan) -> None:
+        self._bumped.add(target)
         self._pending_categories.extend(
             (target, position, term) for position, term in enumerate(entry.categories)
         )
@@ -477,6 +503,7 @@ class EntryWriter:
     def _add_source(self, target: str, feed_url: str, entry: EntryPlan, seen: str,
                     reason: str | None) -> None:  # fmt: skip
         self._touched.add(target)  # a new entry, or a merge: another source's name
+        self._bumped.add(target)
         self.db.execute(
             """INSERT INTO entry_sources
                    (feed_url, entry_key, entry_id, link, canonical_url, content_hash, published,
