@@ -104,21 +104,21 @@ def _plain_status(argv: Sequence[str]) -> int | None:
     if line is None or not _streams_as_click_has_them():
         return None
     options, flags = line
-    try:
+    try:  # Ctrl-C while building or printing: one line and 130, as on click's road
         report = _status_report(options, as_json="--json" in flags, check="--check" in flags)
+        if report is None:
+            return None
+        try:
+            for text, err in report.lines:
+                stream = sys.stderr if err else sys.stdout
+                stream.write(text + "\n")
+                stream.flush()  # line by line, as click.echo: the same interleaving on a terminal
+        except BrokenPipeError:
+            discard_stdout()
+            return ExitCode.BROKEN_PIPE
     except KeyboardInterrupt:
         print(CTRL_C, file=sys.stderr)
         return ExitCode.INTERRUPTED
-    if report is None:
-        return None
-    try:
-        for text, err in report.lines:
-            stream = sys.stderr if err else sys.stdout
-            stream.write(text + "\n")
-            stream.flush()  # line by line, as click.echo: the same interleaving on a terminal
-    except BrokenPipeError:
-        discard_stdout()
-        return ExitCode.BROKEN_PIPE
     return report.exit_code
 
 

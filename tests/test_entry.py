@@ -216,3 +216,31 @@ def test_reading_a_status_command_line():
     assert (options.config_path, options.quiet) == (Path("y.yaml"), True)
     for other in (["status", "-vq"], ["-v", "poll"], ["status", "--log-format=yaml"]):
         assert read_status_line(other) is None
+
+
+class _Interrupted:
+    """A UTF-8 terminal whose write is interrupted by Ctrl-C (a slow terminal, `| less`)."""
+
+    encoding = "utf-8"
+
+    def write(self, text: str) -> int:
+        raise KeyboardInterrupt
+
+    def flush(self) -> None:
+        pass
+
+
+def test_ctrl_c_while_printing_ends_as_on_clicks_road(
+    polled: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aggregator import entry
+    from aggregator.cli import cli
+
+    monkeypatch.chdir(polled)
+    monkeypatch.setattr(sys, "stdout", _Interrupted())
+    assert entry._plain_status(["status"]) == 130
+    fast = capsys.readouterr().err
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["status"], prog_name="aggregator")
+    assert stopped.value.code == 130
+    assert fast == capsys.readouterr().err == "error: stopped by Ctrl-C\n"
