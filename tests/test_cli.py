@@ -234,29 +234,37 @@ def test_dupes_explains_and_split_keeps_a_copy_apart(tmp_path, server):
     assert "is not a merged post" in again.stderr
 
 
-def test_the_progress_bar_starts_no_thread(tmp_path, monkeypatch, server):
+_PROGRESS_THREADS = """
+import json, sys, threading
+from pathlib import Path
+import aggregator.pipeline
+from aggregator import cli
+from aggregator.config import load_config
+config = load_config(Path(sys.argv[1]))
+feeds = [f for f in config.feeds if f.name != "Død"]
+real_poll, at_poll = aggregator.pipeline.poll, []
+def observed_poll(*args, **kwargs):
+    at_poll.append(threading.active_count())
+    return real_poll(*args, **kwargs)
+aggregator.pipeline.poll = observed_poll
+sys.stderr.isatty = lambda: True
+before = threading.active_count()
+with cli.open_store(config) as store:
+    store.sync_feeds(config.feeds, cli.now_utc())
+    report = cli._poll_with_progress(config, store, feeds, None)
+print(json.dumps({"before": before, "at_poll": at_poll, "failed": len(report.failed),
+                  "new": report.new}))
+"""
+
+
+def test_the_progress_bar_starts_no_thread(tmp_path, server):
     """On a terminal the poll shows a progress bar; drawing it must not start a thread, or
-    a worker process that died could no longer be replaced safely (see workers.py)."""
-    import threading
-
-    from aggregator import cli as cli_module
-    from aggregator.config import load_config
-    from aggregator.pipeline import poll as real_poll
-
-    config = load_config(write_config(tmp_path, server))
-    feeds = [f for f in config.feeds if f.name != "Død"]
-    threads_at_poll: list[int] = []
-
-    def observed_poll(*args, **kwargs):
-        threads_at_poll.append(threading.active_count())
-        return real_poll(*args, **kwargs)
-
-    monkeypatch.setattr("aggregator.pipeline.poll", observed_poll)
-    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    threads_before = threading.active_count()
-    with cli_module.open_store(config) as store:
-        store.sync_feeds(config.feeds, cli_module.now_utc())
-        report = cli_module._poll_with_progress(config, store, feeds, None)
-    assert threads_at_poll == [threads_before]
-    assert report.failed == ()
-    assert report.new > 0
+    a worker process that died could no longer be replaced safely (see workers.py). In a
+    process of its own, so that no other test's thread is counted."""
+    config = write_config(tmp_path, server)
+    done = subprocess.run([sys.executable, "-c", _PROGRESS_THREADS, str(config)],
+                          capture_output=True, text=True, check=True, cwd=tmp_path)  # fmt: skip
+    seen = json.loads(done.stdout)
+    assert seen["at_poll"] == [seen["before"]]  # polled once, with no thread more than before
+    assert seen["failed"] == 0
+    assert seen["new"] > 0
