@@ -301,3 +301,33 @@ def test_one_late_post_renders_only_its_page(month):
     report = export_feeds(config, store, later)
     assert not {p for p in _archived(out, report) if p.startswith("archive/2026-10")}
     assert len(atom(out, "archive/2026-10.atom").entries) == 3
+
+
+def test_a_late_post_for_last_month_renders_only_its_page(month, make_config, server, tmp_path,
+                                                          monkeypatch):  # fmt: skip
+    """Late posts land most in the month just ended: its pages keep their records while it
+    is sealed, so one late post renders the page it lands on, not the whole month."""
+    from aggregator.export.select import Selector
+
+    blog, config, store = month  # November: 3 pages (100 + 100 + 30)
+    december = datetime(2026, 12, 2, 12, tzinfo=UTC)
+    poll(config, store, clock=lambda: december)
+    export_feeds(config, store, december)  # November sealed
+    rendered: list[str] = []
+    original = Selector.month
+
+    def month_page(self, plan, pages):  # the real renderer, counted
+        rendered.append(plan.page.key)
+        return original(self, plan, pages)
+
+    monkeypatch.setattr(Selector, "month", month_page)
+    blog.items.insert(0, item(5000, datetime(2026, 11, 30, 20, tzinfo=UTC)))  # its last page
+    blog.server.route("/a", feed_route(rss("A", "https://a.dk/", blog.items), last_modified=None))
+    later = december + timedelta(hours=1)
+    poll(config, store, clock=lambda: later)
+    export_feeds(config, store, later)
+    assert [key for key in rendered if key.startswith("2026-11")] == ["2026-11/3"]
+    monkeypatch.setattr(Selector, "month", original)
+    fresh = make_config(feeds(server), site={"max_entries": 10, "output_dir": str(tmp_path / "f")})
+    export_feeds(fresh, store, later)
+    assert files(config.output_dir) == files(fresh.output_dir)  # as a full export renders it

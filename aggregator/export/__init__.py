@@ -19,7 +19,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -274,12 +274,20 @@ def _publish_months(
     site, generation = publisher.site, publisher.generation
     (pages, plans), (before, after), (common, everything) = archive, rendered, fingerprints
     current = Month.of(now, site.zone)
+    # The month before this one keeps its pages' records while sealed: late posts land there
+    # most, and with the records only the pages they change are rendered again. Older
+    # months' records are dropped, so the record file does not grow with the archive.
+    recent = Month.of(current.start(site.zone) - timedelta(days=1), site.zone)
     for month in pages.months:
         if month.key in sealed:
             paths = [p.path(fmt) for p in pages.all_pages(month) for fmt in FORMATS]
             if _files_exist(generation.root, paths):
                 for path in paths:
                     generation.keep(path)
+                if month == recent:
+                    for page in pages.all_pages(month):
+                        if (key := page.path(FORMATS[0])) in before:
+                            after[key] = before[key]
                 continue
             plans[month] = selector.plan_month(month)
         planned = plans[month]
@@ -300,7 +308,7 @@ def _publish_months(
                 before,
                 after,
             )
-            if month < current:  # sealed now: never rendered again, so no record kept
+            if month < recent:  # sealed: rendered again only for a late post, in whole
                 after.pop(plan.page.path(FORMATS[0]), None)
         if month < current:
             sealed[month.key] = pages.pages[month]
