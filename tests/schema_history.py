@@ -32,10 +32,18 @@ def _undo_v14_versions_bumped_once(db: sqlite_utils.Database) -> None:
     db.execute("DROP TABLE versions_deferred")
 
 
+def _undo_v15_archive_changes(db: sqlite_utils.Database) -> None:
+    for name in ("entries_archive_changed", "entries_archive_deleted"):
+        db.execute(f"DROP TRIGGER {name}")
+    db.execute("DROP TABLE archive_changes")  # and its own trigger
+    db.execute("DELETE FROM sqlite_sequence WHERE name = 'archive_changes'")
+
+
 UNDO: dict[int, Callable[[sqlite_utils.Database], None]] = {
     12: _undo_v12_feed_versions,
     13: _undo_v13_robots_txt,
     14: _undo_v14_versions_bumped_once,
+    15: _undo_v15_archive_changes,
 }
 
 

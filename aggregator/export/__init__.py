@@ -111,34 +111,61 @@ def unseal_months(output_dir: Path) -> None:
 Sealed = dict[str, int]  # a sealed month's key -> the number of pages it was sealed with
 
 
-def _sealed(output_dir: Path, fingerprint: str, row: int) -> tuple[Sealed, int]:
-    """The sealed months with the number of pages each was sealed with, and the store's last
-    post row they were checked against (``Store.last_entry_row``). None sealed when the file
-    is from another fingerprint or keeps no row (an older version), or when the store's last
-    row is below it (not the database they were sealed from): they are rendered once more."""
+@dataclass(frozen=True, slots=True)
+class Marks:
+    """Where the store stood when the months were checked: its last post rowid
+    (``Store.last_entry_row``) and its archive log's last change (``last_archive_change``)."""
+
+    row: int
+    change: int
+
+    @classmethod
+    def of(cls, store: Store) -> Marks:
+        return cls(store.last_entry_row(), store.last_archive_change())
+
+
+def _sealed(output_dir: Path, fingerprint: str, now: Marks) -> tuple[Sealed, Marks]:
+    """The sealed months with the number of pages each was sealed with, and the store's
+    marks they were checked against. None sealed when the file is from another fingerprint
+    or keeps no marks (an older version), or when a mark is above the store's (not the
+    database they were sealed from, or its newest posts deleted): they are rendered once
+    more."""
     try:
         data = json.loads((output_dir / SEALED_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}, 0
+        return {}, now
     if not isinstance(data, dict) or data.get("fingerprint") != fingerprint:
-        return {}, 0
-    mark, counts = data.get("row"), data.get("pages")
-    if not isinstance(mark, int) or not 0 <= mark <= row or not isinstance(counts, dict):
-        return {}, 0
+        return {}, now
+    row, change, counts = data.get("row"), data.get("changes"), data.get("pages")
+    if (
+        not isinstance(row, int)
+        or not isinstance(change, int)
+        or not 0 <= row <= now.row
+        or not 0 <= change <= now.change
+        or not isinstance(counts, dict)
+    ):
+        return {}, now
     return {
         m: n for m in data.get("months", []) if isinstance(n := counts.get(m), int) and n >= 1
-    }, mark
+    }, Marks(row, change)
 
 
-def _late(store: Store, sealed: Sealed, rows: tuple[int, int], now: datetime,
+def _late(store: Store, sealed: Sealed, marks: tuple[Marks, Marks], now: datetime,
           zone: tzinfo) -> set[str]:  # fmt: skip
-    """The sealed months that a post stored since they were checked is dated into: they
-    are rendered once more, so every stored post is on its month's archive."""
-    mark, row = rows
-    if not sealed or row == mark:
+    """The sealed months a post was stored into, or dated into or out of, since they were
+    checked (a late post, a merge that back-dates, an edit, a delete): they are rendered
+    once more, so every stored post is on its month's archive, and only there. Every sealed
+    month when the archive log no longer reaches back to the check."""
+    then, current = marks
+    if not sealed or then == current:
         return set()
-    dates = store.dates_stored_after(mark, row, Month.of(now, zone).start(zone))
-    return {Month.of(date, zone).key for date in dates} & sealed.keys()
+    dates: set[datetime] = set()
+    if current.row != then.row:
+        dates = store.dates_stored_after(then.row, current.row, Month.of(now, zone).start(zone))
+    changed = store.dates_changed_after(then.change, current.change)
+    if changed is None:
+        return set(sealed)
+    return {Month.of(date, zone).key for date in dates | changed} & sealed.keys()
 
 
 def _common_fingerprint(fingerprint: str, site: Site) -> str:
@@ -231,6 +258,8 @@ def _plan_archive(selector: Selector, store: Store, sealed: Sealed, late: set[st
     pages: dict[Month, int] = {}
     plans: Plans = {}
     late = set(late)
+    if site.months and any(key < site.months[0].key for key in sealed):
+        late.add(site.months[0].key)  # the months before it went: its first page links none
     for month in site.months:
         record = before.get(_month_record(month))
         had = sealed.get(month.key) or (record[1] if _valid_record(record) else 0)
@@ -391,11 +420,9 @@ def export_feeds(
         versions: dict[str, int] = {row[0]: row[1] for row in shown}
         after: dict[str, Any] = {NOTHING_MOVED: moved}
         # Read before any month is planned: a post stored after it is checked next time.
-        last_row = store.last_entry_row()
-        was_sealed, mark = (
-            ({}, last_row) if rerender_months else _sealed(output, fingerprint, last_row)
-        )
-        late = _late(store, was_sealed, (mark, last_row), now, site.zone)
+        marks = Marks.of(store)
+        was_sealed, then = ({}, marks) if rerender_months else _sealed(output, fingerprint, marks)
+        late = _late(store, was_sealed, (then, marks), now, site.zone)
         # Every feed's counter, so nothing any archive page shows can have moved without it.
         everything = hashlib.sha256(
             json.dumps([common, sorted(versions.items()), site.updated.isoformat()]).encode()
@@ -432,7 +459,7 @@ def export_feeds(
         generation.add(RENDERED_FILE, json.dumps(after, indent=0, sort_keys=True).encode())
         counted = dict(sorted(sealed.items()))
         manifest = {"fingerprint": fingerprint, "months": sorted(sealed), "pages": counted,
-                    "row": last_row}  # fmt: skip
+                    "row": marks.row, "changes": marks.change}  # fmt: skip
         generation.add(OPML_FILE, render_opml(site))
         generation.add(STYLESHEET, stylesheet)
         generation.add(SEALED_FILE, json.dumps(manifest, indent=1).encode() + b"\n")

@@ -903,9 +903,9 @@ class Store:
         return int(row[0])
 
     def last_entry_row(self) -> int:
-        """The newest post's rowid. Posts are only ever added above it (prune, the one place
-        posts are deleted, unseals the archive first), so ``dates_stored_after`` finds every
-        post stored since it was read."""
+        """The newest post's rowid: a post stored later gets a higher one, so
+        ``dates_stored_after`` finds every post stored since it was read. A rowid a delete
+        freed can be given again; the delete is in the archive log (``dates_changed_after``)."""
         return int(self.db.execute("SELECT ifnull(max(rowid), 0) FROM entries").fetchone()[0])
 
     def dates_stored_after(self, row: int, through: int, before: datetime) -> set[datetime]:
@@ -918,6 +918,34 @@ class Store:
             [row, through, to_db_time(before)],
         ).fetchall()
         return {from_db_time(published) for (published,) in rows}
+
+    def last_archive_change(self) -> int:
+        """The number of the newest change in the archive log (migration 15): read with
+        ``last_entry_row`` before any month is planned, and asked about next time."""
+        row = self.db.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'archive_changes'"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def dates_changed_after(self, change: int, through: int) -> set[datetime] | None:
+        """The archive dates of the posts changed, moved or deleted after log number
+        ``change`` (up to ``through``): each one's date before and after, and the date of
+        the post holding its rowid now (a rowid freed by a delete is given to the next post
+        stored). A range of the log, so it costs the changes, not the archive. None when the
+        log no longer keeps them all: the caller renders every month once more."""
+        if through <= change:
+            return set()
+        oldest = self.db.execute("SELECT min(seq) FROM archive_changes").fetchone()[0]
+        if oldest is None or oldest > change + 1:
+            return None
+        rows = self.db.execute(
+            """SELECT c.old_published, c.new_published,
+                      CASE WHEN e.backfill = 0 THEN e.published END
+               FROM archive_changes c LEFT JOIN entries e ON e.rowid = c.entry_row
+               WHERE c.seq > ? AND c.seq <= ?""",
+            [change, through],
+        ).fetchall()
+        return {from_db_time(date) for row in rows for date in row if date is not None}
 
     def changes_published_between(
         self, start: datetime, end: datetime, feeds: Collection[str] | None = None

@@ -370,6 +370,42 @@ def _v14_versions_bumped_once(db: sqlite_utils.Database) -> None:
         )
 
 
+# How many archive changes the log keeps: an export further behind than this renders every
+# finished month once more, as after a new version.
+ARCHIVE_CHANGES_KEPT = 100_000
+# An entry's date as the archive sees it: NULL when it is on no month's page (backfill).
+_ARCHIVED = "CASE WHEN {0}.backfill = 0 THEN {0}.published END"
+
+
+def _v15_archive_changes(db: sqlite_utils.Database) -> None:
+    """A log of the stored posts an archive page shows that changed or went: the entry's
+    rowid and its date before and after. A sealed month is rendered again only when a post
+    is dated into or out of it, and a post keeps its rowid when a merge back-dates it, an
+    edit moves it or prune deletes it; triggers, so no writer can forget. New rows are
+    found by rowid (``Store.last_entry_row``) and are not logged. The log keeps the last
+    ARCHIVE_CHANGES_KEPT changes; AUTOINCREMENT, so a number is never reused."""
+    db.execute(
+        """CREATE TABLE archive_changes (
+               seq INTEGER PRIMARY KEY AUTOINCREMENT,
+               entry_row INTEGER NOT NULL,
+               old_published TEXT,  -- NULL: not on the archive before
+               new_published TEXT   -- NULL: not on it after (or deleted)
+           )"""
+    )
+    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in _SHOWN)
+    old, new = _ARCHIVED.format("OLD"), _ARCHIVED.format("NEW")
+    insert = "INSERT INTO archive_changes (entry_row, old_published, new_published) VALUES"
+    for statement in (
+        f"""CREATE TRIGGER entries_archive_changed AFTER UPDATE ON entries WHEN {changed}
+            BEGIN {insert} (NEW.rowid, {old}, {new}); END""",
+        f"""CREATE TRIGGER entries_archive_deleted AFTER DELETE ON entries
+            BEGIN {insert} (OLD.rowid, {old}, NULL); END""",
+        f"""CREATE TRIGGER archive_changes_kept AFTER INSERT ON archive_changes BEGIN
+            DELETE FROM archive_changes WHERE seq <= NEW.seq - {ARCHIVE_CHANGES_KEPT}; END""",
+    ):
+        db.execute(statement)
+
+
 @contextmanager
 def _terminal_progress(label: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar for a long migration when stderr is a terminal; silent otherwise, and
@@ -403,6 +439,7 @@ MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _v12_feed_versions,
     _v13_robots_txt,
     _v14_versions_bumped_once,
+    _v15_archive_changes,
 )
 
 
