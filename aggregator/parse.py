@@ -19,13 +19,12 @@ from aggregator.decode import to_utf8
 from aggregator.errors import ParseError
 from aggregator.parse_fast import parse_fast
 from aggregator.parse_json import looks_like_json, parse_json_feed
-from aggregator.parse_rules import categories, enclosures
+from aggregator.parse_rules import body, categories, enclosures
 from aggregator.types import ParsedEntry, ParsedFeed
 
 # Sanitising and resolving relative URLs (against the entry's own link) are done once, by nh3,
 # in normalise; feedparser's own passes would only add cost.
 _PARSE_OPTIONS: dict[str, Any] = {"sanitize_html": False, "resolve_relative_uris": False}
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 def _to_datetime(value: time.struct_time | None) -> datetime | None:
@@ -53,12 +52,8 @@ def _positive_int(value: object) -> int | None:
 def _content(entry: Any) -> str:
     """The richest body the entry has: full content before summary, HTML before text."""
     contents = entry.get("content") or []
-    html = [c for c in contents if c.get("type") in _HTML_TYPES and c.get("value")]
-    if html:
-        return str(html[0]["value"])
-    if contents and contents[0].get("value"):
-        return str(contents[0]["value"])
-    return str(entry.get("summary") or "")
+    pairs = ((str(c.get("type") or ""), str(c.get("value") or "")) for c in contents)
+    return body(pairs, str(entry.get("summary") or ""))
 
 
 def _categories(entry: Any) -> tuple[str, ...]:

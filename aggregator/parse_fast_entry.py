@@ -29,6 +29,7 @@ from aggregator.parse_fast_xml import (
 from aggregator.parse_rules import (
     HTML_TYPES,
     Unsupported,
+    body,
     categories,
     enclosures,
     finish,
@@ -415,13 +416,8 @@ def parsed_entry(entry: Entry, feed_language: str | None, url: str, version: str
     ):
         raise Unsupported("plain content feedparser may take for HTML")
     first = entry.content[0] if entry.content else None
-    html = [value for kind, value, _, _ in entry.content if kind in HTML_TYPES and value]
-    if html:
-        content = html[0]
-    elif first and first[1]:
-        content = first[1]
-    else:
-        content = values.get("summary") or ""
+    pairs = ((kind, value) for kind, value, _, _ in entry.content)
+    content = body(pairs, values.get("summary") or "")
     base = first[3] if first else entry.summary_base
     dropped = []
     dates = {}

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from urllib.parse import urljoin
 from xml.sax.saxutils import escape
 
@@ -167,6 +168,31 @@ def html_type(kind: str | None) -> str:
 
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def body(contents: Iterable[tuple[str, str]], summary: str) -> str:
+    """The richest body of an entry from its (type, value) contents and its summary: the
+    first HTML content, else the first content, else the summary.
+
+    feedparser reads a description-like element after the first as content, so an image's
+    caption (Mastodon's ``media:description``) would outrank the post itself: a plain first
+    content with less text than the summary is taken for such a caption.
+    """
+    contents = list(contents)
+    for kind, value in contents:
+        if kind in HTML_TYPES and value:
+            return value
+    if contents and (first := contents[0][1]):
+        return summary if len(first) < len(_visible(summary)) else first
+    return summary
+
+
+def _visible(fragment: str) -> str:
+    """Roughly the text a reader sees of ``fragment``: only compared for length."""
+    return unescape(_TAG.sub("", fragment)).strip()
 
 
 def categories(tags: Iterable[Mapping[str, object]]) -> tuple[str, ...]:

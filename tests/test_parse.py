@@ -6,7 +6,10 @@ import pytest
 
 from aggregator.errors import ParseError
 from aggregator.parse import parse_feed
+from aggregator.parse_rules import body
 from tests.conftest import FIXTURES, fixture_text
+
+CORPUS = FIXTURES.parent / "corpus"
 
 
 @pytest.mark.parametrize(
@@ -90,3 +93,35 @@ def test_an_explicit_plain_text_content_is_the_body_not_the_short_description(fa
     feed = parse_feed(_DOTNET.encode(), "https://digst.example.dk/rss",
                       {"content-type": "application/rss+xml"}, fast=fast)  # fmt: skip
     assert feed.entries[0].content_html.startswith("Styrelsen udgiver i dag en vejledning")
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
+def test_an_image_caption_is_not_taken_for_the_post(fast):
+    """Mastodon puts the post in description and the image's alt text in media:description,
+    which feedparser reads as a second description, so as content."""
+    document = (CORPUS / "mastodon.xml").read_bytes()
+    feed = parse_feed(document, "https://social.example.dk/@digifaelles.rss", fast=fast)
+    first = feed.entries[0].content_html
+    assert first.startswith("<p>Nu kan borgerne se deres sager ét sted.")
+    assert "Skærmbillede" not in first
+
+
+@pytest.mark.parametrize(
+    ("contents", "summary", "expected"),
+    [
+        ([("text/plain", "Billedtekst")], "<p>Et langt opslag om <b>sager</b>.</p>", "summary"),
+        (
+            [("text/plain", "Hele teksten om digital post, som gælder fra 1. marts.")],
+            "<p>En linje.</p>",
+            "content",
+        ),
+        ([("text/plain", "Kort"), ("text/html", "<p>x</p>")], "<p>Meget længere</p>", "html"),
+        ([("text/plain", "Samme tekst")], "Samme tekst", "content"),  # copied into summary
+        ([], "<p>Kun et resumé</p>", "summary"),
+        ([("text/plain", "")], "<p>Tomt indhold</p>", "summary"),
+    ],
+)
+def test_which_body(contents, summary, expected):
+    chosen = body(contents, summary)
+    wanted = {"summary": summary, "html": "<p>x</p>"}.get(expected, contents and contents[0][1])
+    assert chosen == wanted
