@@ -1,6 +1,6 @@
 """A real SMTP server on loopback (aiosmtpd) that keeps what it receives, and misbehaves on
-request: per-recipient answers to RCPT, faults at DATA, a 421 at QUIT, slowness, and hooks
-that run at a chosen moment (a test kills the sender there)."""
+request: answers to MAIL, per-recipient answers to RCPT, faults at DATA, a 421 at QUIT,
+slowness, and hooks that run at a chosen moment (a test kills the sender there)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ class Inbox:
     # "reply:CODE TEXT" (store nothing, answer that)
     data_actions: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     quit_reply: str | None = None
+    # replies to give to the successive MAIL commands ("553 5.7.1 Sender rejected"); then 250
+    mail_replies: list[str] = field(default_factory=list)
     # Hooks run in the server's thread: (event, address) with events "rcpt", "data-received"
     # (message complete, not yet stored), "data-stored" (stored, 250 not yet sent), "mail"
     hooks: list[Callable[[str, str], None]] = field(default_factory=list)
@@ -62,8 +64,10 @@ class Inbox:
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
         self._hook("mail", self._last)
-        envelope.mail_from = address
-        return "250 OK"
+        reply = self.mail_replies.pop(0) if self.mail_replies else "250 OK"
+        if reply.startswith("2"):
+            envelope.mail_from = address
+        return reply
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
@@ -102,8 +106,8 @@ class Inbox:
 
 
 @contextmanager
-def smtp_server() -> Iterator[Inbox]:
-    inbox = Inbox("127.0.0.1", free_port())
+def smtp_server(port: int | None = None) -> Iterator[Inbox]:
+    inbox = Inbox("127.0.0.1", port or free_port())
     controller = Controller(inbox, hostname=inbox.host, port=inbox.port)
     controller.start()
     try:

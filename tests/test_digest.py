@@ -271,6 +271,36 @@ def test_non_ascii_subject_is_encoded_on_the_wire(week_of_posts, store, inbox):
     assert decoded["From"] == "Økonomi og ældrepleje <nyt@offentlig-digitalisering.dk>"
 
 
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Økonomi og ældrepleje i Region Hovedstaden og Region Sjælland: uge for uge, år for år",
+        'Nyt fra "KL" og KOMBIT \\ <digitalisering> i kommunerne, stat og regioner, hver uge',
+    ],
+    ids=["long Danish", "ASCII with quotes"],
+)
+def test_a_long_title_is_a_valid_list_id_when_sent_and_previewed(
+    week_of_posts, store, inbox, tmp_path, title
+):
+    """A folded title must not break the List-Id header (it did from 62 characters of æøå)."""
+    config = week_of_posts(
+        site={"title": title, "base_url": "https://x.dk/"},
+        digest={"recipients": ["a@kommune.dk"]},
+        smtp=smtp(inbox),
+    )
+    preview = preview_digest(config, store, NOW, out_dir=tmp_path / "preview")
+    send_digest(config, store, NOW)
+    for raw in (inbox.messages[0].raw, preview.files[0].read_bytes()):
+        headers = raw.split(b"\r\n\r\n")[0].replace(b"\r\n ", b" ").split(b"\r\n")
+        [line] = [h for h in headers if h.startswith(b"List-Id:")]
+        assert line.isascii()
+        decoded = message_from_bytes(raw, policy=policy.default)
+        list_id = str(decoded["List-Id"])
+        assert list_id.endswith(" <default.digest.x.dk>"), list_id
+        shown = list_id.removesuffix(" <default.digest.x.dk>").strip('"').replace('\\"', '"')
+        assert shown.replace("\\\\", "\\") == title.replace("<", "").replace(">", "")
+
+
 def test_a_rerun_sends_nothing_and_force_sends_again(week_of_posts, store, inbox):
     config = week_of_posts(digest={"recipients": ["a@kommune.dk"]}, smtp=smtp(inbox))
     send_digest(config, store, NOW)
@@ -297,6 +327,23 @@ def test_unreachable_server_is_a_clear_error_and_the_recipient_stays_to_do(
     fixed = config.model_copy(update={"smtp": config.smtp.model_copy(update={"port": inbox.port})})
     assert send_digest(fixed, store, NOW).sent_to == ("a@kommune.dk",)
     assert inbox.copies() == {"a@kommune.dk": 1}
+
+
+def test_a_server_down_past_catch_up_hours_fails_the_run_with_its_reason(week_of_posts, store):
+    config = week_of_posts(
+        digest={"recipients": ["a@kommune.dk", "b@kommune.dk"], "catch_up_hours": 24},
+        smtp={"host": "127.0.0.1", "port": free_port(), "retry_seconds": 0},
+    )
+    for hours in (0, 1, 23):  # no recipient is charged while the digest can still catch up
+        with pytest.raises(DigestError, match="cannot send the digest through"):
+            send_digest(config, store, NOW + timedelta(hours=hours))
+    run = store.ledger.run("default", WEEK_47.start_utc)
+    assert [(d.state, d.attempts) for d in store.ledger.deliveries(run.id)] == [("retry", 0)] * 2
+    with pytest.raises(DigestError, match="cannot send the digest through"):
+        send_digest(config, store, NOW + timedelta(hours=24))
+    deliveries = store.ledger.deliveries(run.id)
+    assert [d.state for d in deliveries] == ["failed", "failed"]
+    assert all("gave up: the server still fails" in (d.last_reply or "") for d in deliveries)
 
 
 def test_451_is_retried_in_the_run_and_550_fails_with_the_servers_words(

@@ -27,8 +27,9 @@ from aggregator.config import load_config
 from aggregator.digest import last_complete_week
 from aggregator.pipeline import poll
 from aggregator.store import Store
+from tests.conftest import free_port
 from tests.feedgen import Item, rss
-from tests.smtp import Inbox
+from tests.smtp import Inbox, smtp_server
 
 EXE = Path(sys.executable).with_name("aggregator")
 RECIPIENTS = [f"r{n}@kommune.dk" for n in range(5)]
@@ -253,3 +254,70 @@ def test_plain_status_names_the_recipients_the_latest_digest_missed(setup, inbox
         "attempts": 1, "next_attempt_at": None, "last_code": 550,
         "last_reply": "RCPT: 550 5.1.1 Ukendt modtager r3",
     }  # fmt: skip
+
+
+def _smtp_port(config: Path, port: int) -> None:
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["smtp"]["port"] = port
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+
+def _ledger(config: Path) -> list[tuple[str, str, int]]:
+    with sqlite3.connect(config.parent / "aggregator.db") as db:
+        rows = db.execute("SELECT recipient, state, attempts FROM digest_deliveries ORDER BY 1")
+        return [(str(r), str(s), int(a)) for r, s, a in rows]
+
+
+def test_a_server_that_is_down_charges_no_recipient(setup):
+    """More runs than smtp.retry_attempts while nothing listens: no recipient is given up
+    on, and once a server answers on the port each gets one copy."""
+    port = free_port()
+    _smtp_port(setup, port)
+    for _ in range(7):
+        down = digest(setup)
+        assert down.returncode != 0
+        assert f"cannot send the digest through 127.0.0.1:{port}" in down.stderr
+        assert "Traceback" not in down.stderr
+    assert _ledger(setup) == [(r, "retry", 0) for r in RECIPIENTS]
+    with smtp_server(port) as back:
+        up = digest(setup)
+        assert up.returncode == 0, up.stderr
+        assert dict(back.copies()) == once()
+        assert "already sent" in digest(setup).stdout
+        assert dict(back.copies()) == once()
+
+
+@pytest.mark.parametrize(
+    ("case", "replies", "first_copies"),
+    [
+        ("sender refused on every MAIL, then fixed", ["553 5.7.1 Sender address rejected"] * 9,
+         {}),
+        ("a sending quota after the first recipient", ["250 OK"] + ["550 5.4.5 Daily sending "
+         "quota exceeded"] * 9, {RECIPIENTS[0]: 1}),
+        ("a 451 at MAIL", ["451 4.3.0 Try later"], {}),
+    ],
+    ids=["sender refused", "quota", "451 at MAIL"],
+)  # fmt: skip
+def test_a_refused_sender_charges_no_recipient(setup, inbox, case, replies, first_copies):
+    """A refusal at MAIL FROM is about the sender or the server, the same for everyone: the
+    run stops, no recipient is failed, and a later run sends to exactly the ones not sent."""
+    inbox.mail_replies.extend(replies)
+    first = digest(setup)
+    assert first.returncode != 0, case
+    assert "refused the sender aggregator@localhost" in first.stderr
+    assert dict(inbox.copies()) == first_copies
+    assert all(state in ("retry", "sent") for _, state, _ in _ledger(setup))
+    inbox.mail_replies.clear()  # the admin fixed smtp.from, or the quota was reset
+    again = digest(setup)
+    assert again.returncode == 0, again.stderr
+    assert dict(inbox.copies()) == once()
+    assert [state for _, state, _ in _ledger(setup)] == ["sent"] * len(RECIPIENTS)
+
+
+def test_a_run_where_everyone_failed_is_not_called_sent(setup, inbox):
+    for address in RECIPIENTS:
+        inbox.rcpt_replies[address] = ["550 5.1.1 Ukendt modtager"]
+    assert digest(setup).returncode == 0
+    rerun = digest(setup)
+    assert "already sent" not in rerun.stdout
+    assert "not sent: every recipient failed (see digest --status" in rerun.stdout

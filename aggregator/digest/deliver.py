@@ -176,19 +176,21 @@ def send_digest(
             )
         deliveries = ledger.deliveries(run.id)
         if not any(d.state in ("pending", "sending", "retry") for d in deliveries):
-            last = max((d.sent_at for d in deliveries if d.sent_at), default=run.created_at)
+            sent = [d.sent_at for d in deliveries if d.sent_at]
+            reason = (
+                f"already sent at {max(sent):%Y-%m-%d %H:%M} UTC (use --force to send again)"
+                if sent
+                else "not sent: every recipient failed (see digest --status; "
+                "use --force to try them again)"
+            )
             return DigestOutcome(
-                name,
-                period,
-                run.entry_count,
-                tuple(deliveries),
-                skipped_reason=f"already sent at {last:%Y-%m-%d %H:%M} UTC "
-                "(use --force to send again)",
+                name, period, run.entry_count, tuple(deliveries), skipped_reason=reason
             )
         digest = assemble(config, store, settings, period, Window(run.window_start, run.window_end))
     rendered = render(config, settings, digest)
     wait = config.smtp.retry_wait_seconds if wait_for_retries else -1.0
-    _deliver_all(config, store, settings, run, rendered, clock, sleep, wait, retry_now)
+    stale = now - run.created_at >= timedelta(hours=max(settings.catch_up_hours, 1.0))
+    _deliver_all(config, store, settings, run, rendered, clock, sleep, wait, retry_now, stale)
     deliveries = ledger.deliveries(run.id)
     files: tuple[Path, ...] = ()
     if settings.archive and any(d.state == "sent" for d in deliveries):
@@ -229,6 +231,7 @@ def _deliver_all(
     sleep: Callable[[float], None],
     wait_seconds: float,
     retry_now: bool,
+    stale: bool,
 ) -> None:
     ledger = store.ledger
     smtp = config.smtp
@@ -239,6 +242,11 @@ def _deliver_all(
                 eager = retry_now and attempt == 0 and delivery.state == "retry"
                 if not (eager or delivery.due(clock())):
                     continue
+                try:
+                    session.connect()  # before any recipient is charged with an attempt
+                except DigestError as exc:
+                    _server_failed(store, run, str(exc), clock(), smtp, stale)
+                    raise
                 now = clock()
                 ledger.mark_sending(run.id, delivery.recipient, now)
                 message = compose(
@@ -258,6 +266,10 @@ def _deliver_all(
                 except DigestError as exc:
                     _record(store, run, delivery, Answer("retry", None, str(exc)), clock(), smtp)
                     raise
+                if answer.sender_refused:
+                    reason = f"{session.where} refused the sender {smtp.sender}: {answer.reply}"
+                    _server_failed(store, run, reason, clock(), smtp, stale, delivery.recipient)
+                    raise DigestError(reason)
                 _record(store, run, delivery, answer, clock(), smtp)
             waiting = [d for d in ledger.deliveries(run.id) if d.state == "retry"]
             if not waiting:
@@ -266,6 +278,48 @@ def _deliver_all(
             if (next_at - started).total_seconds() > wait_seconds:
                 return
             sleep(max(0.0, (next_at - clock()).total_seconds()))
+
+
+# However long the server is away, it is tried again at least this often.
+_LONGEST_SERVER_WAIT = timedelta(hours=1)
+
+
+def _server_failed(
+    store: Store,
+    run: DigestRun,
+    reason: str,
+    now: datetime,
+    smtp: SmtpSettings,
+    stale: bool,
+    current: str | None = None,
+) -> None:
+    """The server could not be reached, refused the login or the sender: no recipient was
+    tried, so none is charged. Every unsent one waits (retry_seconds, doubling, at most an
+    hour) until the digest is ``stale`` (digest.catch_up_hours after its run began, at least
+    an hour); then they are failed with the server's reason."""
+    ledger = store.ledger
+    unsent = [d for d in ledger.deliveries(run.id) if d.state in ("pending", "sending", "retry")]
+    if stale:
+        reply = f"gave up: the server still fails when the digest is too old: {reason}"
+        log.warning("digest %s: %s", run.digest, reply)
+        for delivery in unsent:
+            ledger.mark_failed(run.id, delivery.recipient, now, None, reply)
+        return
+    next_attempts = {d.recipient: now + _server_wait(d, smtp) for d in unsent}
+    wait = min(next_attempts.values()) - now if next_attempts else timedelta(0)
+    log.info("digest %s: %s; trying again in %s", run.digest, reason, wait)
+    ledger.defer(run.id, now, next_attempts, reason, uncount=current)
+
+
+def _server_wait(delivery: Delivery, smtp: SmtpSettings) -> timedelta:
+    """Twice the last wait, from retry_seconds up to an hour."""
+    shortest = timedelta(seconds=smtp.retry_seconds)
+    last = (
+        delivery.next_attempt_at - delivery.updated_at
+        if delivery.state == "retry" and delivery.next_attempt_at
+        else timedelta(0)
+    )
+    return min(_LONGEST_SERVER_WAIT, max(shortest, 2 * last))
 
 
 def _record(

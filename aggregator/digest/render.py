@@ -7,10 +7,10 @@ recipients get, but for the placeholder address.
 
 from __future__ import annotations
 
+import email.utils
 import html as html_lib
 from dataclasses import dataclass, replace
 from datetime import datetime
-from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -298,6 +298,7 @@ def new_message_id(sender: str) -> str:
 # Headers may be long (RFC 5322 allows 998): a List-Unsubscribe URL folded at 78 would be
 # turned into encoded words that no client reads as a URL. The parts are encoded at 76 already.
 _WIRE = SMTP.clone(max_line_length=998)
+_ANGLES = str.maketrans("", "", "<>")
 
 
 def message_bytes(message: EmailMessage) -> bytes:
@@ -326,7 +327,10 @@ def compose(
     message["To"] = Address(addr_spec=recipient)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id
-    phrase = Header(title, "utf-8").encode() if not title.isascii() else f'"{title}"'
+    # A non-ASCII title is left to the policy, which writes it as encoded words (a folded
+    # Header here would put a line break in the value, which the policy refuses).
+    words = title.translate(_ANGLES)  # the list's id is the one part in angle brackets
+    phrase = words if not words.isascii() else f'"{email.utils.quote(words)}"'
     message["List-Id"] = f"{phrase} <{list_id(settings, base_url)}>"
     targets = [f"<{t}>" for t in (mailto, url) if t]
     if targets:

@@ -27,16 +27,23 @@ class Answer:
     verdict: Verdict
     code: int | None
     reply: str
+    stage: str | None = None  # MAIL, RCPT or DATA; None for a lost connection
 
     @staticmethod
     def of(code: int, reply: bytes | str, stage: str) -> Answer:
         words = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
         words = " ".join(f"{stage}: {code} {words}".split())
         if 200 <= code < 300:
-            return Answer("sent", code, words)
+            return Answer("sent", code, words, stage)
         # 4xx is temporary (RFC 5321 §4.2.1), 5xx permanent; anything else is a broken
         # server, tried again.
-        return Answer("failed" if 500 <= code < 600 else "retry", code, words)
+        return Answer("failed" if 500 <= code < 600 else "retry", code, words, stage)
+
+    @property
+    def sender_refused(self) -> bool:
+        """MAIL FROM refused: about the sender or the server (a wrong address, a login
+        required, a sending quota), the same for every recipient."""
+        return self.stage == "MAIL" and self.verdict != "sent"
 
 
 def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:

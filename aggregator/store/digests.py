@@ -8,7 +8,7 @@ README).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -266,6 +266,28 @@ class DigestLedger:
             "state = 'failed', next_attempt_at = NULL, last_code = ?, last_reply = ?",
             [code, reply, to_db_time(now)],
         )
+
+    def defer(
+        self,
+        run_id: int,
+        now: datetime,
+        next_attempts: Mapping[str, datetime],
+        reply: str,
+        *,
+        uncount: str | None = None,
+    ) -> None:
+        """The server, not these recipients, failed: each is tried again at its time, and
+        the attempt just begun for ``uncount`` does not count against it."""
+        with self._writing():
+            self.db.conn.executemany(
+                """UPDATE digest_deliveries SET state = 'retry', next_attempt_at = ?,
+                       last_code = NULL, last_reply = ?, attempts = attempts - ?, updated_at = ?
+                   WHERE run_id = ? AND recipient = ?""",
+                [
+                    (to_db_time(at), reply, int(r == uncount), to_db_time(now), run_id, r)
+                    for r, at in next_attempts.items()
+                ],
+            )
 
     def mark_retry(
         self,
