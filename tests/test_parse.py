@@ -125,3 +125,42 @@ def test_which_body(contents, summary, expected):
     chosen = body(contents, summary)
     wanted = {"summary": summary, "html": "<p>x</p>"}.get(expected, contents and contents[0][1])
     assert chosen == wanted
+
+
+_ITUNES = 'xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"'
+_SECOND_BODIES = {
+    "description and a shorter itunes:summary": (
+        "<description>&lt;p&gt;Vi taler med en arkitekt om &lt;strong&gt;FDA&lt;/strong&gt;."
+        "&lt;/p&gt;&lt;hr&gt;&lt;p&gt;Hosted on Acast.&lt;/p&gt;</description><itunes:summary>"
+        "&lt;p&gt;Vi taler med en arkitekt om &lt;strong&gt;FDA&lt;/strong&gt;.&lt;/p&gt;"
+        "</itunes:summary>"
+    ),
+    "two descriptions, the second shorter": (
+        "<description>&lt;p&gt;Første lange beskrivelse her.&lt;/p&gt;</description>"
+        "<description>&lt;p&gt;Kort.&lt;/p&gt;</description>"
+    ),
+    "a plain description, then HTML": (
+        "<description>Relative links løses som feedparser løser dem</description>"
+        '<description>&lt;a href="2.png"&gt;to&lt;/a&gt;</description>'
+    ),
+    "an image caption after the post": (
+        "<description>&lt;p&gt;Et langt opslag om sager og borgere.&lt;/p&gt;</description>"
+        "<itunes:summary>Foto: R&amp;D-afdelingen</itunes:summary>"
+    ),
+}
+
+
+@pytest.mark.parametrize("inner", _SECOND_BODIES.values(), ids=_SECOND_BODIES.keys())
+def test_a_second_description_gives_one_body_on_both_roads(inner):
+    """feedparser retypes a plain second description that looks like HTML: the fast path
+    must give its body or decline (escaped markup, not CDATA)."""
+    document = (
+        f'<?xml version="1.0"?><rss version="2.0" {_ITUNES}><channel><title>T</title>'
+        "<link>https://ex.dk/</link><item><title>x</title><link>https://ex.dk/1</link>"
+        f"<guid>g</guid>{inner}</item></channel></rss>"
+    ).encode()
+    fast, slow = (
+        parse_feed(document, "https://ex.dk/f", {"content-type": "application/rss+xml"}, fast=f)
+        for f in (True, False)
+    )
+    assert fast.entries[0].content_html == slow.entries[0].content_html
