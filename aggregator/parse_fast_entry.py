@@ -418,11 +418,11 @@ def parsed_entry(entry: Entry, feed_language: str | None, url: str, version: str
     first = entry.content[0] if entry.content else None
     pairs = [(kind, value) for kind, value, _, _ in entry.content]
     content = body(pairs, values.get("summary") or "")
-    if version != "atom10" and pairs and pairs[0][0] == "text/plain" and content != pairs[0][1]:
-        # feedparser retypes outside Atom a plain content that looks like HTML, and then
-        # takes it over the summary; text without markup or references never looks so.
-        if "<" in pairs[0][1] or "&" in pairs[0][1]:
-            raise Unsupported("plain content feedparser may take for HTML")
+    # feedparser retypes outside Atom a plain content that looks like HTML, and then takes
+    # it over the summary; text without markup or references never looks so.
+    plain = pairs[0][1] if pairs and pairs[0][0] == "text/plain" else None
+    if version != "atom10" and plain and content != plain and ("<" in plain or "&" in plain):
+        raise Unsupported("plain content feedparser may take for HTML")
     base = first[3] if first else entry.summary_base
     dropped = []
     dates = {}
