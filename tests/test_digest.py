@@ -24,7 +24,14 @@ from aggregator.digest.periods import (
     parse_period,
     week_containing,
 )
-from aggregator.digest.render import _ENV, HTML_LIMIT, _context, _inliner, render_digest
+from aggregator.digest.render import (
+    _ENV,
+    HTML_LIMIT,
+    _context,
+    _inliner,
+    _new_marks,
+    render_digest,
+)
 from aggregator.errors import DigestError
 from aggregator.pipeline import poll
 from aggregator.types import SourceRef, StoredEntry
@@ -201,6 +208,41 @@ def test_titles_are_escaped_in_the_html_part(server, make_config, store):
     assert "<img src=x" not in html
     assert "Angreb" in html
     assert "<script" not in html
+
+
+def test_a_post_cannot_carry_a_recipients_address_or_unsubscribe_link(
+    server, make_config, store, inbox
+):
+    """The places for each recipient's address and unsubscribe link are new for every
+    render, so a feed that writes the old fixed marks (or any guess) gets them back as sent."""
+    old_marks = "@@recipient-address@@ https://unsubscribe.invalid/@@recipient@@"
+    bait = "https://evil.example/t?e=@@recipient-address@@"
+    items = [
+        Item(f"Vind en præmie, {old_marks}!", bait, f"<p>Kære {old_marks}, klik.</p>",
+             POLLED - timedelta(hours=2), guid="bait"),
+        Item("Læs om digitalisering", "https://unsubscribe.invalid/@@recipient@@",
+             "<p>Tekst.</p>", POLLED - timedelta(hours=3), guid="bait2"),
+    ]  # fmt: skip
+    url = server.static_feed("/evil", rss("Evil", "https://evil.example/", items))
+    config = make_config(
+        [{"name": "Evil", "url": url}],
+        digest={"recipients": ["r0@kommune.dk", "r1@kommune.dk"],
+                "unsubscribe_url": "https://kommune.dk/afmeld?a={address}"},
+        smtp=smtp(inbox),
+    )  # fmt: skip
+    poll(config, store, clock=lambda: POLLED)
+    assert send_digest(config, store, NOW).sent_to == ("r0@kommune.dk", "r1@kommune.dk")
+    for received in inbox.messages:
+        [address] = received.recipients
+        body = received.message.get_body(("html",)).get_content()
+        text = received.message.get_body(("plain",)).get_content()
+        for part in (body, text):
+            assert bait.replace("&", "&amp;") in part or bait in part
+            assert "https://unsubscribe.invalid/@@recipient@@" in part
+            assert f"?e={address}" not in part
+            # the address is in the footer only, once in each part
+            assert part.count(address) == 1, part
+        assert text.count("https://kommune.dk/afmeld?a=") == 1
 
 
 def test_each_recipient_gets_their_own_message(week_of_posts, store, inbox):
@@ -567,7 +609,7 @@ def test_a_message_of_max_groups_of_one_tiny_post_each_is_over_the_size_limit():
         for n in range(MAX_GROUPS)
     )
     digest = Digest("default", "T", WEEK_47, _window(WEEK_47), groups)
-    context = _context(digest, "da")
+    context = _context(digest, "da", *_new_marks())
     html = _inliner().inline(_ENV.get_template("digest.html").render(
         context, subject="", with_unsubscribe=False, personal=True))  # fmt: skip
     assert len(html.encode("utf-8")) > HTML_LIMIT

@@ -321,3 +321,36 @@ def test_a_run_where_everyone_failed_is_not_called_sent(setup, inbox):
     rerun = digest(setup)
     assert "already sent" not in rerun.stdout
     assert "not sent: every recipient failed (see digest --status" in rerun.stdout
+
+
+def test_two_senders_at_once_send_each_copy_once(setup, inbox):
+    """A hand-run digest while another (the service, an overlapping cron run) is sending: the
+    second is refused with a clear message; never a second copy."""
+    data = yaml.safe_load(setup.read_text(encoding="utf-8"))
+    data["smtp"]["timeout_seconds"] = 60
+    setup.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    reached, go_on = threading.Event(), threading.Event()
+
+    def hold(event: str, address: str) -> None:  # the first sender waits at its first RCPT
+        if event == "rcpt" and not reached.is_set():
+            reached.set()
+            go_on.wait(60)
+
+    inbox.hooks.append(hold)
+    first = subprocess.Popen(
+        [str(EXE), "digest", "-c", str(setup)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert reached.wait(60)
+        second = digest(setup)
+    finally:
+        go_on.set()
+    _, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert second.returncode == 1
+    assert "another aggregator process is sending digests from" in second.stderr
+    assert "Traceback" not in second.stderr
+    assert dict(inbox.copies()) == once()
+    assert "already sent" in digest(setup).stdout
+    assert dict(inbox.copies()) == once()

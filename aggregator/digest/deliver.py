@@ -49,6 +49,7 @@ from aggregator.digest.send import Answer, SmtpSession
 from aggregator.errors import DigestError
 from aggregator.export.view import ATOM_FILE
 from aggregator.store import Delivery, DigestRun, Store
+from aggregator.store.safety import digest_sender_lock
 
 log = logging.getLogger(__name__)
 
@@ -145,57 +146,59 @@ def send_digest(
     yet sent to. 4xx answers are retried in this run while the next try is within
     ``smtp.retry_wait_seconds``; later ones are left to the service or the next run.
     ``retry_now`` (a person running the command) tries deferred recipients at once."""
-    settings = config.named_digest(name)
-    zone = config.site.zone
-    clock = clock or (lambda: datetime.now(UTC))
-    period = period or last_complete(now, kind_of(settings.day), zone)
-    check_sendable(period, now)
-    ledger = store.ledger
-    run = ledger.run(name, period.start_utc)
-    if run is None:
-        window = _window_for_new_run(store, settings, period)
-        digest = assemble(config, store, settings, period, window)
-        if digest.is_empty and settings.empty == "skip":
-            ledger.create_run(_new_run(settings, period, window, 0, "nothing new"), [], now)
-            return DigestOutcome(name, period, 0, skipped_reason="nothing new: not sent")
-        if not settings.recipients:
-            raise DigestError(f"digest {name!r} has no recipients: set its recipients")
-        run = ledger.create_run(
-            _new_run(settings, period, window, digest.entry_count, None),
-            _with_ids(config, settings.recipients),
-            now,
-        )
-    else:
-        if force:
+    with digest_sender_lock(config.database_path):  # one sender at a time
+        settings = config.named_digest(name)
+        zone = config.site.zone
+        clock = clock or (lambda: datetime.now(UTC))
+        period = period or last_complete(now, kind_of(settings.day), zone)
+        check_sendable(period, now)
+        ledger = store.ledger
+        run = ledger.run(name, period.start_utc)
+        if run is None:
+            window = _window_for_new_run(store, settings, period)
+            digest = assemble(config, store, settings, period, window)
+            if digest.is_empty and settings.empty == "skip":
+                ledger.create_run(_new_run(settings, period, window, 0, "nothing new"), [], now)
+                return DigestOutcome(name, period, 0, skipped_reason="nothing new: not sent")
             if not settings.recipients:
                 raise DigestError(f"digest {name!r} has no recipients: set its recipients")
-            ledger.force_again(run.id, _with_ids(config, settings.recipients), now)
-        elif run.skipped:
-            return DigestOutcome(
-                name, period, 0, skipped_reason=f"{run.skipped}: not sent (use --force to send)"
+            run = ledger.create_run(
+                _new_run(settings, period, window, digest.entry_count, None),
+                _with_ids(config, settings.recipients),
+                now,
             )
+        else:
+            if force:
+                if not settings.recipients:
+                    raise DigestError(f"digest {name!r} has no recipients: set its recipients")
+                ledger.force_again(run.id, _with_ids(config, settings.recipients), now)
+            elif run.skipped:
+                return DigestOutcome(
+                    name, period, 0, skipped_reason=f"{run.skipped}: not sent (use --force to send)"
+                )
+            deliveries = ledger.deliveries(run.id)
+            if not any(d.state in ("pending", "sending", "retry") for d in deliveries):
+                sent = [d.sent_at for d in deliveries if d.sent_at]
+                reason = (
+                    f"already sent at {max(sent):%Y-%m-%d %H:%M} UTC (use --force to send again)"
+                    if sent
+                    else "not sent: every recipient failed (see digest --status; "
+                    "use --force to try them again)"
+                )
+                return DigestOutcome(
+                    name, period, run.entry_count, tuple(deliveries), skipped_reason=reason
+                )
+            window = Window(run.window_start, run.window_end)
+            digest = assemble(config, store, settings, period, window)
+        rendered = render(config, settings, digest)
+        wait = config.smtp.retry_wait_seconds if wait_for_retries else -1.0
+        stale = now - run.created_at >= timedelta(hours=max(settings.catch_up_hours, 1.0))
+        _deliver_all(config, store, settings, run, rendered, clock, sleep, wait, retry_now, stale)
         deliveries = ledger.deliveries(run.id)
-        if not any(d.state in ("pending", "sending", "retry") for d in deliveries):
-            sent = [d.sent_at for d in deliveries if d.sent_at]
-            reason = (
-                f"already sent at {max(sent):%Y-%m-%d %H:%M} UTC (use --force to send again)"
-                if sent
-                else "not sent: every recipient failed (see digest --status; "
-                "use --force to try them again)"
-            )
-            return DigestOutcome(
-                name, period, run.entry_count, tuple(deliveries), skipped_reason=reason
-            )
-        digest = assemble(config, store, settings, period, Window(run.window_start, run.window_end))
-    rendered = render(config, settings, digest)
-    wait = config.smtp.retry_wait_seconds if wait_for_retries else -1.0
-    stale = now - run.created_at >= timedelta(hours=max(settings.catch_up_hours, 1.0))
-    _deliver_all(config, store, settings, run, rendered, clock, sleep, wait, retry_now, stale)
-    deliveries = ledger.deliveries(run.id)
-    files: tuple[Path, ...] = ()
-    if settings.archive and any(d.state == "sent" for d in deliveries):
-        files = write_archive(config, store, settings, digest, now)
-    return DigestOutcome(name, period, digest.entry_count, tuple(deliveries), files)
+        files: tuple[Path, ...] = ()
+        if settings.archive and any(d.state == "sent" for d in deliveries):
+            files = write_archive(config, store, settings, digest, now)
+        return DigestOutcome(name, period, digest.entry_count, tuple(deliveries), files)
 
 
 def _new_run(

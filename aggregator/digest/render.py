@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import html as html_lib
+import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime
 from email.headerregistry import Address
@@ -29,8 +30,7 @@ from aggregator.digest.i18n import TEXT, date_range, day_label, long_date, short
 TEXT_WIDTH = 72
 # Gmail clips a message whose HTML is over 102 KB; stay under with room for headers.
 HTML_LIMIT = 100 * 1024
-ADDRESS_MARK = "@@recipient-address@@"
-UNSUBSCRIBE_MARK = "https://unsubscribe.invalid/@@recipient@@"
+
 PREVIEW_ADDRESS = "recipient@example.invalid"
 
 
@@ -83,6 +83,15 @@ class RenderedDigest:
     entry_count: int
     list_id: str = ""
     from_name: str = ""
+    # Where each recipient's address and unsubscribe link go: new for every render, so no
+    # feed's text can carry them (a post linking to a mark would learn every address).
+    address_mark: str = ""
+    unsubscribe_mark: str = ""
+
+
+def _new_marks() -> tuple[str, str]:
+    token = secrets.token_hex(16)
+    return f"@@recipient-{token}@@", f"https://unsubscribe.invalid/{token}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +134,9 @@ def subject_line(digest: Digest, settings: DigestSettings, language: str) -> str
     return f"{settings.subject_prefix} {subject}" if settings.subject_prefix else subject
 
 
-def _context(digest: Digest, language: str) -> dict[str, Any]:
+def _context(
+    digest: Digest, language: str, address_mark: str, unsubscribe_mark: str
+) -> dict[str, Any]:
     t = TEXT[language]
     count, n_sources = digest.entry_count, digest.source_count
     if digest.is_empty:
@@ -187,7 +198,7 @@ def _context(digest: Digest, language: str) -> dict[str, Any]:
     more_url = links.page if links else None
     for _, url in footer_links:
         refs.append(url)
-    refs.append(UNSUBSCRIBE_MARK)  # dropped by the template unless unsubscribing is set up
+    refs.append(unsubscribe_mark)  # dropped by the template unless unsubscribing is set up
     return {
         "digest": digest,
         "groups": groups,
@@ -202,8 +213,8 @@ def _context(digest: Digest, language: str) -> dict[str, Any]:
         "refs": refs,
         "first_footer_ref": len(refs) - len(footer_links),
         "unsubscribe_ref": len(refs),
-        "sent_to": t["sent_to"].format(address=ADDRESS_MARK, title=digest.title),
-        "unsubscribe_url": UNSUBSCRIBE_MARK,
+        "sent_to": t["sent_to"].format(address=address_mark, title=digest.title),
+        "unsubscribe_url": unsubscribe_mark,
     }
 
 
@@ -219,9 +230,10 @@ def render_digest(
     rest are counted in "and N more") until the HTML fits, and at one post a group, fewer
     groups (the last ones counted in one line)."""
     settings = settings or DigestSettings()
+    address_mark, unsubscribe_mark = _new_marks()
     shown = digest
     while True:
-        context = _context(shown, language)
+        context = _context(shown, language, address_mark, unsubscribe_mark)
         context["subject"] = subject_line(digest, settings, language)
         context["with_unsubscribe"] = with_unsubscribe
         context["personal"] = personal
@@ -240,6 +252,8 @@ def render_digest(
         text=_ENV.get_template("digest.txt").render(context),
         language=language,
         entry_count=digest.entry_count,
+        address_mark=address_mark,
+        unsubscribe_mark=unsubscribe_mark,
     )
 
 
@@ -279,10 +293,11 @@ def unsubscribe_targets(settings: DigestSettings, address: str) -> tuple[str | N
 def personalise(rendered: RenderedDigest, address: str, unsubscribe: str | None) -> tuple[str, str]:
     """The HTML and text for one recipient: their address and their unsubscribe link."""
     target = unsubscribe or ""
-    html = rendered.html.replace(ADDRESS_MARK, html_lib.escape(address)).replace(
-        UNSUBSCRIBE_MARK, html_lib.escape(target)
+    marks = rendered.address_mark, rendered.unsubscribe_mark
+    html = rendered.html.replace(marks[0], html_lib.escape(address)).replace(
+        marks[1], html_lib.escape(target)
     )
-    text = rendered.text.replace(ADDRESS_MARK, address).replace(UNSUBSCRIBE_MARK, target)
+    text = rendered.text.replace(marks[0], address).replace(marks[1], target)
     return html, text
 
 

@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from aggregator.errors import StorageError
+from aggregator.errors import DigestError, StorageError
 
 RECOVERY_HINT = "see Recovery in the README (aggregator db backup, restore)"
 
@@ -49,6 +49,28 @@ def service_lock(database: Path) -> Iterator[None]:
             yield
         finally:
             handle.truncate(0)
+
+
+@contextlib.contextmanager
+def digest_sender_lock(database: Path) -> Iterator[None]:
+    """Held while digests are sent from ``database``: two senders at once (the service and a
+    hand-run ``aggregator digest``, or overlapping cron runs) would both send the rows
+    neither had finished. The second is refused; nothing is sent twice."""
+    path = database.with_name(database.name + ".digest.lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+")  # noqa: SIM115 - held for the whole block
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot create the digest lock: {exc}") from exc
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DigestError(
+                f"another aggregator process is sending digests from {database} right now; "
+                "nothing was sent: run again when it has finished"
+            ) from None
+        yield
 
 
 def problems(conn: sqlite3.Connection, full: bool = False) -> list[str]:
