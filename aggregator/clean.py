@@ -26,10 +26,30 @@ RAW_CONTENT_FACTOR = 8
 MAX_NESTING = 100
 
 
+# A long text is checked by encoding it: the regex runs about 10 ns a character, while
+# encoding and deleting every allowed byte run in C at a fraction of that. In UTF-8 a byte
+# below 0x20 is only ever that character; a lone surrogate does not encode at all.
+_LONG_TEXT = 128
+_ALLOWED_BYTES = bytes(b for b in range(256) if b >= 0x20 or b in b"\t\n\r")
+
+
 def xml_text(value: str) -> str:
-    """``value`` without the characters XML 1.0 forbids; a search first, as most text has none."""
-    if _XML_FORBIDDEN.search(value) is None:
-        return value
+    """``value`` without the characters XML 1.0 forbids; a check first, as most text has none."""
+    if len(value) < _LONG_TEXT:
+        if _XML_FORBIDDEN.search(value) is None:
+            return value
+    else:
+        try:
+            encoded = value.encode("latin-1")  # a copy, when every character is below 256
+        except UnicodeEncodeError:
+            try:
+                encoded = value.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate
+                return _XML_FORBIDDEN.sub("", value)
+            if "\ufffe" in value or "\uffff" in value:
+                return _XML_FORBIDDEN.sub("", value)
+        if not encoded.translate(None, _ALLOWED_BYTES):
+            return value
     return _XML_FORBIDDEN.sub("", value)
 
 

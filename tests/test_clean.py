@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -158,3 +159,18 @@ def test_ordinary_markup_is_left_alone_by_the_depth_bound():
     assert flatten_nesting(fragment) == fragment
     unclosed = "<p>afsnit" * 1000
     assert flatten_nesting(unclosed) == unclosed
+
+
+@pytest.mark.parametrize("length", [1, 127, 128, 3000])
+def test_long_and_short_texts_lose_exactly_what_xml_forbids(length):
+    """Long texts are checked by encoding, not by the regex: the same answer for every
+    kind of string (ASCII, Latin-1 with æøå, wider, astral), wherever the character sits."""
+    rng = random.Random(length)
+    bodies = ["a" * length, "æøå " * (length // 4 + 1), "– æ 🐟 " * (length // 6 + 1)]
+    for body in (b[:length] for b in bodies):
+        assert xml_text(body) == body
+        for char in [*FORBIDDEN, "\t", "\n", "\r", "\x7f", "\x85", "\u2028", "\ufffd"]:
+            at = rng.randrange(len(body) + 1)
+            value = body[:at] + char + body[at:]
+            expected = value if char in "\t\n\r\x7f\x85\u2028\ufffd" else body
+            assert xml_text(value) == expected, (length, repr(char), at)

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from aggregator.export.dates import rfc3339
+from aggregator.export.fragments import fragment
 from aggregator.export.view import Copy, Entry, Selection, Site, page_url
 
 VERSION = "https://jsonfeed.org/version/1.1"
@@ -23,7 +24,7 @@ def _copy(copy: Copy) -> dict[str, Any]:
     return data
 
 
-def _item(entry: Entry, site: Site) -> dict[str, Any]:
+def _item(entry: Entry, language: str) -> dict[str, Any]:
     item: dict[str, Any] = {"id": entry.id}
     if entry.link:
         item["url"] = entry.link
@@ -41,7 +42,7 @@ def _item(entry: Entry, site: Site) -> dict[str, Any]:
         item["authors"] = [{"name": entry.author}]
     if entry.categories:
         item["tags"] = list(entry.categories)
-    if entry.language and entry.language != site.language:
+    if entry.language and entry.language != language:
         item["language"] = entry.language
     if entry.enclosures:
         item["attachments"] = [
@@ -70,6 +71,17 @@ def render_json_feed(selection: Selection, site: Site) -> bytes:
         document["hubs"] = [{"type": "WebSub", "url": site.websub_hub}]
     if selection.archive and selection.archive.previous:
         document["next_url"] = site.url(selection.archive.previous.path("json"))
-    document["items"] = [_item(e, site) for e in selection.entries]
+    # "items" comes last: the document's own keys, then each entry's object as text.
+    head = _dumps(document)[:-1]
+    items = ",".join(_item_text(e, site.language) for e in selection.entries)
+    return f'{head},"items":[{items}]}}\n'.encode()
+
+
+def _dumps(value: object) -> str:
     # No indent: json's C encoder only runs without one (five times faster on a large page).
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@fragment
+def _item_text(entry: Entry, language: str) -> str:
+    return _dumps(_item(entry, language))
