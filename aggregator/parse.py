@@ -49,6 +49,12 @@ def _positive_int(value: object) -> int | None:
     return number if number > 0 else None
 
 
+def _plain_text(value: object) -> str | None:
+    """An element's text; feedparser keeps an element it has no handler for as a dict of
+    its attributes when it has any, and that is no text."""
+    return (value.strip() or None) if isinstance(value, str) else None
+
+
 def _content(entry: Any) -> str:
     """The richest body the entry has: full content before summary, HTML before text."""
     contents = entry.get("content") or []
@@ -190,7 +196,7 @@ def parse_with_feedparser(
     warnings = [w for w in (notes, str(problem) if problem else None) if w]
     return ParsedFeed(
         ttl_minutes=_positive_int(_get(feed, "ttl")),
-        sy_period=(_get(feed, "sy_updateperiod") or "").strip() or None,
+        sy_period=_plain_text(_get(feed, "sy_updateperiod")),
         sy_frequency=_positive_int(_get(feed, "sy_updatefrequency")),
         url=url,
         title=(feed.get("title") or "").strip() or None,

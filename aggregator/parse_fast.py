@@ -39,6 +39,8 @@ from aggregator.parse_fast_xml import (
 from aggregator.parse_rules import HTML_TYPES, Unsupported, finish, html_type, rebase
 from aggregator.types import ParsedFeed
 
+_XLINK = "http://www.w3.org/1999/xlink"
+
 _FEED_IGNORED = frozenset(
     {
         "generator", "docs", "copyright", "rights", "webmaster", "pubdate", "lastbuilddate",
@@ -176,6 +178,20 @@ def _f_text(key: str) -> Callable[..., None]:
     return read
 
 
+def _f_plain(key: str) -> Callable[..., None]:
+    """An element feedparser has no handler for: with any attribute of its own it keeps the
+    attributes (a dict), not the text, which then reads as nothing."""
+
+    def read(f: _Feed, el: etree._Element, s: Scope, a: Mapping[str, str]) -> None:
+        parent = el.getparent()
+        if _XLINK in el.nsmap.values() and (parent is None or _XLINK not in parent.nsmap.values()):
+            raise Unsupported("an xlink declaration, which feedparser counts as an attribute")
+        text = finish(text_of(el))
+        f.values[key] = "" if el.keys() else text
+
+    return read
+
+
 def _f_description(f: _Feed, el: etree._Element, s: Scope, a: Mapping[str, str]) -> None:
     if f.has_summary and not f.doc.has_content:
         f.doc.has_content = True  # read as the feed's content, and felt by its first entry
@@ -215,9 +231,9 @@ _FEED_HANDLERS: dict[str, _FeedHandler] = {
     "id": _f_id,
     "language": _f_text("language"),
     "dc_language": _f_text("language"),
-    "ttl": _f_text("ttl"),
-    "sy_updateperiod": _f_text("sy_updateperiod"),
-    "sy_updatefrequency": _f_text("sy_updatefrequency"),
+    "ttl": _f_plain("ttl"),
+    "sy_updateperiod": _f_plain("sy_updateperiod"),
+    "sy_updatefrequency": _f_plain("sy_updatefrequency"),
     "description": _f_description,
     "media_description": _f_description,
     "summary": _f_summary,

@@ -164,3 +164,14 @@ def test_a_second_description_gives_one_body_on_both_roads(inner):
         for f in (True, False)
     )
     assert fast.entries[0].content_html == slow.entries[0].content_html
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("headers", [{}, {"content-type": "application/rss+xml; charset=utf-8"}])
+def test_sy_and_ttl_with_attributes_read_as_nothing_on_both_roads(fast, headers):
+    """feedparser keeps such an element as its attributes: it is no period, and no crash (a
+    namespace declaration is no attribute to it)."""
+    document = (CORPUS / "rss-sy-attributes.xml").read_bytes()
+    parsed = parse_feed(document, "https://sy.example.dk/feed", headers, fast=fast)
+    assert (parsed.ttl_minutes, parsed.sy_period, parsed.sy_frequency) == (None, None, 2)
+    assert [e.title for e in parsed.entries] == ["Første"]

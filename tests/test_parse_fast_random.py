@@ -317,6 +317,15 @@ def _entry(draw: st.DrawFn, fmt: str) -> str:
     return f"<item{about}{_scope_attrs(draw)}>{space}{children}</item>"
 
 
+def _own_attrs(draw: st.DrawFn) -> str:
+    """Mostly none; an attribute or a namespace declaration turns feedparser's reading of an
+    element it has no handler for into its attributes."""
+    return draw(st.sampled_from([
+        "", "", "", ' foo="x"', ' xml:lang="da"', f' xmlns:x="{NS["x"]}"',
+        ' xmlns:xl="http://www.w3.org/1999/xlink"',
+    ]))  # fmt: skip
+
+
 def _feed_child(draw: st.DrawFn, fmt: str) -> str:
     atom = fmt == "atom"
     kind = draw(st.sampled_from([
@@ -333,12 +342,12 @@ def _feed_child(draw: st.DrawFn, fmt: str) -> str:
             "</language>", "</dc:language>" if fmt == "rdf" else "</language>"
         )
     if kind == "ttl":
-        return f"<ttl>{draw(st.sampled_from(['60', ' 5 ', '-3', 'x']))}</ttl>"
+        return f"<ttl{_own_attrs(draw)}>{draw(st.sampled_from(['60', ' 5 ', '-3', 'x']))}</ttl>"
     if kind == "sy":
         frequency = draw(st.sampled_from(["2", "0"]))
         return (
-            "<sy:updatePeriod>hourly</sy:updatePeriod>"
-            f"<sy:updateFrequency>{frequency}</sy:updateFrequency>"
+            f"<sy:updatePeriod{_own_attrs(draw)}>hourly</sy:updatePeriod>"
+            f"<sy:updateFrequency{_own_attrs(draw)}>{frequency}</sy:updateFrequency>"
         )
     if kind == "description":
         return _body(draw, "subtitle" if atom else "description", atom)

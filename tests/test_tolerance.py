@@ -79,3 +79,27 @@ def test_a_304_keeps_the_last_warning(server, make_config, store, clock):
     assert poll(config, store, clock=clock).results[0].not_modified
     (status,) = store.feed_statuses()
     assert status.last_warning is not None
+
+
+def test_an_attribute_on_sy_update_period_fails_no_feed(server, make_config, store, clock):
+    """Ill-formed (a bare &) and sent without a Content-Type: feedparser's road, which keeps
+    the attributed element as a dict; the feed and its neighbour are read all the same."""
+    bad = (
+        b'<?xml version="1.0"?><rss version="2.0" '
+        b'xmlns:sy="http://purl.org/rss/1.0/modules/syndication/"><channel><title>T</title>'
+        b'<link>https://ex.dk/</link><sy:updatePeriod foo="x">daily</sy:updatePeriod>'
+        b"<item><title>Sp\xc3\xb8rgsm\xc3\xa5l & svar</title><link>https://ex.dk/a</link>"
+        b"<guid>g</guid></item></channel></rss>"
+    )
+    good = (CORPUS / "rss-sy-attributes.xml").read_bytes()
+    config = make_config(
+        [
+            {"name": "Uden type", "url": server.route("/bad", feed_route(bad, ""))},
+            {"name": "Attributter", "url": server.route("/good", feed_route(good))},
+        ]
+    )
+    report = poll(config, store, clock=clock)
+    assert not report.failed
+    titles = {t for (t,) in store.db.execute("SELECT title FROM entries")}
+    assert titles == {"Spørgsmål & svar", "Første"}
+    assert {s.state for s in store.feed_statuses()} == {"ok"}
