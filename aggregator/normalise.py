@@ -81,8 +81,8 @@ TRACKER_HOSTS = frozenset(
 )  # fmt: skip
 URL_ATTRIBUTES = frozenset({("a", "href"), ("img", "src"), ("iframe", "src"),
                             ("blockquote", "cite"), ("q", "cite")})  # fmt: skip
-# A feed whose ids are blank or repeated for more than this share of its items has ids that
-# identify nothing; its entries are then keyed by link (FreshRSS makes the same call).
+# A feed whose ids are repeated for more than this share of the items that have one has ids
+# that identify nothing; its entries are then keyed by link (FreshRSS makes the same call).
 BROKEN_ID_SHARE = 0.2
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title", "hreflang"},
@@ -247,12 +247,12 @@ def shorten(text: str, limit: int = SUMMARY_LENGTH) -> str:
 
 
 def ids_are_broken(entries: Sequence[ParsedEntry]) -> bool:
-    if not entries:
+    """Only a repeated id is evidence against the others: an item without one (an event, a
+    sticky post) says nothing about them, and is keyed by its link anyway."""
+    guids = [e.guid for e in entries if e.guid]
+    if not guids:
         return False
-    guids = [e.guid for e in entries]
-    blank = sum(1 for g in guids if not g)
-    repeated = len([g for g in guids if g]) - len({g for g in guids if g})
-    return (blank + repeated) / len(guids) > BROKEN_ID_SHARE
+    return (len(guids) - len(set(guids))) / len(guids) > BROKEN_ID_SHARE
 
 
 def entry_key(entry: ParsedEntry, trust_guid: bool = True) -> str:

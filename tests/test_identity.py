@@ -23,9 +23,12 @@ def parsed(guid, link="https://x.dk/a", title="T") -> ParsedEntry:
     ("guids", "broken"),
     [
         (["a", "b", "c", "d", "e"], False),
-        (["a", "b", "c", "d", None], False),  # one blank in five is 20%: tolerated
-        (["a", "b", "c", None, None], True),
+        (["a", "b", "c", "d", None], False),
+        (["a", "b", "c", None, None], False),  # blanks say nothing about the other ids
+        ([None, None, None, None, "a"], False),
+        ([None, None, None], False),
         (["1", "1", "1", "1", "1"], True),
+        (["1", "1", "b", None, None], True),  # one repeat in three ids
         (["a", "a", "b", "c", "d", "e"], False),
         ([], False),
     ],
@@ -128,3 +131,47 @@ def test_old_undated_entries_of_a_new_feed_are_not_news(feed, store):
     feed([Item("Arkiv", "https://os2.eu/arkiv", "<p>gammelt</p>", None, guid="old"),
           Item("Nyt", "https://os2.eu/nyt", "<p>nyt</p>", None, guid="new")])  # fmt: skip
     assert [e.title for e in store.recent_entries(10)] == ["Nyt"]
+
+
+def _news(edited: bool, guids: bool = True) -> list[Item]:
+    """Three posts with ids and an event without one, as Drupal feeds mix them; post 0's title
+    edit regenerates its slug when ``edited``."""
+    items = []
+    for k in range(3):
+        slug, title = f"nyt-om-emne-{k}", f"Nyt om emne {k}"
+        if k == 0 and edited:
+            slug, title = "nyt-om-emne-0-rettet", "Nyt om emne 0 (rettet)"
+        body = f"<p>Tekst om emne {k} med flere ord om digitalisering</p>"
+        guid = f"node/{k}" if guids else None
+        link = f"https://kommune.dk/nyheder/{slug}"
+        items.append(Item(title, link, body, WHEN + timedelta(hours=k), guid=guid))
+    items.append(Item("Arrangement uden id", "https://kommune.dk/arr", "<p>Tekst x</p>", WHEN))
+    return items
+
+
+def test_an_item_without_a_guid_leaves_the_others_trusted(feed, store):
+    assert feed(_news(edited=False)).new == 4
+    report = feed(_news(edited=True))
+    assert (report.new, report.updated) == (0, 1)
+    rows = store.db.execute(
+        "SELECT s.entry_key, e.title FROM entry_sources s JOIN entries e ON e.id = s.entry_id"
+        " ORDER BY s.entry_key"
+    ).fetchall()
+    assert rows == [
+        ("https://kommune.dk/arr", "Arrangement uden id"),
+        ("node/0", "Nyt om emne 0 (rettet)"),
+        ("node/1", "Nyt om emne 1"),
+        ("node/2", "Nyt om emne 2"),
+    ]
+
+
+def test_entries_stored_under_their_links_move_to_their_guids(feed, store):
+    """What the earlier rule stored for such a feed (every entry keyed by its link) is found
+    again by link when the guids are trusted: updated in place, not stored twice."""
+    assert feed(_news(edited=False, guids=False)).new == 4
+    report = feed(_news(edited=False))
+    assert report.new == 0
+    keys = {key for (key,) in store.db.execute("SELECT entry_key FROM entry_sources")}
+    assert keys == {"node/0", "node/1", "node/2", "https://kommune.dk/arr"}
+    assert feed(_news(edited=True)).new == 0
+    assert store.entry_count() == 4
