@@ -19,7 +19,7 @@ from aggregator.decode import to_utf8
 from aggregator.errors import ParseError
 from aggregator.parse_fast import parse_fast
 from aggregator.parse_json import looks_like_json, parse_json_feed
-from aggregator.parse_rules import body, categories, enclosures
+from aggregator.parse_rules import body, categories, checked_date, enclosures
 from aggregator.types import ParsedEntry, ParsedFeed
 
 # Sanitising and resolving relative URLs (against the entry's own link) are done once, by nh3,
@@ -69,8 +69,9 @@ def _categories(entry: Any) -> tuple[str, ...]:
 
 def _date(entry: Any, name: str, dropped: list[tuple[str, str]]) -> datetime | None:
     """The entry's date, or None, noting a date that was given but could not be read."""
-    value = _to_datetime(_get(entry, f"{name}_parsed"))
-    if value is None and (text := str(_get(entry, name) or "").strip()):
+    text = str(_get(entry, name) or "").strip()
+    value = checked_date(text, _to_datetime(_get(entry, f"{name}_parsed")))
+    if value is None and text:
         dropped.append((name, text))
     return value
 

@@ -31,11 +31,13 @@ from aggregator.parse_rules import (
     Unsupported,
     body,
     categories,
+    checked_date,
     enclosures,
     finish,
     html_type,
     join,
     read_date,
+    refused_date,
 )
 from aggregator.types import ParsedEntry
 
@@ -356,8 +358,9 @@ def _e_enclosure(d: Document, e: Entry, el: etree._Element, s: Scope, a: Mapping
 def _date(key: str) -> Callable[..., None]:
     def read(d: Document, e: Entry, el: etree._Element, s: Scope, a: Mapping[str, str]) -> None:
         value = finish(text_of(el))
-        # One that cannot be read as feedparser reads it sends the document there.
-        e.dates[key] = read_date(value)
+        # One that cannot be read as feedparser reads it sends the document there, unless
+        # nothing feedparser reads of it would be kept.
+        e.dates[key] = None if refused_date(value) else checked_date(value, read_date(value))
         e.store(key, value, s.depth)
 
     return read

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from html import unescape
 from urllib.parse import urljoin
 from xml.sax.saxutils import escape
@@ -151,6 +151,61 @@ def read_date(text: str) -> datetime | None:
             year = str(int(year) + (2000 if int(year) < 90 else 1900))
         return _stamp((year, str(_MONTHS[month.lower()]), day, hour, minute, second), east)
     raise Unsupported("date")
+
+
+_DAY_FIRST = re.compile(r"\s*\d{1,2}[-./]\d{1,2}[-./]\d{4}")
+_YEAR = re.compile(r"(?<!\d)(?:1[89]|2[01])\d\d(?!\d)")
+_ISO_DAY = re.compile(r"\s*(\d{4})-(\d\d)-(\d\d)")
+_NAMED_ZONE = re.compile(r"(\d{1,2}):(\d\d)(?::\d\d)?\s*([A-Za-z]{3,4})\s*$")
+# Zones European feeds name (PHP's date("T") writes CET and CEST) that feedparser reads as
+# UTC: minutes east.
+_EUROPEAN_ZONES = {
+    "cet": 60, "cest": 120, "mez": 60, "mesz": 120, "wet": 0, "west": 60, "eet": 120,
+    "eest": 180, "bst": 60,
+}  # fmt: skip
+
+
+def checked_date(text: str, value: datetime | None) -> datetime | None:
+    """feedparser's reading ``value`` of ``text``, put right where it is known to be wrong:
+    None (left to the worded-date reader, which reads day first) for a day-first date, which
+    feedparser reads as YY-MM-DD ("15-11-2026" as 2015-11-20), for a reading in another year
+    than the text names, and for an impossible day it rolls over ("2026-11-31"); a zone it
+    does not know (CET, CEST) taken at its offset instead of as UTC. Both roads apply it."""
+    if value is None or refused_date(text):
+        return None
+    years = {int(year) for year in _YEAR.findall(text)}
+    if years and not any(_in_year(value, year) for year in years):
+        return None
+    zone = _NAMED_ZONE.search(text)
+    east = _EUROPEAN_ZONES.get(zone.group(3).lower()) if zone else None
+    # Only where feedparser took the clock for UTC: the same hour and minute as written.
+    if (
+        zone
+        and east is not None
+        and (value.hour, value.minute) == tuple(map(int, zone.groups()[:2]))
+    ):
+        return value - timedelta(minutes=east)
+    return value
+
+
+def refused_date(text: str) -> bool:
+    """A date whatever feedparser reads of it is not kept: day first, or an impossible day."""
+    if _DAY_FIRST.match(text):
+        return True
+    if iso := _ISO_DAY.match(text):
+        try:
+            date(*(int(part) for part in iso.groups()))
+        except ValueError:
+            return True
+    return False
+
+
+def _in_year(value: datetime, year: int) -> bool:
+    """In ``year``, or a day off it by the zone the text named."""
+    if value.year == year:
+        return True
+    first, last = (value.month, value.day) == (1, 1), (value.month, value.day) == (12, 31)
+    return (value.year == year + 1 and first) or (value.year == year - 1 and last)
 
 
 def serialise_start(tag: str, attrs: Mapping[str, str]) -> str:

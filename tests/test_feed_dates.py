@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.page_dates import feed_date
+from aggregator.parse import parse_feed
 from aggregator.pipeline import poll, worker_pool
 from aggregator.store import Store, from_db_time
 from tests.feedserver import feed_route
@@ -91,3 +92,54 @@ def test_a_date_naming_no_zone_is_read_in_the_sites(server, make_config, clock, 
 )
 def test_feed_date_reads_whole_dates_only(text, expected):
     assert feed_date(text) == expected
+
+
+def test_day_first_dates_and_named_zones_are_read_on_a_real_poll(
+    server, make_config, clock, tmp_path
+):
+    """feedparser reads "15-11-2026" as 2015-11-20 and CET as UTC; both are put right after
+    parsing, an impossible day is no date, and a zone's day across New Year stays read."""
+    body = (CORPUS / "rss-day-first-dates.xml").read_bytes()
+    config = make_config([{"name": "Kommunen", "url": server.route("/k", feed_route(body))}])
+    posts, warning = _stored(config, tmp_path, clock)
+    assert posts == {
+        "Dag først i november": datetime(2026, 11, 15, tzinfo=UTC) - CPH,
+        "Dag først i oktober": datetime(2026, 11, 1, tzinfo=UTC) - CPH,
+        "Vintertid": datetime(2026, 11, 24, 9, tzinfo=UTC),
+        "Sommertid": datetime(2026, 10, 24, 8, tzinfo=UTC),
+        "Umulig dag": FIRST_SEEN,
+        "Med punktummer": datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
+        "Nytårsaften i New York": datetime(2026, 1, 1, 4, 30, tzinfo=UTC),
+    }
+    assert warning == "dropped unreadable or implausible fields, entries kept: published ×1"
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Tue, 24 Nov 2026 10:00:00 CET", datetime(2026, 11, 24, 9, tzinfo=UTC)),
+        ("Sat, 24 Oct 2026 10:00:00 CEST", datetime(2026, 10, 24, 8, tzinfo=UTC)),
+        ("Mon, 23 Nov 2026 10:15:00 mez", datetime(2026, 11, 23, 9, 15, tzinfo=UTC)),
+        ("Tue, 24 Nov 2026 10:00:00 UTC", datetime(2026, 11, 24, 10, tzinfo=UTC)),
+        ("Tue, 24 Nov 2026 10:00:00 MET", datetime(2026, 11, 24, 9, tzinfo=UTC)),  # feedparser's
+        ("Thu, 31 Dec 2026 23:30:00 -0500", datetime(2027, 1, 1, 4, 30, tzinfo=UTC)),
+        ("2026-11-24T10:00:00+01:00", datetime(2026, 11, 24, 9, tzinfo=UTC)),
+        # left to the worded-date reader (None here: parsing is done)
+        ("15-11-2026", None),
+        ("31-12-2026", None),
+        ("12-11-2012", None),  # feedparser: 2012-11-20, the right year and the wrong day
+        ("24.11.2026 10:00", None),
+        ("2026-11-31", None),
+    ],
+)
+def test_misread_dates_are_put_right_on_both_roads(text, expected, fast):
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+        "<link>https://x.dk/</link><item><title>a</title><link>https://x.dk/a</link>"
+        f"<pubDate>{text}</pubDate></item></channel></rss>"
+    ).encode()
+    headers = {"content-type": "application/rss+xml; charset=utf-8"}
+    entry = parse_feed(body, "https://x.dk/feed", headers, fast=fast).entries[0]
+    assert entry.published == expected
+    assert entry.unread_dates == (() if expected else (("published", text),))
