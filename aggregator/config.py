@@ -592,6 +592,21 @@ def config_from_text(path: Path, text: str) -> Config:
         config = parse_config(document.data, path.resolve(), document.line_of, duplicates)
     except ConfigError as exc:
         raise ConfigError(f"{path}: invalid configuration\n{exc}") from None
+    _refuse_publishing_private_files(path, config)
     if not config.feeds:
         log.warning(NO_FEEDS, path)
     return config
+
+
+def _refuse_publishing_private_files(path: Path, config: Config) -> None:
+    """The database (recipients' addresses, the digest ledger) and feeds.yaml must not sit
+    in the published folder: `serve`, a web server or an rsync would hand them out."""
+    output = config.output_dir.resolve()
+    private = [("site.database", config.database_path.resolve(), "the database")]
+    private.append(("site.output_dir", path.resolve(), "this configuration file"))
+    for key, file, what in private:
+        if file == output or output in file.parents:
+            raise ConfigError(
+                f"{path}: invalid configuration\n  {key}: {what} {file} would be inside the "
+                f"published output_dir {output}; put the output in a folder of its own"
+            )

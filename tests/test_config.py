@@ -127,3 +127,29 @@ def test_many_feeds_are_light_frozen_values():
     with pytest.raises(dataclasses.FrozenInstanceError):
         feed.name = "x"  # type: ignore[misc]
     assert held / len(config.feeds) < 600  # bytes a feed, its two strings included
+
+
+@pytest.mark.parametrize(
+    ("site", "named"),
+    [
+        ({"output_dir": "."}, "the database"),
+        ({"output_dir": "www", "database": "www/data/agg.db"}, "the database"),
+        ({"output_dir": ".", "database": "/var/tmp/elsewhere.db"}, "this configuration file"),
+    ],
+)
+def test_private_files_cannot_be_published(tmp_path, site, named):
+    """serve (or any web server) publishes output_dir: the database holds the recipients'
+    addresses, feeds.yaml the SMTP account."""
+    path = tmp_path / "feeds.yaml"
+    lines = "".join(f"  {key}: {value}\n" for key, value in site.items())
+    path.write_text(f"site:\n{lines}feeds: []\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="would be inside the published output_dir") as error:
+        load_config(path)
+    assert named in str(error.value)
+    assert "put the output in a folder of its own" in str(error.value)
+
+
+def test_private_files_beside_the_output_are_fine(tmp_path):
+    path = tmp_path / "feeds.yaml"
+    path.write_text("site:\n  output_dir: www\n  database: data/agg.db\nfeeds: []\n", "utf-8")
+    assert load_config(path).output_dir == tmp_path / "www"

@@ -87,6 +87,8 @@ def site(tmp_path_factory) -> Config:
     current = f"{NOW.year}-{NOW.month:02d}"
     (output / "archive" / f"{current}.atom").write_bytes((output / "atom.xml").read_bytes())
     (output / ".atom.xml.tmp").write_text("half a file")
+    for stray in ("copy.db", "copy.db-wal", "feeds-old.yaml", "aggregator.db.digest.lock"):
+        (output / stray).write_text("feeds: private")  # what config.py refuses to set up
     return config
 
 
@@ -211,6 +213,10 @@ def test_cache_headers_by_kind_and_finished_archives_revalidate_daily(client):
         "/..%5cfeeds.yaml",
         "/.atom.xml.tmp",
         "/aggregator.db",
+        "/copy.db",
+        "/COPY.DB-WAL",
+        "/feeds-old.yaml",
+        "/aggregator.db.digest.lock",
         "/%00",
         "//etc/passwd",
         "/nothing-here.html",

@@ -110,6 +110,11 @@ def media_type(path: Path, head: bytes) -> str:
     return f"{kind}; charset=utf-8" if text and "charset" not in kind else kind
 
 
+# Never written by the export: a database, its journal, a lock or a configuration that
+# ended up in the output folder (config.py refuses that set-up) is not handed out.
+_PRIVATE_SUFFIXES = (".db", ".db-wal", ".db-shm", ".db-journal", ".lock", ".yaml", ".yml")
+
+
 def resolve(root: Path, url_path: str) -> Path | None:
     """The file a URL path names under root, or None: no '..', no hidden names (the
     exporter's temporary files start with a dot), no escaping through a symlink."""
@@ -117,6 +122,8 @@ def resolve(root: Path, url_path: str) -> Path | None:
         return None
     parts = [p for p in url_path.split("/") if p]
     if any(p in (".", "..") or p.startswith(".") for p in parts):
+        return None
+    if parts and parts[-1].lower().endswith(_PRIVATE_SUFFIXES):
         return None
     candidate = root.joinpath(*parts)
     try:
