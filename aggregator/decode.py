@@ -30,6 +30,12 @@ _CHARSET = re.compile(r";\s*charset\s*=\s*\"?([A-Za-z0-9._:-]+)\"?", re.I)
 _SURROGATE_REFERENCE = re.compile(
     rb"&#(?:[xX]0*[dD][89a-fA-F][0-9a-fA-F]{2}|0*(?:5529[6-9]|55[3-9]\d\d|56\d{3}|57[0-2]\d\d|573[0-3]\d|5734[0-3]));"
 )
+# An & that starts no reference: ill-formed XML, which feedparser's loose parser then reads
+# as a reference to an unknown entity and writes back with a ";" ("Q&A" -> "Q&A;").
+_BARE_AMPERSAND = re.compile(
+    rb"&(?!(?:[A-Za-z_][A-Za-z0-9._-]{0,63}|#[0-9]{1,7}|#x[0-9A-Fa-f]{1,6});)"
+)
+_CDATA = re.compile(rb"(<!\[CDATA\[.*?\]\]>)", re.DOTALL)
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
     (codecs.BOM_UTF32_BE, "utf-32-be"),
@@ -196,4 +202,19 @@ def _finish(
         content, count = _SURROGATE_REFERENCE.subn(b"&#xFFFD;", content)
         plural = "s" if count != 1 else ""
         notes.append(f"{count} character reference{plural} to a surrogate replaced")
+    if b"&" in content and _BARE_AMPERSAND.search(content):
+        content, count = _escape_bare_ampersands(content)
+        if count:
+            notes.append(f"not well-formed XML: {count} bare & read as &amp;")
     return Decoded(content, _utf8_headers(headers), encoding, tuple(notes))
+
+
+def _escape_bare_ampersands(content: bytes) -> tuple[bytes, int]:
+    """Every & that starts no reference written as &amp;, outside CDATA sections (where an &
+    is only itself); the count of them."""
+    count = 0
+    pieces = _CDATA.split(content)
+    for index in range(0, len(pieces), 2):  # the odd ones are CDATA sections
+        pieces[index], found = _BARE_AMPERSAND.subn(b"&amp;", pieces[index])
+        count += found
+    return b"".join(pieces), count

@@ -64,14 +64,18 @@ def _stripped(value: object, field: str, problems: _Problems) -> str | None:
     return text.strip() or None if text is not None else None
 
 
-def _date(value: object, field: str, problems: _Problems) -> datetime | None:
+def _date(
+    value: object, field: str, problems: _Problems, unread: list[tuple[str, str]]
+) -> datetime | None:
+    """An RFC 3339 date; any other text is left, as on the XML roads, to the worded-date
+    reader ("Tue, 01 Dec 2026 10:00:00 +0100", "1. december 2026")."""
     text = _stripped(value, field, problems)
     if text is None:
         return None
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        problems.drop(field)
+        unread.append(("published" if field == "date_published" else "updated", text))
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)  # RFC 3339 requires a zone; UTC is the usual intent
@@ -166,17 +170,21 @@ def _item(
         content = _text_as_html(content_text)
     else:
         content = html.escape(summary or "", quote=False)
+    unread: list[tuple[str, str]] = []
+    published = _date(item.get("date_published"), "date_published", problems, unread)
+    updated = _date(item.get("date_modified"), "date_modified", problems, unread)
     return ParsedEntry(
         guid=_stripped(item.get("id"), "id", problems),
         link=urljoin(base, link) if link else None,
         title=_string(item.get("title"), "title", problems) or "",
         author=_authors(item, problems) or feed_author,
         content_html=content,
-        published=_date(item.get("date_published"), "date_published", problems),
-        updated=_date(item.get("date_modified"), "date_modified", problems),
+        published=published,
+        updated=updated,
         language=_stripped(item.get("language"), "language", problems) or feed_language,
         categories=_tags(item, problems),
         enclosures=_attachments(item, base, problems),
+        unread_dates=tuple(unread),
     )
 
 

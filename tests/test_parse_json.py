@@ -12,6 +12,7 @@ from aggregator.export.jsonfeed import render_json_feed
 from aggregator.export.select import Selector, build_site
 from aggregator.parse import parse_feed
 from aggregator.pipeline import poll
+from aggregator.store.times import from_db_time
 from aggregator.types import Enclosure
 from tests.conftest import FIXTURES
 from tests.feedserver import feed_route
@@ -180,3 +181,26 @@ def test_a_json_feed_is_polled_and_stored(server, make_config, store, clock):
     again = parse_feed(ours, "https://aggregator.example/feed.json", {})
     assert sorted(e.title for e in again.entries) == sorted(by_title)
     assert {e.link for e in again.entries} == {e.link for e in by_title.values()}
+
+
+def test_a_date_in_another_form_is_read_as_on_the_xml_roads(server, make_config, store, clock):
+    """An RFC 822 date (a common generator mistake) or Danish words: the worded-date reader."""
+    items = [
+        {"id": "1", "title": "RFC 822", "date_published": "Tue, 24 Nov 2026 10:00:00 +0100"},
+        {"id": "2", "title": "Dansk", "date_published": "24. november 2026"},
+        {"id": "3", "title": "Ulæselig", "date_published": "i går"},
+    ]
+    feed = {"version": "https://jsonfeed.org/version/1.1", "title": "Datoer", "items": items}
+    body = json.dumps(feed).encode()
+    parsed = parse_feed(body, "https://x.dk/feed.json")
+    assert [e.unread_dates for e in parsed.entries] == [
+        (("published", "Tue, 24 Nov 2026 10:00:00 +0100"),),
+        (("published", "24. november 2026"),),
+        (("published", "i går"),),
+    ]
+    url = server.route("/d.json", feed_route(body, "application/feed+json", last_modified=None))
+    poll(make_config([{"name": "Datoer", "url": url}]), store, clock=clock)
+    rows = dict(store.db.execute("SELECT title, published FROM entries").fetchall())
+    assert from_db_time(rows["RFC 822"]) == datetime(2026, 11, 24, 9, tzinfo=UTC)
+    assert from_db_time(rows["Dansk"]) == datetime(2026, 11, 23, 23, tzinfo=UTC)
+    assert from_db_time(rows["Ulæselig"]) == clock.now

@@ -6,8 +6,10 @@ import json
 import logging
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import yaml
 
+from aggregator.parse import parse_feed
 from aggregator.pipeline import poll
 from aggregator.store.times import from_db_time
 from tests.conftest import FIXTURES
@@ -103,3 +105,40 @@ def test_an_attribute_on_sy_update_period_fails_no_feed(server, make_config, sto
     titles = {t for (t,) in store.db.execute("SELECT title FROM entries")}
     assert titles == {"Spørgsmål & svar", "Første"}
     assert {s.state for s in store.feed_statuses()} == {"ok"}
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
+@pytest.mark.parametrize("title", ["Q&A om digitalisering", "R&D i kommunerne", "AT&T",
+                                   "Søg&Find", "Tom & Jerry"])  # fmt: skip
+def test_a_bare_ampersand_is_read_as_itself(title, fast):
+    """Not "Q&A;": feedparser's loose parser took "&A" for an unknown entity."""
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+        f"<link>https://x.dk/?a=1&b=2</link><item><title>{title}</title>"
+        f"<link>https://x.dk/a?id=1&amp;s=2</link><description>Om {title} &amp; mere"
+        '<![CDATA[ <a href="?a=1&b=2">x</a>]]></description></item></channel></rss>'
+    ).encode()
+    headers = {"content-type": "application/rss+xml; charset=utf-8"}
+    parsed = parse_feed(body, "https://x.dk/feed", headers, fast=fast)
+    entry = parsed.entries[0]
+    assert (parsed.site_url, entry.title, entry.link) == (
+        "https://x.dk/?a=1&b=2",
+        title,
+        "https://x.dk/a?id=1&s=2",
+    )
+    assert entry.content_html == f'Om {title} & mere <a href="?a=1&b=2">x</a>'
+    assert parsed.warning == "not well-formed XML: 3 bare & read as &amp;"
+
+
+def test_a_bare_ampersand_is_stored_as_itself_on_a_real_poll(server, make_config, store, clock):
+    body = (
+        (CORPUS / "rss-malformed.xml")
+        .read_bytes()
+        .replace(b"Ulukket & ampersand 1", "AT&T & amp æøå".encode())
+    )
+    config = make_config([{"name": "Quirks", "url": server.route("/q", feed_route(body))}])
+    assert poll(config, store, clock=clock).new == 2
+    titles = sorted(t for (t,) in store.db.execute("SELECT title FROM entries"))
+    assert titles == ["AT&T & amp æøå", "Ulukket & ampersand 2"]
+    warning = store.feed_statuses()[0].last_warning or ""
+    assert "not well-formed XML: 3 bare & read as &amp;" in warning
