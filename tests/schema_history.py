@@ -39,11 +39,20 @@ def _undo_v15_archive_changes(db: sqlite_utils.Database) -> None:
     db.execute("DELETE FROM sqlite_sequence WHERE name = 'archive_changes'")
 
 
+def _undo_v16_archive_copies(db: sqlite_utils.Database) -> None:
+    from aggregator.store.migrations import ARCHIVE_LOGGED_BY_WRITER
+
+    names = [name for name, *_ in ARCHIVE_LOGGED_BY_WRITER]
+    for name in (*names, "entry_sources_archive_removed", "entry_sources_archive_moved"):
+        db.execute(f"DROP TRIGGER {name}")
+
+
 UNDO: dict[int, Callable[[sqlite_utils.Database], None]] = {
     12: _undo_v12_feed_versions,
     13: _undo_v13_robots_txt,
     14: _undo_v14_versions_bumped_once,
     15: _undo_v15_archive_changes,
+    16: _undo_v16_archive_copies,
 }
 
 

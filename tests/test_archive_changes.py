@@ -13,7 +13,7 @@ import pytest
 
 from aggregator.export import export_feeds
 from aggregator.pipeline import poll
-from aggregator.store import Store
+from aggregator.store import SCHEMA_VERSION, Store
 from tests.feedgen import Item, rss
 from tests.feedserver import feed_route
 from tests.schema_history import roll_back_later_migrations
@@ -156,8 +156,8 @@ def test_the_log_no_longer_reaching_back_renders_every_month_once(blogs):
 
 
 def test_an_existing_database_and_archive_get_the_log(server, make_config, tmp_path):
-    """Migration 15 on a database of version 14: from then on a back-dating merge is
-    found by the log."""
+    """Migrations 15 and 16 on a database of version 14: from then on a back-dating merge
+    is found by the log."""
     path = tmp_path / "aggregator.db"
     older = Store.open(path)
     roll_back_later_migrations(older.db, 14)
@@ -165,7 +165,7 @@ def test_an_existing_database_and_archive_get_the_log(server, make_config, tmp_p
     older.close()
     store = Store.open(path)
     try:
-        assert store.schema_version == 15
+        assert store.schema_version == SCHEMA_VERSION
         blogs = Blogs(server, make_config, store, tmp_path)
         december = blogs.a[3]
         blogs.b.append(Item(december.title, december.link, december.html,
@@ -174,3 +174,83 @@ def test_an_existing_database_and_archive_get_the_log(server, make_config, tmp_p
         assert december.title in blogs.on("archive/2026-11.atom")
     finally:
         store.close()
+
+
+def test_a_copy_merged_into_a_sealed_post_reaches_its_archive(blogs):
+    """B republishes November's post at its own address an hour later: a merge that changes
+    none of the post's columns, only its copies, which its page lists (a via link)."""
+    november = blogs.a[2]
+    blogs.b.append(Item(november.title, "https://b.dk/genudgivet", november.html,
+                        november.published + timedelta(hours=1), guid="b3"))  # fmt: skip
+    archived = blogs.step()
+    assert files_of("2026-11") <= archived
+    assert (
+        "https://b.dk/genudgivet" in (blogs.config.output_dir / "archive/2026-11.atom").read_text()
+    )
+
+
+def test_a_tag_given_to_a_sealed_post_reaches_its_archive(blogs):
+    """The feed tags October's post without changing its text: only its category rows
+    change, and its sealed page shows the tag."""
+    old = blogs.a[0]
+    blogs.a[0] = Item(old.title, old.link, old.html, old.published, guid=old.guid,
+                      categories=("Åbne data",))  # fmt: skip
+    archived = blogs.step()
+    assert archived == files_of("2026-10")
+    parsed = feedparser.parse((blogs.config.output_dir / "archive/2026-10.atom").read_bytes())
+    assert [t.term for t in parsed.entries[0].tags] == ["Åbne data"]
+
+
+def test_hostile_dates_land_in_a_month_that_exists(blogs):
+    """A post dated in year 1 (a placeholder), one in 9999 and one next month: the first is
+    dated when it was first seen, the others no later than now, so none makes thousands of
+    empty months or a month past the current one."""
+    blogs.a += [
+        post("aar1", "Dateret år 1", datetime(1, 1, 1, tzinfo=UTC), "h1"),
+        post("aar9999", "Dateret år 9999", datetime(9999, 12, 31, 23, tzinfo=UTC), "h2"),
+        post("frem", "Dateret om en måned", DECEMBER + timedelta(days=31), "h3"),
+    ]
+    blogs.step()
+    months = sorted(p.name for p in (blogs.config.output_dir / "archive").glob("*.atom"))
+    assert months == ["2026-10.atom", "2026-11.atom", "2026-12.atom"]
+    assert {"Dateret år 1", "Dateret år 9999", "Dateret om en måned"} <= set(
+        blogs.on("archive/2026-12.atom")
+    )
+
+
+def test_equal_dates_across_a_page_boundary(blogs):
+    """101 posts of one second in sealed October, then one more of the same second: pages
+    are cut by (date, id), so each post is on exactly one page, before and after."""
+    from aggregator.export.view import ARCHIVE_PAGE_SIZE
+
+    same = datetime(2026, 10, 20, 8, tzinfo=UTC)
+
+    def twin(n: int) -> Item:
+        words = " ".join(f"ord{n}x{k}" for k in range(12))
+        return Item(f"Tvilling nr. {n} fra Ærø", f"https://b.dk/t/{n}", f"<p>{words}</p>",
+                    same, guid=f"t{n}")  # fmt: skip
+
+    blogs.b += [twin(n) for n in range(ARCHIVE_PAGE_SIZE + 1)]
+    blogs.step()
+    assert (blogs.config.output_dir / "archive/2026-10/2.atom").is_file()
+    blogs.b.append(twin(ARCHIVE_PAGE_SIZE + 1))
+    blogs.step()  # walks every page: each post once
+
+
+def test_a_feed_removed_while_its_posts_sit_in_sealed_months(blogs, server):
+    """B's October post is on sealed October; B leaves feeds.yaml: every month is rendered
+    once more without it, as a full export of the same database."""
+    blogs.b.append(Item("B's eget oktoberindlæg", "https://b.dk/egen", "<p>Kun hos B.</p>",
+                        datetime(2026, 10, 25, 9, tzinfo=UTC), guid="b-own"))  # fmt: skip
+    blogs.step()
+    assert "B's eget oktoberindlæg" in blogs.on("archive/2026-10.atom")
+    only_a = blogs.feeds()[:1]
+    config = blogs.make_config(only_a, site={"max_entries": 10})
+    export_feeds(config, blogs.store, blogs.now)
+    fresh = blogs.make_config(
+        only_a, site={"max_entries": 10, "output_dir": str(blogs.tmp_path / "uden-b")}
+    )
+    export_feeds(fresh, blogs.store, blogs.now)
+    assert files(config.output_dir) == files(fresh.output_dir)
+    assert "B's eget oktoberindlæg" not in blogs.on("archive/2026-10.atom")
+    assert sorted(walked(config.output_dir)) == sorted(e.title for e in blogs.a)

@@ -331,3 +331,39 @@ def test_a_late_post_for_last_month_renders_only_its_page(month, make_config, se
     fresh = make_config(feeds(server), site={"max_entries": 10, "output_dir": str(tmp_path / "f")})
     export_feeds(fresh, store, later)
     assert files(config.output_dir) == files(fresh.output_dir)  # as a full export renders it
+
+
+def test_a_late_post_for_an_older_month_renders_only_its_page(month, make_config, server,
+                                                              tmp_path, monkeypatch):  # fmt: skip
+    """Every month keeps its pages' records in a file of its own, read only when the month
+    is planned: a late post for a month before the last one renders the page it lands on,
+    not the whole month (review 4 #4), and the records cost about a hundred bytes a page."""
+    from aggregator.export.select import Selector
+
+    blog, config, store = month  # November: 3 pages (100 + 100 + 30)
+    january = datetime(2027, 1, 5, 12, tzinfo=UTC)
+    poll(config, store, clock=lambda: january)
+    export_feeds(config, store, january)  # November and December sealed
+    records = config.output_dir / ".aggregator-pages-2026-11.json"
+    assert len(records.read_bytes()) < 3 * 150  # three pages' records
+    rendered: list[str] = []
+    original = Selector.month
+
+    def month_page(self, plan, pages):  # the real renderer, counted
+        rendered.append(plan.page.key)
+        return original(self, plan, pages)
+
+    monkeypatch.setattr(Selector, "month", month_page)
+    blog.items.insert(0, item(6000, datetime(2026, 11, 30, 20, tzinfo=UTC)))  # its last page
+    blog.server.route("/a", feed_route(rss("A", "https://a.dk/", blog.items), last_modified=None))
+    later = january + timedelta(hours=1)
+    poll(config, store, clock=lambda: later)
+    report = export_feeds(config, store, later)
+    assert [key for key in rendered if key.startswith("2026-1")] == ["2026-11/3"]
+    assert _archived(config.output_dir, report) == {
+        f"archive/2026-11/3{suffix}" for suffix in (".atom", ".rss", ".json", "/index.html")
+    }
+    monkeypatch.setattr(Selector, "month", original)
+    fresh = make_config(feeds(server), site={"max_entries": 10, "output_dir": str(tmp_path / "f")})
+    export_feeds(fresh, store, later)
+    assert files(config.output_dir) == files(fresh.output_dir)  # as a full export renders it

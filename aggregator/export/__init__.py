@@ -19,7 +19,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -67,6 +67,7 @@ FEED_RENDERERS: dict[Format, FeedRenderer] = {
 SEALED_FILE = ".aggregator-sealed.json"
 RENDERED_FILE = ".aggregator-rendered.json"
 NOTHING_MOVED = "nothing-moved"  # its key in RENDERED_FILE
+PAGES_FILE_PREFIX = ".aggregator-pages-"  # and the month's key: its pages' records
 FEED_SUFFIXES = (".xml", ".json", ".atom", ".rss")
 
 __all__ = ["FEED_RENDERERS", "ExportReport", "export_feeds", "unseal_months"]
@@ -182,6 +183,20 @@ def _common_fingerprint(fingerprint: str, site: Site) -> str:
     return hashlib.sha256(json.dumps(data, default=str).encode()).hexdigest()
 
 
+def _archive_fingerprint(fingerprint: str, site: Site) -> str:
+    """What every archive page shows besides its posts and its links: the sources' names and
+    addresses, not the list of months (a new month would otherwise make every sealed page's
+    record stale)."""
+    data = [
+        fingerprint,
+        [
+            (s.slug, s.display_name, s.feed_url, s.site_url, [(t.name, t.slug) for t in s.tags])
+            for s in site.sources
+        ],
+    ]
+    return hashlib.sha256(json.dumps(data, default=str).encode()).hexdigest()
+
+
 def _rendered(output_dir: Path) -> dict[str, Any]:
     try:
         data = json.loads((output_dir / RENDERED_FILE).read_text(encoding="utf-8"))
@@ -288,6 +303,20 @@ def _valid_record(record: object) -> TypeGuard[list[Any]]:
     return isinstance(record, list) and len(record) >= 2 and isinstance(record[1], int)
 
 
+def _pages_file(month: Month) -> str:
+    """A month's pages' records (fingerprint, date, posts), in a file of its own: read only
+    when the month is planned, so an archive of many months costs no export more to keep."""
+    return f"{PAGES_FILE_PREFIX}{month.key}.json"
+
+
+def _page_records(root: Path, month: Month) -> dict[str, Any]:
+    try:
+        data = json.loads((root / _pages_file(month)).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def _publish_months(
     publisher: _Publisher,
     selector: Selector,
@@ -296,27 +325,21 @@ def _publish_months(
     now: datetime,
     fingerprints: tuple[str, str],
     rendered: tuple[dict[str, Any], dict[str, Any]],
+    rerender: bool,
 ) -> Sealed:
     """Every month's archive pages, but a sealed month's files are kept as they are, and
-    an open month's page while its fingerprint holds. A month is sealed when an export
-    renders it after it has ended; returns the sealed months."""
+    a planned month's page while its fingerprint holds (its records, kept beside, say what
+    it was rendered from: a late post renders only the pages it changes). A month is sealed
+    when an export renders it after it has ended; returns the sealed months."""
     site, generation = publisher.site, publisher.generation
     (pages, plans), (before, after), (common, everything) = archive, rendered, fingerprints
     current = Month.of(now, site.zone)
-    # The month before this one keeps its pages' records while sealed: late posts land there
-    # most, and with the records only the pages they change are rendered again. Older
-    # months' records are dropped, so the record file does not grow with the archive.
-    recent = Month.of(current.start(site.zone) - timedelta(days=1), site.zone)
     for month in pages.months:
         if month.key in sealed:
             paths = [p.path(fmt) for p in pages.all_pages(month) for fmt in FORMATS]
             if _files_exist(generation.root, paths):
                 for path in paths:
                     generation.keep(path)
-                if month == recent:
-                    for page in pages.all_pages(month):
-                        if (key := page.path(FORMATS[0])) in before:
-                            after[key] = before[key]
                 continue
             plans[month] = selector.plan_month(month)
         planned = plans[month]
@@ -324,21 +347,19 @@ def _publish_months(
             for page in pages.all_pages(month):
                 for fmt in FORMATS:
                     generation.keep(page.path(fmt))
-                key = page.path(FORMATS[0])
-                if key in before:
-                    after[key] = before[key]
             after[_month_record(month)] = before[_month_record(month)]
             continue
+        records = {} if rerender else _page_records(generation.root, month)
+        kept: dict[str, Any] = {}
         for plan in planned:
             publisher.publish_unless_unchanged(
                 functools.partial(selector.month, plan, pages),
                 [plan.page.path(fmt) for fmt in FORMATS],
-                pages.fingerprint(common, plan, site.updated),
-                before,
-                after,
+                pages.fingerprint(common, plan),
+                records,
+                kept,
             )
-            if month < recent:  # sealed: rendered again only for a late post, in whole
-                after.pop(plan.page.path(FORMATS[0]), None)
+        generation.add(_pages_file(month), json.dumps(kept, indent=0, sort_keys=True).encode())
         if month < current:
             sealed[month.key] = pages.pages[month]
         else:
@@ -417,6 +438,7 @@ def export_feeds(
             raise ExportError(f"cannot load the page templates: {exc}") from exc
         publisher = _Publisher(generation, site, pages)
         common = _common_fingerprint(fingerprint, site)
+        archived = _archive_fingerprint(fingerprint, site)
         versions: dict[str, int] = {row[0]: row[1] for row in shown}
         after: dict[str, Any] = {NOTHING_MOVED: moved}
         # Read before any month is planned: a post stored after it is checked next time.
@@ -454,8 +476,9 @@ def export_feeds(
                 after,
             )
         sealed = _publish_months(
-            publisher, selector, archive, was_sealed, now, (common, everything), (before, after)
-        )
+            publisher, selector, archive, was_sealed, now, (archived, everything),
+            (before, after), rerender_months,
+        )  # fmt: skip
         generation.add(RENDERED_FILE, json.dumps(after, indent=0, sort_keys=True).encode())
         counted = dict(sorted(sealed.items()))
         manifest = {"fingerprint": fingerprint, "months": sorted(sealed), "pages": counted,

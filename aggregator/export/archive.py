@@ -97,9 +97,9 @@ class Archive:
             following = ArchivePage(month.next(), 1)
         return ArchiveLinks(previous=previous, next=following, newest=self.newest())
 
-    def fingerprint(self, common: str, plan: PagePlan, updated: datetime) -> str:
+    def fingerprint(self, common: str, plan: PagePlan) -> str:
         """All a page shows: its posts, its neighbours, the number of pages (told on the
-        first), and for an empty page the site's date, which it carries."""
+        first). An empty page carries its month's start, so nothing else."""
         links = self.links(plan.page)
         data = [
             common,
@@ -108,6 +108,5 @@ class Archive:
             links.previous.key if links.previous else "",
             links.next.key if links.next else "",
             self.pages[plan.page.month] if plan.page.number == 1 else 0,
-            "" if plan.posts else updated.isoformat(),
         ]
         return hashlib.sha256("\0".join(map(str, data)).encode()).hexdigest()

@@ -7,8 +7,8 @@ Only configured feeds count: the entries of a feed removed from feeds.yaml leave
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
@@ -297,7 +297,12 @@ class Selector:
             after=plan.after, through=plan.through,
         )  # fmt: skip
         entries = tuple(reversed(self._entries(stored)))
-        return self._selection(
+        selection = self._selection(
             "month", month.key, month.key, entries, archive=archive.links(plan.page),
             month=month, page=plan.page.number, pages=archive.pages[month],
         )  # fmt: skip
+        # An empty page carries its month's start, not the site's newest date: a sealed
+        # month's empty page would otherwise be stale after every new post.
+        if entries:
+            return selection
+        return replace(selection, updated=month.start(zone).astimezone(UTC))

@@ -23,6 +23,7 @@ from aggregator.dedup import (
     title_similarity,
 )
 from aggregator.normalise import entry_id, html_to_text, sanitised_text
+from aggregator.store.migrations import ARCHIVE_CHANGE_OF_ENTRY
 from aggregator.store.search import SearchIndex
 from aggregator.store.times import from_db_time, to_db_time
 from aggregator.types import (
@@ -122,6 +123,9 @@ class EntryWriter:
         # Entries the current update gave a source, a tag or a file: their feeds' counters are
         # raised once at its end (see versions_bumped_once).
         self._bumped: set[str] = set()
+        # Entries the current update inserted: found by the archive by rowid, so of the
+        # bumped ones only the others are logged as archive changes (migration 16).
+        self._inserted: set[str] = set()
 
     def flush(self) -> None:
         """Write what the current update has left pending; the caller's transaction holds."""
@@ -168,9 +172,14 @@ class EntryWriter:
                         (SELECT feed_url FROM entry_sources WHERE entry_id IN ({marks}))""",
                     chunk,
                 )
+            for chunk in _chunks(sorted(self._bumped - self._inserted)):
+                self.db.execute(
+                    ARCHIVE_CHANGE_OF_ENTRY.format(f"IN ({','.join('?' * len(chunk))})"),
+                    chunk,
+                )
             self.db.execute("DELETE FROM versions_deferred")
         finally:
-            self._bumped = set()
+            self._bumped, self._inserted = set(), set()
 
     def index_pending(self) -> None:
         """Index the entries the updates since the last call wrote: outside any update's
@@ -559,6 +568,7 @@ class EntryWriter:
              backfill, never_merge, " ".join(map(str, entry.sketch))],
         ).rowcount  # fmt: skip
         if inserted:
+            self._inserted.add(new_id)
             self._prepare(new_id, entry)
             self._pending_sketches.extend((value, new_id) for value in entry.sketch)
             self._add_attachments(new_id, entry)

@@ -406,6 +406,47 @@ def _v15_archive_changes(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+# The change a post's copies, tags or files make to its archive page: "= id" or "IN (ids)"
+# in place of {}.
+ARCHIVE_CHANGE_OF_ENTRY = (
+    "INSERT INTO archive_changes (entry_row, old_published, new_published) SELECT rowid, "
+    f"{_ARCHIVED.format('entries')}, {_ARCHIVED.format('entries')} FROM entries WHERE id {{}}"
+)
+# The triggers of v16 that stand aside while a feed update logs the entries it gave a source,
+# a tag or a file itself (EntryWriter.versions_bumped_once), as v14's do for the counters.
+ARCHIVE_LOGGED_BY_WRITER = (
+    ("entry_sources_archive_added", "INSERT", "entry_sources", "NEW.entry_id"),
+    *(
+        (f"{table}_archive_{event.lower()}", event, table, f"{row}.entry_id")
+        for table in ("entry_categories", "entry_enclosures")
+        for event, row in (("INSERT", "NEW"), ("DELETE", "OLD"))
+    ),
+)
+
+
+def _v16_archive_copies(db: sqlite_utils.Database) -> None:
+    """A post's archive page also lists its copies, tags and files, which are rows of their
+    own: a merge that changes none of the post's columns, a split, a tag added to an old post
+    are logged as changes of the post too. A feed update logs the posts it already had once
+    at its end (its new ones are found by rowid); any other writer has the triggers."""
+    deferred = "WHEN NOT EXISTS (SELECT 1 FROM versions_deferred)"
+    for name, event, table, entry in ARCHIVE_LOGGED_BY_WRITER:
+        db.execute(
+            f"""CREATE TRIGGER {name} AFTER {event} ON {table} {deferred} BEGIN
+                {ARCHIVE_CHANGE_OF_ENTRY.format("= " + entry)}; END"""
+        )
+    of_entry = ARCHIVE_CHANGE_OF_ENTRY
+    db.execute(
+        f"""CREATE TRIGGER entry_sources_archive_removed AFTER DELETE ON entry_sources BEGIN
+            {of_entry.format("= OLD.entry_id")}; END"""
+    )
+    db.execute(
+        f"""CREATE TRIGGER entry_sources_archive_moved AFTER UPDATE OF entry_id, link
+            ON entry_sources WHEN OLD.entry_id IS NOT NEW.entry_id OR OLD.link IS NOT NEW.link
+            BEGIN {of_entry.format("= OLD.entry_id")}; {of_entry.format("= NEW.entry_id")}; END"""
+    )
+
+
 @contextmanager
 def _terminal_progress(label: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar for a long migration when stderr is a terminal; silent otherwise, and
@@ -440,6 +481,7 @@ MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _v13_robots_txt,
     _v14_versions_bumped_once,
     _v15_archive_changes,
+    _v16_archive_copies,
 )
 
 
