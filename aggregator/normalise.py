@@ -38,6 +38,7 @@ from aggregator.clean import (
 )
 from aggregator.dedup import sketch, title_key
 from aggregator.feed_dates import read_worded_dates
+from aggregator.parse_rules import PLAIN_ABSOLUTE
 from aggregator.policy import publisher_hint
 from aggregator.search import stem_entry
 from aggregator.types import (
@@ -104,15 +105,18 @@ def squash(text: str) -> str:
     return " ".join(text.split())
 
 
-@functools.lru_cache(maxsize=4096)
 def canonical_url(url: str | None, keep_fragment: bool = False) -> str | None:
     """The form two links to the same post share: http/https, ``www.``, case of the host,
     default port, trailing slash, fragment, tracking parameters and parameter order do not count.
     The fragment does count where the feed tells its posts apart by it (``keep_fragment``).
-    Cached: planning asks for each entry's link three times (fragments, own links, identity).
     """
-    if not url:
-        return None
+    return _canonical(url, keep_fragment) if url else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical(url: str, keep_fragment: bool) -> str | None:
+    """canonical_url, cached under one key however it is called: planning asks for each
+    entry's link three times (fragments, own links, identity)."""
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -125,16 +129,22 @@ def canonical_url(url: str | None, keep_fragment: bool = False) -> str | None:
     host = host.removeprefix("www.")
     if port and port != _DEFAULT_PORTS.get(scheme):
         host = f"{host}:{port}"
-    path = re.sub(r"/{2,}", "/", parts.path or "/")
+    path = parts.path or "/"
+    if "//" in path:
+        path = re.sub(r"/{2,}", "/", path)
     if len(path) > 1:
         path = path.rstrip("/")
-    query = sorted(
-        (key, value)
-        for key, value in parse_qsl(parts.query, keep_blank_values=True)
-        if not key.lower().startswith("utm_") and key.lower() not in TRACKING_PARAMS
-    )
+    query = ""
+    if parts.query:  # parse_qsl and urlencode give "" for "": most links have no query
+        query = urlencode(
+            sorted(
+                (key, value)
+                for key, value in parse_qsl(parts.query, keep_blank_values=True)
+                if not key.lower().startswith("utm_") and key.lower() not in TRACKING_PARAMS
+            )
+        )
     fragment = parts.fragment if keep_fragment else ""
-    return urlunsplit(("https", host, path, urlencode(query), fragment))
+    return urlunsplit(("https", host, path, query, fragment))
 
 
 _SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
@@ -162,16 +172,7 @@ def _check_url(element: str, attribute: str, value: str) -> str | None:
     value = value.strip()
     if element == "a" and value.startswith(("https://", "http://")):
         return value  # the common case, already absolute and safe: no parsing
-    base = _BASE_URL.get()
-    origin = _origin(base) if base else None
-    root_relative = value[:1] == "/" and value[1:2] != "/" and "/." not in value
-    if origin and root_relative and value.isprintable():
-        # Root-relative, the other common case: the base's scheme and host, no urljoin.
-        scheme, host, absolute = origin[0], origin[1], origin[2] + value
-    else:
-        absolute = urljoin(base, value) if base else value
-        parts = urlsplit(absolute)
-        scheme, host = parts.scheme, (parts.hostname or "").lower()
+    absolute, scheme, host = resolve(value, _BASE_URL.get())
     if scheme not in _SAFE_SCHEMES:
         return None
     if element == "iframe" and (scheme != "https" or host not in IFRAME_HOSTS):
@@ -179,6 +180,47 @@ def _check_url(element: str, attribute: str, value: str) -> str | None:
     if element == "img" and host in TRACKER_HOSTS:
         return None
     return absolute
+
+
+# Paths that urljoin puts after the base's host (from the root) or directory (relative)
+# and changes nothing else in: no parameter, no empty query or fragment (which it drops);
+# the relative one also no scheme, query or fragment. Dot and empty segments are checked
+# apart.
+_PLAIN_FROM_ROOT = re.compile(r"/(?!/)[^?#\s;]*(?:\?[^#\s]+)?(?:#\S+)?")
+_PLAIN_RELATIVE = re.compile(r"[^\s./:?#;][^\s:?#;]*")
+
+
+def resolve(value: str, base: str | None) -> tuple[str, str, str]:
+    """``value`` made absolute against ``base``, with its scheme and lower-case host, as
+    ``urljoin`` and ``urlsplit`` give them; without their cost for the usual forms (an
+    absolute URL, a path from the root, a plain relative path)."""
+    if PLAIN_ABSOLUTE.fullmatch(value):
+        # urljoin gives it back as it is (see parse_rules.join); the host is what urlsplit
+        # reads from an authority without brackets.
+        scheme, _, rest = value.partition("://")
+        authority = rest.partition("/")[0].partition("?")[0].partition("#")[0]
+        return value, scheme, authority.rpartition("@")[2].partition(":")[0].lower()
+    origin = _origin(base) if base else None
+    if origin and value.isprintable():
+        if "/." not in value and _PLAIN_FROM_ROOT.fullmatch(value):
+            return origin[2] + value, origin[0], origin[1]
+        directory = _directory(base) if base else None
+        plain = "//" not in value and "/." not in value and _PLAIN_RELATIVE.fullmatch(value)
+        if directory and plain:
+            return directory + value, origin[0], origin[1]
+    absolute = urljoin(base, value) if base else value
+    parts = urlsplit(absolute)
+    return absolute, parts.scheme, (parts.hostname or "").lower()
+
+
+@functools.lru_cache(maxsize=256)
+def _directory(base: str) -> str | None:
+    """``scheme://netloc/dir/`` of a base whose path has no dot segment, empty segment or
+    parameter: what urljoin puts a plain relative path after."""
+    parts = web_parts(base)
+    if parts is None or "//" in parts.path or "/." in parts.path or ";" in parts.path:
+        return None
+    return f"{parts.scheme}://{parts.netloc}{parts.path[: parts.path.rfind('/') + 1] or '/'}"
 
 
 # Built once: nh3.clean() with these arguments rebuilds the same cleaner on every call, which
@@ -481,7 +523,10 @@ def sanitised_content(fragment: str, base_url: str | None) -> str:
     in it, and at most MAX_CONTENT_BYTES, cut before a tag and sanitised again to close
     what the cut left open."""
     raw = flatten_nesting(cut_raw_content(xml_text(fragment)))  # nh3 fails on lone surrogates
-    content = xml_text(sanitise_html(raw, base_url))
+    content = sanitise_html(raw, base_url)
+    if "&#" in raw:
+        # Only a numeric character reference can bring nh3's output a character XML forbids.
+        content = xml_text(content)
     if over_content_cap(content):
         # The margin leaves room for the end tags the second pass adds (depth <= MAX_NESTING).
         cut = cut_html(content, MAX_CONTENT_BYTES - 4096)

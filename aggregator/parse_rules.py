@@ -69,7 +69,7 @@ _BASE_SCHEMES = frozenset(
 # brackets (nothing for its IPv6 or NFKC checks), no ';' in the path and no empty query or
 # fragment (which urlunparse would drop), no tab or newline (which urlsplit removes). Most
 # links and ids are one, and urljoin's round trip costs a dozen times the match.
-_PLAIN_ABSOLUTE = re.compile(
+PLAIN_ABSOLUTE = re.compile(
     r"https?://[A-Za-z0-9.\-_~:%@!$&'()*+,=]+(?:/[^?#\s;]*)?(?:\?[^#\s]+)?(?:#\S+)?"
 )
 
@@ -77,7 +77,7 @@ _PLAIN_ABSOLUTE = re.compile(
 def join(base: str, uri: str) -> str:
     """feedparser's URI join: extra slashes after the scheme dropped, '' for what urljoin
     cannot read."""
-    if _PLAIN_ABSOLUTE.fullmatch(uri):
+    if PLAIN_ABSOLUTE.fullmatch(uri):
         return uri
     uri = _SLASHES.sub(r"\1\3", uri)
     try:
@@ -125,7 +125,7 @@ def _stamp(parts: Iterable[str | None], minutes_east: int) -> datetime:
         local = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except ValueError:
         raise Unsupported("date") from None
-    return local - timedelta(minutes=minutes_east)
+    return local - timedelta(minutes=minutes_east) if minutes_east else local  # most are UTC
 
 
 def read_date(text: str) -> datetime | None:

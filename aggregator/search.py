@@ -170,13 +170,13 @@ def words(text: str) -> list[str]:
 
 def stems(folded_words: Sequence[str], language: Language) -> list[str]:
     known = _stem_cache(language)
-    unique = dict.fromkeys(folded_words)
-    new = [word for word in unique if word not in known]
+    new = set(folded_words).difference(known)  # in C: a comprehension cost twice as much
     if new:
         if len(known) + len(new) > STEM_CACHE_WORDS:
             known.clear()
-            new = list(unique)
-        known.update(zip(new, _stemmer(language).stemWords(new), strict=True))
+            new = set(folded_words)
+        ordered = list(new)
+        known.update(zip(ordered, _stemmer(language).stemWords(ordered), strict=True))
     return list(map(known.__getitem__, folded_words))
 
 
@@ -188,8 +188,9 @@ def index_language(declared: str | None, text: str) -> Language:
 
 
 def _language_of(sample: Sequence[str], declared: str | None) -> Language:
-    danish = sum(map(_DANISH_WORDS.__contains__, sample))
-    english = sum(map(_ENGLISH_WORDS.__contains__, sample))
+    # len(filter) rather than sum(map): sum of bools leaves sum's fast path for ints.
+    danish = len(list(filter(_DANISH_WORDS.__contains__, sample)))
+    english = len(list(filter(_ENGLISH_WORDS.__contains__, sample)))
     if english >= max(3 * danish, 3):
         return "en"
     if danish >= max(3 * english, 3):
