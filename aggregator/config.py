@@ -279,6 +279,22 @@ class SmtpSettings(_Strict):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        """Checked as the digest's From header will be built, so a bad one fails at load,
+        not at Monday's send."""
+        from email.headerregistry import Address
+
+        hint = "give only the address (digital@kommune.dk); the name goes in smtp.from_name"
+        if not re.fullmatch(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+", value):
+            raise ValueError(f"not an e-mail address: {value!r}; {hint}")
+        try:
+            Address(addr_spec=value)
+        except ValueError as exc:
+            raise ValueError(f"not an e-mail address: {value!r} ({exc}); {hint}") from None
+        return value
+
     @property
     def password(self) -> str | None:
         """Read at send time so the secret never sits in the file or the Config object."""

@@ -153,3 +153,18 @@ def test_private_files_beside_the_output_are_fine(tmp_path):
     path = tmp_path / "feeds.yaml"
     path.write_text("site:\n  output_dir: www\n  database: data/agg.db\nfeeds: []\n", "utf-8")
     assert load_config(path).output_dir == tmp_path / "www"
+
+
+@pytest.mark.parametrize(
+    "sender",
+    ["Digitalisering <digital@kommune.dk>", "digital@kommune.dk\nBcc: x@y.dk", "ingen-snabel-a"],
+)
+def test_a_from_address_the_digest_cannot_use_is_refused_at_load(sender):
+    with pytest.raises(ConfigError, match=r"smtp\.from.*not an e-mail address") as error:
+        parse_config({"smtp": {"from": sender}, "feeds": []})
+    assert "the name goes in smtp.from_name" in str(error.value)
+
+
+def test_a_plain_from_address_is_kept():
+    config = parse_config({"smtp": {"from": "digital@kommune.dk"}, "feeds": []})
+    assert config.smtp.sender == "digital@kommune.dk"
