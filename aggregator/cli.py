@@ -416,6 +416,7 @@ def poll_command(ctx: click.Context, config_path: Path, due: bool, no_export: bo
         wanted = set(store.due_feeds(now)) if due else store.pollable_feeds()
         feeds = [f for f in config.feeds if f.enabled and f.url in wanted]
         report = _poll_with_progress(config, store, feeds, pool)
+        pool.close()  # no further poll: the export runs without the workers' memory
         _print_poll(report, config, feeds)
         exported = None if no_export else _export_after_poll(config, store)
         _print_what_to_do(store, config, {r.feed_url for r in report.failed})

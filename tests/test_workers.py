@@ -193,3 +193,30 @@ def test_the_service_polls_in_its_workers_and_stops_them(tmp_path, server):
     assert "Traceback" not in text
     assert not alive(workers)
     assert set(stored_per_feed(tmp_path / "aggregator.db").values()) == {20}
+
+
+def test_the_command_stops_its_workers_before_the_export(tmp_path, server, monkeypatch):
+    """`aggregator poll` makes one poll: its workers and spawner are gone before the export
+    starts, so the export's memory is not added to theirs."""
+    from click.testing import CliRunner
+
+    import aggregator.export
+    from aggregator.cli import cli
+
+    export_feeds = aggregator.export.export_feeds
+    during_export: list[set[int]] = []
+
+    def watched(*args, **kwargs):
+        during_export.append(alive(descendants(os.getpid())))
+        return export_feeds(*args, **kwargs)
+
+    monkeypatch.setattr(aggregator.export, "export_feeds", watched)
+    feeds = [{"name": f"K{i}", "url": server.static_feed(f"/k{i}", feed_document(i))}
+             for i in range(6)]  # fmt: skip
+    config = write_config(tmp_path, feeds)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["poll", "-q", "-c", str(config)])
+    assert result.exit_code == 0, result.output
+    assert during_export == [set()]
+    assert set(stored_per_feed(tmp_path / "aggregator.db").values()) == {20}
+    assert any((tmp_path / "output").iterdir())
