@@ -410,7 +410,8 @@ def poll_command(ctx: click.Context, config_path: Path, due: bool, no_export: bo
     config = load_config(config_path)
     # The workers first, while this process has one thread and no database open. The export
     # is imported only after the poll: the workers need none of it, --no-export never does.
-    with _sigterm_stops(), worker_pool(config) as pool, open_store(config) as store:
+    pool = worker_pool(config, respawn=False)  # one poll: a worker that dies is not replaced
+    with _sigterm_stops(), pool, open_store(config) as store:
         now = now_utc()
         store.sync_feeds(config.feeds, now)
         wanted = set(store.due_feeds(now)) if due else store.pollable_feeds()

@@ -162,11 +162,12 @@ def schedule_plan(
     )
 
 
-def worker_pool(config: Config) -> WorkerPool:
+def worker_pool(config: Config, *, respawn: bool = True) -> WorkerPool:
     """The worker processes for every poll this process makes; start it (``with``) before
-    any thread exists, see workers.py. ``workers: 0`` polls in this process."""
+    any thread exists, see workers.py. ``workers: 0`` polls in this process. ``respawn``:
+    replace a worker that dies, for a process that polls more than once."""
     preload()  # loaded once here, shared by every worker
-    return WorkerPool(config.poll.workers, serve)
+    return WorkerPool(config.poll.workers, serve, respawn=respawn)
 
 
 async def poll_feeds(

@@ -4,7 +4,8 @@ A fork copies the whole process, with any lock another thread holds at that mome
 safe while the process has one thread. So ``aggregator poll`` and ``aggregator run`` start a
 pool first thing, before the store, the scheduler or any fetch thread: the pool forks a
 *spawner*, a small process that never starts a thread, and the spawner forks the workers, at
-once and again whenever one has died. The modules the workers need are imported before the
+once and again whenever one has died (a process that makes one poll, ``aggregator poll``,
+forks its workers itself: it replaces none). The modules the workers need are imported before the
 first fork, so every worker shares their pages with the main process instead of importing its
 own copy (what a forkserver would do, at a second of start-up each).
 
@@ -30,7 +31,7 @@ import socket
 import struct
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
@@ -82,24 +83,40 @@ class Worker:
 @dataclass(slots=True)
 class WorkerPool:
     """``size`` worker processes, each running ``serve(requests, results)`` until its request
-    pipe ends. Use from one thread at a time (the service runs one job at a time)."""
+    pipe ends. Use from one thread at a time (the service runs one job at a time).
+
+    ``respawn``: keep a spawner, to replace a worker that dies, for a process that polls
+    again and again. Without it (``aggregator poll``: one poll) the workers are forked here
+    and a dead one is not replaced; no spawner holds a copy of every page they share, about
+    7 MiB at N = 1000."""
 
     size: int
     serve: Serve
+    respawn: bool = True
     workers: list[Worker] = field(default_factory=list)
     _spawner: int | None = None
     _control: socket.socket | None = None
+    _forked: bool = False  # workers forked here, without a spawner
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> WorkerPool:
-        if self.size <= 0 or self._spawner is not None:
+        if self.size <= 0 or self._spawner is not None or self._forked:
             return self
         if threading.active_count() > 1:
             log.warning("worker pool started with %d threads running", threading.active_count())
+        if not self.respawn:
+            self._forked = True
+            # The pages as they are now are shared with every worker: the collector must
+            # leave them alone, as marking an object writes to (and so copies) its page.
+            gc.freeze()
+            try:
+                self.workers = [self._fork() for _ in range(self.size)]
+            finally:
+                gc.unfreeze()
+            log.debug("forked %d worker processes", self.size)
+            return self
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        # The pages as they are now are shared with every worker: the collector must leave
-        # them alone, as marking an object writes to (and so copies) its page.
-        gc.freeze()
+        gc.freeze()  # as above
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the spawner
@@ -116,6 +133,35 @@ class WorkerPool:
         self.workers = [self._spawn() for _ in range(self.size)]
         log.debug("started %d worker processes", self.size)
         return self
+
+    def _fork(self) -> Worker:
+        """A worker forked from this process, which has one thread (see start)."""
+        request_read, request_write = os.pipe()
+        result_read, result_write = os.pipe()
+        widen(request_write)
+        widen(result_read)
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.close(request_write)
+                os.close(result_read)
+                for worker in self.workers:  # only the main process holds a worker's ends
+                    worker.requests.close()
+                    worker.results.close()
+                die_with_parent(parent)
+                _reset_signals()
+                code = _worker(request_read, result_write, self.serve)
+            finally:
+                os._exit(code)
+        os.close(request_read)
+        os.close(result_write)
+        return Worker(
+            pid,
+            Connection(request_write, readable=False),
+            Connection(result_read, writable=False),
+        )
 
     def _spawn(self) -> Worker:
         assert self._control is not None
@@ -138,6 +184,11 @@ class WorkerPool:
     def ready(self) -> list[Worker]:
         """The workers, with any that died since the last poll replaced first."""
         with self._lock:
+            if self._forked:
+                for worker in self.workers:
+                    if worker.alive and _ended(worker.results):
+                        worker.alive = False
+                return [worker for worker in self.workers if worker.alive]
             if self._control is None:
                 return []
             for index, worker in enumerate(self.workers):
@@ -158,6 +209,9 @@ class WorkerPool:
                 with contextlib.suppress(OSError):
                     worker.requests.close()
                     worker.results.close()
+            if self._forked:  # as the spawner does with its workers
+                _stop(worker.pid for worker in self.workers)
+                self._forked = False
             self.workers = []
             if self._control is not None:
                 self._control.close()
@@ -233,13 +287,19 @@ def _spawner(control: socket.socket, serve: Serve) -> int:
             control.sendall(_PID.pack(pid))
             children -= _reaped()
     finally:
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        for pid in children:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
+        _stop(children)
     return 0
+
+
+def _stop(pids: Iterable[int]) -> None:
+    """End these child processes and wait for them."""
+    pids = list(pids)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    for pid in pids:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
 
 
 def _reaped() -> set[int]:

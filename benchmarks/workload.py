@@ -89,7 +89,7 @@ def run_aggregator(base: str, n: int, db: Path, workers: int) -> tuple[float, in
     from aggregator.store import Store
 
     config = parse_config(settings(base, n, db, workers), source_path=db.parent / "feeds.yaml")
-    with worker_pool(config) as pool:  # started as `aggregator poll` starts it: first
+    with worker_pool(config, respawn=False) as pool:  # as `aggregator poll` starts it: first
         store = Store.open(config.database_path)
         start = time.perf_counter()
         report = poll(config, store, pool=pool)

@@ -334,6 +334,46 @@ def test_a_worker_killed_mid_poll_is_replaced(server, make_config, store, caplog
     assert all(result.not_modified for result in again.results)
 
 
+def test_a_one_poll_pool_forks_its_workers_itself_and_replaces_none(server, make_config, store):
+    """`aggregator poll`'s pool (no respawn): the workers are this process's children, with
+    no spawner; one killed mid-poll leaves its feeds here and is not replaced; the next poll
+    runs in the one left, and closing the pool leaves no process behind."""
+    import os
+    import signal
+    from pathlib import Path
+
+    from aggregator.pollers import serve
+    from aggregator.workers import WorkerPool
+
+    def parent_of(pid: int) -> int:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+    feeds = _many_feeds(server, 40)
+    config = make_config(feeds, poll={"concurrency": 2})
+    with WorkerPool(2, serve, respawn=False) as pool:
+        before = [worker.pid for worker in pool.ready()]
+        assert len(before) == 2
+        assert [parent_of(pid) for pid in before] == [os.getpid()] * 2
+
+        killed: list[int] = []
+
+        def kill_one(_result) -> None:
+            if not killed:
+                killed.append(before[0])
+                os.kill(before[0], signal.SIGKILL)
+
+        report = poll(config, store, on_result=kill_one, pool=pool)
+        assert report.failed == ()
+        assert report.new == len(feeds) * 20
+        assert count(store, "entries") == len(feeds) * 20
+        assert [worker.pid for worker in pool.ready()] == [before[1]]
+        again = poll(config, store, pool=pool)
+        assert again.failed == ()
+        assert len(again.results) == len(feeds)
+        assert all(result.not_modified for result in again.results)
+    assert not [pid for pid in before if Path(f"/proc/{pid}").exists()]
+
+
 def test_worker_pipes_hold_a_whole_plan():
     """A worker sends ~100 KB plans; a 64 KiB pipe made it wait for every read."""
     import fcntl
