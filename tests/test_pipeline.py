@@ -374,6 +374,34 @@ def test_a_one_poll_pool_forks_its_workers_itself_and_replaces_none(server, make
     assert not [pid for pid in before if Path(f"/proc/{pid}").exists()]
 
 
+@pytest.mark.parametrize("in_workers", [False, True], ids=["here", "workers"])
+def test_a_poll_commits_a_batch_of_feeds_at_a_time(server, make_config, store, clock, pool,
+                                                   in_workers):  # fmt: skip
+    """What a commit writes waits in memory until then: a cold poll commits every
+    BATCH_FEEDS feeds at the latest, so its memory does not grow with the feeds polled."""
+    from aggregator.pipeline import BATCH_FEEDS
+
+    feeds = _many_feeds(server, 2 * BATCH_FEEDS + 10)
+    stored: list[FeedUpdateResult] = []
+    at_commits: list[int] = []
+
+    def traced(sql: str) -> None:
+        if sql.strip().upper() == "COMMIT":
+            at_commits.append(len(stored))
+
+    store.db.conn.set_trace_callback(traced)
+    try:
+        report = poll(make_config(feeds), store, clock=clock, on_result=stored.append,
+                      pool=pool if in_workers else None)  # fmt: skip
+    finally:
+        store.db.conn.set_trace_callback(None)
+    assert report.new == len(feeds) * 20
+    assert at_commits[-1] == len(feeds)
+    between = [after - before for before, after in zip([0, *at_commits], at_commits, strict=False)]
+    assert len([size for size in between if size]) >= 3
+    assert max(between) <= BATCH_FEEDS
+
+
 def test_worker_pipes_hold_a_whole_plan():
     """A worker sends ~100 KB plans; a 64 KiB pipe made it wait for every read."""
     import fcntl
