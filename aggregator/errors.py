@@ -55,6 +55,11 @@ class DigestError(AggregatorError):
     pass
 
 
+class SmtpLoginRefused(DigestError):
+    """The server refused smtp.username's login: waiting will not make it right, and every
+    try counts towards the account's lock-out."""
+
+
 class ServeError(AggregatorError):
     pass
 

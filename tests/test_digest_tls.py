@@ -6,7 +6,7 @@ from __future__ import annotations
 import ssl
 import subprocess
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +93,16 @@ def test_a_wrong_password_is_a_clear_error_and_nothing_is_sent(
     mode, inbox = tls_inbox
     config = _config(server, make_config, store, mode, inbox)
     monkeypatch.setenv("DIGEST_SMTP_PASSWORD", "forkert")
-    with pytest.raises(DigestError, match="refused the login: 535"):
-        send_digest(config, store, NOW)
+    with pytest.raises(DigestError, match=r"refused the login of \S+: 535 \S") as error:
+        send_digest(config, store, NOW, clock=lambda: NOW)
+    assert "b'" not in str(error.value)  # the server's words, not a tuple's repr
+    # Not tried again by itself (each try counts towards locking the account) until the
+    # digest is too old to send; no recipient is charged.
+    run = store.ledger.latest_run("default")
+    assert run is not None
+    [delivery] = store.ledger.deliveries(run.id)
+    assert (delivery.state, delivery.attempts) == ("retry", 0)
+    assert delivery.next_attempt_at == run.created_at + timedelta(hours=48)
     monkeypatch.delenv("DIGEST_SMTP_PASSWORD")
     with pytest.raises(DigestError, match=r"\$DIGEST_SMTP_PASSWORD is empty"):
         send_digest(config, store, NOW, retry_now=True)

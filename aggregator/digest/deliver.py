@@ -46,7 +46,7 @@ from aggregator.digest.render import (
     render_digest,
 )
 from aggregator.digest.send import Answer, SmtpSession
-from aggregator.errors import DigestError
+from aggregator.errors import DigestError, SmtpLoginRefused
 from aggregator.export.view import ATOM_FILE
 from aggregator.store import Delivery, DigestRun, Store
 from aggregator.store.safety import digest_sender_lock
@@ -192,8 +192,11 @@ def send_digest(
             digest = assemble(config, store, settings, period, window)
         rendered = render(config, settings, digest)
         wait = config.smtp.retry_wait_seconds if wait_for_retries else -1.0
-        stale = now - run.created_at >= timedelta(hours=max(settings.catch_up_hours, 1.0))
-        _deliver_all(config, store, settings, run, rendered, clock, sleep, wait, retry_now, stale)
+        give_up_at = run.created_at + timedelta(hours=max(settings.catch_up_hours, 1.0))
+        stale = now >= give_up_at
+        _deliver_all(
+            config, store, settings, run, rendered, clock, sleep, wait, retry_now, stale, give_up_at
+        )
         deliveries = ledger.deliveries(run.id)
         files: tuple[Path, ...] = ()
         if settings.archive and any(d.state == "sent" for d in deliveries):
@@ -235,6 +238,7 @@ def _deliver_all(
     wait_seconds: float,
     retry_now: bool,
     stale: bool,
+    give_up_at: datetime,
 ) -> None:
     ledger = store.ledger
     smtp = config.smtp
@@ -248,7 +252,7 @@ def _deliver_all(
                 try:
                     session.connect()  # before any recipient is charged with an attempt
                 except DigestError as exc:
-                    _server_failed(store, run, str(exc), clock(), smtp, stale)
+                    _server_failed(store, run, exc, clock(), smtp, stale, give_up_at)
                     raise
                 now = clock()
                 ledger.mark_sending(run.id, delivery.recipient, now)
@@ -271,8 +275,11 @@ def _deliver_all(
                     raise
                 if answer.sender_refused:
                     reason = f"{session.where} refused the sender {smtp.sender}: {answer.reply}"
-                    _server_failed(store, run, reason, clock(), smtp, stale, delivery.recipient)
-                    raise DigestError(reason)
+                    refused = DigestError(reason)
+                    _server_failed(
+                        store, run, refused, clock(), smtp, stale, give_up_at, delivery.recipient
+                    )
+                    raise refused
                 _record(store, run, delivery, answer, clock(), smtp)
             waiting = [d for d in ledger.deliveries(run.id) if d.state == "retry"]
             if not waiting:
@@ -290,27 +297,41 @@ _LONGEST_SERVER_WAIT = timedelta(hours=1)
 def _server_failed(
     store: Store,
     run: DigestRun,
-    reason: str,
+    error: DigestError,
     now: datetime,
     smtp: SmtpSettings,
     stale: bool,
+    give_up_at: datetime,
     current: str | None = None,
 ) -> None:
     """The server could not be reached, refused the login or the sender: no recipient was
     tried, so none is charged. Every unsent one waits (retry_seconds, doubling, at most an
     hour) until the digest is ``stale`` (digest.catch_up_hours after its run began, at least
-    an hour); then they are failed with the server's reason."""
+    an hour); then they are failed with the server's reason. A refused login is not tried
+    again by itself before then (each try counts towards locking the account): a person's
+    ``aggregator digest`` tries it at once."""
     ledger = store.ledger
     unsent = [d for d in ledger.deliveries(run.id) if d.state in ("pending", "sending", "retry")]
+    reason = str(error)
     if stale:
         reply = f"gave up: the server still fails when the digest is too old: {reason}"
         log.warning("digest %s: %s", run.digest, reply)
         for delivery in unsent:
             ledger.mark_failed(run.id, delivery.recipient, now, None, reply)
         return
-    next_attempts = {d.recipient: now + _server_wait(d, smtp) for d in unsent}
-    wait = min(next_attempts.values()) - now if next_attempts else timedelta(0)
-    log.info("digest %s: %s; trying again in %s", run.digest, reason, wait)
+    if isinstance(error, SmtpLoginRefused):
+        next_attempts = {d.recipient: max(now, give_up_at) for d in unsent}
+        log.error(
+            "digest %s: %s; not tried again by itself before %s UTC: fix smtp.username or "
+            "the password, then run aggregator digest",
+            run.digest,
+            reason,
+            f"{give_up_at:%Y-%m-%d %H:%M}",
+        )
+    else:
+        next_attempts = {d.recipient: now + _server_wait(d, smtp) for d in unsent}
+        wait = min(next_attempts.values()) - now if next_attempts else timedelta(0)
+        log.info("digest %s: %s; trying again in %s", run.digest, reason, wait)
     ledger.defer(run.id, now, next_attempts, reason, uncount=current)
 
 

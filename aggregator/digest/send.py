@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from aggregator.config import SmtpSettings
-from aggregator.errors import DigestError
+from aggregator.errors import DigestError, SmtpLoginRefused
 
 Verdict = Literal["sent", "retry", "failed"]
 
@@ -105,7 +105,12 @@ class SmtpSession:
         try:
             self._smtp = self._connect()
         except smtplib.SMTPAuthenticationError as exc:
-            raise DigestError(f"{self.where} refused the login: {exc.smtp_code} {exc}") from exc
+            words = exc.smtp_error
+            text = words.decode("utf-8", "replace") if isinstance(words, bytes) else str(words)
+            raise SmtpLoginRefused(
+                f"{self.where} refused the login of {self.settings.username}: "
+                f"{exc.smtp_code} {' '.join(text.split())}"
+            ) from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise DigestError(f"cannot send the digest through {self.where}: {exc}") from exc
 
