@@ -12,6 +12,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from aggregator.errors import DigestError, StorageError
 
@@ -23,24 +24,34 @@ def lock_path(database: Path) -> Path:
 
 
 @contextlib.contextmanager
-def service_lock(database: Path) -> Iterator[None]:
-    """Held while ``aggregator run`` runs; a second one on the same database is refused."""
-    path = lock_path(database)
+def _try_lock(path: Path, what: str) -> Iterator[IO[str] | None]:
+    """``path`` opened and locked, or None when another process holds it. An OS lock: the
+    kernel releases it however its holder ends (SIGKILL included)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(path, "a+")  # noqa: SIM115 - held for the whole block
     except OSError as exc:
-        raise StorageError(f"{path}: cannot create the service lock: {exc}") from exc
+        raise StorageError(f"{path}: cannot create the {what}: {exc}") from exc
     with handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
+            yield None
+            return
+        yield handle
+
+
+@contextlib.contextmanager
+def service_lock(database: Path) -> Iterator[None]:
+    """Held while ``aggregator run`` runs; a second one on the same database is refused."""
+    with _try_lock(lock_path(database), "service lock") as handle:
+        if handle is None:
+            with open(lock_path(database)) as held:
+                holder = held.read().strip() or "another process"
             raise StorageError(
                 f"another aggregator run ({holder}) is already serving {database}; "
                 "stop it first, one service per database"
-            ) from None
+            )
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()}\n")
@@ -57,19 +68,12 @@ def digest_sender_lock(database: Path) -> Iterator[None]:
     hand-run ``aggregator digest``, or overlapping cron runs) would both send the rows
     neither had finished. The second is refused; nothing is sent twice."""
     path = database.with_name(database.name + ".digest.lock")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "a+")  # noqa: SIM115 - held for the whole block
-    except OSError as exc:
-        raise StorageError(f"{path}: cannot create the digest lock: {exc}") from exc
-    with handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    with _try_lock(path, "digest lock") as handle:
+        if handle is None:
             raise DigestError(
                 f"another aggregator process is sending digests from {database} right now; "
                 "nothing was sent: run again when it has finished"
-            ) from None
+            )
         yield
 
 
