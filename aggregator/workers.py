@@ -54,11 +54,23 @@ def die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
-def _reset_signals() -> None:
-    """Ctrl-C reaches the whole process group: the main process alone decides what it means
-    (it stops the workers of an abandoned poll itself). SIGTERM ends a child quietly."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+_HELD = {signal.SIGINT, signal.SIGTERM}
+
+
+def _fork_holding_signals() -> int:
+    """``os.fork`` with SIGINT and SIGTERM held until the child has its own handlers: one that
+    came in between would run the parent's handler in the child, inside threading's after-fork
+    hook (a traceback on the command's stderr when a pool is closed right after it started).
+
+    Ctrl-C reaches the whole process group: the main process alone decides what it means (it
+    stops the workers of an abandoned poll itself). SIGTERM ends a child quietly."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    pid = os.fork()
+    if pid == 0:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    return pid
 
 
 @dataclass(slots=True)
@@ -118,7 +130,7 @@ class WorkerPool:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         gc.freeze()  # as above
         parent = os.getpid()
-        pid = os.fork()
+        pid = _fork_holding_signals()
         if pid == 0:  # the spawner
             code = 1
             try:
@@ -141,7 +153,7 @@ class WorkerPool:
         widen(request_write)
         widen(result_read)
         parent = os.getpid()
-        pid = os.fork()
+        pid = _fork_holding_signals()
         if pid == 0:
             code = 1
             try:
@@ -151,7 +163,6 @@ class WorkerPool:
                     worker.requests.close()
                     worker.results.close()
                 die_with_parent(parent)
-                _reset_signals()
                 code = _worker(request_read, result_write, self.serve)
             finally:
                 os._exit(code)
@@ -261,7 +272,6 @@ def _receive(sock: socket.socket, size: int) -> bytes:
 
 def _spawner(control: socket.socket, serve: Serve) -> int:
     """Fork a worker for each request on ``control``, until it ends; then stop them all."""
-    _reset_signals()
     spawner = os.getpid()
     children: set[int] = set()
     try:
@@ -272,7 +282,7 @@ def _spawner(control: socket.socket, serve: Serve) -> int:
                 break
             if len(fds) != 2:
                 break  # end of file: the main process closed the pool or went away
-            pid = os.fork()
+            pid = _fork_holding_signals()
             if pid == 0:
                 code = 1
                 try:

@@ -220,3 +220,26 @@ def test_the_command_stops_its_workers_before_the_export(tmp_path, server, monke
     assert during_export == [set()]
     assert set(stored_per_feed(tmp_path / "aggregator.db").values()) == {20}
     assert any((tmp_path / "output").iterdir())
+
+
+@pytest.mark.parametrize("respawn", [False, True], ids=["forked-here", "spawner"])
+def test_a_pool_closed_as_it_starts_prints_nothing(respawn):
+    """A SIGTERM from close() can reach a worker before it has its own handlers: it must not
+    run the parent's (here one that raises), as `aggregator poll` failing at once did."""
+    script = f"""
+import signal
+from aggregator.workers import WorkerPool
+
+def parents_handler(signum, frame):
+    raise RuntimeError("the parent's SIGTERM handler ran in a child")
+
+signal.signal(signal.SIGTERM, parents_handler)
+for _ in range(25):
+    with WorkerPool(2, lambda request: request, respawn={respawn}):
+        pass
+print("closed")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=60
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "closed\n", "")
