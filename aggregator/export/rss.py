@@ -8,7 +8,7 @@ from aggregator.export.dates import rfc822
 from aggregator.export.fragments import fragment
 from aggregator.export.view import GENERATOR, Entry, Selection, Site, page_url
 from aggregator.export.words import untitled
-from aggregator.export.xmltree import Lines, document
+from aggregator.export.xmltree import Lines, document, escape_attribute, escape_text
 
 ATOM = "http://www.w3.org/2005/Atom"
 DC = "http://purl.org/dc/elements/1.1/"
@@ -17,36 +17,34 @@ FH = "http://purl.org/syndication/history/1.0"
 
 @fragment
 def item_lines(entry: Entry, language: str) -> str:
-    """One ``<item>``, two levels in (inside ``<channel>``)."""
-    lines = Lines(2)
-    with lines.element("item"):
-        lines.leaf("title", entry.title or untitled(language))
-        if entry.link:
-            lines.leaf("link", entry.link)
-        description = entry.content_html.strip() or entry.summary.strip()
-        if description:
-            lines.leaf("description", description)
-        if entry.author:
-            lines.leaf("dc:creator", entry.author)
-        for category in entry.categories:
-            lines.leaf("category", category)
-        if entry.enclosures:
-            first = entry.enclosures[0]
-            lines.leaf(
-                "enclosure",
-                None,
-                url=first.url,
-                length=str(first.length or 0),
-                type=first.type or "application/octet-stream",
-            )
-        lines.leaf("guid", entry.id, isPermaLink="false")
-        lines.leaf("pubDate", rfc822(entry.published))
-        primary = entry.primary.source
-        lines.leaf("source", primary.display_name, url=primary.feed_url)
-        for other in entry.copies[1:]:
-            href = other.link or other.source.site_url or other.source.feed_url
-            lines.leaf("atom:link", None, rel="via", href=href, title=other.source.display_name)
-    return lines.text()
+    """One ``<item>``, two levels in (inside ``<channel>``), as the lines ``Lines`` would
+    write, in one piece of text."""
+    text, attr = escape_text, escape_attribute
+    out = [f"    <item>\n      <title>{text(entry.title or untitled(language))}</title>\n"]
+    if entry.link:
+        out.append(f"      <link>{text(entry.link)}</link>\n")
+    description = entry.content_html.strip() or entry.summary.strip()
+    if description:
+        out.append(f"      <description>{text(description)}</description>\n")
+    if entry.author:
+        out.append(f"      <dc:creator>{text(entry.author)}</dc:creator>\n")
+    out.extend(f"      <category>{text(category)}</category>\n" for category in entry.categories)
+    if entry.enclosures:
+        first = entry.enclosures[0]
+        url, kind = attr(first.url), attr(first.type or "application/octet-stream")
+        out.append(f'      <enclosure url="{url}" length="{first.length or 0}" type="{kind}"/>\n')
+    primary = entry.primary.source
+    out.append(
+        f'      <guid isPermaLink="false">{text(entry.id)}</guid>\n'
+        f"      <pubDate>{rfc822(entry.published)}</pubDate>\n"
+        f'      <source url="{attr(primary.feed_url)}">{text(primary.display_name)}</source>\n'
+    )
+    for other in entry.copies[1:]:
+        href = attr(other.link or other.source.site_url or other.source.feed_url)
+        title = attr(other.source.display_name)
+        out.append(f'      <atom:link rel="via" href="{href}" title="{title}"/>\n')
+    out.append("    </item>\n")
+    return "".join(out)
 
 
 def render_rss(selection: Selection, site: Site) -> bytes:
