@@ -213,14 +213,17 @@ def _conditional_headers(state: FeedState) -> dict[str, str]:
     return headers
 
 
-def _describe(exc: Exception) -> str:
-    """Plain words for the admin; the httpx class name alone says little."""
+def _describe(exc: Exception, url: str) -> str:
+    """Plain words for the admin (health.py gives advice by them); the httpx class name alone
+    says little. ``url``: the one asked for, to tell a bad redirect from a bad URL."""
     if isinstance(exc.__cause__, BlockedAddress):
         return str(exc)
     if isinstance(exc, httpx.ConnectTimeout) and str(exc).startswith(LOOKUP_TIMED_OUT):
         return str(exc)
     if isinstance(exc, httpx.TooManyRedirects):
         return "too many redirects"
+    if isinstance(exc, httpx.RemoteProtocolError) and "location header" in str(exc).lower():
+        return f"broken redirect: {exc}"
     if isinstance(exc, httpx.ConnectTimeout):
         return "timed out while connecting"
     if isinstance(exc, httpx.TimeoutException):
@@ -228,10 +231,17 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, httpx.ConnectError):
         return f"cannot connect: {exc}" if str(exc) else "cannot connect"
     if isinstance(exc, httpx.UnsupportedProtocol):
-        return f"unsupported URL: {exc}"
+        return f"broken redirect: {exc}" if _redirected(exc, url) else f"unsupported URL: {exc}"
     if isinstance(exc, httpx.DecodingError):
         return f"cannot decode the response body: {exc}"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _redirected(exc: httpx.RequestError, url: str) -> bool:
+    try:
+        return str(exc.request.url) != url
+    except RuntimeError:  # no request on it
+        return False
 
 
 def _permanent_target(response: httpx.Response) -> str | None:
@@ -271,6 +281,8 @@ def _fetch(
         if rsp.status_code >= 400:
             reason = rsp.reason_phrase or ""
             return _with(base, error=f"HTTP {rsp.status_code} {reason}".strip())
+        if rsp.status_code >= 300:  # redirects are followed: this one says nowhere to go
+            return _with(base, error=f"HTTP {rsp.status_code} without a Location header")
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_body_bytes:
             raise BodyTooLarge
@@ -312,7 +324,9 @@ def fetch_feed(
         if time.monotonic() >= deadline:
             error = f"took longer than the total limit of {total_timeout:g} s"
         else:
-            error = _describe(exc) if isinstance(exc, httpx.HTTPError) else str(exc)
+            error = (
+                _describe(exc, state.fetch_url) if isinstance(exc, httpx.HTTPError) else str(exc)
+            )
     except (zlib.error, brotli.error) as exc:
         error = f"cannot decode the response body: {exc}"
     except httpx.InvalidURL as exc:

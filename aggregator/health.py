@@ -113,11 +113,36 @@ def what_to_do(status: FeedStatus) -> str | None:
         advice = "the server has trouble; it is polled again later"
     elif code and 200 <= code < 300:
         advice = "not a usable feed: check that the URL is the feed, not a web page"
+    elif code and 300 <= code < 400:
+        advice = "the server redirects without saying where to: tell the site"
     elif code:
         advice = "check the URL"
     else:
-        advice = "no answer: check the host name, the network and the firewall"
+        before = _advice_before_status(status.last_error or "")
+        if before is None:  # the error says what to do itself
+            return f"{what} for {polls}"
+        advice = before
     return f"{what} for {polls}: {advice}"
+
+
+def _advice_before_status(error: str) -> str | None:
+    """What to do about a poll that got no usable HTTP status, by the words fetch.py gave it:
+    only a failure to reach the server is the network's doing."""
+    if error.startswith("refused to connect"):
+        return None
+    if error.startswith(("cannot connect", "timed out while connecting", "timed out looking up")):
+        return "no answer: check the host name, the network and the firewall"
+    if error.startswith(("timed out waiting", "took longer than")):
+        return "the server answers too slowly; it is polled again later"
+    if error.startswith(("too many redirects", "broken redirect")):
+        return (
+            "its redirects are broken: open the URL in a browser, put where it ends in feeds.yaml"
+        )
+    if error.startswith("cannot decode"):
+        return "the body is not what its headers say (Content-Encoding): tell the site"
+    if error.startswith("response body larger"):
+        return "raise poll.max_body_bytes if the feed really is that large"
+    return "the server's answer could not be used: check the URL, or tell the site"
 
 
 def failing_too_long(rows: list[FeedHealth], config: ConfigView, now: datetime) -> list[FeedHealth]:

@@ -87,6 +87,46 @@ def test_poll_exits_3_when_every_feed_failed_and_says_what_to_do(tmp_path, serve
     ]
 
 
+def test_what_to_do_blames_the_network_only_when_it_is_the_networks_doing(tmp_path, server):
+    """A broken redirect or a body that is not what its headers say is the server's mistake,
+    not "no answer: check the network" (review 5 L7)."""
+    from tests.feedserver import Response
+
+    server.static("/no-location", Response(301, b""))
+    server.static("/bad-port", Response(301, b"", {"Location": "http://[::1"}))
+    server.static("/to-ftp", Response(301, b"", {"Location": "ftp://kommune.dk/feed"}))
+    server.redirect("/loop-a", server.url("/loop-b"), 301)
+    server.redirect("/loop-b", server.url("/loop-a"), 301)
+    fake_gzip = {"Content-Type": "application/rss+xml", "Content-Encoding": "gzip"}
+    server.static("/fake-gzip", Response(200, b"<rss version='2.0'/>", fake_gzip))
+    names = ["no-location", "bad-port", "to-ftp", "loop-a", "fake-gzip"]
+    feeds = [{"name": name, "url": server.url(f"/{name}")} for name in names]
+    # Nothing listens on port 9 (discard) of 127.0.0.2 in these tests.
+    feeds.append({"name": "unreachable", "url": "http://127.0.0.2:9/feed"})
+    data = {
+        "poll": {"timeout_seconds": 2, "allow_private_hosts": ["127.0.0.1", "127.0.0.2"]},
+        "feeds": feeds,
+    }
+    (tmp_path / "feeds.yaml").write_text(yaml.safe_dump(data), "utf-8")
+    result = run("poll", "--no-export", "-q", cwd=tmp_path)
+    assert result.returncode == 3, result.stderr
+    advice = dict(line.split(": ", 1) for line in result.stdout.splitlines() if ": " in line)
+    broken = "its redirects are broken: open the URL in a browser, put where it ends in feeds.yaml"
+    assert advice["no-location"] == (
+        "HTTP 301 for 1 poll: the server redirects without saying where to: tell the site"
+    )
+    for name in ("bad-port", "to-ftp", "loop-a"):
+        assert advice[name].endswith(f"for 1 poll: {broken}"), advice[name]
+    assert advice["bad-port"].startswith("broken redirect: ")
+    assert advice["to-ftp"].startswith("broken redirect: ")
+    assert advice["fake-gzip"].endswith(
+        "the body is not what its headers say (Content-Encoding): tell the site"
+    )
+    assert advice["unreachable"].endswith(
+        "for 1 poll: no answer: check the host name, the network and the firewall"
+    )
+
+
 def test_poll_exits_0_when_only_some_feeds_failed(tmp_path, server):
     write_config(tmp_path, server)
     result = run("poll", cwd=tmp_path)
