@@ -5,6 +5,7 @@ the library side of ``aggregator add``, ``preview`` and ``import``.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -19,6 +20,21 @@ from aggregator.parse import parse_feed
 from aggregator.parse_html import Extraction, extract, followed
 from aggregator.pipeline import fetch_options
 from aggregator.types import EntryPlan, FeedState, FetchResult, HtmlSource, ParsedFeed, Selector
+
+# A host with a dot and then a path or nothing: what a browser's address bar takes as https.
+_BARE_HOST = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::[0-9]+)?(?:[/?#]\S*)?")
+
+
+def as_url(text: str) -> str:
+    """The URL an admin means: ``kommune.dk/nyheder`` as ``https://kommune.dk/nyheder``, as a
+    browser's address bar takes it; anything else that is not http(s) is refused here, with
+    the reason, before a fetch could call it something else."""
+    text = text.strip()
+    if text.lower().startswith(("http://", "https://")):
+        return text
+    if _BARE_HOST.fullmatch(text):
+        return f"https://{text}"
+    raise AggregatorError(f"{text!r} is not a web address: give it as https://…")
 
 
 def fetch_once(config: Config, url: str, html: HtmlSource | None = None) -> FetchResult:

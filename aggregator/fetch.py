@@ -231,17 +231,15 @@ def _describe(exc: Exception, url: str) -> str:
     if isinstance(exc, httpx.ConnectError):
         return f"cannot connect: {exc}" if str(exc) else "cannot connect"
     if isinstance(exc, httpx.UnsupportedProtocol):
-        return f"broken redirect: {exc}" if _redirected(exc, url) else f"unsupported URL: {exc}"
+        return f"broken redirect: {exc}" if _redirected(url) else f"unsupported URL: {exc}"
     if isinstance(exc, httpx.DecodingError):
         return f"cannot decode the response body: {exc}"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def _redirected(exc: httpx.RequestError, url: str) -> bool:
-    try:
-        return str(exc.request.url) != url
-    except RuntimeError:  # no request on it
-        return False
+def _redirected(url: str) -> bool:
+    """An unsupported scheme on the way from an http(s) URL can only be a redirect's."""
+    return url.lower().startswith(("http://", "https://"))
 
 
 def _permanent_target(response: httpx.Response) -> str | None:

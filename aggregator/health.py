@@ -8,6 +8,7 @@ database still has but feeds.yaml no longer lists are shown apart (their entries
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -112,7 +113,12 @@ def what_to_do(status: FeedStatus) -> str | None:
     elif code and code >= 500:
         advice = "the server has trouble; it is polled again later"
     elif code and 200 <= code < 300:
-        advice = "not a usable feed: check that the URL is the feed, not a web page"
+        what = status.last_error or what  # what was wrong with it says more than "HTTP 200"
+        if "selector `" in what:  # an HTML source's selectors (parse_html.Extraction.problem)
+            preview = f"aggregator preview {shlex.quote(status.name)}"
+            advice = f"the page changed or shows a cookie wall: check it with `{preview}`"
+        else:
+            advice = "not a usable feed: check that the URL is the feed, not a web page"
     elif code and 300 <= code < 400:
         advice = "the server redirects without saying where to: tell the site"
     elif code:

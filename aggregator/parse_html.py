@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import urljoin, urlsplit
@@ -59,7 +60,7 @@ class Extraction:
         if self.items == 0:
             return f"item selector `{self.item_selector}` matched 0 elements; the page changed?"
         if len(self.entries) * 2 >= self.items:
-            return None
+            return self._shared_link()
         missing = [
             f"{c.name} selector `{c.selector}` matched {c.matched} of {self.items} items"
             for c in self.counts
@@ -67,6 +68,19 @@ class Extraction:
         ]
         return f"{self.skipped} of {self.items} items have no title or link: " + "; ".join(
             missing or [f"item selector `{self.item_selector}`"]
+        )
+
+    def _shared_link(self) -> str | None:
+        """Most items giving one link is a template change (a topic link put before the
+        title's), not news: stored by link, all but the first would be dropped, now and after."""
+        links = Counter(entry.link for entry in self.entries)
+        if len(links) * 2 >= len(self.entries):
+            return None
+        link, count = links.most_common(1)[0]
+        selector = next((c.selector for c in self.counts if c.name == "link"), DEFAULTS["link"])
+        return (
+            f"link selector `{selector}` gave the same link ({link}) for {count} of "
+            f"{self.items} items; the page changed?"
         )
 
 

@@ -90,7 +90,7 @@ def preview_command(
 ) -> None:
     """Fetch a source once (NAME from feeds.yaml, or a URL) and show what would be stored,
     with each selector's match count; writes nothing."""
-    from aggregator.adding import preview
+    from aggregator.adding import as_url, preview
     from aggregator.config import load_config
 
     config = load_config(config_path)
@@ -98,8 +98,8 @@ def preview_command(
     feed = next((f for f in config.feeds if source in (f.name, f.url)), None)
     if feed is not None and item is None:
         url, html = feed.url, feed.html_source()
-    elif source.startswith(("http://", "https://")):
-        url, html = source, None
+    elif _is_address(source):
+        url, html = as_url(source), None
         if item is not None:
             fields = {
                 name: value
@@ -125,6 +125,16 @@ def preview_command(
         raise AggregatorError(found.problem)
 
 
+def _is_address(text: str) -> bool:
+    from aggregator.adding import as_url
+
+    try:
+        as_url(text)
+    except AggregatorError:
+        return False
+    return True
+
+
 @click.argument("url")
 @click.option("--name", help="Name of the source (default: the feed's or page's title).")
 @click.option("--tags", default="", help="Comma-separated tags, e.g. kommuner,os2.")
@@ -132,11 +142,12 @@ def preview_command(
 def add_command(config_path: Path, url: str, name: str | None, tags: str, dry_run: bool) -> None:
     """Find the feed of a site (or propose an HTML source), preview it, add it to
     feeds.yaml."""
-    from aggregator.adding import configured_as, find_source
+    from aggregator.adding import as_url, configured_as, find_source
     from aggregator.config import load_config
     from aggregator.feeds_file import append_sources, save
 
     config = load_config(config_path)
+    url = as_url(url)
     if existing := configured_as(config, url):
         raise ConfigError(f"{url} is already in {config_path} as {existing.name!r}")
     found = find_source(config, url)

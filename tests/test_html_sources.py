@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -239,6 +240,44 @@ def test_a_selector_that_stops_matching_puts_the_source_in_an_error_state(
     assert status.state == "failing"
     assert status.last_error == report.results[0].error
     assert status.entry_count == 3  # what was stored stays
+
+
+def test_most_items_giving_one_link_is_a_template_change_not_one_post(
+    server, make_config, store, clock
+):
+    """A topic link put before each title's (review 6 R1): stored by link, every item but the
+    first would be dropped, now and on every later poll, with the source "ok"."""
+    url = serve_list(server, "umbraco_list.html")
+    config = make_config([kl_source(url)])
+    assert poll(config, store, clock=clock).new == 3
+    topic = (
+        b'<article class="news-list__item">\n<a class="tag" href="/emner/digitalisering">Emne</a>'
+    )
+    changed = (
+        (HTML / "umbraco_list.html")
+        .read_bytes()
+        .replace(b'<article class="news-list__item">', topic)
+    )
+    server.route("/nyheder/", feed_route(changed, content_type=HTML_TYPE))
+    clock.advance(timedelta(hours=2))
+    report = poll(config, store, clock=clock)
+    assert report.results[0].error == (
+        f"link selector `a[href]` gave the same link ({server.base_url}/emner/digitalisering) "
+        "for 3 of 3 items; the page changed?"
+    )
+    assert (report.new, count(store, "entries")) == (0, 3)
+    assert {s.name: s for s in store.feed_statuses()}["KL"].state == "failing"
+
+
+def test_a_few_items_sharing_a_link_are_not_an_error():
+    page = (HTML / "umbraco_list.html").read_bytes().decode()
+    hrefs = re.findall(r'class="news-list__link" href="([^"]+)"', page)
+    assert len(set(hrefs)) == 3
+    # The second item links where the first does: two distinct links of three is news.
+    shared = page.replace(hrefs[1], hrefs[0]).encode()
+    found = extract(shared, "https://www.kl.dk/nyheder/", {}, source(items=".news-list article"))
+    assert found.problem() is None
+    assert len({e.link for e in found.entries}) == 2
 
 
 def test_robots_disallow_stops_the_source_before_its_page(server, make_config, store, clock):

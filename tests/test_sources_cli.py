@@ -301,6 +301,37 @@ def test_a_configured_html_page_names_its_feed_in_the_poll_error(tmp_path, serve
     assert f"it links to {server.base_url}/blog/nyheder-2/feed" in result.output
 
 
+def test_a_failing_html_source_is_told_to_check_its_page_not_that_it_is_no_feed(tmp_path, server):
+    """Review 6 R4: a 2xx with an error says the error, and for a page what to look at."""
+    url = serve_page(server, "/nyheder/", "umbraco_list.html")
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        "poll:\n  allow_private_hosts: [127.0.0.1]\n  workers: 0\nfeeds:\n"
+        f"  - name: KL Nyheder\n    url: {url}\n    type: html\n    items: .nyheder article\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["poll", "-c", str(config), "-q"])
+    assert result.exit_code == 3, result.output
+    assert result.output.splitlines()[-1] == (
+        "KL Nyheder: item selector `.nyheder article` matched 0 elements; the page changed? "
+        "for 1 poll: the page changed or shows a cookie wall: "
+        "check it with `aggregator preview 'KL Nyheder'`"
+    )
+
+
+def test_add_takes_an_address_without_its_scheme_as_https_and_refuses_a_typo(tmp_path, server):
+    from aggregator.adding import as_url
+
+    assert as_url(" kommune.dk/nyheder ") == "https://kommune.dk/nyheder"
+    assert as_url("www.kl.dk") == "https://www.kl.dk"
+    assert as_url("HTTP://kl.dk/feed") == "HTTP://kl.dk/feed"
+    path = config_file(tmp_path, server)
+    for typo in ("htps://kommune.dk/feed", "kommune", "ftp://kommune.dk/feed"):
+        result = CliRunner().invoke(cli, ["add", "-c", str(path), typo])
+        assert result.exit_code == 1
+        assert f"error: {typo!r} is not a web address: give it as https://…" in result.output
+
+
 def test_poll_and_status_of_an_html_source_through_the_worker_processes(tmp_path, server):
     """`aggregator poll` fetches and parses in its worker processes: the selectors, the
     followed pages and the selector's failure all travel that road."""
