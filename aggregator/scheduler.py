@@ -75,6 +75,7 @@ class Service:
         self.stopping = threading.Event()
         self.config_path = config.source_path
         self._config_stamp = _file_stamp(self.config_path)
+        self._changing_stamp: tuple[int, int, int] | None = None  # seen changed at the last tick
         self._backlog_spread = False
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)},
@@ -95,8 +96,13 @@ class Service:
             log.error("%s", exc)
 
     def poll_due(self) -> None:
-        if _file_stamp(self.config_path) != self._config_stamp:
-            self.reload("it changed on disk")
+        stamp = _file_stamp(self.config_path)
+        if stamp != self._config_stamp:
+            # Read once it has stayed the same for a tick: an editor that writes in place
+            # leaves the file empty or cut for a moment, and that must not become the config.
+            if stamp == self._changing_stamp:
+                self.reload("it changed on disk", guarded=True)
+            self._changing_stamp = stamp
 
         def work(store: Store) -> None:
             config = self.config
@@ -146,8 +152,9 @@ class Service:
             return "now"
         return min(known).astimezone(config.site.zone).isoformat(timespec="seconds")
 
-    def reload(self, reason: str) -> None:
-        """Read feeds.yaml again; keep the running config if the new one is not valid."""
+    def reload(self, reason: str, guarded: bool = False) -> None:
+        """Read feeds.yaml again; keep the running config if the new one is not valid, or,
+        when ``guarded`` (a change seen on disk, not a SIGHUP), if it drops most feeds."""
         path = self.config_path
         if path is None:
             return
@@ -158,13 +165,27 @@ class Service:
             log.error("feeds.yaml not reloaded (%s), the running config is kept:\n%s", reason, exc)
             return
         old = self.config
+        if guarded and old.feeds and len(new.feeds) * 2 < len(old.feeds):
+            log.error(
+                "feeds.yaml not reloaded (%s): it has %d of the %d feeds running, which looks "
+                "like a file saved halfway; the running config is kept. Send SIGHUP "
+                "(systemctl reload aggregator) to apply it as it is.",
+                reason, len(new.feeds), len(old.feeds),
+            )  # fmt: skip
+            return
         added = [f.name for f in new.feeds if old.feed(f.url) is None]
         removed = [f.name for f in old.feeds if new.feed(f.url) is None]
-        if new.database_path != old.database_path or new.poll.workers != old.poll.workers:
-            log.warning("site.database and poll.workers take effect when the service restarts")
-            new = new.model_copy(
-                update={"site": new.site.model_copy(update={"database": old.site.database})}
+        if (
+            new.database_path != old.database_path
+            or new.output_dir != old.output_dir
+            or new.poll.workers != old.poll.workers
+        ):
+            log.warning(
+                "site.database, site.output_dir and poll.workers take effect when the "
+                "service restarts"
             )
+            kept = {"database": old.site.database, "output_dir": old.site.output_dir}
+            new = new.model_copy(update={"site": new.site.model_copy(update=kept)})
         self.config = new
         log.info(
             "reloaded %s (%s): %d feeds, added: %s; removed: %s",

@@ -109,6 +109,31 @@ def test_a_changed_file_is_noticed_at_the_next_tick(tmp_path, server):
         assert service.stop() == 0
 
 
+def test_a_file_caught_empty_or_cut_is_not_run_and_sighup_applies_it(tmp_path, server):
+    """Review 6 R2: an editor writing in place leaves feeds.yaml empty or cut for a moment; the
+    service must not run on it (and export an empty site to the default output/)."""
+    urls = [serve_fixture(server, "rss20.xml", f"/f{n}") for n in range(4)]
+    feeds = [{"name": f"F{n}", "url": url} for n, url in enumerate(urls)]
+    config = tmp_path / "feeds.yaml"
+    write(config, feeds)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(f"site:\n  output_dir: out\n{text}", encoding="utf-8")
+    service = Running(tmp_path)
+    try:
+        service.wait_for("polled 4 feeds")
+        config.write_text("", encoding="utf-8")  # the moment an editor truncates it
+        service.wait_for("it has 0 of the 4 feeds running")
+        write(config, feeds[:1])  # a file cut after its first feed
+        service.wait_for("it has 1 of the 4 feeds running")
+        assert "feeds, added:" not in service.text()  # no reload took it
+        service.process.send_signal(signal.SIGHUP)  # the admin meant it
+        service.wait_for("(SIGHUP): 1 feeds, added: none; removed: F1, F2, F3")
+    finally:
+        assert service.stop() == 0
+    assert not (tmp_path / "output").exists(), service.text()
+    assert (tmp_path / "out" / "atom.xml").exists()
+
+
 def test_default_log_is_one_line_per_cycle_with_zone_and_no_library_internals(tmp_path, server):
     config = tmp_path / "feeds.yaml"
     write(config, [{"name": "OS2", "url": serve_fixture(server, "rss20.xml", "/os2")},
