@@ -259,3 +259,6 @@ class WindowPost:
     first_seen: datetime
     primary: SourceRef  # without its link
     feeds: tuple[str, ...] = ()  # every feed that carried it, when asked for
+    # Its feed's previous successful poll when a later poll brought it; None for the back
+    # catalogue (and posts stored before this was kept): newness is then from first_seen.
+    news_from: datetime | None = None

@@ -47,12 +47,18 @@ def _undo_v16_archive_copies(db: sqlite_utils.Database) -> None:
         db.execute(f"DROP TRIGGER {name}")
 
 
+def _undo_v17_news_from(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE entries DROP COLUMN news_from")
+    db.execute("ALTER TABLE feeds DROP COLUMN removed_at")
+
+
 UNDO: dict[int, Callable[[sqlite_utils.Database], None]] = {
     12: _undo_v12_feed_versions,
     13: _undo_v13_robots_txt,
     14: _undo_v14_versions_bumped_once,
     15: _undo_v15_archive_changes,
     16: _undo_v16_archive_copies,
+    17: _undo_v17_news_from,
 }
 
 

@@ -467,6 +467,92 @@ def test_archive_finds_are_left_out(server, make_config, store):
     assert [i.title for g in digest.groups for i in g.items] == ["Ny post"]
 
 
+WEEK_49 = week_containing(date(2026, 12, 2), CPH)
+
+
+def _gap_feed(server, make_config, inbox):
+    """A feed first polled on 20 Nov with a back catalogue (one post of 1 Oct); the feed is
+    then down for twelve days, and back inside week 49 (review 5 #15)."""
+    back = WEEK_49.end_utc - timedelta(hours=12)  # Sunday noon of week 49
+    before = back - timedelta(days=12)
+    old = Item("Gammel post fra arkivet", "https://os2.eu/gammel", "<p>x</p>",
+               datetime(2026, 10, 1, 10, 0, tzinfo=UTC), guid="old")  # fmt: skip
+    url = server.static_feed("/os2", rss("OS2", "https://os2.eu/", [old]))
+    config = make_config([{"name": "OS2 Ærø", "url": url}],
+                         digest={"recipients": ["a@kommune.dk"]}, smtp=smtp(inbox))  # fmt: skip
+    return config, url, old, before, back
+
+
+def _posts_of_the_gap(server, old, before, back):
+    p1 = Item(
+        "Skrevet mens serveren var nede, æøå",
+        "https://os2.eu/p1",
+        "<p>Vigtig nyhed om digitalisering.</p>",
+        back - timedelta(days=9),
+        guid="p1",
+    )
+    p2 = Item(
+        "Skrevet i går",
+        "https://os2.eu/p2",
+        "<p>Ny tekst.</p>",
+        back - timedelta(days=1),
+        guid="p2",
+    )
+    # First shown now, but dated three weeks before the last good poll: truly old.
+    found = Item("Fundet i arkivet", "https://os2.eu/fundet", "<p>z</p>",
+                 before - timedelta(days=21), guid="found")  # fmt: skip
+    server.static_feed("/os2", rss("OS2", "https://os2.eu/", [p2, p1, found, old]))
+
+
+def test_a_post_published_while_its_feed_was_down_for_a_week_is_in_the_next_digest(
+    server, make_config, store, inbox
+):
+    from tests.feedserver import Response
+
+    config, url, old, before, back = _gap_feed(server, make_config, inbox)
+    poll(config, store, clock=lambda: before)
+    server.static("/os2", Response(503, b"down"))
+    poll(config, store, clock=lambda: before + timedelta(days=5))  # a failed poll
+    _posts_of_the_gap(server, old, before, back)
+    # A feed added today, whose back catalogue (a post of 30 days ago) is no news.
+    added = server.static_feed("/kl", rss("KL", "https://www.kl.dk/", [
+        Item("KL i denne uge", "https://www.kl.dk/ny", "<p>a</p>", back - timedelta(days=2)),
+        Item("KL for en måned siden", "https://www.kl.dk/gl", "<p>b</p>",
+             back - timedelta(days=30)),
+    ]))  # fmt: skip
+    config = make_config([{"name": "OS2 Ærø", "url": url}, {"name": "KL", "url": added}],
+                         digest={"recipients": ["a@kommune.dk"]}, smtp=smtp(inbox))  # fmt: skip
+    poll(config, store, clock=lambda: back)
+    outcome = send_digest(config, store, WEEK_49.end_utc + timedelta(hours=6))
+    assert outcome.period == WEEK_49
+    assert outcome.sent_to == ("a@kommune.dk",)
+    [message] = inbox.messages
+    text = message.message.get_body(("plain",)).get_content()
+    assert "Skrevet mens serveren var nede, æøå" in text  # dated 9 days before first seen
+    assert "Skrevet i går" in text
+    assert "Fundet i arkivet" not in text  # three weeks before the last good poll
+    assert "KL i denne uge" in text
+    assert "KL for en måned siden" not in text
+    assert outcome.entry_count == 3
+
+
+def test_a_feeds_back_catalogue_is_no_news_also_when_the_feed_is_put_back(
+    server, make_config, store, inbox
+):
+    """A feed taken out of feeds.yaml and put back twelve days later: what it published
+    meanwhile is its back catalogue, as on a first poll (only the last week is news)."""
+    config, _url, old, before, back = _gap_feed(server, make_config, inbox)
+    poll(config, store, clock=lambda: before)
+    store.sync_feeds([], before + timedelta(days=1))  # taken out
+    _posts_of_the_gap(server, old, before, back)
+    poll(config, store, clock=lambda: back)  # put back: syncs it again
+    outcome = send_digest(config, store, WEEK_49.end_utc + timedelta(hours=6))
+    text = inbox.messages[0].message.get_body(("plain",)).get_content()
+    assert "Skrevet i går" in text
+    assert "Skrevet mens serveren var nede" not in text
+    assert outcome.entry_count == 1
+
+
 def test_an_earlier_period_than_the_last_digest_is_refused(week_of_posts, store, inbox):
     config = week_of_posts(digest={"recipients": ["a@kommune.dk"]}, smtp=smtp(inbox))
     send_digest(config, store, NOW)

@@ -4,8 +4,8 @@ A digest holds the posts *first seen* in its window: from where the previous dig
 same name was cut off to the end of its period. A post dated Sunday night that the poller
 only finds on Monday morning is then in the next digest, not in none; every post is in
 exactly one digest of each name. Archive finds (a post dated more than
-``archive_after_days`` before it was first seen, e.g. the back catalogue of a feed added
-today) are news to nobody and are left out.
+``archive_after_days`` before its feed's previous successful poll, or for the back catalogue
+of a feed added today, before it was first seen) are news to nobody and are left out.
 """
 
 from __future__ import annotations
@@ -171,7 +171,10 @@ class FeedFacts:
 
 
 def is_archive_find(post: WindowPost, archive_after: timedelta) -> bool:
-    return post.published < post.first_seen - archive_after
+    """Dated more than ``archive_after`` before its feed's previous successful poll (or, for
+    a feed's back catalogue, before it was first seen): a poll before this one could have
+    seen it. A post that came in a gap of polling (the feed or the service down) is news."""
+    return post.published < (post.news_from or post.first_seen) - archive_after
 
 
 def matches_feed(facts: FeedFacts, settings: DigestSettings) -> bool:

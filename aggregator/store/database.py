@@ -368,21 +368,30 @@ class Store:
     def sync_feeds(self, feeds: Iterable[FeedConfig], now: datetime) -> None:
         """Make the feeds table know every configured feed and its settings. Only the rows
         that differ are written: at 100,000 feeds, a statement each was seconds a command."""
-        stored = {
-            url: (name, priority, merge)
-            for url, name, priority, merge in self.conn.execute(
-                "SELECT url, name, priority, merge FROM feeds"
-            )
-        }
+        stored: dict[str, tuple[str, int, int]] = {}
+        present: set[str] = set()
+        for url, name, priority, merge, removed_at in self.conn.execute(
+            "SELECT url, name, priority, merge, removed_at FROM feeds"
+        ):
+            stored[url] = (name, priority, merge)
+            if removed_at is None:
+                present.add(url)
         created = to_db_time(now)
+        feeds = list(feeds)
         changed = [
             (feed.url, feed.name, feed.priority, int(feed.merge), created)
             for feed in feeds
             if stored.get(feed.url) != (feed.name, feed.priority, int(feed.merge))
         ]
-        if not changed:
+        # A feed left out is marked, so that if it is put back its next poll is a first
+        # poll: what it published meanwhile is its back catalogue, not this week's news.
+        removed = sorted(present - {feed.url for feed in feeds})
+        if not changed and not removed:
             return
         with self._writing():
+            self.conn.executemany(
+                "UPDATE feeds SET removed_at = ? WHERE url = ?", [(created, u) for u in removed]
+            )
             self.conn.executemany(
                 """INSERT INTO feeds (url, name, priority, merge, created_at)
                    VALUES (?, ?, ?, ?, ?)
@@ -589,7 +598,7 @@ class Store:
         with self._writing():
             feed = self._feed_row(plan.feed_url)
             self._record_fetch(plan, now)
-            first_poll = feed.last_success_at is None
+            first_poll = feed.first_poll
             site_url = plan.site_url or feed.site_url
             known = self._entries.known_sources(feed.url) if plan.entries else None
             if known is not None:
@@ -621,12 +630,13 @@ class Store:
         from aggregator.store.entries import FeedRow
 
         row = self.db.execute(
-            "SELECT url, priority, merge, site_url, last_success_at FROM feeds WHERE url = ?",
+            """SELECT url, priority, merge, site_url, last_success_at, removed_at
+               FROM feeds WHERE url = ?""",
             [feed_url],
         ).fetchone()
         if row is None:
             raise FeedNotStored(_NOT_SYNCED.format(feed_url))
-        return FeedRow(row[0], row[1], bool(row[2]), row[3], row[4])
+        return FeedRow(row[0], row[1], bool(row[2]), row[3], row[4], row[5])
 
     def _record_fetch(self, plan: UpdatePlan, now: datetime) -> int:
         """Write the fetch's outcome and schedule; the number of feed rows written."""
@@ -643,7 +653,8 @@ class Store:
                 """UPDATE feeds SET etag = ?, last_modified = ?, last_fetched_at = ?,
                           last_success_at = ?, last_status = ?, last_error = NULL,
                           error_count = 0, state = 'ok', failing_since = NULL,
-                          title = coalesce(?, title), site_url = coalesce(?, site_url),
+                          removed_at = NULL, title = coalesce(?, title),
+                          site_url = coalesce(?, site_url),
                           body_hash = coalesce(?, body_hash),
                           hint_seconds = CASE WHEN ? THEN ? ELSE hint_seconds END,
                           hint_reason = CASE WHEN ? THEN ? ELSE hint_reason END,
@@ -1006,7 +1017,7 @@ class Store:
         )
         rows = self.db.execute(
             f"""SELECT e.id, e.published, e.first_seen, f.url, f.name, f.title, f.site_url,
-                       {feeds}
+                       {feeds}, e.news_from
                 FROM entries e JOIN feeds f ON f.url = e.primary_feed_url
                 WHERE +e.backfill = 0 AND e.first_seen >= ? AND e.first_seen < ?""",
             [to_db_time(start), to_db_time(end)],
@@ -1021,8 +1032,9 @@ class Store:
                     primary=refs.get(url)
                     or refs.setdefault(url, SourceRef(url, name, title, site, None)),
                     feeds=tuple(carried.split("\n")) if carried else (),
+                    news_from=from_db_time(news_from) if news_from else None,
                 )
-                for eid, published, first_seen, url, name, title, site, carried in rows
+                for eid, published, first_seen, url, name, title, site, carried, news_from in rows
             ]
 
     def entries_by_id(self, ids: Sequence[str], *, content: bool = True) -> list[StoredEntry]:

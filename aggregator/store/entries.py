@@ -85,6 +85,13 @@ class FeedRow:
     merge: bool
     site_url: str | None
     last_success_at: str | None
+    removed_at: str | None = None  # left feeds.yaml then; its next success is a first poll
+
+    @property
+    def first_poll(self) -> bool:
+        """This poll brings the feed's back catalogue: its first success, or its first since
+        it was put back into feeds.yaml."""
+        return self.last_success_at is None or self.removed_at is not None
 
 
 def _host(url: str | None) -> str:
@@ -318,11 +325,16 @@ class EntryWriter:
         # An undated post found on a feed's first poll is archive, not news: kept, but not
         # shown as new in the merged feed or the digest.
         backfill = first_poll and not entry.dated
+        # A later poll's post is news if dated after the feed's previous success (less the
+        # digest's archive_after_days), however long the gap: a feed or service down for a
+        # week hides nothing. The back catalogue is measured from first_seen (NULL).
+        news_from = None if first_poll else feed.last_success_at
         target = entry_id(feed.url, entry.key, entry.canonical_url)
-        if not self._insert_entry(target, feed.url, entry, seen, backfill, not mergeable):
+        if not self._insert_entry(target, feed.url, entry, seen, backfill, not mergeable,
+                                  news_from):  # fmt: skip
             # Its link's id is taken by a copy kept apart (merging off, or split): the feed's own.
             target = entry_id(feed.url, entry.key, None)
-            self._insert_entry(target, feed.url, entry, seen, backfill, not mergeable)
+            self._insert_entry(target, feed.url, entry, seen, backfill, not mergeable, news_from)
         self._add_source(target, feed.url, entry, seen, None)
         if mergeable:
             lookup.add(target, entry)
@@ -554,18 +566,19 @@ class EntryWriter:
             )
 
     def _insert_entry(self, new_id: str, feed_url: str, entry: EntryPlan, seen: str,
-                      backfill: bool, never_merge: bool) -> bool:  # fmt: skip
+                      backfill: bool, never_merge: bool,
+                      news_from: str | None = None) -> bool:  # fmt: skip
         """Insert the entry under ``new_id``; False, writing nothing, if that id is taken."""
         inserted = self.db.execute(
             """INSERT INTO entries (id, canonical_url, link, title, title_key, author,
                    content_html, summary_text, language, published, updated, first_seen,
-                   last_changed, primary_feed_url, backfill, never_merge, sketch)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   last_changed, primary_feed_url, backfill, never_merge, sketch, news_from)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (id) DO NOTHING""",
             [new_id, entry.canonical_url, entry.link, entry.title, entry.title_key,
              entry.author, entry.content_html, entry.summary_text, entry.language,
              to_db_time(entry.published), to_db_time(entry.updated), seen, seen, feed_url,
-             backfill, never_merge, " ".join(map(str, entry.sketch))],
+             backfill, never_merge, " ".join(map(str, entry.sketch)), news_from],
         ).rowcount  # fmt: skip
         if inserted:
             self._inserted.add(new_id)

@@ -447,6 +447,17 @@ def _v16_archive_copies(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v17_news_from(db: sqlite_utils.Database) -> None:
+    """Whether a post is news is measured from its feed's previous successful poll, not from
+    when it was first seen, so a feed (or service) down for over a week hides no post
+    (review 5 #15). NULL: from ``first_seen``, for a feed's back catalogue (its first poll,
+    or its first after being taken out of feeds.yaml and put back) and for posts stored
+    before this column, whose previous poll is not known. ``feeds.removed_at``: when the
+    feed left feeds.yaml; its next successful poll is a first poll again."""
+    db.execute("ALTER TABLE entries ADD COLUMN news_from TEXT")
+    db.execute("ALTER TABLE feeds ADD COLUMN removed_at TEXT")
+
+
 @contextmanager
 def _terminal_progress(label: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar for a long migration when stderr is a terminal; silent otherwise, and
@@ -482,6 +493,7 @@ MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _v14_versions_bumped_once,
     _v15_archive_changes,
     _v16_archive_copies,
+    _v17_news_from,
 )
 
 
