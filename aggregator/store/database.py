@@ -4,6 +4,7 @@ Entry writes are in entries.py, the digest ledger in digests.py, the schema in m
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import time
@@ -22,6 +23,8 @@ from aggregator.feed_status import FeedStatus
 from aggregator.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from aggregator.store.safety import backup, damaged, problems
 from aggregator.store.times import from_db_time, maybe_time, to_db_time
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # imported where used: reading feed states (status) needs none of them
     import asyncio
@@ -398,6 +401,36 @@ class Store:
                    ON CONFLICT(url) DO UPDATE SET name = excluded.name,
                        priority = excluded.priority, merge = excluded.merge""",
                 changed,
+            )
+            added = [url for url, *_ in changed if url not in stored]
+            if added:
+                self._take_over_moved(added, [feed.url for feed in feeds])
+
+    def _take_over_moved(self, added: Sequence[str], configured: Sequence[str]) -> None:
+        """A URL just configured that a feed no longer configured moved to is that feed under
+        its new address, as `status` advised writing it: it takes the feed's posts now, in
+        this transaction, so no export runs in between without the posts the new address no
+        longer lists (what ``prune`` does for the moved feeds, and only for them)."""
+        from aggregator.store.prune import apply_prune, plan_prune
+
+        marks = ",".join("?" * len(added))
+        moved = [
+            url
+            for (url,) in self.conn.execute(
+                f"""SELECT url FROM feeds
+                    WHERE coalesce(moved_to, redirect_target) IN ({marks})""",
+                list(added),
+            )
+            if url not in set(configured)
+        ]
+        if moved:
+            found = plan_prune(self.db, configured, None, only=moved)
+            self._entries.search.reindex(apply_prune(self.db, found))
+            log.info(
+                "%s moved to %s: %d posts carried over",
+                ", ".join(f.url for f in found.feeds),
+                ", ".join(sorted({f.moved_to or "" for f in found.feeds})),
+                len(found.carried),
             )
 
     def feed_state(self, url: str) -> FeedState:

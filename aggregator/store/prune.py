@@ -72,17 +72,27 @@ class _Plan:
         return frozenset(copy.entry_id for copy in self.carried)
 
 
-def plan_prune(db: sqlite_utils.Database, keep: Collection[str], before: str | None) -> _Plan:
-    """What to delete when only the feeds ``keep`` are configured. Reads only."""
+def plan_prune(
+    db: sqlite_utils.Database,
+    keep: Collection[str],
+    before: str | None,
+    only: Collection[str] | None = None,
+) -> _Plan:
+    """What to delete when only the feeds ``keep`` are configured (of the removed feeds, those
+    in ``only`` when given). Reads only."""
     keeping = json.dumps(sorted(keep))
-    found = db.execute(
-        """SELECT f.url, f.name,
-                  (SELECT count(*) FROM entry_sources s WHERE s.feed_url = f.url),
-                  coalesce(f.moved_to, f.redirect_target)
-           FROM feeds f WHERE f.url NOT IN (SELECT value FROM json_each(?))
-           ORDER BY f.name COLLATE NOCASE, f.url""",
-        [keeping],
-    ).fetchall()
+    found = [
+        row
+        for row in db.execute(
+            """SELECT f.url, f.name,
+                      (SELECT count(*) FROM entry_sources s WHERE s.feed_url = f.url),
+                      coalesce(f.moved_to, f.redirect_target)
+               FROM feeds f WHERE f.url NOT IN (SELECT value FROM json_each(?))
+               ORDER BY f.name COLLATE NOCASE, f.url""",
+            [keeping],
+        ).fetchall()
+        if only is None or row[0] in only
+    ]
     carried = [
         CarriedCopy(old, key, new, entry_id)
         for old, _, _, new in found
