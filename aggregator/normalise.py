@@ -323,7 +323,7 @@ def document_keys(entries: Sequence[ParsedEntry], trust_guid: bool) -> list[str]
     keyed by those, or, if an id is repeated too, by what they say. The keys do not depend on
     the order of the entries, so a feed that reorders them keeps its posts."""
     if trust_guid:
-        return [entry_key(entry, trust_guid) for entry in entries]
+        return _apart_by_content(entries, [entry_key(entry, trust_guid) for entry in entries])
     ids_of_link: dict[str, set[str]] = {}
     items_of_id: dict[str, set[tuple[str | None, str, str]]] = {}
     for entry in entries:
@@ -366,7 +366,36 @@ def document_keys(entries: Sequence[ParsedEntry], trust_guid: bool) -> list[str]
                 members.setdefault(own, []).append(index)
                 keys[index] = own
                 work.append(own)
-    return keys
+    return _apart_by_content(entries, keys)
+
+
+def _apart_by_content(entries: Sequence[ParsedEntry], keys: list[str]) -> list[str]:
+    """A link that keys several entries of one document (a news index, the front page, a
+    SharePoint list) names none of them: each of those is keyed by what it says instead, the
+    link staying its link. Entries keyed by an id keep it; the same item repeated (title,
+    date and text) still shares one key."""
+    holders: dict[str, int] = {}
+    for key in keys:
+        holders[key] = holders.get(key, 0) + 1
+    if len(holders) == len(keys):
+        return keys  # every key is one entry's: the usual case
+    return [
+        entry_key(_anonymous(entry))
+        if holders[key] > 1 and entry.link and key == _bounded_key(entry.link)
+        and not (entry.guid and key == _bounded_key(entry.guid))
+        else key
+        for entry, key in zip(entries, keys, strict=True)
+    ]  # fmt: skip
+
+
+def keyed_by_content(entry: ParsedEntry, key: str) -> bool:
+    """Whether the entry's link is one it shares with other entries of its document, so that
+    neither its id nor its link is its key (see document_keys): that link is no post's
+    address, and merging by it would make them all one."""
+    return bool(entry.link) and key not in {
+        _bounded_key(entry.link or ""),
+        _bounded_key(entry.guid) if entry.guid else "",
+    }
 
 
 def _anonymous(entry: ParsedEntry) -> ParsedEntry:
@@ -450,11 +479,18 @@ def dropped_fields(entry: ParsedEntry) -> list[str]:
     return dropped
 
 
-def _warning(parse_warning: str | None, dropped: dict[str, int]) -> str | None:
+def _warning(parse_warning: str | None, dropped: dict[str, int], repeated: int = 0) -> str | None:
     parts = [parse_warning] if parse_warning else []
     if dropped:
         counts = ", ".join(f"{name} ×{count}" for name, count in sorted(dropped.items()))
         parts.append(f"dropped unreadable or implausible fields, entries kept: {counts}")
+    if repeated:
+        # A feed that lists one item twice, or one id for two posts: say so, since the
+        # second is never stored.
+        parts.append(
+            f"dropped {repeated} repeated {'entry' if repeated == 1 else 'entries'}"
+            " (the id, or the link, title, date and text, of another entry)"
+        )
     return "; ".join(parts)[:MAX_WARNING_CHARS] or None
 
 
@@ -543,10 +579,11 @@ def normalise_entry(
     document_url: str | None = None,
     key: str | None = None,
     keep_fragment: bool = False,
+    shared_link: bool = False,
 ) -> EntryPlan:
     """One entry, with every text field free of characters XML forbids, every URL
     absolute http(s) (resolved against ``document_url``, default the feed's) and every
-    field within its cap."""
+    field within its cap. ``shared_link``: other entries of the document have its link."""
     document = document_url or feed_url
     link = safe_url(entry.link, document)
     base = safe_url(entry.content_base, document) or link or document
@@ -584,6 +621,7 @@ def normalise_entry(
         categories=clean_categories(entry.categories),
         enclosures=clean_enclosures(entry.enclosures, document),
         stemmed=stem_entry(title, text, language),
+        shared_link=shared_link and canonical is not None,
     )
 
 
@@ -618,7 +656,8 @@ def plan_update(
     max_entries: int = MAX_ENTRIES_PER_POLL,
     zone: str = "Europe/Copenhagen",
 ) -> UpdatePlan:
-    """What to write for one poll of one feed. Repeated keys in a feed keep the first entry;
+    """What to write for one poll of one feed. Repeated keys in a feed keep the first entry
+    (the others are counted in the warning);
     entries whose raw digest is in ``known_digests`` are only listed as unchanged; only the
     newest ``max_entries`` are taken. Dates in words the parser could not read are read in
     ``zone`` (the site's) when they name none."""
@@ -626,6 +665,7 @@ def plan_update(
     entries: dict[str, EntryPlan] = {}
     unchanged: dict[str, None] = {}
     dropped: dict[str, int] = {}
+    repeated = 0
     hint = None
     if parsed is not None:
         parsed = read_worded_dates(parsed, zone, now)
@@ -639,6 +679,7 @@ def plan_update(
                 dropped[name] = dropped.get(name, 0) + 1
         for raw, key in zip(raws, document_keys(raws, trust_guid), strict=True):
             if key in entries or key in unchanged:
+                repeated += 1
                 continue
             digest = raw_digest(raw, key)
             if digest in known_digests:
@@ -646,8 +687,9 @@ def plan_update(
             else:
                 keep_fragment = bool(fragment_pages) and canonical_url(raw.link) in fragment_pages
                 entries[key] = normalise_entry(
-                    raw, fetch.feed_url, now, trust_guid, digest, document, key, keep_fragment
-                )
+                    raw, fetch.feed_url, now, trust_guid, digest, document, key, keep_fragment,
+                    keyed_by_content(raw, key),
+                )  # fmt: skip
         for guid in parsed.still_listed:
             if (key := _bounded_key(guid)) not in entries:
                 unchanged.setdefault(key, None)
@@ -669,7 +711,7 @@ def plan_update(
         site_url=safe_url(parsed.site_url, document) if parsed else None,
         entries=tuple(entries.values()),
         unchanged_keys=tuple(unchanged),
-        warning=_warning(parsed.warning, dropped) if parsed else None,
+        warning=_warning(parsed.warning, dropped, repeated) if parsed else None,
     )
 
 

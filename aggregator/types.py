@@ -183,6 +183,9 @@ class EntryPlan:
     # the worker process that parsed the entry (aggregator.search.stem_entry), so the writing
     # process only inserts them. Empty: worked out when indexed.
     stemmed: tuple[str, str, str] | None = None
+    # Other entries of the document have this link too (a news index): it names none of them,
+    # so it neither merges the entry with another feed's post nor gives it its id.
+    shared_link: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -640,6 +640,7 @@ class Store:
             if plan.unchanged_keys:
                 self._entries.mark_unchanged(feed.url, plan.unchanged_keys, now, known)
             if known is not None:
+                known.pair_moved(plan.entries)
                 lookup = self._entries.merge_lookup(feed.url, plan.entries, known)
                 try:
                     with self._entries.versions_bumped_once():

@@ -50,10 +50,42 @@ class KnownSources:
     """One feed's stored copies, loaded once per update and kept current while it runs."""
 
     by_key: dict[str, SourceRow]
-    by_link: dict[str, SourceRow]
+    by_link: dict[str, list[SourceRow]]  # by canonical link
     excluded: set[str]
     claimed: set[str] = field(default_factory=set)  # keys matched in this update
     in_document: set[str] = field(default_factory=set)  # every key of the current document
+    # Stored copies found again under a new key by their link (see pair_moved).
+    moved: dict[str, SourceRow] = field(default_factory=dict)
+
+    def pair_moved(self, entries: Sequence[EntryPlan]) -> None:
+        """The stored copy each new key of the update is, found by its link: one whose key
+        has left the document (an id that changed while the link stayed; a post of a news
+        index whose text was edited, keyed by what it says). Several posts can share a link,
+        so a copy with the same text goes first, then the others in key order; done
+        for the whole update at once, so no post takes the copy another has the same text as."""
+        waiting = [
+            e
+            for e in entries
+            if e.key not in self.by_key and e.canonical_url and e.canonical_url in self.by_link
+        ]
+        if not waiting:
+            return
+        free = {
+            link: [r for r in rows if r.key not in self.in_document and r.key not in self.claimed]
+            for link, rows in self.by_link.items()
+            if any(e.canonical_url == link for e in waiting)
+        }
+        for exact in (True, False):
+            for entry in waiting:
+                rows = free[entry.canonical_url or ""]
+                if entry.key in self.moved or not rows:
+                    continue
+                row = next((r for r in rows if r.content_hash == entry.content_hash), None)
+                if row is None and not exact:
+                    row = rows[0]
+                if row is not None:
+                    rows.remove(row)
+                    self.moved[entry.key] = row
 
 
 @dataclass(slots=True)
@@ -92,6 +124,13 @@ class FeedRow:
         """This poll brings the feed's back catalogue: its first success, or its first since
         it was put back into feeds.yaml."""
         return self.last_success_at is None or self.removed_at is not None
+
+
+def _merging_url(entry: EntryPlan) -> str | None:
+    """The canonical link the post is merged and named by: none for a link that other posts of
+    its document share (a news index), which is no post's address. Its feed's own copies
+    are still found by it (entry_sources keeps it)."""
+    return None if entry.shared_link else entry.canonical_url
 
 
 def _host(url: str | None) -> str:
@@ -248,7 +287,7 @@ class EntryWriter:
         """Everything the feed's stored copies say about identity, in two queries per feed
         rather than several per entry."""
         by_key: dict[str, SourceRow] = {}
-        by_link: dict[str, SourceRow] = {}
+        by_link: dict[str, list[SourceRow]] = {}
         for key, target, content_hash, changes, link in self.db.execute(
             """SELECT entry_key, entry_id, content_hash, consecutive_changes, canonical_url
                FROM entry_sources WHERE feed_url = ?""",
@@ -257,7 +296,7 @@ class EntryWriter:
             row = SourceRow(target, content_hash, changes, key)
             by_key[key] = row
             if link:
-                by_link.setdefault(link, row)
+                by_link.setdefault(link, []).append(row)
         excluded = {
             key
             for (key,) in self.db.execute(
@@ -291,15 +330,11 @@ class EntryWriter:
     ) -> str:
         seen = to_db_time(now)
         row = known.by_key.get(entry.key)
-        if row is None and entry.canonical_url:
+        if row is None:
             # The id changed but the link did not (WordPress ?p=123 -> permalink, http ->
             # https): the same entry under a new key, if the old key has left the document.
-            row = known.by_link.get(entry.canonical_url)
-            if (
-                row is not None
-                and row.key not in known.claimed
-                and row.key not in known.in_document
-            ):
+            row = known.moved.get(entry.key)
+            if row is not None and row.key not in known.claimed:
                 self.db.execute(
                     "UPDATE entry_sources SET entry_key = ? WHERE feed_url = ? AND entry_key = ?",
                     [entry.key, feed.url, row.key],
@@ -329,7 +364,7 @@ class EntryWriter:
         # digest's archive_after_days), however long the gap: a feed or service down for a
         # week hides nothing. The back catalogue is measured from first_seen (NULL).
         news_from = None if first_poll else feed.last_success_at
-        target = entry_id(feed.url, entry.key, entry.canonical_url)
+        target = entry_id(feed.url, entry.key, _merging_url(entry))
         if not self._insert_entry(target, feed.url, entry, seen, backfill, not mergeable,
                                   news_from):  # fmt: skip
             # Its link's id is taken by a copy kept apart (merging off, or split): the feed's own.
@@ -342,7 +377,7 @@ class EntryWriter:
         known.by_key[entry.key] = row
         known.claimed.add(entry.key)
         if entry.canonical_url:
-            known.by_link.setdefault(entry.canonical_url, row)
+            known.by_link.setdefault(entry.canonical_url, []).append(row)
         return "new"
 
     def _update_source(
@@ -396,14 +431,9 @@ class EntryWriter:
     ) -> MergeLookup:
         """Canonical URLs, sketch hashes and title keys of an update's new entries, looked up
         in three queries for the whole update instead of two per entry."""
-        fresh = [
-            e
-            for e in entries
-            if e.key not in known.by_key
-            and not (e.canonical_url and e.canonical_url in known.by_link)
-        ]
+        fresh = [e for e in entries if e.key not in known.by_key and e.key not in known.moved]
         lookup = MergeLookup()
-        urls = sorted({e.canonical_url for e in fresh if e.canonical_url})
+        urls = sorted({url for e in fresh if (url := _merging_url(e))})
         hashes = sorted({h for e in fresh for h in e.sketch})
         titles = sorted({e.title_key for e in fresh if e.title_key})
         for url, target, published in self._pairs_in(
@@ -455,7 +485,7 @@ class EntryWriter:
         """An entry from another source that is this post, with the reason; else None."""
         lookup = lookup or self.merge_lookup(feed.url, [entry], KnownSources({}, {}, set()))
         window = timedelta(days=rules.dedup.window_days)
-        for target, published in lookup.by_url.get(entry.canonical_url or "", ()):
+        for target, published in lookup.by_url.get(_merging_url(entry) or "", ()):
             # A reused page (a yearly status at one URL) is not last year's post again.
             if abs(published - entry.published) <= window:
                 return target, "same canonical URL"
@@ -575,7 +605,7 @@ class EntryWriter:
                    last_changed, primary_feed_url, backfill, never_merge, sketch, news_from)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (id) DO NOTHING""",
-            [new_id, entry.canonical_url, entry.link, entry.title, entry.title_key,
+            [new_id, _merging_url(entry), entry.link, entry.title, entry.title_key,
              entry.author, entry.content_html, entry.summary_text, entry.language,
              to_db_time(entry.published), to_db_time(entry.updated), seen, seen, feed_url,
              backfill, never_merge, " ".join(map(str, entry.sketch)), news_from],
@@ -616,7 +646,7 @@ class EntryWriter:
                       -- the feed's own date when it moved on, else the time we saw the edit
                       updated = CASE WHEN ? > updated THEN ? ELSE ? END
                WHERE id = ?""",
-            [feed_url, entry.canonical_url, entry.link, entry.title, entry.title_key,
+            [feed_url, _merging_url(entry), entry.link, entry.title, entry.title_key,
              entry.author, entry.content_html, entry.summary_text, entry.language, seen,
              keep_published, to_db_time(entry.published), to_db_time(entry.updated),
              to_db_time(entry.updated), seen, target],
