@@ -50,7 +50,18 @@ def _check_url(value: str) -> str:
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("not a valid URL")
+    if any(character.isspace() for character in parts.netloc):
+        raise ValueError("not a valid URL: a space in the host name")
     return value.strip()
+
+
+def is_feed_url(value: str) -> bool:
+    """What feeds.yaml takes as a source's url."""
+    try:
+        _check_url(value)
+    except ValueError:
+        return False
+    return True
 
 
 HttpUrl = Annotated[str, AfterValidator(_check_url)]

@@ -8,9 +8,13 @@ what it did not need to touch.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
 import os
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -186,13 +190,38 @@ def remove_source(text: str, name: str) -> str:
     return "\n".join(lines[:line] + lines[end + 1 :])
 
 
+def update(path: Path, change: Callable[[str], str]) -> None:
+    """Apply ``change`` to the file's text and save it, one command at a time: two ``add``,
+    ``remove`` or ``import`` at once would each read the file before the other wrote it, and
+    the last to rename would silently undo the other's edit."""
+    with _edit_lock(path):
+        save(path, change(path.read_text(encoding="utf-8")))
+
+
+@contextmanager
+def _edit_lock(path: Path) -> Iterator[None]:
+    lock = path.with_name(f".{path.name}.lock")
+    try:
+        handle = open(lock, "a")  # noqa: SIM115 - held for the whole edit
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot create the edit lock {lock}: {exc}") from exc
+    with handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # waits its turn; the kernel frees it
+        yield
+
+
 def save(path: Path, text: str) -> None:
     """Check the edited file loads as a valid configuration, then replace it atomically."""
     from aggregator.config import load_config
 
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
+    # A name of its own: another process's edit must never validate or install this one.
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = Path(name)
     try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        with contextlib.suppress(OSError):  # keep the admin's permissions, not mkstemp's 0600
+            os.chmod(temporary, path.stat().st_mode & 0o7777)
         load_config(temporary)
     except ConfigError as exc:
         temporary.unlink()
@@ -200,4 +229,7 @@ def save(path: Path, text: str) -> None:
         raise ConfigError(
             f"{path} was left unchanged: the edit would make it invalid\n{problems}"
         ) from None
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     os.replace(temporary, path)

@@ -22,10 +22,22 @@ def _tag(text: str) -> str:
     return "-".join(text.strip().lower().split())
 
 
+def _url(text: str) -> str:
+    """``feed://host/x`` (Safari, NetNewsWire) as ``https://host/x``; ``feed:https://…`` as
+    the URL inside it."""
+    text = text.strip()
+    lowered = text.lower()
+    if lowered.startswith("feed:http://") or lowered.startswith("feed:https://"):
+        return text[len("feed:") :]
+    if lowered.startswith("feed://"):
+        return f"https://{text[len('feed://') :]}"
+    return text
+
+
 def _walk(outline: Any, path: tuple[str, ...], found: list[OpmlFeed]) -> None:
     for child in outline.iterchildren("outline"):
-        label = (child.get("text") or child.get("title") or "").strip()
-        url = (child.get("xmlUrl") or child.get("xmlurl") or "").strip()
+        label = " ".join((child.get("text") or child.get("title") or "").split())
+        url = _url(child.get("xmlUrl") or child.get("xmlurl") or "")
         if url:
             categories = [
                 _tag(part)

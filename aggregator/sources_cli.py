@@ -144,7 +144,7 @@ def add_command(config_path: Path, url: str, name: str | None, tags: str, dry_ru
     feeds.yaml."""
     from aggregator.adding import as_url, configured_as, find_source
     from aggregator.config import load_config
-    from aggregator.feeds_file import append_sources, save
+    from aggregator.feeds_file import append_sources, update
 
     config = load_config(config_path)
     url = as_url(url)
@@ -165,8 +165,7 @@ def add_command(config_path: Path, url: str, name: str | None, tags: str, dry_ru
         console.say("Dry run: feeds.yaml was not changed.")
         return
     comment = GUESS_COMMENT.format(name=chosen) if found.html else None
-    text = config_path.read_text(encoding="utf-8")
-    save(config_path, append_sources(text, [entry], comment))
+    update(config_path, lambda text: append_sources(text, [entry], comment))
     console.say(f"Added {chosen!r} ({entry.get('type', 'feed')}) to {config_path}.")
 
 
@@ -175,11 +174,10 @@ def remove_command(config_path: Path, name: str) -> None:
     """Remove the source NAME from feeds.yaml (its stored posts stay in the database until
     aggregator prune --yes)."""
     from aggregator.config import load_config
-    from aggregator.feeds_file import remove_source, save
+    from aggregator.feeds_file import remove_source, update
 
     load_config(config_path)
-    text = config_path.read_text(encoding="utf-8")
-    save(config_path, remove_source(text, name))
+    update(config_path, lambda text: remove_source(text, name))
     console.say(f"Removed {name!r} from {config_path}.")
 
 
@@ -188,31 +186,35 @@ def import_command(config_path: Path, opml: Path) -> None:
     """Add the feeds of an OPML file to feeds.yaml; its categories become tags, feeds
     already there are skipped."""
     from aggregator.adding import configured_as
-    from aggregator.config import load_config
-    from aggregator.feeds_file import append_sources, save
+    from aggregator.config import is_feed_url, load_config
+    from aggregator.feeds_file import append_sources, update
+    from aggregator.normalise import canonical_url
     from aggregator.opml_import import read_opml
 
     config = load_config(config_path)
     names = {f.name for f in config.feeds}
     added: list[dict[str, object]] = []
     skipped = 0
-    seen: set[str] = set()
+    seen: set[str | None] = set()
     for feed in read_opml(opml.read_bytes()):
-        if configured_as(config, feed.url) or feed.url in seen:
+        if not is_feed_url(feed.url):  # one bad outline must not refuse the rest
+            console.problem(f"skipped {feed.name!r}: {feed.url!r} is not an http(s) URL")
+            continue
+        canonical = canonical_url(feed.url)
+        if configured_as(config, feed.url) or canonical in seen:
             skipped += 1
             continue
         name, number = feed.name, 2
         while name in names:
             name, number = f"{feed.name} ({number})", number + 1
         names.add(name)
-        seen.add(feed.url)
+        seen.add(canonical)
         entry: dict[str, object] = {"name": name, "url": feed.url}
         if feed.tags:
             entry["tags"] = list(feed.tags)
         added.append(entry)
     if added:
-        text = config_path.read_text(encoding="utf-8")
-        save(config_path, append_sources(text, added, f"imported from {opml.name}"))
+        update(config_path, lambda text: append_sources(text, added, f"imported from {opml.name}"))
     console.say(
         f"Imported {console.plural(len(added), 'feed')} into {config_path}; "
         f"skipped {skipped} already there."

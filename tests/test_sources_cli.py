@@ -207,6 +207,65 @@ def test_import_of_nested_opml_tags_by_category_and_skips_existing(tmp_path, ser
     assert "Imported 0 feeds" in again.output
 
 
+def test_import_reads_feed_urls_and_skips_what_it_cannot_take_naming_it(tmp_path, server):
+    """Review 6 R8: one outline feeds.yaml refuses must not refuse the rest."""
+    path = config_file(tmp_path, server)
+    before = path.read_text(encoding="utf-8")
+    opml = tmp_path / "safari.opml"
+    opml.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><body>'
+        '<outline text="Borger.dk" xmlUrl="feed://borger.dk/rss"/>'
+        '<outline text="KL" xmlUrl="feed:https://www.kl.dk/nyheder/rss"/>'
+        '<outline text="Med mellemrum" xmlUrl="https://ex ample.dk/feed"/>'
+        '<outline text="Gopher" xmlUrl="gopher://ex.dk/feed"/>'
+        '<outline text="Blog: &quot;KL2&quot;&#10;  nyt" xmlUrl="http://www.odense.dk/feed/"/>'
+        '<outline text="Odense igen" xmlUrl="https://odense.dk/feed"/>'
+        "</body></opml>",
+        encoding="utf-8",
+    )
+    result = invoke("import", "-c", str(path), str(opml))
+    assert result.exit_code == 0, result.output
+    assert "skipped 'Med mellemrum': 'https://ex ample.dk/feed' is not an http(s) URL" in (
+        result.output
+    )
+    assert "skipped 'Gopher': 'gopher://ex.dk/feed' is not an http(s) URL" in result.output
+    assert "Imported 3 feeds" in result.output
+    assert "skipped 1 already there" in result.output  # odense.dk/feed is www.odense.dk/feed/
+    added_lines(before, path.read_text(encoding="utf-8"))
+    feeds = {f.name: f.url for f in load_config(path).feeds}
+    assert feeds["Borger.dk"] == "https://borger.dk/rss"
+    assert feeds["KL"] == "https://www.kl.dk/nyheder/rss"
+    assert feeds['Blog: "KL2" nyt'] == "http://www.odense.dk/feed/"
+
+
+def test_edits_of_feeds_yaml_at_once_wait_their_turn_and_all_stay(tmp_path, server):
+    """Review 6 R12: several `add` and a `remove` started together, each a real process."""
+    import subprocess
+
+    from tests.test_cli import EXE
+
+    path = config_file(tmp_path, server)
+    base = server.base_url
+    urls = [server.static_feed(f"/f{n}.xml", ATOM.format(base=base, title=f"F{n}").encode())
+            for n in range(6)]  # fmt: skip
+    processes = [
+        subprocess.Popen([str(EXE), "add", "-c", str(path), url, "--name", f"F{n}"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for n, url in enumerate(urls)
+    ]  # fmt: skip
+    processes.append(
+        subprocess.Popen([str(EXE), "remove", "-c", str(path), "Digst"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    )  # fmt: skip
+    for process in processes:
+        output, _ = process.communicate(timeout=120)
+        assert process.returncode == 0, output
+    names = {f.name for f in load_config(path).feeds}
+    assert names == {"Æblerød Kommune", *(f"F{n}" for n in range(6))}
+    assert [p.name for p in tmp_path.glob(".feeds.yaml.*.tmp")] == []
+    assert "# Vores feeds — redigeret i hånden." in path.read_text(encoding="utf-8")
+
+
 def test_import_refuses_entities(tmp_path, server):
     path = config_file(tmp_path, server)
     opml = tmp_path / "evil.opml"
