@@ -280,6 +280,39 @@ def test_a_few_items_sharing_a_link_are_not_an_error():
     assert len({e.link for e in found.entries}) == 2
 
 
+def test_a_web_page_is_offered_to_subscribe_to_as_the_feed_made_of_it(
+    server, make_config, store, clock, tmp_path
+):
+    """Review 6 R16: sources.opml, the page's "feed" link and atom:source rel=self name the
+    per-source feed made here for an HTML source, never the web page, which is no feed."""
+    from lxml import etree
+
+    from aggregator.export import export_feeds
+
+    page = serve_list(server, "umbraco_list.html")
+    feed = server.static_feed(
+        "/os2.xml", (Path(__file__).parent / "fixtures/rss20.xml").read_bytes()
+    )
+    config = make_config([kl_source(page), {"name": "OS2", "url": feed}])
+    poll(config, store, clock=clock)
+    export_feeds(config, store, clock())
+    out = config.output_dir
+    opml = etree.parse(str(out / "sources.opml"))
+    subscriptions = {o.get("xmlUrl"): o.get("htmlUrl") for o in opml.iter("outline")}
+    ours = "https://planet.example.dk/source/kl/atom.xml"
+    assert subscriptions.keys() == {ours, feed}
+    assert subscriptions[ours] == page
+    atom = etree.parse(str(out / "source" / "kl" / "atom.xml"))
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    selves = {
+        link.get("href") for link in atom.iterfind("a:entry/a:source/a:link[@rel='self']", ns)
+    }
+    assert selves == {ours}
+    front = (out / "index.html").read_text(encoding="utf-8")
+    assert f'<a href="{ours}">' in front
+    assert f'<a href="{page}">' in front  # the page itself, as the source's site
+
+
 def test_robots_disallow_stops_the_source_before_its_page(server, make_config, store, clock):
     server.static(
         "/robots.txt",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
+from urllib.parse import urljoin
 
 from aggregator.clean import xml_text
 from aggregator.config import Config, FeedConfig
@@ -87,23 +88,34 @@ NEVER_POLLED = (None, None, None, None, "new", None, None)
 Shown = dict[str, tuple[Any, ...]]  # the store's feeds_shown() rows by URL
 
 
-def _sources(configured: _Configured, shown: Callable[[list[str]], Shown]) -> Sources:
+def _sources(
+    configured: _Configured, shown: Callable[[list[str]], Shown], base_url: str
+) -> Sources:
     def make(urls: list[str]) -> dict[str, Source]:
         rows = shown(urls)
-        return {url: _source(configured, url, rows.get(url, NEVER_POLLED)) for url in urls}
+        return {
+            url: _source(configured, url, rows.get(url, NEVER_POLLED), base_url) for url in urls
+        }
 
     return Sources(configured.feeds.keys(), make)
 
 
-def _source(configured: _Configured, url: str, row: tuple[Any, ...]) -> Source:
+def _source(configured: _Configured, url: str, row: tuple[Any, ...], base_url: str) -> Source:
     feed = configured.feeds[url]
+    slug = configured.slugs[url]
     _, _, title, site_url, state, failing_since, moved_to = row
+    feed_url, home = public_url(url) or url, public_url(site_url)
+    if feed.type == "html":
+        # A web page is no feed to subscribe to: its feed is the one made of it here.
+        home = home or feed_url
+        path = Selection("source", slug, "", (), EPOCH).path("atom")
+        feed_url = urljoin(base_url if base_url.endswith("/") else f"{base_url}/", path)
     return Source(
         name=feed.name,
-        slug=configured.slugs[url],
-        feed_url=public_url(url) or url,
+        slug=slug,
+        feed_url=feed_url,
         title=title,
-        site_url=public_url(site_url),
+        site_url=home,
         tags=configured.tags_of[url],
         enabled=feed.enabled,
         state=state,
@@ -140,7 +152,8 @@ def selection_of(
 ) -> tuple[Selection, Site]:
     """A search's view of the entries it found, without the store: sources' health unknown,
     no archive; its links are the search's own."""
-    site = _site(config, _sources(_configured(config), lambda urls: {}), (), now)  # no health
+    configured = _configured(config)
+    site = _site(config, _sources(configured, lambda urls: {}, config.site.base_url), (), now)
     entries = Selector(config, None, site)._entries(stored)
     return Selection("search", query, title, entries, now), site
 
@@ -179,7 +192,7 @@ def build_site(config: Config, store: Store, now: datetime,
         def rows(urls: list[str]) -> Shown:
             return every
 
-    sources = _sources(configured, rows)
+    sources = _sources(configured, rows, config.site.base_url)
     scope = None if covered else list(configured.feeds)
     zone = config.site.zone
     oldest = store.oldest_published(scope)
