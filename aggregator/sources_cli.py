@@ -94,35 +94,57 @@ def preview_command(
     from aggregator.config import load_config
 
     config = load_config(config_path)
+    given = {
+        name: value
+        for name, text in (("title", title), ("link", link), ("date", date), ("summary", summary))
+        if (value := _selector(text, xpath)) is not None
+    }
     html: HtmlSource | None
     feed = next((f for f in config.feeds if source in (f.name, f.url)), None)
-    if feed is not None and item is None:
+    if feed is not None:
+        # The source's own selectors, with those given here in their place: how an admin
+        # tries a fix before writing it into feeds.yaml.
         url, html = feed.url, feed.html_source()
+        if item is not None or given:
+            html = _tried(html, _selector(item, xpath), given, source)
     elif _is_address(source):
         url, html = as_url(source), None
         if item is not None:
-            fields = {
-                name: value
-                for name, given in (
-                    ("title", title),
-                    ("link", link),
-                    ("date", date),
-                    ("summary", summary),
-                )
-                if (value := _selector(given, xpath)) is not None
-            }
-            keys = {"type": "html", "items": _selector(item, xpath), "fields": fields}
+            keys = {"type": "html", "items": _selector(item, xpath), "fields": given}
             from pydantic import TypeAdapter
 
             from aggregator.source_config import HtmlSourceKeys
 
             html = TypeAdapter(HtmlSourceKeys).validate_python(keys).html_source()
+        elif given:
+            raise ConfigError("--title, --link, --date and --summary read items: give --item too")
     else:
         raise ConfigError(f"no feed named {source!r} in {config_path}, and not a URL")
     found = preview(config, url, html)
     print_preview(found, config)
     if found.problem:
         raise AggregatorError(found.problem)
+
+
+def _tried(
+    html: HtmlSource | None,
+    item: SelectorConfig | None,
+    given: dict[str, SelectorConfig],
+    name: str,
+) -> HtmlSource:
+    """A configured source's selectors with the ones given on the command line instead."""
+    from dataclasses import replace
+
+    from aggregator.types import HtmlSource
+
+    if html is None:
+        if item is None:
+            raise ConfigError(f"{name!r} is a feed, not an HTML source: give --item to read it so")
+        html = HtmlSource(items=item.selector())
+    elif item is not None:
+        html = replace(html, items=item.selector())
+    fields = dict(html.fields) | {field: value.selector() for field, value in given.items()}
+    return replace(html, fields=tuple(fields.items()))
 
 
 def _is_address(text: str) -> bool:

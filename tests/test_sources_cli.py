@@ -303,6 +303,33 @@ def test_preview_of_a_configured_html_source_writes_nothing(tmp_path, server):
     assert not (tmp_path / "aggregator.db").exists()
 
 
+def test_preview_of_a_configured_source_tries_the_selectors_given(tmp_path, server):
+    """Review 6 R13: `preview NAME --title …` is how an admin tries a fix before writing it
+    into feeds.yaml: the selectors given replace the source's own, the rest stay."""
+    url = serve_page(server, "/nyheder/", "drupal_list.html")
+    path = tmp_path / "feeds.yaml"
+    path.write_text(
+        "poll:\n  allow_private_hosts: [127.0.0.1]\nfeeds:\n"
+        f"  - name: Digst\n    url: {url}\n    type: html\n    items: .nothing-here\n"
+        "    fields:\n      summary: {css: .field--name-body, take: html}\n",
+        encoding="utf-8",
+    )
+    failing = CliRunner().invoke(cli, ["preview", "-c", str(path), "Digst"])
+    assert failing.exit_code == 1
+    tried = invoke("preview", "-c", str(path), "Digst", "--item", ".views-row", "--title", "h2")
+    assert tried.exit_code == 0, tried.output
+    lines = tried.output.splitlines()
+    assert "item selector `.views-row`: 2 matches" in lines
+    assert "  title    `h2`: 2 of 2 items" in lines
+    assert "  summary  `.field--name-body`: 2 of 2 items" in lines  # the source's own, kept
+    assert "items: .nothing-here" in path.read_text(encoding="utf-8")  # nothing written
+    feed = tmp_path / "feed.yaml"
+    feed.write_text(CONFIG.format(base=server.base_url), encoding="utf-8")
+    refused = CliRunner().invoke(cli, ["preview", "-c", str(feed), "Digst", "--title", "h2"])
+    assert refused.exit_code == 2
+    assert "'Digst' is a feed, not an HTML source: give --item to read it so" in refused.output
+
+
 def test_preview_of_a_url_with_selectors_and_a_failing_one(tmp_path, server):
     path = config_file(tmp_path, server)
     # No charset in the header: the page's <meta> says ISO-8859-1.
