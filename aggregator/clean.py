@@ -7,6 +7,7 @@ here, with the limits as constants the README documents.
 
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import SplitResult, urljoin, urlsplit
 
@@ -162,3 +163,160 @@ def _before_tag(cut: str) -> str:
     """Without a tag the cut left unfinished."""
     position = cut.rfind("<")
     return cut[:position] if position > cut.rfind(">") else cut
+
+
+# Lazy-loaded images. A page that loads its images by script puts a placeholder in ``src``
+# (a data: GIF or SVG, a 1x1 file) and the picture in a data attribute, with a copy in
+# <noscript> for browsers without script. A feed reader is such a browser, but nh3 parses
+# <noscript> as a browser with script does: its markup comes out as text. So, before nh3:
+# the picture goes into ``src``, and <noscript> is unwrapped, without the copy of an image
+# already shown. Attributes a lazy loader reads, in the order we trust them:
+LAZY_SOURCES = ("data-lazy-src", "data-src", "data-original", "data-lazyload", "data-lazy")
+LAZY_SRCSETS = ("data-lazy-srcset", "data-srcset")
+# From a srcset, the widest candidate up to this width: a page column at twice the density.
+MAX_IMAGE_WIDTH = 1600
+_KEPT_IMAGE_ATTRIBUTES = ("alt", "title", "width", "height")
+
+_IMG_TAG = r"""<img\b(?:[^>"']|"[^"]*"|'[^']*')*>"""
+_IMG = re.compile(_IMG_TAG, re.I)
+_ATTRIBUTE = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
+_NEEDS_LOOK = re.compile(r"<(?:img|noscript)\b", re.I)
+# A <noscript> ends at the first </noscript>, as raw text does; one left open runs to the end.
+# The image in front of it (with end tags between: a link, a <picture>) may be its lazy twin.
+_NOSCRIPT = re.compile(
+    rf"(?:(?P<before>{_IMG_TAG})(?P<gap>(?:\s|</[A-Za-z][^>]*>)*))?"
+    r"<noscript\b[^>]*>(?P<inside>.*?)(?:</noscript\s*>|\Z)",
+    re.I | re.S,
+)
+_NOSCRIPT_TAG = re.compile(r"</?noscript\b[^>]*>", re.I)
+# Jetpack marks its lazy source as not yet loaded; the picture is the same without it.
+_PENDING_LOAD = re.compile(r"[?&]is-pending-load=1(?=&|#|$)")
+
+
+def reveal_lazy_images(fragment: str) -> str:
+    """``fragment`` with each lazy image's picture in ``src`` and each <noscript> unwrapped,
+    so the picture appears once, as markup: what a reader without script should see."""
+    if _NEEDS_LOOK.search(fragment) is None:
+        return fragment
+    lowered = fragment.lower()
+    if "<noscript" in lowered:
+        shown = {
+            source
+            for match in _IMG.finditer(fragment)
+            if (source := _lazy_source(_attributes(match.group(0)))) is not None
+        }
+        fragment = _NOSCRIPT.sub(lambda match: _unwrap(match, shown), fragment)
+    elif "data-" not in lowered and "srcset" not in lowered:
+        return fragment
+    return _IMG.sub(_reveal, fragment)
+
+
+def _unwrap(match: re.Match[str], shown: set[str]) -> str:
+    before, gap = match.group("before") or "", match.group("gap") or ""
+    inside = _NOSCRIPT_TAG.sub("", match.group("inside"))
+    if "<" not in inside:
+        inside = ""  # words only: "turn on JavaScript", about the page, not the post
+    if before and _is_lazy(attributes := _attributes(before)):
+        if _lazy_source(attributes) is None:
+            return gap + inside  # a placeholder only: the copy is the picture
+        return before + gap + _IMG.sub("", inside)  # the copy is the picture again
+    # An image of the fallback that a lazy image elsewhere shows already goes.
+    return before + gap + _IMG.sub(lambda tag: _unless_shown(tag, shown), inside)
+
+
+def _unless_shown(tag: re.Match[str], shown: set[str]) -> str:
+    return "" if _src(_attributes(tag.group(0))) in shown else tag.group(0)
+
+
+def _reveal(match: re.Match[str]) -> str:
+    tag = match.group(0)
+    lowered = tag.lower()
+    if "data-" not in lowered and "srcset" not in lowered:
+        return tag
+    attributes = _attributes(tag)
+    source = _lazy_source(attributes)
+    if source is None:
+        return tag
+    kept = "".join(
+        f' {name}="{html.escape(attributes[name])}"'
+        for name in _KEPT_IMAGE_ATTRIBUTES
+        if name in attributes
+    )
+    return f'<img src="{html.escape(source)}"{kept}>'
+
+
+def _attributes(tag: str) -> dict[str, str]:
+    """The attributes of one start tag, names lower-cased, values unescaped; the first of
+    a repeated name counts, as in HTML."""
+    found: dict[str, str] = {}
+    for name, double, single, bare in _ATTRIBUTE.findall(tag[4:-1]):
+        found.setdefault(name.lower(), html.unescape(double or single or bare))
+    return found
+
+
+def _usable(value: str | None) -> bool:
+    """A URL a picture can be at: not missing, blank or a data: placeholder."""
+    stripped = value.strip() if value else ""
+    return bool(stripped) and stripped[:5].lower() != "data:"
+
+
+def _src(attributes: dict[str, str]) -> str | None:
+    src = attributes.get("src")
+    return src.strip() if src is not None and _usable(src) else None
+
+
+def _is_lazy(attributes: dict[str, str]) -> bool:
+    return _src(attributes) is None or _lazy_source(attributes) is not None
+
+
+def _lazy_source(attributes: dict[str, str]) -> str | None:
+    """The picture of an image whose ``src`` is not it: a lazy loader's attribute, else (with
+    no usable ``src``) a ``srcset`` candidate; None when ``src`` is the picture or none is."""
+    for name in LAZY_SOURCES:
+        value = attributes.get(name)
+        if value is not None and _usable(value):
+            return _PENDING_LOAD.sub("", value.strip())
+    names = LAZY_SRCSETS if _src(attributes) is not None else (*LAZY_SRCSETS, "srcset")
+    for name in names:
+        candidate = srcset_choice(attributes.get(name) or "")
+        if _usable(candidate):
+            return candidate
+    return None
+
+
+def srcset_choice(srcset: str) -> str | None:
+    """From a ``srcset``, the widest candidate up to MAX_IMAGE_WIDTH (else the narrowest), the
+    lowest density, or the first: the candidates as HTML splits them."""
+    candidates: list[tuple[str, str]] = []
+    position, length = 0, len(srcset)
+    while position < length:
+        while position < length and (srcset[position].isspace() or srcset[position] == ","):
+            position += 1
+        start = position
+        while position < length and not srcset[position].isspace():
+            position += 1
+        url = srcset[start:position]
+        if url.endswith(","):
+            url, descriptor = url.rstrip(","), ""
+        else:
+            end = srcset.find(",", position)
+            end = length if end < 0 else end
+            descriptor, position = srcset[position:end].strip().lower(), end
+        if url:
+            candidates.append((url, descriptor))
+    if not candidates:
+        return None
+    widths = [(_number(d[:-1]), url) for url, d in candidates if d.endswith("w")]
+    if widths:
+        fitting = [width for width in widths if width[0] <= MAX_IMAGE_WIDTH]
+        return max(fitting)[1] if fitting else min(widths)[1]
+    # No descriptor is 1x.
+    densities = [(_number(d[:-1] or "1"), url) for url, d in candidates if d.endswith("x") or not d]
+    return min(densities)[1] if densities else candidates[0][0]
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("inf")

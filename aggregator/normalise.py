@@ -32,6 +32,7 @@ from aggregator.clean import (
     flatten_nesting,
     maybe_xml_text,
     over_content_cap,
+    reveal_lazy_images,
     safe_url,
     web_parts,
     xml_text,
@@ -232,6 +233,8 @@ _CLEANER = nh3.Cleaner(
     link_rel="noopener noreferrer nofollow",
     strip_comments=True,
     attribute_filter=_check_url,
+    # Their text is no part of the post: a whole page's <title> would lead its summary.
+    clean_content_tags={"script", "style", "title", "template"},
 )
 _TEXT_ONLY = nh3.Cleaner(tags=set(), attributes={})
 
@@ -252,7 +255,7 @@ def sanitise_html(fragment: str, base_url: str | None = None) -> str:
     known video players, or tracking pixels; relative URLs made absolute against ``base_url``."""
     token = _BASE_URL.set(base_url)
     try:
-        cleaned = _CLEANER.clean(fragment)
+        cleaned = _CLEANER.clean(reveal_lazy_images(fragment))
     finally:
         _BASE_URL.reset(token)
     if "<iframe" in cleaned:
@@ -496,7 +499,9 @@ def _warning(parse_warning: str | None, dropped: dict[str, int], repeated: int =
 
 # Part of every raw digest: bump it when a change to the rules here should rewrite stored
 # entries on their next poll, even those whose feed did not change them.
-NORMALISE_VERSION = 4  # 3: XML-forbidden characters, unsafe URLs and field caps; 4: names, dates
+# 3: XML-forbidden characters, unsafe URLs and field caps; 4: names, dates; 5: lazy images,
+# <noscript> and a page's <title>
+NORMALISE_VERSION = 5
 
 
 def raw_digest(entry: ParsedEntry, key: str) -> str:
