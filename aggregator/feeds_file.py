@@ -211,10 +211,17 @@ def _edit_lock(path: Path) -> Iterator[None]:
 
 
 def save(path: Path, text: str) -> None:
-    """Check the edited file loads as a valid configuration, then replace it atomically."""
-    from aggregator.config import load_config
+    """Check the edited text is a valid configuration, then replace the file atomically."""
+    from aggregator.config import config_from_text
 
-    # A name of its own: another process's edit must never validate or install this one.
+    try:
+        config_from_text(path, text)  # warnings and problems name the file, not a temporary
+    except ConfigError as exc:
+        problems = str(exc).split("\n", 1)[-1]
+        raise ConfigError(
+            f"{path} was left unchanged: the edit would make it invalid\n{problems}"
+        ) from None
+    # A name of its own: another process's edit must never install this one.
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     temporary = Path(name)
     try:
@@ -222,14 +229,7 @@ def save(path: Path, text: str) -> None:
             handle.write(text)
         with contextlib.suppress(OSError):  # keep the admin's permissions, not mkstemp's 0600
             os.chmod(temporary, path.stat().st_mode & 0o7777)
-        load_config(temporary)
-    except ConfigError as exc:
-        temporary.unlink()
-        problems = str(exc).split("\n", 1)[-1]
-        raise ConfigError(
-            f"{path} was left unchanged: the edit would make it invalid\n{problems}"
-        ) from None
+        os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    os.replace(temporary, path)

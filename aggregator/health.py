@@ -116,7 +116,11 @@ def what_to_do(status: FeedStatus) -> str | None:
         what = status.last_error or what  # what was wrong with it says more than "HTTP 200"
         if "selector `" in what:  # an HTML source's selectors (parse_html.Extraction.problem)
             preview = f"aggregator preview {shlex.quote(status.name)}"
-            advice = f"the page changed or shows a cookie wall: check it with `{preview}`"
+            advice = f"look at the page with `{preview}` (a redesign, or a cookie wall?)"
+        elif " or run aggregator add" in what:  # the page names its feed: the advice is said
+            return f"{what} (for {polls})"
+        elif what.startswith("refused: the document declares entities"):
+            advice = "a hostile or broken document: tell the site"
         else:
             advice = "not a usable feed: check that the URL is the feed, not a web page"
     elif code and 300 <= code < 400:
@@ -136,6 +140,10 @@ def _advice_before_status(error: str) -> str | None:
     only a failure to reach the server is the network's doing."""
     if error.startswith("refused to connect"):
         return None
+    if error.startswith("robots.txt of"):
+        return "the site's robots.txt forbids fetching it: ask the site, or remove the source"
+    if error.startswith("robots.txt could not be fetched"):
+        return "nothing is fetched from the site until its robots.txt answers; tried again later"
     if error.startswith(("cannot connect", "timed out while connecting", "timed out looking up")):
         return "no answer: check the host name, the network and the firewall"
     if error.startswith(("timed out waiting", "took longer than")):

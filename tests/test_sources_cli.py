@@ -8,7 +8,7 @@ from click.testing import CliRunner, Result
 
 from aggregator.cli import cli
 from aggregator.config import load_config
-from tests.feedserver import FeedServer, feed_route
+from tests.feedserver import FeedServer, Response, feed_route
 
 PAGES = Path(__file__).parent / "pages"
 HTML_TYPE = "text/html; charset=utf-8"
@@ -385,6 +385,8 @@ def test_a_configured_html_page_names_its_feed_in_the_poll_error(tmp_path, serve
     )
     result = invoke("poll", "-c", str(path))
     assert f"it links to {server.base_url}/blog/nyheder-2/feed" in result.output
+    [line] = [line for line in result.output.splitlines() if line.startswith("OS2: ")]
+    assert line.endswith("or run aggregator add (for 1 poll)")  # its own advice, only
 
 
 def test_a_failing_html_source_is_told_to_check_its_page_not_that_it_is_no_feed(tmp_path, server):
@@ -396,12 +398,20 @@ def test_a_failing_html_source_is_told_to_check_its_page_not_that_it_is_no_feed(
         f"  - name: KL Nyheder\n    url: {url}\n    type: html\n    items: .nyheder article\n",
         encoding="utf-8",
     )
+    server.static("/robots.txt", Response(200, b"User-agent: *\nDisallow: /lukket/\n"))
+    closed = serve_page(server, "/lukket/nyheder/", "umbraco_list.html")
+    with config.open("a", encoding="utf-8") as more:
+        more.write(f"  - name: Lukket\n    url: {closed}\n    type: html\n    items: article\n")
     result = CliRunner().invoke(cli, ["poll", "-c", str(config), "-q"])
     assert result.exit_code == 3, result.output
-    assert result.output.splitlines()[-1] == (
-        "KL Nyheder: item selector `.nyheder article` matched 0 elements; the page changed? "
-        "for 1 poll: the page changed or shows a cookie wall: "
-        "check it with `aggregator preview 'KL Nyheder'`"
+    advice = dict(line.split(": ", 1) for line in result.output.splitlines()[-2:])
+    assert advice["KL Nyheder"] == (
+        "item selector `.nyheder article` matched 0 elements; the page changed? for 1 poll: "
+        "look at the page with `aggregator preview 'KL Nyheder'` (a redesign, or a cookie wall?)"
+    )
+    assert advice["Lukket"] == (
+        f"robots.txt of {server.base_url} disallows {closed} for 1 poll: "
+        "the site's robots.txt forbids fetching it: ask the site, or remove the source"
     )
 
 
