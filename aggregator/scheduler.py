@@ -14,6 +14,7 @@ that does not validate is logged with its problems and the running config is kep
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import signal
@@ -28,7 +29,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from aggregator.config import Config, DigestSettings, load_config
+from aggregator.config import Config, DigestSettings, FeedConfig, load_config
 from aggregator.digest import Period, last_complete, send_digest
 from aggregator.digest.archive import run_period
 from aggregator.digest.periods import due_at, kind_of
@@ -173,8 +174,15 @@ class Service:
                 reason, len(new.feeds), len(old.feeds),
             )  # fmt: skip
             return
-        added = [f.name for f in new.feeds if old.feed(f.url) is None]
-        removed = [f.name for f in old.feeds if new.feed(f.url) is None]
+        before = {f.url: f for f in old.feeds}  # by URL: 100,000 feeds are no list to search
+        after = {f.url: f for f in new.feeds}
+        added = [f.name for f in new.feeds if f.url not in before]
+        removed = [f.name for f in old.feeds if f.url not in after]
+        changed = [
+            f"{f.name} ({', '.join(keys)})"
+            for f in new.feeds
+            if f.url in before and (keys := _changed_keys(before[f.url], f))
+        ]
         if (
             new.database_path != old.database_path
             or new.output_dir != old.output_dir
@@ -188,8 +196,9 @@ class Service:
             new = new.model_copy(update={"site": new.site.model_copy(update=kept)})
         self.config = new
         log.info(
-            "reloaded %s (%s): %d feeds, added: %s; removed: %s",
+            "reloaded %s (%s): %d feeds, added: %s; removed: %s; changed: %s",
             path, reason, len(new.feeds), ", ".join(added) or "none", ", ".join(removed) or "none",
+            ", ".join(changed) or "none",
         )  # fmt: skip
 
     def _spread_new_feeds(self, store: Store, now: datetime) -> None:
@@ -326,6 +335,15 @@ class Service:
                 log.info("received %s, stopping", sig.name)
                 self.stop()
                 return
+
+
+def _changed_keys(old: FeedConfig, new: FeedConfig) -> list[str]:
+    """The settings of one feed that a reload changed, by their feeds.yaml names."""
+    return [
+        field.name
+        for field in dataclasses.fields(new)
+        if getattr(old, field.name) != getattr(new, field.name)
+    ]
 
 
 def _duration(span: timedelta) -> str:

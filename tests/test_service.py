@@ -100,11 +100,14 @@ def test_a_changed_file_is_noticed_at_the_next_tick(tmp_path, server):
         write(
             config,
             [
-                {"name": "OS2", "url": os2},
+                {"name": "OS2", "url": os2, "tags": ["kommuner"], "priority": 2},
                 {"name": "KL", "url": serve_fixture(server, "atom10.xml", "/kl")},
             ],
         )
-        service.wait_for("(it changed on disk): 2 feeds, added: KL")
+        # What changed is said, not only what came and went (review 6 L5).
+        service.wait_for(
+            "(it changed on disk): 2 feeds, added: KL; removed: none; changed: OS2 (tags, priority)"
+        )
     finally:
         assert service.stop() == 0
 
