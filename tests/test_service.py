@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import yaml
@@ -18,7 +19,7 @@ from tests.test_cli import EXE
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d (DEBUG|INFO|WARNING|ERROR) ")
 
 
-def write(path: Path, feeds: list[dict[str, str]]) -> None:
+def write(path: Path, feeds: Sequence[Mapping[str, object]]) -> None:
     data = {
         "poll": {"timeout_seconds": 2, "allow_private_hosts": ["127.0.0.1"],
                  "startup_spread_seconds": 0, "workers": 0},
