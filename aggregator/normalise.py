@@ -62,6 +62,18 @@ TRACKING_PARAMS = frozenset(
     {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "_hsenc", "_hsmi", "igshid"}
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# Session ids a server writes into its links for a client without cookies, as the poller is:
+# new on every visit, so they name no page. Only names that are certainly a session (Java,
+# PHP, ColdFusion, osCommerce/Zen Cart, ASP.NET); ``sid`` or ``s`` is a story id in some CMSs.
+SESSION_PARAMS = frozenset(
+    {"jsessionid", "phpsessid", "sessionid", "session_id", "asp.net_sessionid", "cfid",
+     "cftoken", "oscsid", "zenid"}
+)  # fmt: skip
+# ``;jsessionid=…`` path parameters, and ASP.NET's cookieless ``/(S(…))/`` segment.
+_SESSION_IN_PATH = re.compile(
+    r";(?:jsessionid|phpsessid|sessionid|session_id)=[^/;?#]*|/\((?:[A-Za-z]\([^()/]*\))+\)(?=/|$)",
+    re.I,
+)
 
 ALLOWED_TAGS = frozenset(
     {
@@ -114,6 +126,34 @@ def canonical_url(url: str | None, keep_fragment: bool = False) -> str | None:
     return _canonical(url, keep_fragment) if url else None
 
 
+def session_param(key: str) -> bool:
+    lowered = key.lower()
+    return lowered in SESSION_PARAMS or lowered.startswith("aspsessionid")
+
+
+def without_session(url: str) -> str:
+    """``url`` without the session ids in it (see SESSION_PARAMS), the rest as it was."""
+    if ";" not in url and "(" not in url and "?" not in url:
+        return url  # the usual link: nothing to look for
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    path = (
+        _SESSION_IN_PATH.sub("", parts.path)
+        if ";" in parts.path or "(" in parts.path
+        else parts.path
+    )
+    query = parts.query
+    if query:
+        pairs = query.split("&")
+        kept = [pair for pair in pairs if not session_param(pair.partition("=")[0])]
+        query = "&".join(kept) if len(kept) < len(pairs) else query
+    if path == parts.path and query == parts.query:
+        return url
+    return urlunsplit((parts.scheme, parts.netloc, path, query, parts.fragment))
+
+
 @functools.lru_cache(maxsize=4096)
 def _canonical(url: str, keep_fragment: bool) -> str | None:
     """canonical_url, cached under one key however it is called: planning asks for each
@@ -131,6 +171,8 @@ def _canonical(url: str, keep_fragment: bool) -> str | None:
     if port and port != _DEFAULT_PORTS.get(scheme):
         host = f"{host}:{port}"
     path = parts.path or "/"
+    if ";" in path or "(" in path:
+        path = _SESSION_IN_PATH.sub("", path) or "/"
     if "//" in path:
         path = re.sub(r"/{2,}", "/", path)
     if len(path) > 1:
@@ -141,7 +183,9 @@ def _canonical(url: str, keep_fragment: bool) -> str | None:
             sorted(
                 (key, value)
                 for key, value in parse_qsl(parts.query, keep_blank_values=True)
-                if not key.lower().startswith("utm_") and key.lower() not in TRACKING_PARAMS
+                if not key.lower().startswith("utm_")
+                and key.lower() not in TRACKING_PARAMS
+                and not session_param(key)
             )
         )
     fragment = parts.fragment if keep_fragment else ""

@@ -19,7 +19,7 @@ import parsel
 from w3lib.encoding import html_to_unicode
 
 from aggregator.errors import ParseError
-from aggregator.normalise import canonical_url, squash
+from aggregator.normalise import canonical_url, squash, without_session
 from aggregator.page_dates import page_date, parse_date
 from aggregator.types import HtmlSource, Page, ParsedEntry, ParsedFeed, Selector
 
@@ -185,6 +185,7 @@ def extract(content: bytes, url: str, headers: Mapping[str, str], source: HtmlSo
             matched[name] += found and value is not None
             values[name] = value
         link = _absolute(base, values["link"])
+        link = without_session(link) if link else None
         title = values["title"]
         if not link or not title:
             skipped += 1

@@ -22,7 +22,13 @@ from aggregator.dedup import (
     boilerplate,
     title_similarity,
 )
-from aggregator.normalise import entry_id, html_to_text, sanitised_text
+from aggregator.normalise import (
+    canonical_url,
+    entry_id,
+    html_to_text,
+    sanitised_text,
+    without_session,
+)
 from aggregator.store.migrations import ARCHIVE_CHANGE_OF_ENTRY
 from aggregator.store.search import SearchIndex
 from aggregator.store.times import from_db_time, to_db_time
@@ -52,6 +58,7 @@ class KnownSources:
     by_key: dict[str, SourceRow]
     by_link: dict[str, list[SourceRow]]  # by canonical link
     excluded: set[str]
+    by_title_date: dict[tuple[str, str], SourceRow] = field(default_factory=dict)
     claimed: set[str] = field(default_factory=set)  # keys matched in this update
     in_document: set[str] = field(default_factory=set)  # every key of the current document
     # Stored copies found again under a new key by their link (see pair_moved).
@@ -288,22 +295,28 @@ class EntryWriter:
         rather than several per entry."""
         by_key: dict[str, SourceRow] = {}
         by_link: dict[str, list[SourceRow]] = {}
-        for key, target, content_hash, changes, link in self.db.execute(
-            """SELECT entry_key, entry_id, content_hash, consecutive_changes, canonical_url
-               FROM entry_sources WHERE feed_url = ?""",
+        by_title_date: dict[tuple[str, str], SourceRow] = {}
+        for key, target, content_hash, changes, link, published, title in self.db.execute(
+            """SELECT s.entry_key, s.entry_id, s.content_hash, s.consecutive_changes,
+                      s.canonical_url, s.published, e.title_key
+               FROM entry_sources s JOIN entries e ON e.id = s.entry_id
+               WHERE s.feed_url = ?""",
             [feed_url],
         ):
             row = SourceRow(target, content_hash, changes, key)
             by_key[key] = row
             if link:
-                by_link.setdefault(link, []).append(row)
+                # Stored before a session id counted for nothing: in today's form.
+                by_link.setdefault(canonical_url(without_session(link)) or link, []).append(row)
+            if title and published:
+                by_title_date.setdefault((title, published), row)
         excluded = {
             key
             for (key,) in self.db.execute(
                 "SELECT entry_key FROM merge_exclusions WHERE feed_url = ?", [feed_url]
             )
         }
-        return KnownSources(by_key, by_link, excluded)
+        return KnownSources(by_key, by_link, excluded, by_title_date)
 
     def mark_unchanged(self, feed_url: str, keys: Sequence[str], now: datetime,
                        known: KnownSources | None) -> None:  # fmt: skip
@@ -331,19 +344,7 @@ class EntryWriter:
         seen = to_db_time(now)
         row = known.by_key.get(entry.key)
         if row is None:
-            # The id changed but the link did not (WordPress ?p=123 -> permalink, http ->
-            # https): the same entry under a new key, if the old key has left the document.
-            row = known.moved.get(entry.key)
-            if row is not None and row.key not in known.claimed:
-                self.db.execute(
-                    "UPDATE entry_sources SET entry_key = ? WHERE feed_url = ? AND entry_key = ?",
-                    [entry.key, feed.url, row.key],
-                )
-                known.by_key.pop(row.key, None)
-                row = SourceRow(row.entry_id, row.content_hash, row.changes, entry.key)
-                known.by_key[entry.key] = row
-            else:
-                row = None
+            row = self._rekeyed(feed, entry, known)
         if row is not None:
             known.claimed.add(row.key)
             return self._update_source(
@@ -379,6 +380,28 @@ class EntryWriter:
         if entry.canonical_url:
             known.by_link.setdefault(entry.canonical_url, []).append(row)
         return "new"
+
+    def _rekeyed(self, feed: FeedRow, entry: EntryPlan, known: KnownSources) -> SourceRow | None:
+        """The same entry under a new key, if its old key has left the document: found by
+        its link when the id changed but the link did not (WordPress ?p=123 -> permalink,
+        http -> https; see pair_moved), else by its title and date when the link changed
+        with it (a list page writing a new parameter into its links on every visit)."""
+        row = known.moved.get(entry.key)
+        if row is None and entry.dated and entry.title_key:
+            row = known.by_title_date.get((entry.title_key, to_db_time(entry.published)))
+            if row is not None and row.key in known.in_document:
+                row = None
+        if row is None or row.key in known.claimed:
+            return None
+        self.db.execute(
+            "UPDATE entry_sources SET entry_key = ? WHERE feed_url = ? AND entry_key = ?",
+            [entry.key, feed.url, row.key],
+        )
+        known.by_key.pop(row.key, None)
+        known.claimed.add(row.key)  # gone: no other entry may take it
+        moved = SourceRow(row.entry_id, row.content_hash, row.changes, entry.key)
+        known.by_key[entry.key] = moved
+        return moved
 
     def _update_source(
         self,
