@@ -73,8 +73,11 @@ class Extraction:
     def _shared_link(self) -> str | None:
         """Most items giving one link is a template change (a topic link put before the
         title's), not news: stored by link, all but the first would be dropped, now and after."""
-        links = Counter(entry.link for entry in self.entries)
-        if len(links) * 2 >= len(self.entries):
+        # A link to the list page itself is no link (normalise.without_own_links): notices
+        # whose "Læs mere" leads back to the page are kept, each by what it says.
+        page = canonical_url(self.url)
+        links = Counter(e.link for e in self.entries if canonical_url(e.link) != page)
+        if not links or len(links) * 2 >= sum(links.values()):
             return None
         link, count = links.most_common(1)[0]
         selector = next((c.selector for c in self.counts if c.name == "link"), DEFAULTS["link"])

@@ -269,6 +269,22 @@ def test_most_items_giving_one_link_is_a_template_change_not_one_post(
     assert {s.name: s for s in store.feed_statuses()}["KL"].state == "failing"
 
 
+def test_notices_that_link_back_to_their_page_are_each_kept(server, make_config, store, clock):
+    """Review 6 R19: a page of notices ("Driftsmeddelelser") whose every "Læs mere" leads back
+    to the page itself: a link to the page is no link, so each notice is kept by what it says."""
+    page = (HTML / "umbraco_list.html").read_bytes().decode()
+    hrefs = re.findall(r'class="news-list__link" href="([^"]+)"', page)
+    for href in hrefs:
+        page = page.replace(href, "/driftsmeddelelser/")
+    url = server.route("/driftsmeddelelser/", feed_route(page.encode(), content_type=HTML_TYPE))
+    config = make_config([kl_source(url)])
+    report = poll(config, store, clock=clock)
+    assert (report.new, report.failed) == (3, ())
+    assert {e.link for e in store.recent_entries(10)} == {None}
+    clock.advance(timedelta(hours=2))
+    assert poll(config, store, clock=clock).new == 0  # the same notices, not stored again
+
+
 def test_a_few_items_sharing_a_link_are_not_an_error():
     page = (HTML / "umbraco_list.html").read_bytes().decode()
     hrefs = re.findall(r'class="news-list__link" href="([^"]+)"', page)
