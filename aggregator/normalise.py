@@ -544,8 +544,8 @@ def _warning(parse_warning: str | None, dropped: dict[str, int], repeated: int =
 # Part of every raw digest: bump it when a change to the rules here should rewrite stored
 # entries on their next poll, even those whose feed did not change them.
 # 3: XML-forbidden characters, unsafe URLs and field caps; 4: names, dates; 5: lazy images,
-# <noscript> and a page's <title>
-NORMALISE_VERSION = 5
+# <noscript> and a page's <title>; 6: plain-text titles kept as written
+NORMALISE_VERSION = 6
 
 
 def raw_digest(entry: ParsedEntry, key: str) -> str:
@@ -556,6 +556,7 @@ def raw_digest(entry: ParsedEntry, key: str) -> str:
         entry.published.isoformat() if entry.published else None,
         entry.updated.isoformat() if entry.updated else None,
         entry.language, entry.content_base, "\1".join(entry.categories),
+        "html" if entry.title_is_html else "text",
         "\1".join(f"{e.url}\2{e.type or ''}\2{e.length}" for e in entry.enclosures),
     )  # fmt: skip
     # Fields joined with a separator that feed text cannot hold (XML forbids U+0000), None
@@ -638,7 +639,7 @@ def normalise_entry(
     base = safe_url(entry.content_base, document) or link or document
     content = sanitised_content(entry.content_html, base)
     text = sanitised_text(content)
-    title = xml_text(html_to_text(xml_text(entry.title))) or shorten(text, 80) or link or ""
+    title = _title_text(entry) or shorten(text, 80) or link or ""
     title = cut_at_word(title, MAX_TITLE_CHARS)
     author = person_name(xml_text(html_to_text(xml_text(entry.author)))) if entry.author else ""
     published = _clamp(entry.published, now) or _clamp(entry.updated, now) or now
@@ -672,6 +673,14 @@ def normalise_entry(
         stemmed=stem_entry(title, text, language),
         shared_link=shared_link and canonical is not None,
     )
+
+
+def _title_text(entry: ParsedEntry) -> str:
+    """The title as text: markup read only in an HTML title; in a plain one ``<video>`` and
+    ``&lt;`` are what the author wrote."""
+    if entry.title_is_html:
+        return xml_text(html_to_text(xml_text(entry.title)))
+    return squash(xml_text(entry.title))
 
 
 def _language(value: str | None) -> str | None:

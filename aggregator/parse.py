@@ -19,7 +19,7 @@ from aggregator.decode import to_utf8
 from aggregator.errors import ParseError
 from aggregator.parse_fast import parse_fast
 from aggregator.parse_json import looks_like_json, parse_json_feed
-from aggregator.parse_rules import body, categories, checked_date, enclosures
+from aggregator.parse_rules import HTML_TYPES, body, categories, checked_date, enclosures
 from aggregator.types import ParsedEntry, ParsedFeed
 
 # Sanitising and resolving relative URLs (against the entry's own link) are done once, by nh3,
@@ -95,6 +95,7 @@ def _entry(entry: Any, feed_language: str | None, document_url: str) -> ParsedEn
         categories=_categories(entry),
         enclosures=enclosures(entry.get("enclosures") or [], document_url),
         unread_dates=tuple(dropped),
+        title_is_html=(entry.get("title_detail") or {}).get("type") in HTML_TYPES,
     )
 
 

@@ -147,9 +147,9 @@ def _positive(value: str | None) -> int | None:
 
 
 def _f_title(f: _Feed, el: etree._Element, s: Scope, a: Mapping[str, str]) -> None:
-    value = f.doc.title(el, s, a)
-    if value is not None:
-        f.values["title"] = value
+    read = f.doc.title(el, s, a)
+    if read is not None:
+        f.values["title"] = read[1]
 
 
 def _f_link(f: _Feed, el: etree._Element, s: Scope, a: Mapping[str, str]) -> None:

@@ -34,6 +34,7 @@ from aggregator.parse_rules import (
     checked_date,
     enclosures,
     finish,
+    guessed_type,
     html_type,
     join,
     read_date,
@@ -81,6 +82,7 @@ class Entry:
     links: list[dict[str, str]] = field(default_factory=list)
     content: list[tuple[str, str, str | None, str]] = field(default_factory=list)
     summary_base: str | None = None
+    title_kind: str = "text/plain"  # of the last title feedparser did not pass over
     dates: dict[str, datetime | None] = field(default_factory=dict)  # the last of each kind
 
     def store(self, key: str, value: str, depth: int) -> None:
@@ -128,24 +130,30 @@ class Document:
         self.title_depth = -1  # the depth of the last title read; shallower ones outrank it
         self.has_content = False  # reset only at an entry's end, so a feed's is felt by one
 
-    def title(self, el: etree._Element, scope: Scope, attrs: Mapping[str, str]) -> str | None:
-        """The title's text, or None when an earlier title outranks it."""
-        value = self.body(el, scope, attrs, html_type(attrs.get("type", "text/plain")))
+    def title(
+        self, el: etree._Element, scope: Scope, attrs: Mapping[str, str]
+    ) -> tuple[str, str] | None:
+        """The title's type and text, or None when an earlier title outranks it."""
+        kind, value = self.body(el, scope, attrs, html_type(attrs.get("type", "text/plain")))
         blocked = -1 < self.title_depth <= scope.depth
         if value:
             self.title_depth = scope.depth
-        return None if blocked else value
+        return None if blocked else (kind, value)
 
     def link_text(self, el: etree._Element, scope: Scope) -> str:
         value = text_of(el).strip()
         return finish(join(scope.base, value) if value else value)
 
-    def body(self, el: etree._Element, scope: Scope, attrs: Mapping[str, str], kind: str) -> str:
+    def body(
+        self, el: etree._Element, scope: Scope, attrs: Mapping[str, str], kind: str
+    ) -> tuple[str, str]:
+        """The element's type, as feedparser settles it once the text is read, and text."""
         if attrs.get("mode") or attrs.get("src") or is_base64(kind):
             raise Unsupported("base64 or out-of-line content")
         if kind == "application/xhtml+xml":
-            return xhtml_markup(el, self.version)
-        return finish(text_of(el))
+            return kind, xhtml_markup(el, self.version)
+        text = text_of(el)
+        return guessed_type(kind, text.strip(), self.version), finish(text)
 
 
 def read_entry(doc: Document, el: etree._Element, outer: Scope) -> Entry:
@@ -189,8 +197,11 @@ def _children(doc: Document, entry: Entry, parent: etree._Element, scope: Scope,
 
 
 def _e_title(d: Document, e: Entry, el: etree._Element, s: Scope, a: Mapping[str, str]) -> None:
-    value = d.title(el, s, a)
-    if value is not None:
+    read = d.title(el, s, a)
+    if read is not None:
+        # feedparser keeps the type of every title it does not pass over, even one whose
+        # text a shallower title outranks.
+        e.title_kind, value = read
         e.store("title", value, s.depth)
 
 
@@ -264,7 +275,7 @@ def _summary(
     d: Document, e: Entry, el: etree._Element, s: Scope, a: Mapping[str, str], default: str
 ) -> None:
     kind = html_type(a.get("type", default))
-    e.store("summary", d.body(el, s, a, kind), s.depth)
+    e.store("summary", d.body(el, s, a, kind)[1], s.depth)
     e.summary_base = s.base
 
 
@@ -283,10 +294,11 @@ def _content(
 ) -> None:
     d.has_content = True
     kind = html_type(a.get("type", default))
-    value = d.body(el, s, a, kind)
+    copied = kind in ("text/plain", *HTML_TYPES)  # by the type before the text is read
+    kind, value = d.body(el, s, a, kind)
     lang = s.lang.replace("_", "-") if s.lang else s.lang
     e.content.append((kind, value, lang, s.base))
-    if kind in ("text/plain", *HTML_TYPES):
+    if copied:
         e.values.setdefault("summary", value)
 
 
@@ -412,20 +424,9 @@ _ENTRY_HANDLERS: dict[str, _Handler] = {
 
 def parsed_entry(entry: Entry, feed_language: str | None, url: str, version: str) -> ParsedEntry:
     values = entry.values
-    if (
-        version != "atom10"
-        and len(entry.content) > 1
-        and any(kind == "text/plain" for kind, *_ in entry.content)
-    ):
-        raise Unsupported("plain content feedparser may take for HTML")
     first = entry.content[0] if entry.content else None
-    pairs = [(kind, value) for kind, value, _, _ in entry.content]
+    pairs = ((kind, value) for kind, value, _, _ in entry.content)
     content = body(pairs, values.get("summary") or "")
-    # feedparser retypes outside Atom a plain content that looks like HTML, and then takes
-    # it over the summary; text without markup or references never looks so.
-    plain = pairs[0][1] if pairs and pairs[0][0] == "text/plain" else None
-    if version != "atom10" and plain and content != plain and ("<" in plain or "&" in plain):
-        raise Unsupported("plain content feedparser may take for HTML")
     base = first[3] if first else entry.summary_base
     dropped = []
     dates = {}
@@ -446,4 +447,5 @@ def parsed_entry(entry: Entry, feed_language: str | None, url: str, version: str
         categories=categories({"term": t, "label": label} for t, _, label in entry.tags),
         enclosures=enclosures((link for link in entry.links if link["rel"] == "enclosure"), url),
         unread_dates=tuple(dropped),
+        title_is_html=entry.title_kind in HTML_TYPES,
     )

@@ -241,6 +241,7 @@ def _entry(
         updated=None,
         content_base=base,
         categories=categories,
+        title_is_html=(source.field("title") or DEFAULTS["title"]).take == "html",
     )
 
 

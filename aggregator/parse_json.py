@@ -185,6 +185,7 @@ def _item(
         categories=_tags(item, problems),
         enclosures=_attachments(item, base, problems),
         unread_dates=tuple(unread),
+        title_is_html=False,  # JSON Feed titles are plain text
     )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from datetime import UTC, date, datetime, timedelta
 from html import unescape
+from html.entities import entitydefs
 from urllib.parse import urljoin
 from xml.sax.saxutils import escape
 
@@ -223,6 +224,49 @@ def html_type(kind: str | None) -> str:
 
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+# The elements feedparser's sanitizer accepts (feedparser.sanitizer._HTMLSanitizer's
+# acceptable_elements; tests/test_parse_rules.py holds the two equal): a plain text with
+# tags only among these may be taken for HTML.
+_HTML_ELEMENTS = frozenset(
+    {
+        "a", "abbr", "acronym", "address", "area", "article", "aside", "audio", "b", "big",
+        "blockquote", "br", "button", "canvas", "caption", "center", "cite", "code", "col",
+        "colgroup", "command", "datagrid", "datalist", "dd", "del", "details", "dfn", "dialog",
+        "dir", "div", "dl", "dt", "em", "event-source", "fieldset", "figcaption", "figure",
+        "font", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "i", "img",
+        "input", "ins", "kbd", "keygen", "label", "legend", "li", "m", "map", "menu", "meter",
+        "multicol", "nav", "nextid", "noscript", "ol", "optgroup", "option", "output", "p", "pre",
+        "progress", "q", "s", "samp", "section", "select", "small", "sound", "source", "spacer",
+        "span", "strike", "strong", "sub", "sup", "table", "tbody", "td", "textarea", "tfoot",
+        "th", "thead", "time", "tr", "tt", "u", "ul", "var", "video",
+    }
+)  # fmt: skip
+_END_TAG = re.compile(r"</(\w+)>")
+_REFERENCE = re.compile(r"&#?\w+;")
+_TAG_NAME = re.compile(r"</?(\w+)")
+_ENTITY_NAME = re.compile(r"&(\w+);")
+
+
+def looks_like_html(text: str) -> bool:
+    """feedparser's guess that a nominally plain text is HTML: an end tag or a reference,
+    every tag one its sanitizer accepts, every named reference an HTML entity."""
+    if "</" not in text and "&" not in text:
+        return False  # most plain texts: neither can match
+    if not (_END_TAG.search(text) or _REFERENCE.search(text)):
+        return False
+    if any(name.lower() not in _HTML_ELEMENTS for name in _TAG_NAME.findall(text)):
+        return False
+    return all(name in entitydefs for name in _ENTITY_NAME.findall(text))
+
+
+def guessed_type(kind: str, text: str, version: str) -> str:
+    """The type feedparser gives a text of type ``kind`` once read (``text`` as read, before
+    ``finish``): outside Atom, a plain text that looks like HTML is HTML, whether the type
+    was the element's default or written (.NET's ``a10:content type="text"``)."""
+    if kind == "text/plain" and not version.startswith("atom") and looks_like_html(text):
+        return "text/html"
+    return kind
 
 
 _TAG = re.compile(r"<[^>]*>")

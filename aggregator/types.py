@@ -134,6 +134,10 @@ class ParsedEntry:
     # Dates given but unreadable to the parser, as (published|updated, the text): read again
     # in words by feed_dates.py ("3. november 2026").
     unread_dates: tuple[tuple[str, str], ...] = ()
+    # Whether the title is HTML (markup and references to read) or plain text, where "<" and
+    # "&" are themselves: JSON Feed titles, Atom type="text", most RSS titles (feedparser's
+    # title_detail.type).
+    title_is_html: bool = True
 
     @property
     def dropped(self) -> tuple[str, ...]:

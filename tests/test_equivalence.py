@@ -129,7 +129,9 @@ def test_the_fast_path_takes_nearly_every_well_formed_fixture():
                   "podcast-acast.xml", "podcast-podbean.xml", "rss-charrefs.xml",
                   "enc-dotnet-declared-utf16-header.xml", "mastodon.xml",
                   "rss-sy-attributes.xml", "rss-cet-zones.xml",
-                  "rss-day-first-dates.xml", "rss-bare-ampersand.xml"):  # fmt: skip
+                  "rss-day-first-dates.xml", "rss-bare-ampersand.xml",
+                  "podcast-html-guess.xml", "rss-title-kinds.xml",
+                  "atom-title-kinds.atom"):  # fmt: skip
         assert taken[shape], shape
     # What it must leave to feedparser: a date it cannot vouch for (Danish month names), a
     # DOCTYPE, Atom 0.3, an author feedparser would give the e-mail address of the one before.

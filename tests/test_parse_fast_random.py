@@ -67,6 +67,19 @@ TEXTS = [
     "linje\r\nnæste\r\n",  # .NET writes the carriage returns as &#xD;
     "&aelig; &nbsp;",  # HTML entity names, escaped: text, not references
     "a]]>b]]>",
+    # feedparser's guess that a plain text is HTML: an end tag or a reference, every tag one
+    # its sanitizer accepts, every named reference an HTML entity
+    "Brug af <video> i undervisning",  # no end tag, no reference: plain
+    "Se <video>her</video>",
+    "<P>STORE</P> bogstaver",
+    "<script>x</script> slut",  # not an accepted element: plain
+    "<æ>x</æ>",
+    "<p>R&D; ukendt</p>",  # not an HTML entity: plain
+    "Pris 5 &euro; og &#8212; streg",  # references only: HTML
+    "&#x2014;",
+    "a &nbsp b",
+    "</ul_x>",
+    "<p>Vi taler med en arkitekt om <strong>FDA</strong>.</p><hr><p>Hosted on Acast.</p>",
 ]
 URLS = [
     "https://k.example.dk/a/1", "/rod/2", "rel/3", "../op/4", "", " mellem ", "?q=1&r=2",

@@ -8,7 +8,15 @@ from urllib.parse import urljoin
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from aggregator.parse_rules import _C1_POINTS, _C1_TABLE, _SLASHES, finish, join
+from aggregator.parse_rules import (
+    _C1_POINTS,
+    _C1_TABLE,
+    _HTML_ELEMENTS,
+    _SLASHES,
+    finish,
+    join,
+    looks_like_html,
+)
 
 
 def _join_the_long_way(base: str, uri: str) -> str:
@@ -58,3 +66,23 @@ _TEXT_CHARACTERS = "aæøåÆØÅé ½§«»\u00a0\u00c3\u00a6\u00c2\u0080\u0093
 @example(" Et indlæg om ærø ")
 def test_finish_is_the_long_way(text: str) -> None:
     assert finish(text) == _finish_the_long_way(text)
+
+
+def test_the_html_elements_are_feedparsers():
+    from feedparser.sanitizer import _HTMLSanitizer
+
+    assert _HTMLSanitizer.acceptable_elements == _HTML_ELEMENTS
+
+
+_MARKUP = st.text(alphabet="<>/&#;ab pæ1_-xX", max_size=24) | st.sampled_from(
+    ["<p>x</p>", "&amp;", "&#8212;", "&euro; &foo;", "<video>x</video>", "<script>x</script>",
+     "</ul_x>", "<æ>x</æ>", "&#x2014;", "Brug af <video>", "<P>X</P>", "a &nbsp b", "&AMP;"]
+)  # fmt: skip
+
+
+@given(_MARKUP)
+@example("<p>R&D; ukendt</p>")
+def test_looks_like_html_is_feedparsers_guess(text):
+    from feedparser.mixin import _FeedParserMixin
+
+    assert looks_like_html(text) == bool(_FeedParserMixin.looks_like_html(text))
