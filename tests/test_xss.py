@@ -12,6 +12,7 @@ import pytest
 from aggregator.digest import make_digest
 from aggregator.digest.periods import week_containing
 from aggregator.export import export_feeds
+from aggregator.parse_rules import looks_like_html
 from aggregator.pipeline import poll
 from tests.feedgen import Item, rss
 
@@ -105,7 +106,10 @@ def test_stored_html_is_inert(hostile, store):
     for entry in entries:
         assert active(entry.content_html) == [], entry.content_html
         assert entry.link is None or entry.link.startswith("https://")
-        assert "<" not in entry.title
+        # A title feedparser takes for HTML is read as HTML, and its markup is gone; one it
+        # does not ("<img src=x onerror=...>": no end tag, no reference) is plain text, kept
+        # as written, escaped in every output, and read as text again from our feeds (below).
+        assert active(entry.title) == [] or not looks_like_html(entry.title)
         assert entry.author is None or "<" not in entry.author
 
 
@@ -116,7 +120,8 @@ def test_xml_feeds_carry_only_inert_html(hostile, name):
     for entry in parsed.entries:
         html = entry.get("content", [{}])[0].get("value") or entry.get("summary", "")
         assert active(html) == [], html
-        assert active(entry.title) == []
+        if entry.title_detail.type != "text/plain":  # a plain title is text, not markup
+            assert active(entry.title) == []
         assert not (entry.get("link") or "").lower().startswith("javascript")
 
 
