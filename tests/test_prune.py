@@ -8,6 +8,7 @@ import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import yaml
 
 from tests.feedgen import Item, rss
@@ -297,6 +298,33 @@ def test_a_feed_that_moved_keeps_its_history_under_its_new_url(tmp_path, server)
     polled = run("poll", cwd=tmp_path)
     assert polled.returncode == 0, polled.stderr
     assert counts(db)["entries"] == 3  # nothing stored twice afterwards
+
+
+@pytest.mark.parametrize("how", ["another-form", "same-name"])
+def test_a_url_edited_keeps_the_feeds_posts_in_every_output(tmp_path, server, how):
+    """Review 6 R11 residual: the moved URL written in another canonical form (a trailing
+    slash), or a URL edited under the same name with no redirect at all, is the same feed."""
+    early = Item("Første indlæg om Ærø", "https://os2.eu/foerste", "<p>Æble.</p>",
+                 NOW - timedelta(days=9), guid="os2-a")  # fmt: skip
+    late = Item("Tredje indlæg om Åbenrå", "https://os2.eu/tredje", "<p>Å.</p>",
+                NOW - timedelta(days=1), guid="os2-c")  # fmt: skip
+    old = server.static_feed("/os2-old", rss("OS2", "https://os2.eu", [early]))
+    write(tmp_path, [{"name": "OS2", "url": old}])
+    assert run("poll", cwd=tmp_path).returncode == 0
+    new = server.static_feed("/os2-new/", rss("OS2", "https://os2.eu", [late]))
+    if how == "another-form":
+        server.redirect("/os2-old", new.removesuffix("/"), status=301)
+        server.static_feed("/os2-new", rss("OS2", "https://os2.eu", [late]))
+        for _ in range(2):  # believed once seen twice
+            assert run("poll", cwd=tmp_path).returncode == 0
+    write(tmp_path, [{"name": "OS2", "url": new}])
+    polled = run("poll", cwd=tmp_path)
+    assert polled.returncode == 0, polled.stderr
+    db = tmp_path / "aggregator.db"
+    assert rows(db, "SELECT url FROM feeds") == [(new,)]
+    assert early.title in published_text(tmp_path)
+    assert "Nothing to prune." in run("prune", "--yes", cwd=tmp_path).stdout
+    assert counts(db)["entries"] == 2
 
 
 def test_two_feeds_that_moved_to_one_url_give_it_one_copy_of_each_post(tmp_path, server):

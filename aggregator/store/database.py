@@ -404,34 +404,39 @@ class Store:
             )
             added = [url for url, *_ in changed if url not in stored]
             if added:
-                self._take_over_moved(added, [feed.url for feed in feeds])
+                self._take_over_moved(added, feeds)
 
-    def _take_over_moved(self, added: Sequence[str], configured: Sequence[str]) -> None:
-        """A URL just configured that a feed no longer configured moved to is that feed under
-        its new address, as `status` advised writing it: it takes the feed's posts now, in
-        this transaction, so no export runs in between without the posts the new address no
-        longer lists (what ``prune`` does for the moved feeds, and only for them)."""
+    def _take_over_moved(self, added: Sequence[str], feeds: Sequence[FeedConfig]) -> None:
+        """A URL just configured is a feed no longer configured under a new address when that
+        feed moved there (as `status` advised writing it, in whatever canonical form), or when
+        it is the URL edited under the same name: it takes the feed's posts now, in this
+        transaction, so no export runs in between without the posts the new address no longer
+        lists (what ``prune`` does for the moved feeds, and only for them)."""
+        from aggregator.normalise import canonical_url
         from aggregator.store.prune import apply_prune, plan_prune
 
-        marks = ",".join("?" * len(added))
-        moved = [
-            url
-            for (url,) in self.conn.execute(
-                f"""SELECT url FROM feeds
-                    WHERE coalesce(moved_to, redirect_target) IN ({marks})""",
-                list(added),
-            )
-            if url not in set(configured)
-        ]
-        if moved:
-            found = plan_prune(self.db, configured, None, only=moved)
-            self._entries.search.reindex(apply_prune(self.db, found))
-            log.info(
-                "%s moved to %s: %d posts carried over",
-                ", ".join(f.url for f in found.feeds),
-                ", ".join(sorted({f.moved_to or "" for f in found.feeds})),
-                len(found.carried),
-            )
+        configured = {feed.url for feed in feeds}
+        new = set(added)
+        by_canonical = {canonical_url(feed.url): feed.url for feed in feeds if feed.url in new}
+        by_name = {feed.name: feed.url for feed in feeds if feed.url in new}
+        moves = {}
+        for url, name, target in self.conn.execute(
+            "SELECT url, name, coalesce(moved_to, redirect_target) FROM feeds"
+        ):
+            if url in configured:
+                continue
+            to = by_canonical.get(canonical_url(target)) if target else None
+            if to := to or by_name.get(name):
+                moves[url] = to
+        if not moves:
+            return
+        self.conn.executemany(
+            "UPDATE feeds SET moved_to = ? WHERE url = ?", [(to, url) for url, to in moves.items()]
+        )
+        found = plan_prune(self.db, configured, None, only=moves)
+        self._entries.search.reindex(apply_prune(self.db, found))
+        for feed in found.feeds:
+            log.info("%s moved to %s: %d posts carried over", feed.url, feed.moved_to, feed.carried)
 
     def feed_state(self, url: str) -> FeedState:
         from aggregator.types import FeedState
