@@ -4,7 +4,6 @@ Entry writes are in entries.py, the digest ledger in digests.py, the schema in m
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sqlite3
 import time
@@ -23,8 +22,6 @@ from aggregator.feed_status import FeedStatus
 from aggregator.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from aggregator.store.safety import backup, damaged, problems
 from aggregator.store.times import from_db_time, maybe_time, to_db_time
-
-log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # imported where used: reading feed states (status) needs none of them
     import asyncio
@@ -412,6 +409,8 @@ class Store:
         it is the URL edited under the same name: it takes the feed's posts now, in this
         transaction, so no export runs in between without the posts the new address no longer
         lists (what ``prune`` does for the moved feeds, and only for them)."""
+        import logging  # here: `status` starts without it (tests/test_startup.py)
+
         from aggregator.normalise import canonical_url
         from aggregator.store.prune import apply_prune, plan_prune
 
@@ -436,7 +435,9 @@ class Store:
         found = plan_prune(self.db, configured, None, only=moves)
         self._entries.search.reindex(apply_prune(self.db, found))
         for feed in found.feeds:
-            log.info("%s moved to %s: %d posts carried over", feed.url, feed.moved_to, feed.carried)
+            logging.getLogger(__name__).info(
+                "%s moved to %s: %d posts carried over", feed.url, feed.moved_to, feed.carried
+            )
 
     def feed_state(self, url: str) -> FeedState:
         from aggregator.types import FeedState
