@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
+import logging
 import ssl
 import threading
 import time
@@ -41,6 +42,8 @@ from aggregator.fetch_limits import (
 from aggregator.hosts import allow_entry
 from aggregator.resolve import LOOKUP_TIMED_OUT, Resolver
 from aggregator.types import FeedState, FetchResult, RobotsAnswer
+
+log = logging.getLogger(__name__)
 
 ACCEPT = (
     "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
@@ -311,8 +314,8 @@ def fetch_feed(
     covers everything: connecting, the headers, every redirect and the body. ``accept``
     replaces the feed Accept header (a web page's)."""
     deadline = time.monotonic() + total_timeout
-    current.deadline, current.feed_port = deadline, _port(httpx.URL(state.fetch_url))
     try:
+        current.deadline, current.feed_port = deadline, _port(httpx.URL(state.fetch_url))
         return _fetch(client, state, now, max_body_bytes, accept)
     except BodyTooLarge:
         error = f"response body larger than the limit of {max_body_bytes} bytes"
@@ -347,6 +350,26 @@ def fetch_source(
                           options.total_timeout_seconds, PAGE_ACCEPT)  # fmt: skip
 
     return fetch_html_source(state, now, robots, fetch_page, options.total_timeout_seconds)
+
+
+def _fetched(
+    client: httpx.Client,
+    state: FeedState,
+    options: FetchOptions,
+    robots: Robots,
+    clock: Callable[[], datetime],
+) -> FetchResult:
+    """``fetch_source``, and for a mistake of ours on one source's input its own failed
+    result: an exception here would end the thread, and the source, and every source the
+    thread would have fetched next, would vanish from the poll without a word."""
+    now = clock()
+    try:
+        return fetch_source(client, state, now, options, robots)
+    except Exception as exc:  # one source's failure, reported as its result
+        log.debug("fetching %s failed", state.url, exc_info=True)  # -v shows where
+        error = f"unexpected error while fetching: {type(exc).__name__}: {exc}"
+        return FetchResult(feed_url=state.url, fetched_at=now, final_url=state.fetch_url,
+                           error=error)  # fmt: skip
 
 
 def host_key(url: str) -> str:
@@ -412,7 +435,7 @@ async def fetch_many(
                 with hosts_lock:
                     gate = host_locks[host_key(state.fetch_url)]
                 with gate:
-                    result = fetch_source(client, state, clock(), options, robots)
+                    result = _fetched(client, state, options, robots, clock)
                 hand_over(result)
         finally:
             hand_over(None)

@@ -153,15 +153,26 @@ def _field(item: parsel.Selector, name: str, source: HtmlSource) -> tuple[str | 
 
 def _base_url(page: parsel.Selector, url: str) -> str:
     base = page.css("base[href]::attr(href)").get()
-    return urljoin(url, base.strip()) if base else url
+    try:
+        return urljoin(url, base.strip()) if base else url
+    except ValueError:  # `<base href="http://[oops/">`: no base, as a browser ignores it
+        return url
 
 
 def _absolute(base: str, value: str | None) -> str | None:
+    """The link as an absolute http(s) URL; None for one that is none, such as an editor's
+    placeholder `http://[indsæt link]/` (urljoin raises on it) or a host IDNA refuses."""
     value = (value or "").strip()
     if not value or value.startswith("#") or value.lower().startswith(_BAD_SCHEMES):
         return None
-    absolute = urljoin(base, value)
-    return absolute if urlsplit(absolute).scheme in ("http", "https") else None
+    try:
+        absolute = urljoin(base, value)
+        parts = urlsplit(absolute)
+        if parts.hostname:
+            parts.hostname.encode("idna")
+    except (ValueError, UnicodeError):
+        return None
+    return absolute if parts.scheme in ("http", "https") else None
 
 
 def _page_title(page: parsel.Selector) -> str | None:

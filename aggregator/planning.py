@@ -36,7 +36,9 @@ def plan_for(
     except ParseError as exc:
         return failed_update(fetched, str(exc))
     except Exception as exc:  # a hostile document must not take the other feeds down
-        log.exception("parser failed on %s", fetched.feed_url)
+        # One line by default (the feed's result says it too); -v gives the traceback.
+        log.error("parser failed on %s: %s: %s", fetched.feed_url, type(exc).__name__, exc)
+        log.debug("parser failed on %s", fetched.feed_url, exc_info=True)
         return failed_update(fetched, f"parser failed: {type(exc).__name__}: {exc}")
     if parsed.warning:
         log.info("%s: parsed with a warning: %s", fetched.feed_url, parsed.warning)

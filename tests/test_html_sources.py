@@ -20,6 +20,7 @@ from aggregator.parse_html import extract, parse_html
 from aggregator.pipeline import poll
 from aggregator.store import Store
 from aggregator.types import HtmlSource, Selector
+from tests.conftest import serve_fixture
 from tests.feedserver import FeedServer, Response, feed_route
 
 HTML = Path(__file__).parent / "pages"  # fixture pages in the shapes of Danish CMSs
@@ -529,3 +530,35 @@ def test_followed_items_still_listed_are_seen_again_and_outlive_an_age_prune(
                          dry_run=False)  # fmt: skip
     assert report.by_age == 0
     assert count(store, "entries") == 3
+
+
+@pytest.mark.parametrize("follow", [False, True], ids=["list", "follow"])
+def test_a_link_that_is_no_url_costs_its_item_only(server, make_config, store, clock, follow):
+    """Review 6 R22: an editor's placeholder `http://[indsæt link]/`, a host IDNA refuses, or a
+    broken <base href> made urljoin raise: the source failed with a traceback, and with
+    `follow` its fetch thread died, so it (and whatever that thread would fetch next) was
+    never polled, without a word. Now such a link is no link: its item alone is skipped."""
+    page = (HTML / "umbraco_list.html").read_bytes().decode()
+    broken = (
+        '<article class="news-list__item"><a href="http://[indsæt link]/">'
+        '<h3 class="news-list__title">Kladde</h3></a></article>'
+        '<article class="news-list__item"><a href="http://ä..dk/nyhed">'
+        '<h3 class="news-list__title">Forkert vært</h3></a></article>'
+    )
+    page = page.replace("</article>", f"</article>{broken}", 1)
+    url = server.route("/nyheder/", feed_route(page.encode(), content_type=HTML_TYPE))
+    base = page.replace("<head>", '<head><base href="http://[oops/">', 1)
+    other = server.route("/andre/", feed_route(base.encode(), content_type=HTML_TYPE))
+    if follow:
+        serve_articles(server)
+    sources = [kl_source(url, follow=follow), {**kl_source(other), "name": "Andre"}]
+    feeds = [*sources, *({"name": f"F{n}", "url": serve_fixture(server, "rss20.xml", f"/f{n}")}
+                         for n in range(3))]  # fmt: skip
+    config = make_config(feeds, poll={"concurrency": 1})  # one fetch thread: it must survive
+    report = poll(config, store, clock=clock)
+    assert report.failed == ()
+    assert len(report.results) == 5
+    titles = {e.title for e in store.recent_entries(50)}
+    assert "Kommunerne får ny fælles it-platform" in titles
+    assert not {"Kladde", "Forkert vært"} & titles
+    assert {s.name: s.state for s in store.feed_statuses()}["KL"] == "ok"
