@@ -250,6 +250,20 @@ def _transient(result: FetchResult) -> bool:
     return result.status is None or result.status >= 500 or result.status == 429
 
 
+def _elsewhere(link: str, result: FetchResult) -> str | None:
+    """Where a followed page's redirects ended when that is another page than the item's (a
+    login, a consent wall, the front page): its text and date are not the post's. The same
+    page under another scheme, ``www.``, slash or query is the item's."""
+    from aggregator.normalise import canonical_url
+
+    asked, ended = canonical_url(link), canonical_url(result.final_url)
+    if asked is None or ended is None:
+        return None
+    if urlsplit(asked)[:3] == urlsplit(ended)[:3]:
+        return None
+    return result.final_url
+
+
 def fetch_html_source(
     state: FeedState,
     now: datetime,
@@ -308,7 +322,11 @@ def _follow(
     pages: list[Page] = []
     fetched = 0
     incomplete = False
+    slowed: dict[str, str] = {}  # site -> its 429/503: not asked again this poll
     for link in new:
+        if (answered := slowed.get(origin(link))) is not None:
+            pages.append(Page(link, None, error=f"not asked after {answered}", retry=True))
+            continue
         starts_at = max(time.monotonic(), robots.ready_at(link))
         if fetched >= source.follow_limit or starts_at > deadline:
             incomplete = True
@@ -320,7 +338,17 @@ def _follow(
         page = fetch_page(FeedState(url=link), now)
         fetched += 1
         if page.error and _transient(page):
+            # Stored from the list page's words now, its page read again next poll: a page
+            # that keeps failing must not keep its post out for good (review 6 R9).
             incomplete = True
+            error = f"HTTP {page.status}" if page.status else page.error
+            pages.append(Page(link, page.status, None, page.headers, error, retry=True))
+            if page.status in (429, 503):  # the site asks us to slow down
+                slowed[origin(link)] = f"HTTP {page.status}"
+            continue
+        if (ended := _elsewhere(link, page)) is not None:
+            error = f"redirected to {ended}"
+            pages.append(Page(link, page.status, None, page.headers, error, redirected_to=ended))
             continue
         pages.append(Page(link, page.status, page.content, page.headers, page.error))
     return replace(listing, pages=tuple(pages), incomplete=incomplete)

@@ -672,6 +672,7 @@ def normalise_entry(
         enclosures=clean_enclosures(entry.enclosures, document),
         stemmed=stem_entry(title, text, language),
         shared_link=shared_link and canonical is not None,
+        page_unread=entry.page_unread,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,23 +38,76 @@ def _iso(text: str, zone: str) -> datetime | None:
     return value.astimezone(UTC)
 
 
-def parse_date(text: str | None, zone: str = "Europe/Copenhagen") -> datetime | None:
+# "kl. 9" (an hour, no minutes) makes dateparser read the 9 as a month: "kl. 9.00" it reads.
+_BARE_HOUR = re.compile(r"\bkl\.?\s*(\d{1,2})(?![.:]?\d)", re.I)
+# 30.11.2026, 30-11-2026, 30/11/2026 (day first), with a time after it if one is given.
+_NUMERIC_DATE = re.compile(
+    r"(?<![\d.])(\d{1,2})[./-](\d{1,2})[./-](\d{4})(?![\d])(?:,?\s*(?:kl\.?\s*)?\d{1,2}[.:]\d{2})?"
+)
+# "i dag", "i går kl. 14.30", "i forgårs": the day counted back from today, at the time given,
+# else midnight; dateparser reads these but at the clock's time of day.
+_DAY_WORD = re.compile(
+    r"(i dag|i går|i forgårs|today|yesterday)(?:,?\s*(?:kl\.?|at)?\s*(\d{1,2})[.:](\d{2}))?",
+    re.I,
+)
+_DAYS_BACK = {"i dag": 0, "today": 0, "i går": 1, "yesterday": 1, "i forgårs": 2}
+
+
+def parse_date(
+    text: str | None, zone: str = "Europe/Copenhagen", now: datetime | None = None
+) -> datetime | None:
     """An aware UTC datetime, or None when the text holds no date; a date without a time of
-    day is midnight in ``zone``."""
+    day is midnight in ``zone``. A whole date in the text wins over anything relative beside
+    it ("3 min læsetid · 30. november 2026"), the earliest of several ("Høring (frist 15.
+    januar 2027) – 30. november 2026"); a relative date counts only when it is the whole
+    text ("i går kl. 14.30", "for 2 timer siden"), against ``now``."""
     text = " ".join((text or "").split())
     if not text or len(text) > 200:
         return None
     if text[:1].isdigit() and (value := _iso(text, zone)):
         return value
+    text = _BARE_HOUR.sub(r"kl. \1.00", text)
+    if (found := _absolute(text, zone)) is not None:
+        return found
+    return _relative(text, zone, now or datetime.now(UTC))
+
+
+def _absolute(text: str, zone: str) -> datetime | None:
     import dateparser
     from dateparser.search import search_dates
 
-    settings = _settings(zone)
-    found = dateparser.parse(text, languages=LANGUAGES, settings=settings)
-    if found is None:
-        # "Publiceret 27. november 2026 kl. 10.00": the date inside words around it.
-        hits = search_dates(text, languages=LANGUAGES, settings=settings) or []
-        found = hits[0][1] if hits else None
+    settings = _feed_settings(zone)
+    try:
+        found: datetime | None = dateparser.parse(text, languages=LANGUAGES, settings=settings)
+        if found is not None:
+            return found.astimezone(UTC)
+        # "Publiceret 27. november 2026 kl. 10.00": the dates inside words around them.
+        hits = [hit for _, hit in search_dates(text, languages=LANGUAGES, settings=settings) or []]
+        for match in _NUMERIC_DATE.finditer(text):
+            if hit := dateparser.parse(match.group(0), languages=LANGUAGES, settings=settings):
+                hits.append(hit)
+    except (OverflowError, ValueError):
+        return None
+    earliest: datetime | None = min(hits) if hits else None
+    return earliest.astimezone(UTC) if earliest else None
+
+
+def _relative(text: str, zone: str, now: datetime) -> datetime | None:
+    local = now.astimezone(ZoneInfo(zone))
+    if day := _DAY_WORD.fullmatch(text):
+        date = local.date() - timedelta(days=_DAYS_BACK[day.group(1).lower()])
+        hour, minute = int(day.group(2) or 0), int(day.group(3) or 0)
+        if hour > 23 or minute > 59:
+            return None
+        when = datetime.combine(date, time(hour, minute), ZoneInfo(zone))
+        return when.astimezone(UTC)
+    import dateparser
+
+    settings = {**_settings(zone), "RELATIVE_BASE": local.replace(tzinfo=None)}
+    try:
+        found = dateparser.parse(text, languages=LANGUAGES, settings=settings)
+    except (OverflowError, ValueError):
+        return None
     return found.astimezone(UTC) if found else None
 
 

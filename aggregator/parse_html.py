@@ -288,7 +288,9 @@ def main_content(page: Page, source: HtmlSource) -> str | None:
 
 def _with_page(entry: ParsedEntry, page: Page, source: HtmlSource) -> ParsedEntry:
     if page.content is None:
-        return entry  # a page we may not or could not read: the list page's word stands
+        # A page we may not or could not read: the list page's word stands; one that failed
+        # for now is read again next poll.
+        return replace(entry, page_unread=page.error or "not read") if page.retry else entry
     content = main_content(page, source) or entry.content_html
     published = entry.published or page_date(decode(page.content, page.headers), source.timezone)
     return replace(entry, content_html=content, published=published, content_base=page.url)
@@ -324,7 +326,6 @@ def parse_html(
     )
     if found.language:
         entries = tuple(replace(entry, language=found.language) for entry in entries)
-    warning = f"{found.skipped} items without a title or link" if found.skipped else None
     return ParsedFeed(
         url=url,
         title=found.title,
@@ -333,5 +334,28 @@ def parse_html(
         version="html",
         entries=entries,
         still_listed=still_listed,
-        warning=warning,
+        warning=_warning(found, pages if source.follow else ()),
     )
+
+
+def _warning(found: Extraction, pages: Iterable[Page]) -> str | None:
+    """What this poll could not do as asked, for ``status``: items it could not read, pages
+    that failed for now (their posts stored from the list page) or led elsewhere."""
+    notes = [f"{found.skipped} items without a title or link"] if found.skipped else []
+    pages = tuple(pages)
+    if failed := [page.error or "no answer" for page in pages if page.retry]:
+        reasons = ", ".join(dict.fromkeys(failed))
+        notes.append(
+            f"{_count(len(failed), 'item page')} not read ({reasons}): stored from the list "
+            "page, read again next poll"
+        )
+    if moved := [page.redirected_to for page in pages if page.redirected_to]:
+        notes.append(
+            f"{_count(len(moved), 'item page')} led to another page ({moved[0]}): a login or "
+            "consent wall? The list page's words are kept"
+        )
+    return "; ".join(notes) or None
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

@@ -50,6 +50,10 @@ class Page:
     content: bytes | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     error: str | None = None
+    # Failed for now (no answer, 5xx, 429): the post is stored from the list page's words and
+    # its page is read again at the next poll.
+    retry: bool = False
+    redirected_to: str | None = None  # it ended on another page (a login or consent wall)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +142,9 @@ class ParsedEntry:
     # "&" are themselves: JSON Feed titles, Atom type="text", most RSS titles (feedparser's
     # title_detail.type).
     title_is_html: bool = True
+    # An HTML source's item whose own page could not be read yet: why ("HTTP 429"); its
+    # page is followed again at the next poll.
+    page_unread: str | None = None
 
     @property
     def dropped(self) -> tuple[str, ...]:
@@ -190,6 +197,7 @@ class EntryPlan:
     # Other entries of the document have this link too (a news index): it names none of them,
     # so it neither merges the entry with another feed's post nor gives it its id.
     shared_link: bool = False
+    page_unread: str | None = None  # see ParsedEntry.page_unread
 
 
 @dataclass(frozen=True, slots=True)

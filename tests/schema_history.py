@@ -52,6 +52,10 @@ def _undo_v17_news_from(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE feeds DROP COLUMN removed_at")
 
 
+def _undo_v18_unread_pages(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE entry_sources DROP COLUMN page_unread")
+
+
 UNDO: dict[int, Callable[[sqlite_utils.Database], None]] = {
     12: _undo_v12_feed_versions,
     13: _undo_v13_robots_txt,
@@ -59,6 +63,7 @@ UNDO: dict[int, Callable[[sqlite_utils.Database], None]] = {
     15: _undo_v15_archive_changes,
     16: _undo_v16_archive_copies,
     17: _undo_v17_news_from,
+    18: _undo_v18_unread_pages,
 }
 
 

@@ -499,8 +499,12 @@ class Store:
         return frozenset(digest for (digest,) in rows)
 
     def entry_keys(self, feed_url: str) -> frozenset[str]:
-        """Keys of the feed's stored entries (an HTML source's are canonical item URLs)."""
-        rows = self.db.execute("SELECT entry_key FROM entry_sources WHERE feed_url = ?", [feed_url])
+        """Keys of the feed's stored entries (an HTML source's are canonical item URLs), but
+        not those whose own page is still to be read."""
+        rows = self.db.execute(
+            "SELECT entry_key FROM entry_sources WHERE feed_url = ? AND page_unread IS NULL",
+            [feed_url],
+        )
         return frozenset(key for (key,) in rows)
 
     def kept_robots(self, now: datetime) -> tuple[RobotsAnswer, ...]:
@@ -716,7 +720,9 @@ class Store:
                     plan.publisher_hint_seconds,
                     parsed_new_body,
                     plan.publisher_hint_reason,
-                    parsed_new_body,
+                    # A poll that left pages for the next one parsed too (its body_hash is
+                    # kept from it): what went wrong is said at once.
+                    parsed_new_body or plan.warning is not None,
                     plan.warning,
                     target,
                     seen,

@@ -415,9 +415,10 @@ class EntryWriter:
     ) -> str:
         if old_hash == entry.content_hash:
             self.db.execute(
-                """UPDATE entry_sources SET last_seen = ?, consecutive_changes = 0, raw_digest = ?
+                """UPDATE entry_sources SET last_seen = ?, consecutive_changes = 0, raw_digest = ?,
+                          page_unread = ?
                    WHERE feed_url = ? AND entry_key = ?""",
-                [seen, entry.raw_digest or None, feed.url, entry.key],
+                [seen, entry.raw_digest or None, entry.page_unread, feed.url, entry.key],
             )
             # The text is the same but something else the feed says changed: its tags or
             # files, which are no edit to show as one but are kept current (and filled in for
@@ -428,11 +429,12 @@ class EntryWriter:
         changes += 1
         self.db.execute(
             """UPDATE entry_sources SET last_seen = ?, link = ?, canonical_url = ?,
-                      content_hash = ?, published = ?, consecutive_changes = ?, raw_digest = ?
+                      content_hash = ?, published = ?, consecutive_changes = ?, raw_digest = ?,
+                      page_unread = ?
                WHERE feed_url = ? AND entry_key = ?""",
             [seen, entry.link, entry.canonical_url, entry.content_hash,
-             to_db_time(entry.published), changes, entry.raw_digest or None, feed.url,
-             entry.key],
+             to_db_time(entry.published), changes, entry.raw_digest or None,
+             entry.page_unread, feed.url, entry.key],
         )  # fmt: skip
         if changes > rules.max_consecutive_changes:
             # Content that changes on every poll (an embedded timestamp, a view counter) is
@@ -584,10 +586,11 @@ class EntryWriter:
         self.db.execute(
             """INSERT INTO entry_sources
                    (feed_url, entry_key, entry_id, link, canonical_url, content_hash, published,
-                    first_seen, last_seen, merge_reason, raw_digest)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    first_seen, last_seen, merge_reason, raw_digest, page_unread)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [feed_url, entry.key, target, entry.link, entry.canonical_url, entry.content_hash,
-             to_db_time(entry.published), seen, seen, reason, entry.raw_digest or None],
+             to_db_time(entry.published), seen, seen, reason, entry.raw_digest or None,
+             entry.page_unread],
         )  # fmt: skip
 
     def _elect_primary(

@@ -458,6 +458,13 @@ def _v17_news_from(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE feeds ADD COLUMN removed_at TEXT")
 
 
+def _v18_unread_pages(db: sqlite_utils.Database) -> None:
+    """An HTML source's post stored from the list page's words because its own page failed
+    for now (429, 503, no answer): why, until the page is read (review 6 R9). NULL: read, or
+    never followed."""
+    db.execute("ALTER TABLE entry_sources ADD COLUMN page_unread TEXT")
+
+
 @contextmanager
 def _terminal_progress(label: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar for a long migration when stderr is a terminal; silent otherwise, and
@@ -494,6 +501,7 @@ MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _v15_archive_changes,
     _v16_archive_copies,
     _v17_news_from,
+    _v18_unread_pages,
 )
 
 
