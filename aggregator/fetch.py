@@ -315,7 +315,8 @@ def fetch_feed(
     replaces the feed Accept header (a web page's)."""
     deadline = time.monotonic() + total_timeout
     try:
-        current.deadline, current.feed_port = deadline, _port(httpx.URL(state.fetch_url))
+        port = current.source_port or _port(httpx.URL(state.fetch_url))
+        current.deadline, current.feed_port = deadline, port
         return _fetch(client, state, now, max_body_bytes, accept)
     except BodyTooLarge:
         error = f"response body larger than the limit of {max_body_bytes} bytes"
@@ -349,7 +350,11 @@ def fetch_source(
         return fetch_feed(client, page, at, options.max_body_bytes,
                           options.total_timeout_seconds, PAGE_ACCEPT)  # fmt: skip
 
-    return fetch_html_source(state, now, robots, fetch_page, options.total_timeout_seconds)
+    current.source_port = _port(httpx.URL(state.fetch_url))
+    try:
+        return fetch_html_source(state, now, robots, fetch_page, options.total_timeout_seconds)
+    finally:
+        current.source_port = None
 
 
 def _fetched(

@@ -41,6 +41,10 @@ class DeadlinePassed(httpcore.ReadTimeout):
 class _Current(threading.local):
     deadline: float | None = None
     feed_port: int | None = None
+    # An HTML source's list page port while its item pages and their robots.txt are
+    # fetched: an allowed bare host is allowed on the source's port only, not on any port
+    # an item link names.
+    source_port: int | None = None
 
 
 current = _Current()

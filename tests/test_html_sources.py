@@ -562,3 +562,26 @@ def test_a_link_that_is_no_url_costs_its_item_only(server, make_config, store, c
     assert "Kommunerne får ny fælles it-platform" in titles
     assert not {"Kladde", "Forkert vært"} & titles
     assert {s.name: s.state for s in store.feed_statuses()}["KL"] == "ok"
+
+
+def test_followed_links_to_another_port_of_an_allowed_host_are_not_fetched(
+    server, make_config, store, clock
+):
+    """Review 6 R21: `allow_private_hosts: [host]` allows the source's own port only; a list
+    page naming another port (an intranet's admin) must not have that page read, published."""
+    other = FeedServer().start()
+    try:
+        secret = other.route("/admin", feed_route(b"<h1>HEMMELIG</h1><p>intern</p>", HTML_TYPE))
+        page = (HTML / "umbraco_list.html").read_bytes().decode()
+        href = re.findall(r'class="news-list__link" href="([^"]+)"', page)[0]
+        url = server.route(
+            "/nyheder/", feed_route(page.replace(href, secret).encode(), content_type=HTML_TYPE)
+        )
+        serve_articles(server)
+        config = make_config([kl_source(url, follow=True)])  # allows 127.0.0.1 without a port
+        report = poll(config, store, clock=clock)
+        assert report.failed == ()
+        assert other.requests == []  # not the page, not its robots.txt
+        assert not any("HEMMELIG" in e.content_html for e in store.recent_entries(10))
+    finally:
+        other.stop()
