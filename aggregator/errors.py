@@ -5,6 +5,7 @@
     ├── RefusedError     asked to do something that would harm the admin's files  (exit 2)
     ├── FetchError       a feed could not be fetched (kept as a value per feed)
     ├── ParseError       the bytes fetched are not a usable feed (kept as a value per feed)
+    │   └── TruncatedDocument  the body was cut off before the document's end
     ├── StorageError     the SQLite file cannot be opened, migrated or written
     ├── ExportError      an output file cannot be written
     ├── DigestError      a digest cannot be built or sent
@@ -37,6 +38,11 @@ class FetchError(AggregatorError):
 
 class ParseError(AggregatorError):
     pass
+
+
+class TruncatedDocument(ParseError):
+    """The body ends before the document does (the response was cut off): a failed poll that
+    keeps the validators, so the next poll fetches the whole document."""
 
 
 class StorageError(AggregatorError):

@@ -778,9 +778,11 @@ def _feed_title(title: str | None) -> str | None:
     return cut_at_word(xml_text(title), MAX_TITLE_CHARS) or None if title else None
 
 
-def failed_update(fetch: FetchResult, error: str) -> UpdatePlan:
+def failed_update(fetch: FetchResult, error: str, keep_validators: bool = False) -> UpdatePlan:
     """A body that is not a usable feed: forget the validators so the next poll refetches it
-    in full instead of being told 304 about a broken document."""
+    in full instead of being told 304 about a broken document. A body cut off on its way
+    (``keep_validators``) saves none of its own and keeps those stored, which name the
+    document we have."""
     return UpdatePlan(
         feed_url=fetch.feed_url,
         fetched_at=fetch.fetched_at,
@@ -789,4 +791,5 @@ def failed_update(fetch: FetchResult, error: str) -> UpdatePlan:
         last_modified=None,
         not_modified=False,
         error=error,
+        keep_validators=keep_validators,
     )

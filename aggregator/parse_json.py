@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
-from aggregator.errors import ParseError
+from aggregator.errors import ParseError, TruncatedDocument
+from aggregator.truncation import MESSAGE as TRUNCATED
+from aggregator.truncation import json_cut_off
 from aggregator.types import Enclosure, ParsedEntry, ParsedFeed
 
 _VERSION = re.compile(r"^https?://jsonfeed\.org/version/(1(?:\.\d+)?)/?$")
@@ -196,6 +198,8 @@ def parse_json_feed(content: bytes, url: str) -> ParsedFeed:
         # not a reason to lose the feed.
         document = json.loads(content.decode(json.detect_encoding(content), "replace"))
     except (ValueError, RecursionError) as exc:
+        if isinstance(exc, ValueError) and json_cut_off(exc):
+            raise TruncatedDocument(TRUNCATED) from exc
         raise ParseError(f"not a feed: not valid JSON ({exc})") from exc
     if not isinstance(document, dict):
         raise ParseError("not a feed: JSON but not a JSON Feed (no version)")

@@ -10,7 +10,7 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 
-from aggregator.errors import ParseError
+from aggregator.errors import ParseError, TruncatedDocument
 from aggregator.normalise import MAX_ENTRIES_PER_POLL, body_hash, failed_update, plan_update
 from aggregator.parse import parse_feed
 from aggregator.types import FeedState, FetchResult, ParsedFeed, UpdatePlan
@@ -33,6 +33,10 @@ def plan_for(
         return plan_update(replace(fetched, not_modified=True, content=None), None, now)
     try:
         parsed = _parse(fetched, state, max_entries)
+    except TruncatedDocument as exc:
+        # Cut off on its way: the stored validators still name what we have, and the next
+        # poll must fetch the document whole.
+        return failed_update(fetched, str(exc), keep_validators=True)
     except ParseError as exc:
         return failed_update(fetched, str(exc))
     except Exception as exc:  # a hostile document must not take the other feeds down
