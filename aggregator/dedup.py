@@ -34,6 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from itertools import repeat
+from urllib.parse import urlsplit
 
 from aggregator.wordsplit import WORD_CHARACTERS
 
@@ -140,6 +141,22 @@ def containment(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / min(len(a), len(b))
 
 
+def same_site(link_a: str | None, link_b: str | None) -> bool:
+    """Whether two posts' links are on one host (``www.`` aside); a post without a link is
+    told apart by nothing here."""
+    if not link_a or not link_b:
+        return True
+    return _site(link_a) == _site(link_b)
+
+
+def _site(link: str) -> str:
+    try:
+        host = urlsplit(link).hostname or ""
+    except ValueError:
+        return link
+    return host.lower().rstrip(".").removeprefix("www.")
+
+
 def compare(
     text_a: str,
     title_a: str,
@@ -148,16 +165,21 @@ def compare(
     settings: DedupSettings,
     boilerplate_a: frozenset[str] = frozenset(),
     boilerplate_b: frozenset[str] = frozenset(),
+    one_site: bool = True,
 ) -> Match | None:
-    """A Match when the two posts are the same post, else None."""
+    """A Match when the two posts are the same post, else None. ``one_site``: the two links
+    are on one site (see same_site)."""
     titles = title_similarity(title_a, title_b)
     if titles < settings.title_threshold:
         return None
     shingles_a = shingles(text_a) - boilerplate_a - boilerplate_b
     shingles_b = shingles(text_b) - boilerplate_a - boilerplate_b
     if min(len(words(text_a)), len(words(text_b))) < settings.min_words:
-        # Too short to judge by content: only an identical title and identical text will do.
-        same = titles == 1.0 and words(text_a) == words(text_b)
+        # Too short to judge by content: only an identical title and identical text will do,
+        # and only on one site. A stock title and teaser ("Ledig stilling: IT-konsulent",
+        # "Læs mere på vores hjemmeside.") on two sites are two posts; a real cross-post of a
+        # short one at the same link is merged by its link before it gets here.
+        same = one_site and titles == 1.0 and words(text_a) == words(text_b)
         return Match(1.0, titles) if same else None
     score = containment(shingles_a, shingles_b)
     if score < settings.content_threshold:
@@ -168,14 +190,15 @@ def compare(
 def best_match(
     text: str,
     title: str,
-    candidates: Sequence[tuple[str, str, str]],
+    candidates: Sequence[tuple[str, str, str, str | None]],
     settings: DedupSettings,
     own_boilerplate: frozenset[str] = frozenset(),
     boilerplate_of: dict[str, frozenset[str]] | None = None,
+    link: str | None = None,
 ) -> tuple[str, Match] | None:
-    """The best-scoring candidate (id, text, title) that is the same post, if any."""
+    """The best-scoring candidate (id, text, title, link) that is the same post, if any."""
     best: tuple[str, Match] | None = None
-    for candidate_id, candidate_text, candidate_title in candidates:
+    for candidate_id, candidate_text, candidate_title, candidate_link in candidates:
         match = compare(
             text,
             title,
@@ -184,6 +207,7 @@ def best_match(
             settings,
             own_boilerplate,
             (boilerplate_of or {}).get(candidate_id, frozenset()),
+            same_site(link, candidate_link),
         )
         if match and (
             best is None

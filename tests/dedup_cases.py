@@ -25,6 +25,7 @@ CLOUD_EXCERPT = (
     "skal gøre det lettere at dele driftsopgaver, så den enkelte kommune ikke selv skal "
     "vedligeholde servere.</p>"
 )
+TEASER = "<p>Læs mere på vores hjemmeside.</p>"
 FOOTER = (
     "<p>Du modtager dette nyhedsbrev, fordi du er tilmeldt Kommunernes nyhedsbrev om "
     "digitalisering. Nyhedsbrevet udgives af kommunernes fælles sekretariat og sendes til "
@@ -116,4 +117,15 @@ CASES = [
          Item("Fælles kommunal cloud", "https://os2.eu/blog/cloud-2025", CLOUD, T0 - 365 * DAY),
          Item("Fælles kommunal cloud", "https://www.kl.dk/nyhed/cloud-2026", CLOUD, T0),
          same=False),
+    # Summary-only municipal feeds: a stock title and teaser are two posts on two sites.
+    Case("stock title and teaser on two sites",
+         Item("Ledig stilling: IT-konsulent", "https://aeroe.example.dk/job/1", TEASER, T0),
+         Item("Ledig stilling: IT-konsulent", "https://odder.example.dk/job/7", TEASER,
+              T0 + timedelta(hours=2)),
+         same=False, a_site="https://aeroe.example.dk/", b_site="https://odder.example.dk/"),
+    Case("a short post shared at its own link",
+         Item("Ledig stilling: IT-konsulent", "https://aeroe.example.dk/job/1", TEASER, T0),
+         Item("Ledig stilling: IT-konsulent",
+              "https://aeroe.example.dk/job/1?utm_source=jobnet", TEASER, T0 + timedelta(hours=2)),
+         same=True, a_site="https://aeroe.example.dk/", b_site="https://www.jobnet.example.dk/"),
 ]  # fmt: skip

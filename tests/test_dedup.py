@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aggregator.dedup import DedupSettings, boilerplate, compare, sketch, title_key
+from aggregator.dedup import DedupSettings, boilerplate, compare, same_site, sketch, title_key
 from aggregator.pipeline import poll
 from tests.dedup_cases import CASES, Case
 from tests.feedgen import rss
@@ -112,6 +112,16 @@ def test_short_texts_need_identical_title_and_text():
     settings = DedupSettings()
     assert compare("Kort tekst", "Møde", "Kort tekst", "Møde", settings) is not None
     assert compare("Kort tekst", "Møde", "Anden tekst", "Møde", settings) is None
+
+
+def test_short_texts_on_two_sites_are_two_posts():
+    settings = DedupSettings()
+    job = ("Læs mere på vores hjemmeside.", "Ledig stilling: IT-konsulent")
+    assert compare(*job, *job, settings, one_site=False) is None
+    assert compare(*job, *job, settings, one_site=True) is not None
+    assert not same_site("https://aeroe.example.dk/job/1", "https://odder.example.dk/job/7")
+    assert same_site("https://www.aeroe.example.dk/job/1", "http://AEROE.example.dk./job/2")
+    assert same_site(None, "https://odder.example.dk/job/7")
 
 
 def test_sketch_is_stable_across_processes():

@@ -520,7 +520,7 @@ class EntryWriter:
         rows = [
             row
             for row in self.db.execute(
-                f"""SELECT id, content_html, title, primary_feed_url FROM entries
+                f"""SELECT id, content_html, title, primary_feed_url, link FROM entries
                     WHERE id IN ({",".join("?" * len(candidates))})""",
                 candidates,
             )
@@ -537,10 +537,11 @@ class EntryWriter:
             # with candidates need it, and every plan crosses a process boundary.
             sanitised_text(entry.content_html),
             entry.title,
-            [(r[0], html_to_text(r[1]), r[2]) for r in rows],
+            [(r[0], html_to_text(r[1]), r[2], r[4]) for r in rows],
             rules.dedup,
             own_boilerplate,
             boilerplate_of,
+            entry.link,
         )
         return (best[0], best[1].reason) if best else None
 
