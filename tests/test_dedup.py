@@ -81,6 +81,37 @@ def test_authors_own_feed_is_primary_whatever_the_order(server, make_config, sto
     assert [s.name for s in entry.sources] == ["A", "B"]
 
 
+def test_a_merged_posts_dates_do_not_depend_on_the_order_of_the_polls(
+    server, make_config, tmp_path, clock
+):
+    """The same post in two feeds, each polled on its own, hours apart, in either order: the
+    same copy shown, with the same dates (its own, not the time of the merge)."""
+    from datetime import timedelta
+
+    from aggregator.store import Store
+    from aggregator.store.times import to_db_time
+
+    case = CASES[0]
+    urls = [server.static_feed(f"/{name}", rss(name, case.a_site, [case.a]))
+            for name in ("a", "b")]  # fmt: skip
+    config = make_config([{"name": "A", "url": urls[0]}, {"name": "B", "url": urls[1]}])
+    outcomes = []
+    for order in ((0, 1), (1, 0)):
+        store = Store.open(tmp_path / f"order-{order[0]}.db")
+        try:
+            for index in order:
+                clock.advance(timedelta(hours=3))
+                poll(config, store, feeds=[config.feeds[index]], clock=clock)
+            outcomes.append(store.db.execute(
+                "SELECT primary_feed_url, title, published, updated FROM entries"
+            ).fetchall())  # fmt: skip
+        finally:
+            store.close()
+    assert outcomes[0] == outcomes[1]
+    ((_, _, published, updated),) = outcomes[0]
+    assert published == updated == to_db_time(case.a.published)
+
+
 def test_a_feed_set_to_never_merge_keeps_its_copies(server, make_config, store, clock):
     case = CASES[0]
     url_a = server.static_feed("/a", rss("A", case.a_site, [case.a]))

@@ -600,7 +600,7 @@ class EntryWriter:
         """The new source becomes primary if it ranks first: higher priority, then the post's
         own site over an aggregating feed, then the earliest published, then the feed URL
         (so the outcome does not depend on which feed was polled first). The earliest
-        published date of all copies is kept."""
+        published and the latest updated date of all copies are kept."""
         current = self.db.execute(
             """SELECT f.url, f.priority, f.site_url, s.link, s.published
                FROM entries e JOIN feeds f ON f.url = e.primary_feed_url
@@ -617,9 +617,12 @@ class EntryWriter:
         if incumbent is None or challenger < incumbent:
             self._write_content(target, feed.url, entry, seen, keep_published=False)
         else:
+            # The same dates whichever copy came first: the earliest published, the latest
+            # updated of all copies.
             self.db.execute(
-                "UPDATE entries SET published = min(published, ?) WHERE id = ?",
-                [to_db_time(entry.published), target],
+                "UPDATE entries SET published = min(published, ?), updated = max(updated, ?)"
+                " WHERE id = ?",
+                [to_db_time(entry.published), to_db_time(entry.updated), target],
             )
 
     def _insert_entry(self, new_id: str, feed_url: str, entry: EntryPlan, seen: str,
@@ -670,13 +673,15 @@ class EntryWriter:
                       title_key = ?, author = ?, content_html = ?, summary_text = ?,
                       language = ?, last_changed = ?,
                       published = CASE WHEN ? THEN published ELSE min(published, ?) END,
-                      -- the feed's own date when it moved on, else the time we saw the edit
-                      updated = CASE WHEN ? > updated THEN ? ELSE ? END
+                      -- an edit: the feed's own date when it moved on, else the time we saw
+                      -- it; a change of primary: the latest of the copies' own dates, never
+                      -- the time of the merge (which depends on the order of the polls)
+                      updated = CASE WHEN ? > updated THEN ? WHEN ? THEN ? ELSE updated END
                WHERE id = ?""",
             [feed_url, _merging_url(entry), entry.link, entry.title, entry.title_key,
              entry.author, entry.content_html, entry.summary_text, entry.language, seen,
              keep_published, to_db_time(entry.published), to_db_time(entry.updated),
-             to_db_time(entry.updated), seen, target],
+             to_db_time(entry.updated), keep_published, seen, target],
         )  # fmt: skip
         self._replace_sketch(target, entry.sketch)
         self._replace_attachments(target, entry)
