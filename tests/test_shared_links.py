@@ -14,7 +14,7 @@ from aggregator.types import ParsedEntry
 from tests.feedgen import Item, rss
 from tests.test_cli import EXE, run
 
-WHEN = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+WHEN = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)  # before the test clock: dates kept
 INDEX = "https://kommune.dk/nyheder"
 TOPICS = ["Vejarbejde på Ærøvej", "Julemarked", "Budget 2027", "Skolestart", "Affald"]
 
@@ -96,6 +96,19 @@ def test_a_post_stored_under_its_link_is_found_again(publish, store):
     # And back: the others leave the feed, the one left is keyed by its link again.
     assert publish(news(count=1)).new == 0
     assert store.entry_count() == 5
+
+
+def test_a_new_post_is_not_the_one_that_left_the_index(publish, store):
+    """The index lists the newest few: as a post comes, the oldest leaves. The new one is a
+    new post, and the one that left keeps what it said."""
+    assert publish(news(count=4)).new == 4
+    newest = Item("Nyhed 9: Vinterberedskab", INDEX, "<p>Saltvogne og snerydning i vinter.</p>",
+                  WHEN + timedelta(hours=1))  # fmt: skip
+    report = publish([newest, *news(count=3)])
+    assert (report.new, report.updated) == (1, 0)
+    titles = [title for _, title, _ in _rows(store)]
+    assert titles == sorted(["Nyhed 9: Vinterberedskab",
+                             *(f"Nyhed {k}: {TOPICS[k]}" for k in range(4))])  # fmt: skip
 
 
 def test_other_feeds_posts_at_the_same_index_are_not_merged(publish, store):

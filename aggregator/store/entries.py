@@ -49,6 +49,7 @@ class SourceRow:
     content_hash: str
     changes: int
     key: str
+    published: str | None = None  # as stored
 
 
 @dataclass(slots=True)
@@ -68,8 +69,10 @@ class KnownSources:
         """The stored copy each new key of the update is, found by its link: one whose key
         has left the document (an id that changed while the link stayed; a post of a news
         index whose text was edited, keyed by what it says). Several posts can share a link,
-        so a copy with the same text goes first, then the others in key order; done
-        for the whole update at once, so no post takes the copy another has the same text as."""
+        so a copy with the same text goes first; then, where the link is not one copy's
+        alone, only a copy with the same publication date: a news index's new post is not
+        the old one that left the feed as it came. Done for the whole update at once, so no
+        post takes the copy another has the same text as."""
         waiting = [
             e
             for e in entries
@@ -84,12 +87,17 @@ class KnownSources:
         }
         for exact in (True, False):
             for entry in waiting:
-                rows = free[entry.canonical_url or ""]
+                link = entry.canonical_url or ""
+                rows = free[link]
                 if entry.key in self.moved or not rows:
                     continue
                 row = next((r for r in rows if r.content_hash == entry.content_hash), None)
                 if row is None and not exact:
-                    row = rows[0]
+                    if entry.shared_link or len(self.by_link[link]) > 1:
+                        published = to_db_time(entry.published)
+                        row = next((r for r in rows if r.published == published), None)
+                    else:
+                        row = rows[0]
                 if row is not None:
                     rows.remove(row)
                     self.moved[entry.key] = row
@@ -303,7 +311,7 @@ class EntryWriter:
                WHERE s.feed_url = ?""",
             [feed_url],
         ):
-            row = SourceRow(target, content_hash, changes, key)
+            row = SourceRow(target, content_hash, changes, key, published)
             by_key[key] = row
             if link:
                 # Stored before a session id counted for nothing: in today's form.
@@ -374,7 +382,7 @@ class EntryWriter:
         self._add_source(target, feed.url, entry, seen, None)
         if mergeable:
             lookup.add(target, entry)
-        row = SourceRow(target, entry.content_hash, 0, entry.key)
+        row = SourceRow(target, entry.content_hash, 0, entry.key, to_db_time(entry.published))
         known.by_key[entry.key] = row
         known.claimed.add(entry.key)
         if entry.canonical_url:
@@ -399,7 +407,7 @@ class EntryWriter:
         )
         known.by_key.pop(row.key, None)
         known.claimed.add(row.key)  # gone: no other entry may take it
-        moved = SourceRow(row.entry_id, row.content_hash, row.changes, entry.key)
+        moved = SourceRow(row.entry_id, row.content_hash, row.changes, entry.key, row.published)
         known.by_key[entry.key] = moved
         return moved
 
