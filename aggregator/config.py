@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import os
 import re
+import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from functools import cache
@@ -225,8 +226,14 @@ class DigestSettings(_Strict):
         for address in value:
             if not _EMAIL.fullmatch(address):
                 raise ValueError(f"not an e-mail address: {address!r}")
-        if len(set(value)) != len(value):
-            raise ValueError("an address is listed twice")
+        seen: dict[str, str] = {}
+        for address in value:
+            # One mailbox in practice (domains never differ by case, and servers fold the
+            # local part too): two spellings would be two deliveries to one person.
+            first = seen.setdefault(address.casefold(), address)
+            if first is not address:
+                twice = f"{first!r} and {address!r} are" if first != address else f"{address!r} is"
+                raise ValueError(f"{twice} listed twice (addresses are compared ignoring case)")
         return value
 
     @field_validator("unsubscribe_mailto")
@@ -255,13 +262,29 @@ class DigestSettings(_Strict):
 
 
 def _check_fields(template: str, allowed: tuple[str, ...]) -> None:
+    """Only the bare listed placeholders: no attribute or index access (``{title.__class__}``),
+    no format spec or conversion (``{count:>999999999}`` would build a huge string)."""
+    names = ", ".join("{" + n + "}" for n in allowed)
     try:
-        template.format_map(dict.fromkeys(allowed, ""))
-    except KeyError as exc:
-        names = ", ".join("{" + n + "}" for n in allowed)
-        raise ValueError(f"unknown placeholder {{{exc.args[0]}}} (use {names})") from None
-    except (ValueError, IndexError) as exc:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as exc:
         raise ValueError(f"not a valid template: {exc}") from None
+    for _, field, spec, conversion in parts:
+        if field is None:
+            continue
+        if field not in allowed:
+            raise ValueError(f"unknown placeholder {{{field}}} (use {names})")
+        if spec or conversion:
+            written = (
+                "{"
+                + field
+                + (f"!{conversion}" if conversion else "")
+                + (f":{spec}" if spec else "")
+                + "}"
+            )
+            raise ValueError(
+                f"{written}: a placeholder takes no format or conversion (use {names})"
+            )
 
 
 class DedupConfig(_Strict):
@@ -433,7 +456,7 @@ def cross_field_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _digest_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
     """Digest names are unique (the old ``digest:`` section is the one named ``default``), and
-    a digest's ``sources`` name configured feeds."""
+    a digest's ``sources`` name configured feeds and its ``tags`` tags some feed has."""
     problems: list[tuple[str, str]] = []
     digests = data.get("digests")
     listed = [(f"digests[{i}]", d) for i, d in enumerate(digests or ()) if isinstance(d, dict)]
@@ -464,7 +487,29 @@ def _digest_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
                     problems.append(
                         (f"{path}.sources[{index}]", f"no feed is named {source.strip()!r}")
                     )
+        tags = digest.get("tags")
+        if isinstance(tags, list) and isinstance(feeds, list):
+            had = _feed_tags(feeds)
+            for index, tag in enumerate(tags):
+                if isinstance(tag, str) and tag not in had:
+                    some = ", ".join(sorted(had)[:10]) or "none"
+                    problems.append(
+                        (
+                            f"{path}.tags[{index}]",
+                            f"no feed has the tag {tag!r} (the feeds' tags: {some})",
+                        )
+                    )
     return problems
+
+
+def _feed_tags(feeds: list[Any]) -> set[str]:
+    return {
+        tag
+        for feed in feeds
+        if isinstance(feed, dict) and isinstance(feed.get("tags"), list)
+        for tag in feed["tags"]
+        if isinstance(tag, str)
+    }
 
 
 _HINTS = {

@@ -3,9 +3,11 @@
 Which feeds are due is kept in the database (``next_poll_at``), so a restart continues where
 the last run left off; a frequent tick asks the store which feeds are due.
 
-Jobs run one at a time (a single worker) so a digest never reads the database halfway
-through a poll's writes, and each job opens its own Store because sqlite3 connections belong
-to one thread.
+Polling (with exporting) and sending digests have a worker each, so a slow or stalling SMTP
+server never holds up a poll, nor a long cold poll the digest; SQLite's write lock and the
+store's short transactions keep them apart, and each job opens its own Store because sqlite3
+connections belong to one thread. A digest pass is bounded in time (the rest wait for the
+next tick, nobody charged) so a stop never waits for a whole list of recipients.
 
 feeds.yaml is read again on SIGHUP and whenever a tick sees the file changed. The reload runs
 as a job on that same worker, so no job sees half of one config and half of another; a file
@@ -19,6 +21,7 @@ import logging
 import random
 import signal
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -40,6 +43,10 @@ from aggregator.store import Store
 from aggregator.workers import WorkerPool
 
 log = logging.getLogger(__name__)
+
+# The longest one digest pass of the service runs before the rest wait for the next tick
+# (a stalling server at smtp.timeout_seconds a recipient would otherwise hold it for hours).
+DIGEST_PASS_SECONDS = 300.0
 
 
 def digest_due(settings: DigestSettings, now: datetime, zone: ZoneInfo) -> list[Period]:
@@ -78,8 +85,13 @@ class Service:
         self._config_stamp = _file_stamp(self.config_path)
         self._changing_stamp: tuple[int, int, int] | None = None  # seen changed at the last tick
         self._backlog_spread = False
+        self.digest_pass_seconds = DIGEST_PASS_SECONDS
+        self._poll_began: datetime | None = None  # set while a poll job runs
         self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            executors={
+                "default": ThreadPoolExecutor(max_workers=1),  # polls, exports, reloads
+                "digest": ThreadPoolExecutor(max_workers=1),
+            },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
             timezone=config.site.zone,
         )
@@ -108,6 +120,13 @@ class Service:
         def work(store: Store) -> None:
             config = self.config
             now = self.clock()
+            self._poll_began = now
+            try:
+                poll_feeds(store, config, now)
+            finally:
+                self._poll_began = None
+
+        def poll_feeds(store: Store, config: Config, now: datetime) -> None:
             by_url = {f.url: f for f in config.feeds if f.enabled}
             store.sync_feeds(config.feeds, now)
             if not self._backlog_spread:
@@ -246,13 +265,22 @@ class Service:
                 latest = store.ledger.latest_run(settings.name)
                 for period in digest_due(settings, now, zone) if settings.recipients else []:
                     covered = latest is not None and period.end_utc <= latest.window_end
-                    if not covered or store.ledger.run(settings.name, period.start_utc):
+                    run = store.ledger.run(settings.name, period.start_utc)
+                    polling = self._poll_began
+                    if run is None and polling is not None and polling < period.end_utc:
+                        # A poll begun before the period ended may still be writing posts
+                        # first seen in it: the window is fixed once the run is made.
+                        log.debug("digest %s %s waits for the poll", settings.name, period.slug)
+                        continue
+                    if not covered or run:
                         todo[(settings.name, period.start_utc)] = period
             names = {d.name for d in self.config.all_digests}
             for run, delivery in store.ledger.unfinished():
                 if run.digest in names and delivery.due(now):
                     todo.setdefault((run.digest, run.period_start), run_period(run, self.config))
             for (name, _), period in todo.items():
+                if self.stopping.is_set():
+                    return
                 try:
                     outcome = send_digest(
                         self.config,
@@ -262,22 +290,31 @@ class Service:
                         period=period,
                         clock=self.clock,
                         wait_for_retries=False,
+                        stop=self._pass_ends(),
                     )
                 except AggregatorError as exc:
                     log.error("digest %s %s: %s", name, period.slug, exc)
                     continue
                 if outcome.skipped_reason is None:
                     log.info(
-                        "digest %s %s: %d sent, %d to retry, %d failed (%d entries)",
+                        "digest %s %s: %d sent, %d to retry, %d failed (%d entries)%s",
                         name,
                         period.slug,
                         len(outcome.in_state("sent")),
                         len(outcome.in_state("retry")),
                         len(outcome.in_state("failed")),
                         outcome.entry_count,
+                        f"; {left} not yet tried, next tick"
+                        if (left := len(outcome.in_state("pending")))
+                        else "",
                     )
 
         self._with_store(work)
+
+    def _pass_ends(self) -> Callable[[], bool]:
+        """When a digest pass should end: the service stops, or it has run its time."""
+        deadline = time.monotonic() + self.digest_pass_seconds
+        return lambda: self.stopping.is_set() or time.monotonic() > deadline
 
     def start(self) -> None:
         zone = self.config.site.zone
@@ -292,6 +329,7 @@ class Service:
             IntervalTrigger(seconds=max(self.tick_seconds, 0.1), timezone=zone),
             id="digests",
             next_run_time=datetime.now(zone),
+            executor="digest",
         )
         self.scheduler.start()
 

@@ -173,3 +173,35 @@ def test_only_digests_means_no_default_digest(tmp_path):
         """), encoding="utf-8")  # fmt: skip
     result = run("status", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def test_digest_recipients_subject_and_tags_are_checked_strictly(tmp_path):
+    """Review 5 L5, L6, L9: one mailbox in two spellings, a subject that reaches past its
+    placeholders, a tag no feed has (every period would be skipped as empty, for good)."""
+    assert problems(tmp_path, """\
+        digests:
+          - name: personale
+            recipients: [Jens.Ærø@Kommune.dk, jens.ærø@kommune.DK]
+          - name: stat
+            recipients: [it@kommune.dk]
+            subject: "{title.__class__}"
+          - name: kort
+            recipients: [it@kommune.dk]
+            subject: "Uge {week}: {count:>999999999}"
+          - name: tagget
+            recipients: [it@kommune.dk]
+            tags: [kommuner, Kommuner]
+        feeds:
+          - name: OS2
+            url: https://os2.eu/feed
+            tags: [kommuner]
+        """) == [
+        "digests[0].recipients: 'Jens.Ærø@Kommune.dk' and 'jens.ærø@kommune.DK' are listed "
+        "twice (addresses are compared ignoring case) (line 3)",
+        "digests[1].subject: unknown placeholder {title.__class__} (use {title}, {name}, "
+        "{week}, {year}, {date}, {period}, {count}, {sources}) (line 6)",
+        "digests[2].subject: {count:>999999999}: a placeholder takes no format or conversion "
+        "(use {title}, {name}, {week}, {year}, {date}, {period}, {count}, {sources}) (line 9)",
+        "digests[3].tags[1]: no feed has the tag 'Kommuner' (the feeds' tags: kommuner) "
+        "(line 12)",
+    ]  # fmt: skip

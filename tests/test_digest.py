@@ -726,3 +726,62 @@ def test_the_digest_read_from_the_store_is_the_one_built_from_every_post(
                             feeds=feed_facts(config), links=links(config))  # fmt: skip
     assert assemble(config, store, settings, WEEK_47, window) == expected
     assert expected.entry_count > 0
+
+
+RELAY = ["vip@kommune.dk", "ekstern@firma.dk", "ekstern@region.dk", "anden@stat.dk"]
+
+
+def _ledger_rows(store):
+    run = store.ledger.run("default", WEEK_47.start_utc)
+    return sorted((d.recipient, d.state, d.attempts) for d in store.ledger.deliveries(run.id))
+
+
+def test_a_relay_refusing_every_recipient_is_the_servers_failure_not_theirs(
+    week_of_posts, store, inbox
+):
+    """554 5.7.1 at RCPT for everyone (an unauthenticated relay): deferred like a refused
+    sender, nobody charged; once the admin fixes the login, each gets one copy."""
+    config = week_of_posts(digest={"recipients": RELAY, "catch_up_hours": 500}, smtp=smtp(inbox))
+    for address in RELAY:
+        inbox.rcpt_replies[address] = ["554 5.7.1 <" + address + ">: Relay access denied"]
+    with pytest.raises(DigestError, match="refused every recipient at RCPT") as raised:
+        send_digest(config, store, NOW)
+    assert "554 5.7.1" in str(raised.value)
+    assert "smtp.username" in str(raised.value)
+    assert _ledger_rows(store) == sorted((a, "retry", 0) for a in RELAY)
+    assert inbox.copies() == {}
+    for address in RELAY:
+        inbox.rcpt_replies[address] = []  # the admin set smtp.username
+    outcome = send_digest(config, store, NOW + timedelta(minutes=5), retry_now=True)
+    assert sorted(outcome.sent_to) == sorted(RELAY)
+    assert inbox.copies() == dict.fromkeys(RELAY, 1)
+
+
+def test_every_recipient_of_a_short_list_refused_for_policy_is_deferred_too(
+    week_of_posts, store, inbox
+):
+    pair = RELAY[:2]
+    config = week_of_posts(digest={"recipients": pair, "catch_up_hours": 500}, smtp=smtp(inbox))
+    for address in pair:
+        inbox.rcpt_replies[address] = ["550 5.7.1 Unable to relay"]
+    with pytest.raises(DigestError, match="refused every recipient at RCPT"):
+        send_digest(config, store, NOW)
+    assert _ledger_rows(store) == sorted((a, "retry", 0) for a in pair)
+
+
+def test_one_recipient_refused_for_policy_or_unknown_fails_only_that_one(
+    week_of_posts, store, inbox
+):
+    """The relay takes the others: 5.7.1 for one address (a blocked recipient) and 5.1.1
+    (no such mailbox) are those recipients' answers, failed for good."""
+    config = week_of_posts(digest={"recipients": RELAY, "catch_up_hours": 500}, smtp=smtp(inbox))
+    inbox.rcpt_replies[RELAY[0]] = ["550 5.7.1 Recipient address rejected: Access denied"]
+    inbox.rcpt_replies[RELAY[2]] = ["550 5.1.1 Mailbox ukendt"]
+    outcome = send_digest(config, store, NOW)
+    assert sorted(outcome.sent_to) == sorted([RELAY[1], RELAY[3]])
+    failed = {d.recipient: d.last_reply for d in outcome.in_state("failed")}
+    assert failed == {
+        RELAY[0]: "RCPT: 550 5.7.1 Recipient address rejected: Access denied",
+        RELAY[2]: "RCPT: 550 5.1.1 Mailbox ukendt",
+    }
+    assert inbox.copies() == {RELAY[1]: 1, RELAY[3]: 1}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -141,11 +141,13 @@ def send_digest(
     sleep: Callable[[float], None] = time.sleep,
     wait_for_retries: bool = True,
     retry_now: bool = False,
+    stop: Callable[[], bool] | None = None,
 ) -> DigestOutcome:
     """Send the digest of ``period`` (default: the last complete one) to each recipient not
     yet sent to. 4xx answers are retried in this run while the next try is within
     ``smtp.retry_wait_seconds``; later ones are left to the service or the next run.
-    ``retry_now`` (a person running the command) tries deferred recipients at once."""
+    ``retry_now`` (a person running the command) tries deferred recipients at once.
+    ``stop``, asked before each recipient, ends the pass early: the rest wait, uncharged."""
     with digest_sender_lock(config.database_path):  # one sender at a time
         settings = config.named_digest(name)
         zone = config.site.zone
@@ -194,9 +196,8 @@ def send_digest(
         wait = config.smtp.retry_wait_seconds if wait_for_retries else -1.0
         give_up_at = run.created_at + timedelta(hours=max(settings.catch_up_hours, 1.0))
         stale = now >= give_up_at
-        _deliver_all(
-            config, store, settings, run, rendered, clock, sleep, wait, retry_now, stale, give_up_at
-        )
+        _deliver_all(config, store, settings, run, rendered, clock, sleep, wait, retry_now,
+                     stale, give_up_at, stop)  # fmt: skip
         deliveries = ledger.deliveries(run.id)
         files: tuple[Path, ...] = ()
         if settings.archive and any(d.state == "sent" for d in deliveries):
@@ -239,21 +240,27 @@ def _deliver_all(
     retry_now: bool,
     stale: bool,
     give_up_at: datetime,
+    stop: Callable[[], bool] | None = None,
 ) -> None:
     ledger = store.ledger
     smtp = config.smtp
     started = clock()
     with SmtpSession(smtp) as session:
+        judge = _Judge(store, run, smtp, clock, stale, give_up_at, session.where)
         for attempt in range(smtp.retry_attempts):  # a pass tries every due delivery once
             for delivery in ledger.deliveries(run.id):
                 eager = retry_now and attempt == 0 and delivery.state == "retry"
                 if not (eager or delivery.due(clock())):
                     continue
+                if stop is not None and stop():
+                    judge.set_aside()
+                    log.info("digest %s: pass ended (time limit or stopping); the rest wait "
+                             "for the next", run.digest)  # fmt: skip
+                    return
                 try:
                     session.connect()  # before any recipient is charged with an attempt
                 except DigestError as exc:
-                    _server_failed(store, run, exc, clock(), smtp, stale, give_up_at)
-                    raise
+                    raise judge.outage(exc, judge.undecided) from exc
                 now = clock()
                 ledger.mark_sending(run.id, delivery.recipient, now)
                 message = compose(
@@ -271,16 +278,11 @@ def _deliver_all(
                         smtp.sender, delivery.recipient, message_bytes(message)
                     )
                 except DigestError as exc:
+                    judge.set_aside()
                     _record(store, run, delivery, Answer("retry", None, str(exc)), clock(), smtp)
                     raise
-                if answer.sender_refused:
-                    reason = f"{session.where} refused the sender {smtp.sender}: {answer.reply}"
-                    refused = DigestError(reason)
-                    _server_failed(
-                        store, run, refused, clock(), smtp, stale, give_up_at, delivery.recipient
-                    )
-                    raise refused
-                _record(store, run, delivery, answer, clock(), smtp)
+                judge.answered(delivery, answer)
+            judge.end_of_pass()
             waiting = [d for d in ledger.deliveries(run.id) if d.state == "retry"]
             if not waiting:
                 return
@@ -288,6 +290,95 @@ def _deliver_all(
             if (next_at - started).total_seconds() > wait_seconds:
                 return
             sleep(max(0.0, (next_at - clock()).total_seconds()))
+
+
+# A server that loses this many connections in a row (a tarpit, a relay that stalls each
+# transaction past smtp.timeout_seconds) is down for this run: everyone waits, as when it
+# cannot be reached, instead of paying the timeout once per recipient. As many refusals at
+# RCPT with one policy code (554 5.7.1 relay access denied) before any recipient got past
+# RCPT are the server's setting, not the recipients'.
+_OUTAGE_AFTER = 3
+
+
+class _Judge:
+    """Tells the server's failures from a recipient's over one run's passes, and records
+    each answer accordingly. A policy refusal at RCPT is held undecided while no recipient
+    has been accepted: the next ones tell whether it is everyone's."""
+
+    def __init__(self, store: Store, run: DigestRun, smtp: SmtpSettings,
+                 clock: Callable[[], datetime], stale: bool, give_up_at: datetime,
+                 where: str) -> None:  # fmt: skip
+        self.store, self.run, self.smtp, self.clock = store, run, smtp, clock
+        self.stale, self.give_up_at, self.where = stale, give_up_at, where
+        self.tried = 0
+        self.accepted = False  # a recipient got past RCPT: the server takes this sender
+        self.lost: list[str] = []  # recipients whose connection was lost, in a row
+        self.held: list[tuple[Delivery, Answer]] = []  # policy refusals, undecided
+
+    @property
+    def undecided(self) -> tuple[str, ...]:
+        return tuple(d.recipient for d, _ in self.held)
+
+    def outage(self, error: DigestError, uncount: Sequence[str]) -> DigestError:
+        """The server failed everyone: nobody is charged (see ``_server_failed``)."""
+        _server_failed(self.store, self.run, error, self.clock(), self.smtp, self.stale,
+                       self.give_up_at, uncount)  # fmt: skip
+        return error
+
+    def answered(self, delivery: Delivery, answer: Answer) -> None:
+        """Record one recipient's answer; raises DigestError when it shows the server, not
+        the recipients, failing."""
+        self.tried += 1
+        if answer.sender_refused:
+            refused = DigestError(
+                f"{self.where} refused the sender {self.smtp.sender}: {answer.reply}"
+            )
+            raise self.outage(refused, (*self.undecided, delivery.recipient))
+        policy = answer.policy_refusal
+        if policy and not self.accepted and all(a.policy_refusal == policy for _, a in self.held):
+            self.held.append((delivery, answer))
+            if len(self.held) >= _OUTAGE_AFTER:
+                raise self.outage(self._refused_all(answer), self.undecided)
+            return
+        self._release()
+        self.accepted = self.accepted or answer.stage == "DATA"  # DATA comes after RCPT
+        self.lost = [*self.lost, delivery.recipient] if answer.connection_lost else []
+        _record(self.store, self.run, delivery, answer, self.clock(), self.smtp)
+        if len(self.lost) >= _OUTAGE_AFTER:
+            lost = DigestError(
+                f"{self.where} lost the connection {len(self.lost)} times in a row, taken as "
+                f"a server outage ({answer.reply})"
+            )
+            raise self.outage(lost, self.lost)
+
+    def end_of_pass(self) -> None:
+        """Every recipient tried so far refused with one policy code: the server's doing."""
+        if self.held and self.tried == len(self.held):
+            raise self.outage(self._refused_all(self.held[-1][1]), self.undecided)
+        self._release()
+
+    def set_aside(self) -> None:
+        """The pass is cut short: undecided refusals wait for the next, uncounted."""
+        if not self.held:
+            return
+        now = self.clock()
+        later = now + timedelta(seconds=self.smtp.retry_seconds)
+        for delivery, answer in self.held:
+            self.store.ledger.defer(self.run.id, now, {delivery.recipient: later},
+                                    answer.reply, uncount=(delivery.recipient,))  # fmt: skip
+        self.held.clear()
+
+    def _release(self) -> None:
+        for delivery, answer in self.held:  # another answer came: each was the recipient's
+            _record(self.store, self.run, delivery, answer, self.clock(), self.smtp)
+        self.held.clear()
+
+    def _refused_all(self, answer: Answer) -> DigestError:
+        return DigestError(
+            f"{self.where} refused every recipient at RCPT ({answer.reply}): a setting of "
+            f"the server (relaying for {self.smtp.sender}, a login), not the recipients': "
+            "check smtp.host, smtp.username and smtp.from"
+        )
 
 
 # However long the server is away, it is tried again at least this often.
@@ -302,7 +393,7 @@ def _server_failed(
     smtp: SmtpSettings,
     stale: bool,
     give_up_at: datetime,
-    current: str | None = None,
+    uncount: Sequence[str] = (),
 ) -> None:
     """The server could not be reached, refused the login or the sender: no recipient was
     tried, so none is charged. Every unsent one waits (retry_seconds, doubling, at most an
@@ -332,7 +423,7 @@ def _server_failed(
         next_attempts = {d.recipient: now + _server_wait(d, smtp) for d in unsent}
         wait = min(next_attempts.values()) - now if next_attempts else timedelta(0)
         log.info("digest %s: %s; trying again in %s", run.digest, reason, wait)
-    ledger.defer(run.id, now, next_attempts, reason, uncount=current)
+    ledger.defer(run.id, now, next_attempts, reason, uncount=uncount)
 
 
 def _server_wait(delivery: Delivery, smtp: SmtpSettings) -> timedelta:

@@ -9,6 +9,7 @@ not a clean QUIT, is what makes a delivery sent.
 from __future__ import annotations
 
 import base64
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from aggregator.config import SmtpSettings
 from aggregator.errors import DigestError, SmtpLoginRefused
 
 Verdict = Literal["sent", "retry", "failed"]
+_ENHANCED = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})\b")  # RFC 3463 status
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,23 @@ class Answer:
         # 4xx is temporary (RFC 5321 §4.2.1), 5xx permanent; anything else is a broken
         # server, tried again.
         return Answer("failed" if 500 <= code < 600 else "retry", code, words, stage)
+
+    @property
+    def policy_refusal(self) -> str | None:
+        """``550 5.7.1`` for a permanent refusal at RCPT on policy grounds (relaying denied,
+        a login required: enhanced status X.7.X, or a reply about relaying), else None. For
+        one recipient it may be theirs; for every recipient it is the server's setting."""
+        if self.stage != "RCPT" or self.verdict != "failed" or self.code is None:
+            return None
+        enhanced = _ENHANCED.match(self.reply.removeprefix(f"RCPT: {self.code} "))
+        if enhanced and enhanced.group(2) == "7":
+            return f"{self.code} {enhanced.group(0)}"
+        return f"{self.code}" if "relay" in self.reply.lower() else None
+
+    @property
+    def connection_lost(self) -> bool:
+        """No answer at all: a timeout or a dropped connection."""
+        return self.verdict == "retry" and self.code is None
 
     @property
     def sender_refused(self) -> bool:

@@ -8,7 +8,7 @@ README).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -274,17 +274,17 @@ class DigestLedger:
         next_attempts: Mapping[str, datetime],
         reply: str,
         *,
-        uncount: str | None = None,
+        uncount: Collection[str] = (),
     ) -> None:
         """The server, not these recipients, failed: each is tried again at its time, and
-        the attempt just begun for ``uncount`` does not count against it."""
+        the attempts just made for ``uncount`` do not count against them."""
         with self._writing():
             self.db.conn.executemany(
                 """UPDATE digest_deliveries SET state = 'retry', next_attempt_at = ?,
                        last_code = NULL, last_reply = ?, attempts = attempts - ?, updated_at = ?
                    WHERE run_id = ? AND recipient = ?""",
                 [
-                    (to_db_time(at), reply, int(r == uncount), to_db_time(now), run_id, r)
+                    (to_db_time(at), reply, int(r in uncount), to_db_time(now), run_id, r)
                     for r, at in next_attempts.items()
                 ],
             )
