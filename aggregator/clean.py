@@ -320,3 +320,45 @@ def _number(text: str) -> float:
         return float(text)
     except ValueError:
         return float("inf")
+
+
+# One-line fields (titles, authors, tags) are shown beside other text: in a page's heading,
+# a digest's line before its reference number, a reader's list. A C1 control there is
+# something a terminal acts on (U+009B starts a sequence); a bidi control left open turns
+# everything after the field around ("[1]" read as "]1["). Embeddings and overrides are
+# closed by PDF, isolates by PDI; the Unicode bidi algorithm stops at depth 125.
+_EMBEDDINGS = frozenset("\u202a\u202b\u202d\u202e")
+_ISOLATES = frozenset("\u2066\u2067\u2068")
+_PDF, _PDI = "\u202c", "\u2069"
+MAX_BIDI_DEPTH = 125
+_LINE_UNSAFE = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def line_text(value: str) -> str:
+    """``value`` without C1 controls (or DEL), each bidi control it opens closed at its end
+    and each closing one without an opener dropped: its direction stays inside it."""
+    if _LINE_UNSAFE.search(value) is None:
+        return value
+    kept: list[str] = []
+    open_: list[str] = []  # innermost last
+    for char in value:
+        if "\x7f" <= char <= "\x9f":
+            continue
+        if char in _EMBEDDINGS or char in _ISOLATES:
+            if len(open_) == MAX_BIDI_DEPTH:
+                continue
+            open_.append(char)
+        elif char == _PDF:
+            if not open_ or open_[-1] in _ISOLATES:
+                continue  # closes nothing: an isolate is closed by PDI only
+            open_.pop()
+        elif char == _PDI:
+            if not any(opener in _ISOLATES for opener in open_):
+                continue
+            while open_ and open_[-1] not in _ISOLATES:
+                kept.append(_PDF)  # what the isolate holds ends with it
+                open_.pop()
+            open_.pop()
+        kept.append(char)
+    kept.extend(_PDI if opener in _ISOLATES else _PDF for opener in reversed(open_))
+    return "".join(kept)

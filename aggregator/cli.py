@@ -206,7 +206,7 @@ class _Group(_TakesGlobalOptions, click.Group):
         except AggregatorError as exc:
             if global_options(ctx).debug:
                 raise
-            click.echo(f"error: {exc}", err=True)
+            console.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
         except BrokenPipeError:
             discard_stdout()
@@ -220,13 +220,13 @@ class _Group(_TakesGlobalOptions, click.Group):
             if global_options(ctx).debug:
                 raise
             if _database_error(exc):  # a read of a damaged file, say
-                click.echo(
+                console.echo(
                     f"error: database: {exc}; check it with aggregator db check "
                     "(see Recovery in the README)",
                     err=True,
                 )
                 ctx.exit(ExitCode.ERROR)
-            click.echo(
+            console.echo(
                 f"unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)",
                 err=True,
             )
@@ -714,14 +714,14 @@ def dupes_command(config_path: Path, limit: int) -> None:
         click.echo("No post has been found in more than one feed.")
         return
     for group in groups:
-        click.echo(f"{group.title}  ({_local(group.published, config)})  {group.entry_id}")
+        console.echo(f"{group.title}  ({_local(group.published, config)})  {group.entry_id}")
         width = max(len(m.name) for m in group.members)
         for member in group.members:
             why = "primary" if member.primary else (member.reason or "")
             if member.primary and member.reason:
                 why += f"; {member.reason}"
             mark = "*" if member.primary else " "
-            click.echo(f"  {mark} {member.name.ljust(width)}  {member.link or '-'}  {why}")
+            console.echo(f"  {mark} {member.name.ljust(width)}  {member.link or '-'}  {why}")
         click.echo()
     click.echo("To keep a copy apart: aggregator split ENTRY_ID FEED")
 
@@ -901,9 +901,15 @@ def db_backup_command(config_path: Path, target: Path) -> None:
 def _marked_text(fragment: str, styled: bool) -> str:
     """A highlighted snippet for a terminal: matches in bold, or in [brackets] when piped."""
     import html
+    import re
 
     start, end = ("\x1b[1m", "\x1b[0m") if styled else ("[", "]")
-    return html.unescape(fragment.replace("<mark>", start).replace("</mark>", end))
+    marks = {"<mark>": start, "</mark>": end}
+    # The words lose what a terminal acts on before our own marks go in.
+    return "".join(
+        marks.get(part) or console.terminal_text(html.unescape(part))
+        for part in re.split("(</?mark>)", fragment)
+    )
 
 
 @cli.command("search")
@@ -946,7 +952,7 @@ def search_command(config_path: Path, query: str, limit: int, as_json: bool) -> 
         source = hit.entry.sources[0].name if hit.entry.sources else "-"
         click.echo(_marked_text(hit.title_html, styled))
         when = console.local_time(hit.entry.published, config.zone)
-        click.echo(f"  {when}  {source}  {hit.entry.link or '-'}")
+        console.echo(f"  {when}  {source}  {hit.entry.link or '-'}")
         click.echo(f"  {_marked_text(hit.snippet_html, styled)}\n")
     count = len(results.hits)
     more = " (more with --limit)" if results.more else ""

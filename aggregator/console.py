@@ -13,11 +13,12 @@ from collections.abc import Iterable, Sequence
 import click
 
 from aggregator.options import CONFIG_ENV, DEFAULT_CONFIG, GlobalOptions
-from aggregator.text import json_text, json_value, local_time, plural, table
+from aggregator.text import json_text, json_value, local_time, plural, table, terminal_text
 
 __all__ = [
-    "CONFIG_ENV", "DEFAULT_CONFIG", "GlobalOptions", "global_options", "json_text", "json_value",
-    "local_time", "plural", "print_json", "print_table", "problem", "say", "table",
+    "CONFIG_ENV", "DEFAULT_CONFIG", "GlobalOptions", "echo", "global_options", "json_text",
+    "json_value", "local_time", "plural", "print_json", "print_table", "problem", "say", "table",
+    "terminal_text",
 ]  # fmt: skip
 
 
@@ -31,21 +32,27 @@ def global_options(ctx: click.Context | None = None) -> GlobalOptions:
     return found
 
 
+def echo(text: str = "", err: bool = False) -> None:
+    """A line as it is, but for the characters a terminal acts on: the words in it may be a
+    feed's or a server's (terminal_text)."""
+    click.echo(terminal_text(text), err=err)
+
+
 def say(text: str = "") -> None:
     """A line of ordinary output, left out with ``-q``."""
     if not global_options().quiet:
-        click.echo(text)
+        echo(text)
 
 
 def problem(text: str, err: bool = False) -> None:
     """A line about something that went wrong: printed even with ``-q``."""
-    click.echo(text, err=err)
+    echo(text, err=err)
 
 
 def print_json(data: object) -> None:
-    click.echo(json_text(data))
+    click.echo(json_text(data))  # escapes what a terminal acts on itself
 
 
 def print_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
     for line in table(header, rows):
-        click.echo(line)
+        echo(line)

@@ -41,6 +41,7 @@ from aggregator.fetch_limits import (
 )
 from aggregator.hosts import allow_entry
 from aggregator.resolve import LOOKUP_TIMED_OUT, Resolver
+from aggregator.text import terminal_text
 from aggregator.types import FeedState, FetchResult, RobotsAnswer
 
 log = logging.getLogger(__name__)
@@ -280,7 +281,7 @@ def _fetch(
                 last_modified=headers.get("last-modified") or state.last_modified,
             )
         if rsp.status_code >= 400:
-            reason = rsp.reason_phrase or ""
+            reason = terminal_text(rsp.reason_phrase or "")  # a server's words, shown and stored
             return _with(base, error=f"HTTP {rsp.status_code} {reason}".strip())
         if rsp.status_code >= 300:  # redirects are followed: this one says nowhere to go
             return _with(base, error=f"HTTP {rsp.status_code} without a Location header")

@@ -30,6 +30,7 @@ from aggregator.clean import (
     cut_html,
     cut_raw_content,
     flatten_nesting,
+    line_text,
     maybe_xml_text,
     over_content_cap,
     reveal_lazy_images,
@@ -544,8 +545,9 @@ def _warning(parse_warning: str | None, dropped: dict[str, int], repeated: int =
 # Part of every raw digest: bump it when a change to the rules here should rewrite stored
 # entries on their next poll, even those whose feed did not change them.
 # 3: XML-forbidden characters, unsafe URLs and field caps; 4: names, dates; 5: lazy images,
-# <noscript> and a page's <title>; 6: plain-text titles kept as written
-NORMALISE_VERSION = 6
+# <noscript> and a page's <title>; 6: plain-text titles kept as written; 7: C1 controls and
+# open bidi controls in one-line fields
+NORMALISE_VERSION = 7
 
 
 def raw_digest(entry: ParsedEntry, key: str) -> str:
@@ -577,7 +579,7 @@ def clean_categories(terms: Sequence[str]) -> tuple[str, ...]:
     seen: set[str] = set()
     kept: list[str] = []
     for term in terms:
-        text = xml_text(html_to_text(xml_text(term)))[:MAX_CATEGORY_LENGTH].strip()
+        text = line_text(xml_text(html_to_text(xml_text(term)))[:MAX_CATEGORY_LENGTH].strip())
         folded = text.casefold()
         if text and folded not in seen:
             seen.add(folded)
@@ -640,7 +642,7 @@ def normalise_entry(
     content = sanitised_content(entry.content_html, base)
     text = sanitised_text(content)
     title = _title_text(entry) or shorten(text, 80) or link or ""
-    title = cut_at_word(title, MAX_TITLE_CHARS)
+    title = line_text(cut_at_word(title, MAX_TITLE_CHARS))
     author = person_name(xml_text(html_to_text(xml_text(entry.author)))) if entry.author else ""
     published = _clamp(entry.published, now) or _clamp(entry.updated, now) or now
     updated = max(_clamp(entry.updated, now) or published, published)
@@ -648,7 +650,7 @@ def normalise_entry(
     language = _language(entry.language)
     canonical = canonical_url(link, keep_fragment)
     link = link if canonical else None
-    author = cut_at_word(author, MAX_AUTHOR_CHARS)
+    author = line_text(cut_at_word(author, MAX_AUTHOR_CHARS))
     content_hash = hashlib.sha256(
         "\0".join((title, content, link or "", author)).encode()
     ).hexdigest()
@@ -775,7 +777,7 @@ def plan_update(
 
 
 def _feed_title(title: str | None) -> str | None:
-    return cut_at_word(xml_text(title), MAX_TITLE_CHARS) or None if title else None
+    return line_text(cut_at_word(xml_text(title), MAX_TITLE_CHARS)) or None if title else None
 
 
 def failed_update(fetch: FetchResult, error: str, keep_validators: bool = False) -> UpdatePlan:

@@ -159,8 +159,15 @@ def _stem_cache(language: Language) -> dict[str, str]:
 
 
 def fold(text: str) -> str:
-    """The form words are compared in: composed, lower case, ``aa`` as ``å``."""
-    return unicodedata.normalize("NFC", text).lower().replace("aa", "å")
+    """The form words are compared in: compatibility forms as the letters they stand for
+    (NFKC: ``ﬁ`` as ``fi``, ``²`` as ``2``), case folded (``ß`` as ``ss``, ``İ`` as ``i``),
+    ``aa`` as ``å``. The index and the query both go through it (migration 19 rebuilt the
+    index in this form)."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    if not folded.isascii():
+        # Case folding can leave a letter and its mark apart (İ -> i + U+0307).
+        folded = unicodedata.normalize("NFC", folded).replace("i\u0307", "i")
+    return folded.replace("aa", "å")
 
 
 def words(text: str) -> list[str]:

@@ -35,16 +35,16 @@ def _cut(text: str, width: int) -> str:
 def print_preview(found: Preview, config: Config) -> None:
     """The match counts, then the posts as a table; printed even with -q (it is the answer)."""
     title = f", {found.title}" if found.title else ""
-    click.echo(f"{found.url}  ({found.kind}{title})")
+    console.echo(f"{found.url}  ({found.kind}{title})")
     if found.extraction is not None:
         ex = found.extraction
-        click.echo(f"item selector `{ex.item_selector}`: {ex.items} matches")
+        console.echo(f"item selector `{ex.item_selector}`: {ex.items} matches")
         for count in ex.counts:
             origin = "" if count.configured else " (default)"
-            click.echo(
+            console.echo(
                 f"  {count.name:<8} `{count.selector}`{origin}: {count.matched} of {ex.items} items"
             )
-    click.echo(
+    console.echo(
         f"{console.plural(len(found.entries), 'post')} would be stored (nothing was written):"
     )
     zone = config.site.zone
@@ -58,9 +58,9 @@ def print_preview(found: Preview, config: Config) -> None:
         for entry in found.entries[:ROWS]
     ]
     for line in console.table(("date", "title", "link", "summary"), rows):
-        click.echo(f"  {line}")
+        console.echo(f"  {line}")
     if len(found.entries) > ROWS:
-        click.echo(f"  … and {len(found.entries) - ROWS} more")
+        console.echo(f"  … and {len(found.entries) - ROWS} more")
 
 
 def _selector(value: str | None, xpath: bool) -> SelectorConfig | None:
@@ -278,8 +278,8 @@ def starter_text() -> str:
 
 
 def _describe(found: Proposal) -> None:
-    click.echo(f"Found: {found.url} ({found.how})")
+    console.echo(f"Found: {found.url} ({found.how})")
     for other in found.others:
-        click.echo(
+        console.echo(
             f"  also linked: {other.url} ({other.kind}{', ' + other.title if other.title else ''})"
         )

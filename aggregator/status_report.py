@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from aggregator import health
 from aggregator.exit_status import ExitCode
-from aggregator.text import json_text, local_time, plural, table
+from aggregator.text import json_text, local_time, plural, table, terminal_text
 
 if TYPE_CHECKING:
     from aggregator.config_view import ConfigView
@@ -71,7 +71,7 @@ def status_report(
             lines.append((f"check: {s.name} has failed since {since} ({advice})", as_json))
         if overdue:
             code = ExitCode.CHECK_FAILED
-    return StatusReport(tuple(lines), code)
+    return StatusReport(tuple((terminal_text(text), err) for text, err in lines), code)
 
 
 def _status_lines(

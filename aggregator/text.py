@@ -6,6 +6,7 @@ click (see aggregator/entry.py); aggregator.console prints them for the other co
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -25,7 +26,9 @@ def json_text(data: object) -> str:
     """Indented JSON with æøå as they are, datetimes in ISO 8601 and paths as text."""
     import json  # here: --help needs none of it
 
-    return json.dumps(data, ensure_ascii=False, indent=2, default=_json_default)
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=_json_default)
+    # json escapes C0 controls itself; DEL and C1 are escaped too, the same data to a reader.
+    return text if text.isascii() else text.translate(_C1_ESCAPES)
 
 
 def _json_default(value: object) -> object:
@@ -59,3 +62,16 @@ def _plural_of(noun: str) -> str:
 def json_value(value: Any) -> Any:
     """A value as JSON output shows it: aware datetimes as ISO 8601 with their offset."""
     return value.isoformat() if isinstance(value, datetime) else value
+
+
+# What a terminal acts on: C0 controls but tab and newline (ESC starts every sequence, CR
+# rewrites the line), DEL, and the C1 controls, of which U+009B (CSI) and U+009D (OSC) start
+# sequences on their own in many terminals.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_C1_ESCAPES = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
+
+
+def terminal_text(text: str) -> str:
+    """``text`` without the characters a terminal would act on, so that a feed or a server
+    (a reason phrase, a title) cannot set the window title, the clipboard or the colours."""
+    return text if text.isprintable() else _CONTROLS.sub("", text)

@@ -56,6 +56,10 @@ def _undo_v18_unread_pages(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE entry_sources DROP COLUMN page_unread")
 
 
+def _undo_v19_search_folding(db: sqlite_utils.Database) -> None:
+    """Nothing in the schema: the index is only in an older fold."""
+
+
 UNDO: dict[int, Callable[[sqlite_utils.Database], None]] = {
     12: _undo_v12_feed_versions,
     13: _undo_v13_robots_txt,
@@ -64,6 +68,7 @@ UNDO: dict[int, Callable[[sqlite_utils.Database], None]] = {
     16: _undo_v16_archive_copies,
     17: _undo_v17_news_from,
     18: _undo_v18_unread_pages,
+    19: _undo_v19_search_folding,
 }
 
 

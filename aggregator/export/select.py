@@ -30,6 +30,7 @@ from aggregator.export.view import (
     Sources,
     Tag,
 )
+from aggregator.redact import redacted_url
 from aggregator.store import Store
 from aggregator.store.times import maybe_time
 from aggregator.types import Enclosure, StoredEntry
@@ -104,7 +105,8 @@ def _source(configured: _Configured, url: str, row: tuple[Any, ...], base_url: s
     feed = configured.feeds[url]
     slug = configured.slugs[url]
     _, _, title, site_url, state, failing_since, moved_to = row
-    feed_url, home = public_url(url) or url, public_url(site_url)
+    # Every output is public: a private feed's credentials are not shown (redact.py).
+    feed_url, home = redacted_url(public_url(url) or url), public_url(site_url)
     if feed.type == "html":
         # A web page is no feed to subscribe to: its feed is the one made of it here.
         home = home or feed_url

@@ -25,6 +25,7 @@ from starlette.routing import Route
 from aggregator.archive_search import search_archive
 from aggregator.config import Config
 from aggregator.errors import AggregatorError
+from aggregator.redact import redacted_text, redacted_url
 from aggregator.search import QueryError
 from aggregator.serve import static
 from aggregator.serve.feeds import MEDIA_TYPES, FeedFormat, render_search_feed
@@ -134,8 +135,19 @@ def create_app(config: Config, clock: Callable[[], datetime] = _now) -> Starlett
     return Starlette(routes=routes)
 
 
+# What a stored feed state says that may hold a private feed's credentials: /healthz is public.
+_URL_FIELDS = frozenset({"url", "moved_to"})
+_TEXT_FIELDS = frozenset({"last_error", "last_warning"})
+
+
 def _health_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
+    shown = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
+    for key, value in shown.items():
+        if isinstance(value, str) and key in _URL_FIELDS:
+            shown[key] = redacted_url(value)
+        elif isinstance(value, str) and key in _TEXT_FIELDS:
+            shown[key] = redacted_text(value)
+    return shown
 
 
 def _page(value: str | None) -> int:

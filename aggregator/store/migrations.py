@@ -465,6 +465,15 @@ def _v18_unread_pages(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE entry_sources ADD COLUMN page_unread TEXT")
 
 
+def _v19_search_folding(db: sqlite_utils.Database) -> None:
+    """Words are compared case folded and in compatibility form (search.fold: ``STRASSE``
+    finds ``Straße``, ``FINANS`` finds ``ﬁnans``): the index is built again in that form."""
+    from aggregator.store.search import SearchIndex
+
+    with _terminal_progress("Rebuilding the search index") as progress:
+        SearchIndex(db).rebuild(progress)
+
+
 @contextmanager
 def _terminal_progress(label: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar for a long migration when stderr is a terminal; silent otherwise, and
@@ -502,6 +511,7 @@ MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _v16_archive_copies,
     _v17_news_from,
     _v18_unread_pages,
+    _v19_search_folding,
 )
 
 
