@@ -68,10 +68,19 @@ def json_value(value: Any) -> Any:
 # rewrites the line), DEL, and the C1 controls, of which U+009B (CSI) and U+009D (OSC) start
 # sequences on their own in many terminals.
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Whole sequences go, as click strips them for a pipe: CSI (ESC [ or U+009B), OSC (ESC ] or
+# U+009D, to BEL or ST) and two-character escapes; the controls left then go one by one.
+_SEQUENCES = re.compile(
+    "(?:\x1b\\[|\x9b)[0-?]*[ -/]*[@-~]"
+    "|(?:\x1b\\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\\\|\x9c)?"
+    "|\x1b[@-Z\\\\-_]"
+)
 _C1_ESCAPES = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
 
 
 def terminal_text(text: str) -> str:
     """``text`` without the characters a terminal would act on, so that a feed or a server
     (a reason phrase, a title) cannot set the window title, the clipboard or the colours."""
-    return text if text.isprintable() else _CONTROLS.sub("", text)
+    if text.isprintable():
+        return text
+    return _CONTROLS.sub("", _SEQUENCES.sub("", text))

@@ -185,8 +185,9 @@ def test_terminal_escapes_in_output_go_to_click(polled, tmp_path):
     config["feeds"][0]["name"] = "OS2 \x1b[31mrød\x1b[0m"
     (copy / "feeds.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), "utf-8")
     assert run("status", cwd=copy).returncode == 0
-    road, entry, click = both_roads(["status"], copy)
-    assert (road, entry) == ("click", click)
+    _, entry, click = both_roads(["status"], copy)
+    # The report has no sequence left (text.terminal_text): either road prints the same.
+    assert entry == click
     assert "OS2 rød" in entry[1]
 
 
