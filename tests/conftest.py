@@ -54,6 +54,28 @@ def _own_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ["XDG_CACHE_HOME"] = before
 
 
+@pytest.fixture(autouse=True)
+def _logging_as_found() -> Iterator[None]:
+    """A command run in-process (CliRunner) configures logging for the whole process: ``-q``
+    raises the package's level to ERROR, and a later test's caplog would see nothing."""
+    import logging
+
+    root = logging.getLogger()
+    names = ("aggregator", "apscheduler", "uvicorn.access")
+    handlers, level = root.handlers[:], root.level
+    levels = {name: logging.getLogger(name).level for name in names}
+    yield
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
+    for name, old in levels.items():
+        logging.getLogger(name).setLevel(old)
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
