@@ -63,9 +63,12 @@ def _codec(name: str | None) -> str | None:
     if not name:
         return None
     try:
-        return codecs.lookup(name.strip().lower()).name
+        codec = codecs.lookup(name.strip().lower()).name
     except LookupError:
         return None
+    # As browsers do (WHATWG Encoding): text labelled Latin-1 or ASCII is read as
+    # windows-1252, whose curly quotes and € such text often holds, not as C1 controls.
+    return "cp1252" if codec in ("iso8859-1", "latin-1", "ascii") else codec
 
 
 def _declared(content: bytes, headers: Mapping[str, str]) -> tuple[str | None, str | None]:
@@ -143,19 +146,40 @@ def _utf8_headers(headers: Mapping[str, str]) -> dict[str, str]:
 def to_utf8(content: bytes, headers: Mapping[str, str] | None = None) -> Decoded:
     """The document as UTF-8 bytes; ``headers`` with lower-case names."""
     response = {k.lower(): v for k, v in (headers or {}).items()}
-    notes: list[str] = []
     http, document = _declared(content, response)
+    utf8, encoding, notes, relabel = _read(content, http, document)
+    return _finish(utf8, response, encoding, notes, relabel=relabel)
+
+
+def html_text(content: bytes, headers: Mapping[str, str] | None = None) -> str:
+    """A web page as text, by the same rules as a feed, with ``<meta charset>`` (or its
+    http-equiv form) where a feed has its XML declaration: a page that says ISO-8859-1 in
+    its header but is written in UTF-8 is common, and must not turn "æ" into "Ã¦"."""
+    from w3lib.encoding import html_body_declared_encoding
+
+    response = {k.lower(): v for k, v in (headers or {}).items()}
+    http = _CHARSET.search(response.get("content-type", ""))
+    document = html_body_declared_encoding(content[:4096])
+    utf8 = _read(content, http.group(1) if http else None, document)[0]
+    return utf8.decode("utf-8", "replace")
+
+
+def _read(
+    content: bytes, http: str | None, document: str | None
+) -> tuple[bytes, str, list[str], bool]:
+    """(the text as UTF-8, what it was read as, repairs made, whether the document's own
+    declaration must be rewritten)."""
+    notes: list[str] = []
     declared = _codec(http) or _codec(document)
     for bom, name in _BOMS:
         if content.startswith(bom):
             if name == "utf-8":
                 content = content[len(bom) :]
                 break
-            text = content[len(bom) :].decode(name, "replace")
-            return _finish(text.encode("utf-8"), response, name, notes)
+            return content[len(bom) :].decode(name, "replace").encode("utf-8"), name, notes, True
     wide = _wide(content, declared)
     if wide is not None:
-        return _finish(content.decode(wide, "replace").encode("utf-8"), response, wide, notes)
+        return content.decode(wide, "replace").encode("utf-8"), wide, notes, True
     try:
         content.decode("utf-8")
     except UnicodeDecodeError:
@@ -167,15 +191,13 @@ def to_utf8(content: bytes, headers: Mapping[str, str] | None = None) -> Decoded
             # UTF-8 said, or ASCII only (the same bytes in UTF-8 and the declared charset
             # alike): a declaration naming another charset (.NET's "utf-16" on UTF-8 bytes,
             # "us-ascii") is rewritten, so that no parser believes it over the bytes.
-            relabel = document is not None and _codec(document) != "utf-8"
-            return _finish(content, response, "utf-8", notes, relabel=relabel)
+            return content, "utf-8", notes, document is not None and _codec(document) != "utf-8"
         notes.append(f"declared {http or document} but sent UTF-8: read as UTF-8")
-        return _finish(content, response, "utf-8", notes)
+        return content, "utf-8", notes, True
     mostly, bad = _mostly_utf8(content)
     if mostly and declared in (None, "utf-8"):
         notes.append(f"{bad} invalid UTF-8 byte{'s' if bad != 1 else ''} replaced")
-        text = content.decode("utf-8", "replace")
-        return _finish(text.encode("utf-8"), response, "utf-8", notes)
+        return content.decode("utf-8", "replace").encode("utf-8"), "utf-8", notes, True
     encoding = declared if declared and declared != "utf-8" else None
     if encoding is None:
         encoding = _guess(content)
@@ -185,8 +207,7 @@ def to_utf8(content: bytes, headers: Mapping[str, str] | None = None) -> Decoded
             if said
             else f"no charset declared: read as {encoding}"
         )
-    text = content.decode(encoding, "replace")
-    return _finish(text.encode("utf-8"), response, encoding, notes)
+    return content.decode(encoding, "replace").encode("utf-8"), encoding, notes, True
 
 
 def _finish(

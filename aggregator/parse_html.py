@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from urllib.parse import urljoin, urlsplit
 
 import parsel
-from w3lib.encoding import html_to_unicode
 
+from aggregator.decode import html_text
 from aggregator.errors import ParseError
 from aggregator.normalise import canonical_url, squash, without_session
 from aggregator.page_dates import page_date, parse_date
@@ -87,14 +87,8 @@ class Extraction:
         )
 
 
-def decode(content: bytes, headers: Mapping[str, str]) -> str:
-    """The page as text: BOM, then the HTTP charset, then ``<meta charset>``, then UTF-8."""
-    content_type = {k.lower(): v for k, v in headers.items()}.get("content-type")
-    return html_to_unicode(content_type, content)[1]
-
-
 def document(content: bytes, headers: Mapping[str, str]) -> parsel.Selector:
-    text = decode(content, headers)
+    text = html_text(content, headers)
     return parsel.Selector(text=text or "<html></html>", type="html")
 
 
@@ -279,7 +273,7 @@ def main_content(page: Page, source: HtmlSource) -> str | None:
         return found
     import trafilatura
 
-    text = decode(page.content, page.headers)
+    text = html_text(page.content, page.headers)
     extracted = trafilatura.extract(
         text, url=page.url, output_format="html", include_links=True, include_images=True
     )
@@ -292,7 +286,7 @@ def _with_page(entry: ParsedEntry, page: Page, source: HtmlSource) -> ParsedEntr
         # for now is read again next poll.
         return replace(entry, page_unread=page.error or "not read") if page.retry else entry
     content = main_content(page, source) or entry.content_html
-    published = entry.published or page_date(decode(page.content, page.headers), source.timezone)
+    published = entry.published or page_date(html_text(page.content, page.headers), source.timezone)
     return replace(entry, content_html=content, published=published, content_base=page.url)
 
 

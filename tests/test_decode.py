@@ -97,3 +97,11 @@ def test_a_declaration_the_header_and_bytes_contradict_is_rewritten(body, title)
     decoded = to_utf8(body, {"Content-Type": content_type})
     assert decoded.content.startswith(b'<?xml version="1.0" encoding="utf-8"?>')
     assert titles(body, content_type) == [title, "Øl"]
+
+
+@pytest.mark.parametrize("label", ["ISO-8859-1", "latin1", "us-ascii"])
+def test_latin1_labels_are_read_as_windows_1252_as_browsers_read_them(label):
+    # Word's curly quotes and the euro sign in a feed that says Latin-1.
+    title = "“Ærø” sparer 2 mio. € på én løsning – også i år"
+    body = rss(label, title).encode("cp1252")
+    assert (to_utf8(body).encoding, titles(body)[0]) == ("cp1252", title)

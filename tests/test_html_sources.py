@@ -224,6 +224,43 @@ def test_html_source_is_stored_and_a_304_repoll_adds_nothing(server, make_config
     assert (status.state, status.entry_count, status.last_error) == ("ok", 3, None)
 
 
+@pytest.mark.parametrize(
+    ("encoding", "content_type", "meta"),
+    [
+        # The server's default charset over a page written in UTF-8: the bytes win.
+        ("utf-8", "text/html; charset=ISO-8859-1", ""),
+        ("utf-8", "text/html", '<meta charset="iso-8859-1">'),
+        # A legacy page labelled Latin-1 is read as browsers read it, windows-1252 (its “”).
+        (
+            "cp1252",
+            "text/html",
+            '<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1">',
+        ),
+        ("cp1252", "text/html; charset=windows-1252", ""),
+        ("cp1252", "text/html", ""),  # nothing declared: guessed
+    ],
+)
+def test_the_page_charset_is_decided_as_a_feeds_is(
+    server, make_config, store, clock, encoding, content_type, meta
+):
+    page = (
+        f"<html><head>{meta}<title>Nyheder</title></head><body><ul>"
+        '<li class="n"><a href="/a">“Ærø og Å-kommunerne” får én fælles løsning</a></li>'
+        '<li class="n"><a href="/b">Økonomiaftale: 3 mia. kr. til digitalisering på '
+        "ældreområdet</a></li>"
+        "</ul></body></html>"
+    )
+    url = server.route("/nyheder/", feed_route(page.encode(encoding), content_type=content_type))
+    keys = {"type": "html", "items": "li.n", "fields": {"title": "a"}}
+    config = make_config([{"name": "Ærø", "url": url, **keys}])
+    report = poll(config, store, clock=clock)
+    assert (report.new, report.failed) == (2, ())
+    assert sorted(row[0] for row in store.db.execute("SELECT title FROM entries")) == [
+        "Økonomiaftale: 3 mia. kr. til digitalisering på ældreområdet",
+        "“Ærø og Å-kommunerne” får én fælles løsning",
+    ]
+
+
 def test_a_selector_that_stops_matching_puts_the_source_in_an_error_state(
     server, make_config, store, clock
 ):
