@@ -22,7 +22,9 @@ from aggregator.pipeline import fetch_options
 from aggregator.types import EntryPlan, FeedState, FetchResult, HtmlSource, ParsedFeed, Selector
 
 # A host with a dot and then a path or nothing: what a browser's address bar takes as https.
-_BARE_HOST = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::[0-9]+)?(?:[/?#]\S*)?")
+# Labels of letters, digits and hyphens, in any script: ærø.dk is a Danish host (IDNA).
+_LABEL = r"(?:[^\W_]|-)+"
+_BARE_HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})+(?::[0-9]+)?(?:[/?#]\S*)?")
 
 
 def as_url(text: str) -> str:

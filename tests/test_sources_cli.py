@@ -421,8 +421,9 @@ def test_add_takes_an_address_without_its_scheme_as_https_and_refuses_a_typo(tmp
     assert as_url(" kommune.dk/nyheder ") == "https://kommune.dk/nyheder"
     assert as_url("www.kl.dk") == "https://www.kl.dk"
     assert as_url("HTTP://kl.dk/feed") == "HTTP://kl.dk/feed"
+    assert as_url("ærø.dk/nyheder") == "https://ærø.dk/nyheder"  # an IDNA host, as browsers take it
     path = config_file(tmp_path, server)
-    for typo in ("htps://kommune.dk/feed", "kommune", "ftp://kommune.dk/feed"):
+    for typo in ("htps://kommune.dk/feed", "kommune", "ftp://kommune.dk/feed", "ærø_dk.dk"):
         result = CliRunner().invoke(cli, ["add", "-c", str(path), typo])
         assert result.exit_code == 1
         assert f"error: {typo!r} is not a web address: give it as https://…" in result.output
