@@ -63,12 +63,20 @@ def print_preview(found: Preview, config: Config) -> None:
         console.echo(f"  … and {len(found.entries) - ROWS} more")
 
 
-def _selector(value: str | None, xpath: bool) -> SelectorConfig | None:
+def _selector(value: str | None, xpath: bool, option: str) -> SelectorConfig | None:
+    """The selector an option gives; a mistyped one is the admin's error, named by its
+    option (the same check feeds.yaml gets)."""
+    from pydantic import ValidationError
+
     from aggregator.source_config import SelectorConfig
 
     if value is None:
         return None
-    return SelectorConfig(xpath=value) if xpath else SelectorConfig(css=value)
+    try:
+        return SelectorConfig(xpath=value) if xpath else SelectorConfig(css=value)
+    except ValidationError as exc:
+        reason = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise ConfigError(f"--{option}: {reason}") from None
 
 
 @click.argument("source")
@@ -97,8 +105,9 @@ def preview_command(
     given = {
         name: value
         for name, text in (("title", title), ("link", link), ("date", date), ("summary", summary))
-        if (value := _selector(text, xpath)) is not None
+        if (value := _selector(text, xpath, name)) is not None
     }
+    item_selector = _selector(item, xpath, "item")
     html: HtmlSource | None
     feed = next((f for f in config.feeds if source in (f.name, f.url)), None)
     if feed is not None:
@@ -106,11 +115,11 @@ def preview_command(
         # tries a fix before writing it into feeds.yaml.
         url, html = feed.url, feed.html_source()
         if item is not None or given:
-            html = _tried(html, _selector(item, xpath), given, source)
+            html = _tried(html, item_selector, given, source)
     elif _is_address(source):
         url, html = as_url(source), None
         if item is not None:
-            keys = {"type": "html", "items": _selector(item, xpath), "fields": given}
+            keys = {"type": "html", "items": item_selector, "fields": given}
             from pydantic import TypeAdapter
 
             from aggregator.source_config import HtmlSourceKeys

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from aggregator.cli import cli
@@ -343,6 +344,24 @@ def test_preview_of_a_url_with_selectors_and_a_failing_one(tmp_path, server):
     assert failing.exit_code == 1
     assert "item selector `xpath://li[@class='nyhed']`: 0 matches" in failing.output
     assert "matched 0 elements; the page changed?" in failing.output
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--item", "li[["], "error: --item: not a valid CSS selector 'li[[': "),
+        (["--item", "li", "--title", "a::text("], "error: --title: not a valid CSS selector"),
+        (["--item", "//li[", "--xpath"], "error: --item: not a valid XPath expression"),
+    ],
+)
+def test_preview_names_the_option_of_a_mistyped_selector(tmp_path, server, options, message):
+    path = config_file(tmp_path, server)
+    url = serve_page(server, "/kombit", "sitecore_list.html", "text/html")
+    result = CliRunner().invoke(cli, ["preview", "-c", str(path), url, *options])
+    assert result.exit_code == 2  # a configuration error
+    assert result.output.startswith(message), result.output
+    assert "ValidationError" not in result.output
+    assert not server.requests_to("/kombit")
 
 
 def test_preview_of_a_feed(tmp_path, server):
