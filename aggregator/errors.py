@@ -9,6 +9,8 @@
     ├── StorageError     the SQLite file cannot be opened, migrated or written
     ├── ExportError      an output file cannot be written
     ├── DigestError      a digest cannot be built or sent
+    │   └── SmtpSettingRefused  the server refuses a setting (sender, size)
+    │       └── SmtpLoginRefused  ... or the login
     ├── ServeError       the HTTP server cannot start
     └── Interrupted      stopped by SIGTERM or Ctrl-C, work done so far kept  (exit 143, 130)
 
@@ -61,9 +63,15 @@ class DigestError(AggregatorError):
     pass
 
 
-class SmtpLoginRefused(DigestError):
-    """The server refused smtp.username's login: waiting will not make it right, and every
-    try counts towards the account's lock-out."""
+class SmtpSettingRefused(DigestError):
+    """The server refuses what only the admin can change (the sender address, a message
+    larger than it takes): waiting will not make it right, so it is not tried again by
+    itself before the digest's last chance."""
+
+
+class SmtpLoginRefused(SmtpSettingRefused):
+    """The server refused smtp.username's login; every try also counts towards the
+    account's lock-out."""
 
 
 class ServeError(AggregatorError):

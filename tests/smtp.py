@@ -1,19 +1,24 @@
 """A real SMTP server on loopback (aiosmtpd) that keeps what it receives, and misbehaves on
-request: answers to MAIL, per-recipient answers to RCPT, faults at DATA, a 421 at QUIT,
-slowness, and hooks that run at a chosen moment (a test kills the sender there)."""
+request: answers to MAIL, per-recipient answers to RCPT, faults at DATA (to the command or to
+the final dot), a 421 at QUIT, slowness, a STARTTLS it cannot do, a SIZE limit, limits per
+connection, and hooks that run at a chosen moment (a test kills the sender there). Two raw
+servers stand for what aiosmtpd cannot be made to do: a 421 greeting, and a tarpit."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 from tests.conftest import free_port
 
@@ -38,6 +43,11 @@ class Inbox:
     # "reply:CODE TEXT" (store nothing, answer that)
     data_actions: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     quit_reply: str | None = None
+    # replies to the successive DATA commands themselves, before any of the message is sent
+    data_command_replies: list[str] = field(default_factory=list)
+    advertise_starttls: bool = False  # offered, but answered 454 (no certificate here)
+    recipients_per_connection: int | None = None  # then "452 4.5.3 Too many recipients"
+    messages_per_connection: int | None = None  # then 421 at MAIL, and the server hangs up
     # replies to give to the successive MAIL commands ("553 5.7.1 Sender rejected"); then 250
     mail_replies: list[str] = field(default_factory=list)
     # Hooks run in the server's thread: (event, address) with events "rcpt", "data-received"
@@ -58,12 +68,19 @@ class Inbox:
     ) -> list[str]:
         self.connections += 1
         session.host_name = hostname
+        session.rcpts = session.messages = 0
+        if self.advertise_starttls:
+            responses = [*responses[:-1], "250-STARTTLS", responses[-1]]
         return responses
 
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
         self._hook("mail", self._last)
+        limit = self.messages_per_connection
+        if limit is not None and getattr(session, "messages", 0) >= limit:
+            asyncio.get_running_loop().call_later(0.1, server.transport.close)
+            return "421 4.7.0 Too many messages on one connection, closing"
         reply = self.mail_replies.pop(0) if self.mail_replies else "250 OK"
         if reply.startswith("2"):
             envelope.mail_from = address
@@ -73,6 +90,10 @@ class Inbox:
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
         self._hook("rcpt", address)
+        session.rcpts = getattr(session, "rcpts", 0) + 1
+        limit = self.recipients_per_connection
+        if limit is not None and session.rcpts > limit:
+            return "452 4.5.3 Too many recipients"
         queued = self.rcpt_replies.get(address)
         if queued:
             return queued.pop(0)
@@ -95,6 +116,7 @@ class Inbox:
         raw = envelope.original_content or envelope.content
         parsed = message_from_bytes(raw, policy=policy.default)
         self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed, raw))
+        session.messages = getattr(session, "messages", 0) + 1
         self._hook("data-stored", address)
         if action == "drop-after":
             server.transport.abort()
@@ -105,12 +127,77 @@ class Inbox:
         return self.quit_reply or "221 Bye"
 
 
+class _Smtp(SMTP):
+    async def smtp_DATA(self, arg: str) -> None:
+        inbox = self.event_handler
+        if inbox.data_command_replies and self.envelope and self.envelope.rcpt_tos:
+            await self.push(inbox.data_command_replies.pop(0))
+            return
+        await super().smtp_DATA(arg)
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _Smtp(self.handler, **self.SMTP_kwargs)
+
+
 @contextmanager
-def smtp_server(port: int | None = None) -> Iterator[Inbox]:
+def smtp_server(port: int | None = None, *, size_limit: int | None = None) -> Iterator[Inbox]:
+    """``size_limit``: the SIZE advertised and enforced (aiosmtpd's default is 32 MiB)."""
     inbox = Inbox("127.0.0.1", port or free_port())
-    controller = Controller(inbox, hostname=inbox.host, port=inbox.port)
+    limits: dict[str, Any] = {} if size_limit is None else {"data_size_limit": size_limit}
+    controller = _Controller(inbox, hostname=inbox.host, port=inbox.port, **limits)
     controller.start()
     try:
         yield inbox
     finally:
         controller.stop()
+
+
+@contextmanager
+def raw_server(talk: Callable[[socket.socket, threading.Event], None]) -> Iterator[int]:
+    """A TCP server on loopback whose every connection ``talk`` handles, until the test ends
+    (then the event is set); yields the port."""
+    listener = socket.create_server(("127.0.0.1", free_port()))
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=_talk, args=(conn,), daemon=True).start()
+
+    def _talk(conn: socket.socket) -> None:
+        with conn, suppress(OSError):
+            talk(conn, done)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        done.set()
+        listener.close()
+        thread.join(10)
+
+
+def greeting(reply: str) -> Callable[[socket.socket, threading.Event], None]:
+    """Answer the connection with ``reply`` (a 421 busy server) and hang up."""
+
+    def talk(conn: socket.socket, done: threading.Event) -> None:
+        conn.sendall(reply.encode() + b"\r\n")
+
+    return talk
+
+
+def tarpit(every: float) -> Callable[[socket.socket, threading.Event], None]:
+    """A greeting that never ends: one more continuation line every ``every`` seconds, each
+    well within any timeout for one read."""
+
+    def talk(conn: socket.socket, done: threading.Event) -> None:
+        while not done.wait(every):
+            conn.sendall(b"220-langsom.example.dk venter\r\n")
+
+    return talk

@@ -46,7 +46,7 @@ from aggregator.digest.render import (
     render_digest,
 )
 from aggregator.digest.send import Answer, SmtpSession
-from aggregator.errors import DigestError, SmtpLoginRefused
+from aggregator.errors import DigestError, SmtpSettingRefused
 from aggregator.export.view import ATOM_FILE
 from aggregator.store import Delivery, DigestRun, Store
 from aggregator.store.safety import digest_sender_lock
@@ -248,6 +248,7 @@ def _deliver_all(
     with SmtpSession(smtp) as session:
         judge = _Judge(store, run, smtp, clock, stale, give_up_at, session.where)
         for attempt in range(smtp.retry_attempts):  # a pass tries every due delivery once
+            judge.new_pass()
             for delivery in ledger.deliveries(run.id):
                 eager = retry_now and attempt == 0 and delivery.state == "retry"
                 if not (eager or delivery.due(clock())):
@@ -277,12 +278,12 @@ def _deliver_all(
                     answer = session.deliver(
                         smtp.sender, delivery.recipient, message_bytes(message)
                     )
-                except DigestError as exc:
-                    judge.set_aside()
-                    _record(store, run, delivery, Answer("retry", None, str(exc)), clock(), smtp)
-                    raise
-                judge.answered(delivery, answer)
-            judge.end_of_pass()
+                except DigestError as exc:  # a new connection, after this one's limit
+                    raise judge.outage(exc, (*judge.undecided, delivery.recipient)) from exc
+                if judge.answered(delivery, answer):
+                    break  # the server is busy: everyone waits
+            else:
+                judge.end_of_pass()
             waiting = [d for d in ledger.deliveries(run.id) if d.state == "retry"]
             if not waiting:
                 return
@@ -296,28 +297,36 @@ def _deliver_all(
 # transaction past smtp.timeout_seconds) is down for this run: everyone waits, as when it
 # cannot be reached, instead of paying the timeout once per recipient. As many refusals at
 # RCPT with one policy code (554 5.7.1 relay access denied) before any recipient got past
-# RCPT are the server's setting, not the recipients'.
+# RCPT are the server's setting, not the recipients'; as many of one 4xx at RCPT, or 4xx
+# answers to the message at DATA in a row, are the server being busy.
 _OUTAGE_AFTER = 3
 
 
 class _Judge:
     """Tells the server's failures from a recipient's over one run's passes, and records
-    each answer accordingly. A policy refusal at RCPT is held undecided while no recipient
-    has been accepted: the next ones tell whether it is everyone's."""
+    each answer accordingly. A policy refusal or a 4xx at RCPT is held undecided while the
+    next ones may tell whether it is everyone's; a 4xx to the message at DATA is the
+    server's (the same message for everyone), never charged."""
 
     def __init__(self, store: Store, run: DigestRun, smtp: SmtpSettings,
                  clock: Callable[[], datetime], stale: bool, give_up_at: datetime,
                  where: str) -> None:  # fmt: skip
         self.store, self.run, self.smtp, self.clock = store, run, smtp, clock
         self.stale, self.give_up_at, self.where = stale, give_up_at, where
-        self.tried = 0
-        self.accepted = False  # a recipient got past RCPT: the server takes this sender
+        self.tried = 0  # in this pass
+        # A recipient got past RCPT (in this run, or sent in an earlier one): the server
+        # takes this sender, so a refusal now is the recipient's.
+        self.accepted = any(d.state == "sent" for d in store.ledger.deliveries(run.id))
         self.lost: list[str] = []  # recipients whose connection was lost, in a row
-        self.held: list[tuple[Delivery, Answer]] = []  # policy refusals, undecided
+        self.busy: list[str] = []  # recipients the server answered busy, in a row
+        self.held: list[tuple[Delivery, Answer, str]] = []  # undecided, with one key
 
     @property
     def undecided(self) -> tuple[str, ...]:
-        return tuple(d.recipient for d, _ in self.held)
+        return tuple(d.recipient for d, _, _ in self.held)
+
+    def new_pass(self) -> None:
+        self.tried = 0
 
     def outage(self, error: DigestError, uncount: Sequence[str]) -> DigestError:
         """The server failed everyone: nobody is charged (see ``_server_failed``)."""
@@ -325,24 +334,43 @@ class _Judge:
                        self.give_up_at, uncount)  # fmt: skip
         return error
 
-    def answered(self, delivery: Delivery, answer: Answer) -> None:
-        """Record one recipient's answer; raises DigestError when it shows the server, not
-        the recipients, failing."""
+    def _hold_key(self, answer: Answer) -> str | None:
+        if answer.policy_refusal and not self.accepted:
+            return f"refused {answer.policy_refusal}"
+        return f"temporary {answer.key}" if answer.temporary_at_rcpt else None
+
+    def answered(self, delivery: Delivery, answer: Answer) -> bool:
+        """Record one recipient's answer. True when the pass is to end because the server
+        is busy (everyone waits, uncharged); raises DigestError when the server refuses
+        the sender, the message's size or every recipient."""
         self.tried += 1
-        if answer.sender_refused:
-            refused = DigestError(
-                f"{self.where} refused the sender {self.smtp.sender}: {answer.reply}"
+        if answer.too_big:
+            too_big = SmtpSettingRefused(
+                f"the digest is too large for {self.where} ({answer.reply}): raise the "
+                "server's limit or show fewer posts (digest.max_items_per_group), then run "
+                "aggregator digest"
             )
-            raise self.outage(refused, (*self.undecided, delivery.recipient))
-        policy = answer.policy_refusal
-        if policy and not self.accepted and all(a.policy_refusal == policy for _, a in self.held):
-            self.held.append((delivery, answer))
+            raise self.outage(too_big, (*self.undecided, delivery.recipient))
+        if answer.sender_refused:
+            raise self.outage(self._sender_refused(answer), (*self.undecided, delivery.recipient))
+        key = self._hold_key(answer)
+        if key:
+            if any(k != key for _, _, k in self.held):
+                self._release()
+            self.held.append((delivery, answer, key))
             if len(self.held) >= _OUTAGE_AFTER:
-                raise self.outage(self._refused_all(answer), self.undecided)
-            return
+                return self._everyone(answer)
+            return False
         self._release()
         self.accepted = self.accepted or answer.stage == "DATA"  # DATA comes after RCPT
         self.lost = [*self.lost, delivery.recipient] if answer.connection_lost else []
+        if answer.server_busy:
+            self.busy.append(delivery.recipient)
+            if answer.system_busy or len(self.busy) >= _OUTAGE_AFTER:  # the earlier ones
+                return self._server_busy(answer, (delivery.recipient,))  # are uncharged
+            self._defer_uncharged(delivery, answer)
+            return False
+        self.busy = []
         _record(self.store, self.run, delivery, answer, self.clock(), self.smtp)
         if len(self.lost) >= _OUTAGE_AFTER:
             lost = DigestError(
@@ -350,26 +378,70 @@ class _Judge:
                 f"a server outage ({answer.reply})"
             )
             raise self.outage(lost, self.lost)
+        return False
 
     def end_of_pass(self) -> None:
-        """Every recipient tried so far refused with one policy code: the server's doing."""
-        if self.held and self.tried == len(self.held):
-            raise self.outage(self._refused_all(self.held[-1][1]), self.undecided)
+        """Every recipient tried in this pass was held with one key, and none was ever
+        accepted: the server's doing."""
+        if self.held and self.tried == len(self.held) and not self.accepted:
+            self._everyone(self.held[-1][1])
+            return
         self._release()
 
     def set_aside(self) -> None:
-        """The pass is cut short: undecided refusals wait for the next, uncounted."""
+        """The pass is cut short: undecided answers wait for the next, uncounted."""
         if not self.held:
             return
         now = self.clock()
         later = now + timedelta(seconds=self.smtp.retry_seconds)
-        for delivery, answer in self.held:
+        for delivery, answer, _ in self.held:
             self.store.ledger.defer(self.run.id, now, {delivery.recipient: later},
                                     answer.reply, uncount=(delivery.recipient,))  # fmt: skip
         self.held.clear()
 
+    def _everyone(self, answer: Answer) -> bool:
+        """The held answers were the server's: a refusal raises, a 4xx ends the pass."""
+        if answer.temporary_at_rcpt:
+            return self._server_busy(answer, self.undecided)
+        raise self.outage(self._refused_all(answer), self.undecided)
+
+    def _server_busy(self, answer: Answer, uncount: Sequence[str]) -> bool:
+        """Every unsent recipient waits, as for a server that cannot be reached, and the
+        ones this answer came for are not charged; the run itself goes on (a retry in it,
+        or the next tick), no error."""
+        busy = DigestError(
+            f"{self.where} is busy ({answer.reply}): the server's condition, not the "
+            "recipients', no attempt counted"
+        )
+        _server_failed(self.store, self.run, busy, self.clock(), self.smtp, self.stale,
+                       self.give_up_at, uncount)  # fmt: skip
+        self.held.clear()
+        self.busy = []
+        return True
+
+    def _defer_uncharged(self, delivery: Delivery, answer: Answer) -> None:
+        now = self.clock()
+        later = now + _server_wait(delivery, self.smtp)
+        reply = f"{answer.reply} (the server's condition, no attempt counted)"
+        log.info("digest %s: %s deferred (%s), again in %s", self.run.digest,
+                 delivery.recipient, reply, later - now)  # fmt: skip
+        self.store.ledger.defer(self.run.id, now, {delivery.recipient: later}, reply,
+                                uncount=(delivery.recipient,))  # fmt: skip
+
+    def _sender_refused(self, answer: Answer) -> DigestError:
+        """A 5xx at MAIL is a setting (smtp.from, a login), not tried again every tick;
+        a 4xx, or a 5xx about the mail system (5.3.x, a sending quota 5.4.x), may pass."""
+        refused = f"{self.where} refused the sender {self.smtp.sender}: {answer.reply}"
+        enhanced = answer.enhanced
+        system = enhanced is not None and enhanced[1] in "34"
+        if answer.verdict == "failed" and not system:
+            return SmtpSettingRefused(
+                f"{refused}; check smtp.from (and smtp.username), then run aggregator digest"
+            )
+        return DigestError(refused)
+
     def _release(self) -> None:
-        for delivery, answer in self.held:  # another answer came: each was the recipient's
+        for delivery, answer, _ in self.held:  # another answer came: each was the recipient's
             _record(self.store, self.run, delivery, answer, self.clock(), self.smtp)
         self.held.clear()
 
@@ -395,12 +467,13 @@ def _server_failed(
     give_up_at: datetime,
     uncount: Sequence[str] = (),
 ) -> None:
-    """The server could not be reached, refused the login or the sender: no recipient was
-    tried, so none is charged. Every unsent one waits (retry_seconds, doubling, at most an
-    hour) until the digest is ``stale`` (digest.catch_up_hours after its run began, at least
-    an hour); then they are failed with the server's reason. A refused login is not tried
-    again by itself before then (each try counts towards locking the account): a person's
-    ``aggregator digest`` tries it at once."""
+    """The server could not be reached, refused the login or the sender, or is busy: the
+    recipients in ``uncount`` are not charged for the attempt just made. Every unsent one
+    waits (retry_seconds, doubling, at most an hour) until the digest is ``stale``
+    (digest.catch_up_hours after its run began, at least an hour); then they are failed
+    with the server's reason. A refused setting (the login, where each try counts towards
+    locking the account; the sender; the size) is not tried again by itself before then: a
+    person's ``aggregator digest`` tries it at once."""
     ledger = store.ledger
     unsent = [d for d in ledger.deliveries(run.id) if d.state in ("pending", "sending", "retry")]
     reason = str(error)
@@ -410,15 +483,10 @@ def _server_failed(
         for delivery in unsent:
             ledger.mark_failed(run.id, delivery.recipient, now, None, reply)
         return
-    if isinstance(error, SmtpLoginRefused):
+    if isinstance(error, SmtpSettingRefused):
         next_attempts = {d.recipient: max(now, give_up_at) for d in unsent}
-        log.error(
-            "digest %s: %s; not tried again by itself before %s UTC: fix smtp.username or "
-            "the password, then run aggregator digest",
-            run.digest,
-            reason,
-            f"{give_up_at:%Y-%m-%d %H:%M}",
-        )
+        log.error("digest %s: %s (not tried again by itself before %s UTC)", run.digest,
+                  reason, f"{give_up_at:%Y-%m-%d %H:%M}")  # fmt: skip
     else:
         next_attempts = {d.recipient: now + _server_wait(d, smtp) for d in unsent}
         wait = min(next_attempts.values()) - now if next_attempts else timedelta(0)
