@@ -142,7 +142,10 @@ def rules_from(status: int, body: bytes | None) -> _Rules:
         return _Rules(None)  # no robots.txt: everything is allowed
     from protego import Protego
 
-    return _Rules(Protego.parse(body[:ROBOTS_MAX_BYTES].decode("utf-8", "replace")))
+    from aggregator.decode import as_text
+
+    # A BOM (IIS and Windows editors write one) would hide the first group from protego.
+    return _Rules(Protego.parse(as_text(body[:ROBOTS_MAX_BYTES])))
 
 
 def origin(url: str) -> str:

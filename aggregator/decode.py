@@ -157,10 +157,17 @@ def html_text(content: bytes, headers: Mapping[str, str] | None = None) -> str:
     its header but is written in UTF-8 is common, and must not turn "æ" into "Ã¦"."""
     from w3lib.encoding import html_body_declared_encoding
 
+    return as_text(content, headers, html_body_declared_encoding(content[:4096]))
+
+
+def as_text(
+    content: bytes, headers: Mapping[str, str] | None = None, declared: str | None = None
+) -> str:
+    """Any text by the same rules (robots.txt, a page): a byte order mark first, as Windows
+    tools write one, then UTF-8, then what the header or ``declared`` says, then a guess."""
     response = {k.lower(): v for k, v in (headers or {}).items()}
     http = _CHARSET.search(response.get("content-type", ""))
-    document = html_body_declared_encoding(content[:4096])
-    utf8 = _read(content, http.group(1) if http else None, document)[0]
+    utf8 = _read(content, http.group(1) if http else None, declared)[0]
     return utf8.decode("utf-8", "replace")
 
 

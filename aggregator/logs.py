@@ -120,6 +120,10 @@ def configure(
     logging.getLogger(PACKAGE).setLevel(own)
     # APScheduler warns of every tick skipped while a long poll runs: internals, not news.
     logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbosity >= 2 else logging.ERROR)
+    # Article extraction says "error" of a page it cannot read, naming no source; the item is
+    # stored all the same from its list page: internals too.
+    for name in ("trafilatura", "htmldate", "courlan", "justext"):
+        logging.getLogger(name).setLevel(logging.DEBUG if verbosity >= 2 else logging.CRITICAL)
 
 
 def use_zone(zone: tzinfo) -> None:

@@ -285,9 +285,24 @@ def _with_page(entry: ParsedEntry, page: Page, source: HtmlSource) -> ParsedEntr
         # A page we may not or could not read: the list page's word stands; one that failed
         # for now is read again next poll.
         return replace(entry, page_unread=page.error or "not read") if page.retry else entry
+    if not _is_web_page(page):
+        return entry  # minutes as PDF, a hearing draft as .docx: the list's title and date stand
     content = main_content(page, source) or entry.content_html
     published = entry.published or page_date(html_text(page.content, page.headers), source.timezone)
     return replace(entry, content_html=content, published=published, content_base=page.url)
+
+
+_NOT_PAGES = ("application/", "image/", "audio/", "video/", "font/")
+
+
+def _is_web_page(page: Page) -> bool:
+    """HTML or XHTML by its Content-Type; with none, by its first bytes."""
+    kind = {k.lower(): v for k, v in page.headers.items()}.get("content-type", "").lower()
+    if "html" in kind or "xml" in kind:
+        return True
+    if kind.startswith(_NOT_PAGES):
+        return False
+    return (page.content or b"").lstrip()[:1] == b"<"
 
 
 def followed(

@@ -61,7 +61,7 @@ def _logging_as_found() -> Iterator[None]:
     import logging
 
     root = logging.getLogger()
-    names = ("aggregator", "apscheduler", "uvicorn.access")
+    names = ("aggregator", "apscheduler", "uvicorn.access", "trafilatura", "htmldate")
     handlers, level = root.handlers[:], root.level
     levels = {name: logging.getLogger(name).level for name in names}
     yield

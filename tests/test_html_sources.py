@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -367,11 +368,21 @@ def test_a_web_page_is_offered_to_subscribe_to_as_the_feed_made_of_it(
     assert f'<a href="{page}">' in front  # the page itself, as the source's site
 
 
-def test_robots_disallow_stops_the_source_before_its_page(server, make_config, store, clock):
-    server.static(
-        "/robots.txt",
-        Response(200, b"User-agent: *\nDisallow: /nyheder/\n", {"Content-Type": "text/plain"}),
-    )
+ROBOTS = "User-agent: *\r\nDisallow: /nyheder/\r\n"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        ROBOTS.encode(),
+        # As IIS serves a file a Windows editor saved: a byte order mark before the first group.
+        b"\xef\xbb\xbf" + ROBOTS.encode(),
+        ROBOTS.encode("utf-16"),
+    ],
+    ids=["plain", "utf-8 bom", "utf-16"],
+)
+def test_robots_disallow_stops_the_source_before_its_page(server, make_config, store, clock, body):
+    server.static("/robots.txt", Response(200, body, {"Content-Type": "text/plain"}))
     config = make_config([kl_source(serve_list(server, "umbraco_list.html"))])
     report = poll(config, store, clock=clock)
     assert report.results[0].error == (
@@ -462,6 +473,25 @@ def test_follow_with_a_content_selector_and_a_missing_page(server, make_config, 
     clock.advance(timedelta(hours=1))
     poll(config, store, clock=clock)
     assert len(server.requests_to(paths[1])) == 1
+
+
+@pytest.mark.parametrize("content_type", ["application/pdf", None])
+def test_a_followed_link_to_a_pdf_keeps_the_list_pages_word(
+    server, make_config, store, clock, caplog, content_type
+):
+    """Minutes and hearing drafts are linked from news lists as PDF: nothing to extract."""
+    paths = list(serve_articles(server))
+    pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n"
+    server.static(
+        paths[1], Response(200, pdf, {"Content-Type": content_type} if content_type else {})
+    )
+    config = make_config([kl_source(serve_list(server, "umbraco_list.html"), follow=True)])
+    assert poll(config, store, clock=clock).new == 3
+    entries = {e.title: e for e in store.recent_entries(10)}
+    minutes = entries["Økonomiaftalen sætter fokus på digitalisering"]
+    assert minutes.summary_text.startswith("Regeringen og KL er enige")
+    assert "PDF" not in (minutes.content_html or "")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_crawl_delay_spaces_the_requests_to_a_site(server, make_config, store, clock):
