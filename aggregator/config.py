@@ -188,6 +188,20 @@ _EMAIL = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
 SUBJECT_FIELDS = ("title", "name", "week", "year", "date", "period", "count", "sources")
 
 
+def ascii_domain(address: str) -> str:
+    """The address with its domain as an IDNA A-label (post@ærø.dk as post@xn--r-3fa9c.dk),
+    which every mail server takes; a local part beyond ASCII stays: SMTPUTF8 carries it."""
+    local, _, domain = address.rpartition("@")
+    if domain.isascii():
+        return address
+    import idna
+
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except idna.IDNAError as exc:
+        raise ValueError(f"not an e-mail address: {address!r} (its domain: {exc})") from None
+
+
 class DigestSettings(_Strict):
     """One digest: who gets it, which posts it holds, how they are laid out, when it goes."""
 
@@ -226,6 +240,7 @@ class DigestSettings(_Strict):
         for address in value:
             if not _EMAIL.fullmatch(address):
                 raise ValueError(f"not an e-mail address: {address!r}")
+        value = tuple(ascii_domain(address) for address in value)
         seen: dict[str, str] = {}
         for address in value:
             # One mailbox in practice (domains never differ by case, and servers fold the
@@ -241,7 +256,7 @@ class DigestSettings(_Strict):
     def _mailto(cls, value: str | None) -> str | None:
         if value is not None and not _EMAIL.fullmatch(value.removeprefix("mailto:")):
             raise ValueError(f"not an e-mail address: {value!r}")
-        return value.removeprefix("mailto:") if value else None
+        return ascii_domain(value.removeprefix("mailto:")) if value else None
 
     @field_validator("unsubscribe_url")
     @classmethod
@@ -323,6 +338,7 @@ class SmtpSettings(_Strict):
         hint = "give only the address (digital@kommune.dk); the name goes in smtp.from_name"
         if not re.fullmatch(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+", value):
             raise ValueError(f"not an e-mail address: {value!r}; {hint}")
+        value = ascii_domain(value)
         try:
             Address(addr_spec=value)
         except ValueError as exc:

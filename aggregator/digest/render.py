@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, make_msgid
 from functools import cache
 from typing import Any
@@ -316,9 +316,25 @@ _WIRE = SMTP.clone(max_line_length=998)
 _ANGLES = str.maketrans("", "", "<>")
 
 
+_WIRE_UTF8 = SMTPUTF8.clone(max_line_length=998)
+
+
 def message_bytes(message: EmailMessage) -> bytes:
-    """The message as sent and as previewed."""
-    return message.as_bytes(policy=_WIRE)
+    """The message as sent and as previewed: to an address beyond ASCII (søren@kommune.dk),
+    with UTF-8 headers (RFC 6532), as the SMTPUTF8 transaction it goes in carries them."""
+    utf8 = any(
+        not (address.username.isascii() and address.domain.isascii())
+        for name in ("From", "To")
+        for address in getattr(message[name], "addresses", ())
+    )
+    return message.as_bytes(policy=_WIRE_UTF8 if utf8 else _WIRE)
+
+
+def _address(address: str, name: str = "") -> Address:
+    """By its parts: ``addr_spec`` refuses a local part beyond ASCII (søren@), which an
+    SMTPUTF8 message may carry."""
+    local, _, domain = address.rpartition("@")
+    return Address(display_name=name, username=local, domain=domain)
 
 
 def compose(
@@ -338,8 +354,8 @@ def compose(
     html, text = personalise(rendered, recipient, url or mailto)
     message = EmailMessage(policy=SMTP)
     message["Subject"] = rendered.subject
-    message["From"] = Address(display_name=smtp.from_name or title, addr_spec=smtp.sender)
-    message["To"] = Address(addr_spec=recipient)
+    message["From"] = _address(smtp.sender, smtp.from_name or title)
+    message["To"] = _address(recipient)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id
     # A non-ASCII title is left to the policy, which writes it as encoded words (a folded

@@ -338,6 +338,19 @@ class SmtpSession:
             with self._bounded(smtp):
                 limit = smtp.esmtp_features.get("size", "").strip()
                 options: list[str] = []
+                if not (sender.isascii() and recipient.isascii()):
+                    if not smtp.has_extn("smtputf8"):
+                        return Answer(
+                            "failed",
+                            None,
+                            f"{recipient}: an address with letters "
+                            "beyond ASCII needs SMTPUTF8 (RFC 6531), which "
+                            f"{self.where} does not offer",
+                            "RCPT",
+                        )  # fmt: skip (that recipient's own failure)
+                    options.append("SMTPUTF8")
+                    if smtp.has_extn("8bitmime"):
+                        options.append("BODY=8BITMIME")
                 if limit.isdigit():
                     options.append(f"SIZE={len(message)}")  # RFC 1870: refused at MAIL
                     if 0 < int(limit) < len(message):
