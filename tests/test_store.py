@@ -146,6 +146,37 @@ def test_sketch_index_follows_the_shown_copy(store):
     assert rows == [(22, entry_id), (44, entry_id)]
 
 
+def test_a_batch_writes_the_sketch_rows_of_the_updates_it_kept_only(store):
+    """In a batch an update's sketch rows wait for its savepoint to be released (they are
+    written outside it, before the next update): a rollback, even after its last flush,
+    leaves none, and a later update of the batch finds the earlier one's."""
+    other = "https://kl.dk/feed"
+    store.sync_feeds([FeedConfig(name="OS2", url=FEED), FeedConfig(name="KL", url=other)], NOW)
+
+    def sketches() -> list[tuple[int, str]]:
+        rows = store.db.execute(
+            "SELECT k.hash, s.feed_url FROM entry_sketches k JOIN entry_sources s"
+            " ON s.entry_id = k.entry_id ORDER BY k.hash"
+        )
+        return [tuple(row) for row in rows]
+
+    with store.batch(max_updates=100):
+        store.apply(plan(replace(entry("a", "Første"), sketch=(1, 2, 3))), NOW)
+        # Fails at the update's very end, after its sketch rows were handed over.
+        store.db.execute(
+            "CREATE TEMP TRIGGER fail BEFORE DELETE ON versions_deferred"
+            " BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+        )
+        failing = replace(plan(replace(entry("b", "Anden"), sketch=(4, 5))), feed_url=other)
+        with pytest.raises(StorageError, match="disk on fire"):
+            store.apply(failing, NOW)
+        store.db.execute("DROP TRIGGER fail")
+        later = replace(plan(replace(entry("c", "Tredje"), sketch=(6, 7))), feed_url=other)
+        store.apply(later, NOW)
+        assert sketches() == [(1, FEED), (2, FEED), (3, FEED)]  # written before "c" began
+    assert sketches() == [(1, FEED), (2, FEED), (3, FEED), (6, other), (7, other)]
+
+
 def test_syncing_feeds_writes_only_what_changed(store):
     """A command of 100,000 feeds syncs them at start-up: unchanged ones cost no write."""
     feeds = [FeedConfig(name=f"Kommune {i}", url=f"https://k{i}.dk/feed") for i in range(50)]

@@ -257,11 +257,17 @@ class Store:
         try:
             if self._batch is not None:
                 self._open_batch(self._batch)
+                self._settle_entries(None)  # outside the savepoint (see EntryWriter)
                 if single_statement:
                     yield
                 else:
-                    with self._savepoint():
-                        yield
+                    try:
+                        with self._savepoint():
+                            yield
+                    except BaseException:
+                        self._settle_entries(kept=False)
+                        raise
+                    self._settle_entries(kept=True)
             elif self.db.conn.in_transaction:
                 with self._savepoint():
                     yield
@@ -271,6 +277,17 @@ class Store:
             self._after_write()
         except sqlite3.DatabaseError as exc:
             raise write_error(exc) from exc
+
+    def _settle_entries(self, kept: bool | None) -> None:
+        """Tell the entry writer, if one was made (at the first entry write), that a batch's
+        update was kept or rolled back (``kept``), or (None) that one is about to begin."""
+        entries: EntryWriter | None = self.__dict__.get("_entries")
+        if entries is None:
+            return
+        if kept is None:
+            entries.write_settled()
+        else:
+            entries.settle(kept)
 
     @contextmanager
     def _savepoint(self) -> Iterator[None]:

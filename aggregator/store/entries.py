@@ -173,6 +173,13 @@ class EntryWriter:
         # Sketch rows of the entries inserted by the current update, written in one statement
         # by flush(): eight single-row inserts per entry were a third of a cold poll's SQL.
         self._pending_sketches: list[tuple[int, str]] = []
+        # In a batch, an update's sketch rows are written after its savepoint, before the
+        # next update's (write_settled): eight rows an entry at random places of the index,
+        # and inside a savepoint SQLite copies every page it first touches to the savepoint's
+        # journal, 16 KB each, which was a third of a cold poll's store CPU. ``_unsettled``:
+        # the current update's, until its savepoint is released; ``_settled``: written next.
+        self._unsettled_sketches: list[tuple[int, str]] = []
+        self._settled_sketches: list[tuple[int, str]] = []
         # Categories and enclosures of the entries written by the current update, likewise.
         self._pending_categories: list[tuple[str, int, str]] = []
         self._pending_enclosures: list[tuple[str, int, str, str | None, int | None]] = []
@@ -188,15 +195,15 @@ class EntryWriter:
         # bumped ones only the others are logged as archive changes (migration 16).
         self._inserted: set[str] = set()
 
-    def flush(self) -> None:
-        """Write what the current update has left pending; the caller's transaction holds."""
+    def flush(self, ending: bool = False) -> None:
+        """Write what the current update has left pending; the caller's transaction holds.
+        ``ending``: the update's last flush; in a batch its sketch rows then wait for its
+        savepoint to be released (see settle)."""
         rows, self._pending_sketches = sorted(self._pending_sketches), []
-        for chunk in _chunks(rows, 400):
-            self.db.execute(
-                "INSERT OR IGNORE INTO entry_sketches (hash, entry_id) VALUES "
-                + ",".join(["(?, ?)"] * len(chunk)),
-                [value for row in chunk for value in row],
-            )
+        if ending and self._deferred():
+            self._unsettled_sketches = rows
+        else:
+            self._write_sketches(rows)
         categories, self._pending_categories = self._pending_categories, []
         for chunk in _chunks(categories, 300):
             self.db.execute(
@@ -216,6 +223,27 @@ class EntryWriter:
         if not self._deferred():
             self.index_pending()
 
+    def _write_sketches(self, rows: Sequence[tuple[int, str]]) -> None:
+        for chunk in _chunks(rows, 400):
+            self.db.execute(
+                "INSERT OR IGNORE INTO entry_sketches (hash, entry_id) VALUES "
+                + ",".join(["(?, ?)"] * len(chunk)),
+                [value for row in chunk for value in row],
+            )
+
+    def settle(self, kept: bool) -> None:
+        """The current update's savepoint was released (``kept``) or rolled back: its sketch
+        rows are to be written, or forgotten."""
+        if kept:
+            self._settled_sketches += self._unsettled_sketches
+        self._unsettled_sketches = []
+
+    def write_settled(self) -> None:
+        """Write the sketch rows of the updates that are done; outside any savepoint, so
+        SQLite journals none of the pages, and before any later update reads the index."""
+        rows, self._settled_sketches = self._settled_sketches, []
+        self._write_sketches(rows)
+
     @contextmanager
     def versions_bumped_once(self) -> Iterator[None]:
         """One feed update's writes, with migration 14's insert triggers standing aside: each
@@ -225,7 +253,7 @@ class EntryWriter:
         self.db.execute("INSERT OR IGNORE INTO versions_deferred (writer) VALUES (1)")
         try:
             yield
-            self.flush()
+            self.flush(ending=True)
             for chunk in _chunks(sorted(self._bumped)):
                 marks = ",".join("?" * len(chunk))
                 self.db.execute(
@@ -246,6 +274,7 @@ class EntryWriter:
         """Index the entries the updates since the last call wrote: outside any update's
         savepoint, so FTS5 writes one segment for all of them. Rows read as they are now, so
         an update rolled back since is indexed as it stands (or not at all)."""
+        self.write_settled()
         unindexed, self._unindexed = self._unindexed, set()
         self.search.reindex(unindexed, self._prepared)  # last: a document has the categories
         self._prepared = {}
