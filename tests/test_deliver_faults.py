@@ -318,3 +318,36 @@ def test_smtp_words_are_one_decoded_line(code, reply, expected):
 def test_a_session_describes_an_smtplib_error_without_a_tuple():
     session_error = smtplib.SMTPResponseException(454, b"4.7.0 TLS not available")
     assert smtp_send.describe(session_error) == "454 4.7.0 TLS not available"
+
+
+def test_the_digest_refused_at_data_for_everyone_is_the_servers_filter(week_of_posts, store, inbox):
+    """554 5.7.1 to every message (a spam filter that dislikes the digest): the same
+    message for all, so nobody is failed; the admin is told, and a later run sends."""
+    config = _config(week_of_posts, inbox)
+    for address in STAFF:
+        inbox.data_actions[address] = ["reply:554 5.7.1 Message rejected as spam"]
+    with pytest.raises(DigestError) as raised:
+        send_digest(config, store, NOW, clock=lambda: NOW)
+    assert str(raised.value) == (
+        f"{inbox.host}:{inbox.port} refused the digest itself for every recipient (DATA: 554 "
+        "5.7.1 Message rejected as spam): its content filter or a limit, not the "
+        "recipients'; see the server's log, then run aggregator digest"
+    )
+    run = store.ledger.run("default", WEEK_47.start_utc)
+    for delivery in store.ledger.deliveries(run.id):
+        assert (delivery.state, delivery.attempts) == ("retry", 0)
+        assert delivery.next_attempt_at == run.created_at + timedelta(hours=500)
+    inbox.data_actions.clear()
+    again = send_digest(config, store, _tick(1), clock=lambda: _tick(1), retry_now=True)
+    assert sorted(again.sent_to) == sorted(STAFF)
+    assert inbox.copies() == dict.fromkeys(STAFF, 1)
+
+
+def test_a_5xx_at_data_for_one_recipient_of_several_fails_that_one(week_of_posts, store, inbox):
+    config = _config(week_of_posts, inbox)
+    inbox.data_actions[STAFF[0]] = ["reply:552 5.2.2 Mailbox full"]
+    outcome = send_digest(config, store, NOW, clock=lambda: NOW)
+    assert sorted(outcome.sent_to) == sorted(STAFF[1:])
+    [failed] = outcome.in_state("failed")
+    assert (failed.recipient, failed.attempts) == (STAFF[0], 1)
+    assert failed.last_reply == "DATA: 552 5.2.2 Mailbox full"

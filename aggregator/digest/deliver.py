@@ -304,9 +304,9 @@ _OUTAGE_AFTER = 3
 
 class _Judge:
     """Tells the server's failures from a recipient's over one run's passes, and records
-    each answer accordingly. A policy refusal or a 4xx at RCPT is held undecided while the
-    next ones may tell whether it is everyone's; a 4xx to the message at DATA is the
-    server's (the same message for everyone), never charged."""
+    each answer accordingly. A policy refusal or a 4xx at RCPT, or a 5xx to the message at
+    DATA, is held undecided while the next ones may tell whether it is everyone's; a 4xx to
+    the message at DATA is the server's (the same message for everyone), never charged."""
 
     def __init__(self, store: Store, run: DigestRun, smtp: SmtpSettings,
                  clock: Callable[[], datetime], stale: bool, give_up_at: datetime,
@@ -317,6 +317,7 @@ class _Judge:
         # A recipient got past RCPT (in this run, or sent in an earlier one): the server
         # takes this sender, so a refusal now is the recipient's.
         self.accepted = any(d.state == "sent" for d in store.ledger.deliveries(run.id))
+        self.delivered = self.accepted  # a message was taken: it is not the content
         self.lost: list[str] = []  # recipients whose connection was lost, in a row
         self.busy: list[str] = []  # recipients the server answered busy, in a row
         self.held: list[tuple[Delivery, Answer, str]] = []  # undecided, with one key
@@ -337,6 +338,8 @@ class _Judge:
     def _hold_key(self, answer: Answer) -> str | None:
         if answer.policy_refusal and not self.accepted:
             return f"refused {answer.policy_refusal}"
+        if answer.message_refused and not self.delivered:
+            return f"message {answer.key}"
         return f"temporary {answer.key}" if answer.temporary_at_rcpt else None
 
     def answered(self, delivery: Delivery, answer: Answer) -> bool:
@@ -363,6 +366,7 @@ class _Judge:
             return False
         self._release()
         self.accepted = self.accepted or answer.stage == "DATA"  # DATA comes after RCPT
+        self.delivered = self.delivered or answer.verdict == "sent"
         self.lost = [*self.lost, delivery.recipient] if answer.connection_lost else []
         if answer.server_busy:
             self.busy.append(delivery.recipient)
@@ -383,9 +387,11 @@ class _Judge:
     def end_of_pass(self) -> None:
         """Every recipient tried in this pass was held with one key, and none was ever
         accepted: the server's doing."""
-        if self.held and self.tried == len(self.held) and not self.accepted:
-            self._everyone(self.held[-1][1])
-            return
+        if self.held and self.tried == len(self.held):
+            answer, key = self.held[-1][1], self.held[-1][2]
+            if not (self.delivered if key.startswith("message") else self.accepted):
+                self._everyone(answer)
+                return
         self._release()
 
     def set_aside(self) -> None:
@@ -403,6 +409,13 @@ class _Judge:
         """The held answers were the server's: a refusal raises, a 4xx ends the pass."""
         if answer.temporary_at_rcpt:
             return self._server_busy(answer, self.undecided)
+        if answer.message_refused:
+            refused = SmtpSettingRefused(
+                f"{self.where} refused the digest itself for every recipient "
+                f"({answer.reply}): its content filter or a limit, not the recipients'; see "
+                "the server's log, then run aggregator digest"
+            )
+            raise self.outage(refused, self.undecided)
         raise self.outage(self._refused_all(answer), self.undecided)
 
     def _server_busy(self, answer: Answer, uncount: Sequence[str]) -> bool:

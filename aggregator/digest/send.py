@@ -152,6 +152,12 @@ class Answer:
         return self.code == 552 and any(w in self.reply.lower() for w in ("size", "big", "large"))
 
     @property
+    def message_refused(self) -> bool:
+        """A 5xx to the message at DATA (a content filter, 554 5.7.1): for one recipient it
+        may be theirs (552 5.2.2 mailbox full); for everyone, the same message, the server's."""
+        return self.stage == "DATA" and self.verdict == "failed" and not self.too_big
+
+    @property
     def sender_refused(self) -> bool:
         """MAIL FROM refused: about the sender or the server (a wrong address, a login
         required, a sending quota), the same for every recipient."""
