@@ -22,6 +22,7 @@ from aggregator.pipeline import poll
 from aggregator.store import Store
 from aggregator.types import HtmlSource, Selector
 from tests.conftest import serve_fixture
+from tests.feedgen import Item, rss
 from tests.feedserver import FeedServer, Response, feed_route
 
 HTML = Path(__file__).parent / "pages"  # fixture pages in the shapes of Danish CMSs
@@ -527,6 +528,25 @@ def test_the_same_post_in_an_html_source_and_a_feed_is_one_entry(server, make_co
     assert count(store, "entries") == 3
     merged = next(e for e in store.recent_entries(10) if len(e.sources) == 2)
     assert merged.title == "Kommunerne får ny fælles it-platform"
+
+
+def test_an_undated_archive_post_is_shown_once_a_dated_feed_carries_it(
+    server, make_config, store, clock
+):
+    """Review 7 R16: stored first undated (archive), then merged from a dated feed."""
+    url = serve_list(server, "umbraco_list.html")
+    keys = {**CMS_SHAPES["umbraco_list.html"], "fields": {"summary": ".news-list__teaser"}}
+    poll(make_config([{"name": "KL", "url": url, "type": "html", **keys}]), store, clock=clock)
+    assert store.recent_entries(10) == []  # a first poll's undated posts are archive
+    link = f"{server.base_url}/nyheder/2026/november/kommunerne-faar-ny-faelles-it-platform/"
+    item = Item("Kommunerne får ny fælles it-platform", link, "<p>Tekst.</p>",
+                datetime(2026, 11, 26, 9, tzinfo=UTC), guid="p1")  # fmt: skip
+    feed = server.static_feed("/kl.rss", rss("KL", server.base_url, [item]))
+    config = make_config([{"name": "KL", "url": url, "type": "html", **keys},
+                          {"name": "KL feed", "url": feed}])  # fmt: skip
+    clock.advance(timedelta(hours=1))
+    poll(config, store, clock=clock)
+    assert [e.title for e in store.recent_entries(10)] == ["Kommunerne får ny fælles it-platform"]
 
 
 def test_an_html_page_configured_as_a_feed_names_the_feed_it_links_to():

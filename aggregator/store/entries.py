@@ -394,6 +394,12 @@ class EntryWriter:
             target, reason = found
             self._add_source(target, feed.url, entry, seen, reason)
             self._elect_primary(target, feed, site_url, entry, seen)
+            if not (first_poll and not entry.dated):
+                # A copy that is news (dated, or from a feed past its first poll) shows the
+                # post, whichever source stored it first as archive: the order does not matter.
+                self.db.conn.execute(
+                    "UPDATE entries SET backfill = 0 WHERE id = ? AND backfill = 1", [target]
+                )
             return "merged"
         # An undated post found on a feed's first poll is archive, not news: kept, but not
         # shown as new in the merged feed or the digest.
