@@ -14,7 +14,7 @@ from aggregator.config import Config, FeedConfig
 from aggregator.discover import FeedLink, candidate_urls, feed_links
 from aggregator.errors import AggregatorError, FetchError, ParseError
 from aggregator.fetch import fetch_many
-from aggregator.guess import guess_item_selector
+from aggregator.guess import guess_date_selector, guess_item_selector
 from aggregator.normalise import canonical_url, plan_update
 from aggregator.parse import parse_feed
 from aggregator.parse_html import Extraction, extract, followed
@@ -101,6 +101,8 @@ class Proposal:
             entry["tags"] = list(tags)
         if self.html is not None:
             entry["items"] = self.html.items.query
+            if fields := {name: selector.query for name, selector in self.html.fields}:
+                entry["fields"] = fields
         return entry
 
 
@@ -113,7 +115,8 @@ def _as_feed(config: Config, url: str) -> Preview | None:
 
 def find_source(config: Config, url: str) -> Proposal:
     """The feed at ``url``: the URL itself, a feed its page links to, one at a common path;
-    else an HTML source with a guessed item selector."""
+    else an HTML source with a guessed item selector, and date selector where the page
+    writes its dates as text."""
     fetched = fetch_once(config, url)
     if fetched.error or fetched.content is None:
         raise FetchError(f"{url}: {fetched.error or 'no content'}")
@@ -142,7 +145,9 @@ def find_source(config: Config, url: str) -> Proposal:
             f"{url}: no feed found, and no list of posts recognised on the page; "
             "write a type: html source by hand (see README) and check it with aggregator preview"
         )
-    source = HtmlSource(items=Selector(selector))
+    items = Selector(selector)
+    date = guess_date_selector(fetched.content, items, fetched.headers, config.site.timezone)
+    source = HtmlSource(items=items, fields=(("date", date),) if date else ())
     return Proposal(
         url, "no feed found; proposing an HTML source", preview(config, url, source), source
     )

@@ -44,6 +44,12 @@ _BARE_HOUR = re.compile(r"\bkl\.?\s*(\d{1,2})(?![.:]?\d)", re.I)
 _NUMERIC_DATE = re.compile(
     r"(?<![\d.])(\d{1,2})[./-](\d{1,2})[./-](\d{4})(?![\d])(?:,?\s*(?:kl\.?\s*)?\d{1,2}[.:]\d{2})?"
 )
+# "3. nov. 2026", "Nov. 3, 2026" among other words: search_dates misses an abbreviated month
+# with its dot ("Publiceret 3. nov. 2026"), so these are read on their own as well.
+_WORDED_DATE = re.compile(
+    r"(?<![\d.])(?:\d{1,2}\.?\s+[^\W\d_]{3,}\.?|[^\W\d_]{3,}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?)"
+    r"\s+\d{4}(?!\d)(?:,?\s*(?:kl\.?|at)?\s*\d{1,2}[.:]\d{2})?"
+)
 # "i dag", "i går kl. 14.30", "i forgårs": the day counted back from today, at the time given,
 # else midnight; dateparser reads these but at the clock's time of day.
 _DAY_WORD = re.compile(
@@ -83,7 +89,7 @@ def _absolute(text: str, zone: str) -> datetime | None:
             return found.astimezone(UTC)
         # "Publiceret 27. november 2026 kl. 10.00": the dates inside words around them.
         hits = [hit for _, hit in search_dates(text, languages=LANGUAGES, settings=settings) or []]
-        for match in _NUMERIC_DATE.finditer(text):
+        for match in [*_NUMERIC_DATE.finditer(text), *_WORDED_DATE.finditer(text)]:
             if hit := dateparser.parse(match.group(0), languages=LANGUAGES, settings=settings):
                 hits.append(hit)
     except (OverflowError, ValueError):

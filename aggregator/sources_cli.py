@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # the commands import what they use: start-up stays fast
     from aggregator.types import HtmlSource
 
 GUESS_COMMENT = (
-    "proposed by aggregator add: the item selector is a guess from the page's markup;\n"
+    "proposed by aggregator add: the selectors are a guess from the page's markup;\n"
     "check it with aggregator preview {name}"
 )
 ROWS = 10

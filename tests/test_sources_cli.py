@@ -142,10 +142,11 @@ def test_add_without_any_feed_proposes_a_previewed_html_source(tmp_path, server)
     assert "Added 'KL' (html)" in result.output
     block = added_lines(before, path.read_text(encoding="utf-8"))
     assert block == (
-        "  # proposed by aggregator add: the item selector is a guess from the page's markup;\n"
+        "  # proposed by aggregator add: the selectors are a guess from the page's markup;\n"
         "  # check it with aggregator preview KL\n"
         f"  - name: KL\n    url: {url}\n    type: html\n    tags: [kl]\n"
         "    items: .news-list > article.news-list__item\n"
+        "    fields:\n      date: span.news-list__date\n"
     )
     feed = load_config(path).feeds[-1]
     assert feed.html_source() is not None
