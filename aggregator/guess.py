@@ -1,10 +1,10 @@
 """A first guess at the item selector of a news list page with no feed, for ``aggregator add``.
 
-A list of posts is a run of sibling elements of one tag and class, each holding a link and
-some text, most with a heading. A post's date is the element inside it whose text reads as a
-whole date, where the page writes dates as text, not as ``<time datetime>``. The guess is only
-a start: ``aggregator add`` previews it, and a selector that stops matching is reported as an
-error at the next poll.
+A list of posts is a run of sibling elements of one tag and class, each holding a link (or
+being one: a card that is an ``<a>`` around its heading and teaser) and some text, most with
+a heading. A post's date is the element inside it whose text reads as a whole date, where the
+page writes dates as text, not as ``<time datetime>``. The guess is only a start: ``aggregator
+add`` previews it, and a selector that stops matching is reported as an error at the next poll.
 """
 
 from __future__ import annotations
@@ -63,10 +63,12 @@ def guess_item_selector(content: bytes, headers: dict[str, str] | None = None) -
         for members in groups.values():
             if len(members) < 2 or _is_chrome(members[0]):
                 continue
+            # A card may be the link itself: parse_html then takes the item's own href.
             usable = [
                 m
                 for m in members
-                if m.xpath(".//a[@href]") and len(" ".join(m.itertext()).split()) >= 3
+                if m.xpath("descendant-or-self::a[@href]")
+                and len(" ".join(m.itertext()).split()) >= 3
             ]
             if len(usable) < 2:
                 continue
