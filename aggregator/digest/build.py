@@ -11,14 +11,15 @@ of a feed added today, before it was first seen) are news to nobody and are left
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
 from aggregator.bulk import no_collector_passes
 from aggregator.config import DigestSettings
 from aggregator.digest.periods import Period
-from aggregator.types import FeedStatus, StoredEntry, WindowPost
+from aggregator.types import FeedStatus, SourceRef, StoredEntry, WindowPost
 
 SUMMARY_LIMIT = 280
 # The most groups one message holds: even at one post each, more would not fit the e-mail
@@ -99,11 +100,12 @@ class DigestItem:
     author: str | None
     source: str
     also_in: tuple[str, ...]
+    source_url: str = ""  # the primary feed's: sources are counted by it, not by their name
 
 
 @dataclass(frozen=True, slots=True)
 class DigestGroup:
-    name: str  # a source's title, or a tag ("" for posts with none of the tags)
+    name: str  # a source's label (see source_labels), or a tag ("" for posts with none)
     site_url: str | None
     items: tuple[DigestItem, ...]  # the shown ones, at most the cap
     more: int = 0  # posts left out by the cap
@@ -155,7 +157,7 @@ class Digest:
         if not self.groups:
             return 0
         rest = self.left_out.sources if self.left_out else 0
-        return len({i.source for g in self.groups for i in g.items}) + rest
+        return len({i.source_url or i.source for g in self.groups for i in g.items}) + rest
 
     @property
     def is_empty(self) -> bool:
@@ -207,19 +209,42 @@ def select(
     ]
 
 
-def _source_name(post: WindowPost) -> str:
-    return post.primary.title or post.primary.name
+def _fold(title: str) -> str:
+    return " ".join(title.split()).casefold()
+
+
+def source_labels(feeds: Iterable[tuple[str, str, str | None]]) -> dict[str, str]:
+    """Each feed's name in one digest, by URL, from (url, configured name, feed title): its
+    title, or "title (name)" when another feed there has the same title (two municipalities'
+    WordPress blogs both called "Nyheder" are two sources, and must read as two)."""
+    titles: dict[str, tuple[str, str]] = {}
+    for url, name, title in feeds:
+        titles.setdefault(url, (name, title or name))
+    shared = Counter(_fold(title) for _, title in titles.values())
+    return {
+        url: f"{title} ({name})" if shared[_fold(title)] > 1 and name != title else title
+        for url, (name, title) in titles.items()
+    }
+
+
+def _ref_facts(refs: Iterable[SourceRef]) -> Iterable[tuple[str, str, str | None]]:
+    return ((r.feed_url, r.name, r.title) for r in refs)
 
 
 def _group_key(
-    post: WindowPost, settings: DigestSettings, feeds: Mapping[str, FeedFacts]
-) -> tuple[str, str | None]:
+    post: WindowPost,
+    settings: DigestSettings,
+    feeds: Mapping[str, FeedFacts],
+    labels: Mapping[str, str],
+) -> tuple[str, str, str | None]:
+    """(what the group is, its heading, its link): a source's group is its feed."""
     primary = post.primary
     if settings.group_by == "source":
-        return _source_name(post), primary.site_url
+        return primary.feed_url, labels[primary.feed_url], primary.site_url
     tags = feeds[primary.feed_url].tags if primary.feed_url in feeds else ()
     wanted = [t for t in tags if not settings.tags or t in settings.tags]
-    return (wanted[0] if wanted else NO_TAG), None
+    tag = wanted[0] if wanted else NO_TAG
+    return tag, tag, None
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +262,7 @@ class Choice:
 
     groups: tuple[ChosenGroup, ...]
     left_out: LeftOut | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)  # see source_labels
 
     @property
     def ids(self) -> list[str]:
@@ -253,25 +279,29 @@ def choose(
     group cut at ``max_items_per_group``, and the groups past ``MAX_GROUPS`` only counted."""
     chosen = select(posts, window, settings, feeds)
     chosen.sort(key=lambda p: (p.published, p.id), reverse=settings.order == "newest")
-    groups: dict[str, tuple[str | None, list[WindowPost]]] = {}
+    labels = source_labels(_ref_facts(p.primary for p in chosen))
+    groups: dict[str, tuple[str, str | None, list[WindowPost]]] = {}
     for post in chosen:
-        name, site = _group_key(post, settings, feeds)
-        groups.setdefault(name, (site, []))[1].append(post)
+        key, name, site = _group_key(post, settings, feeds, labels)
+        groups.setdefault(key, (name, site, []))[2].append(post)
     cap = settings.max_items_per_group
-    ordered = sorted(groups.items(), key=lambda kv: (kv[0] == NO_TAG, kv[0].casefold()))
+    ordered = sorted(
+        groups.items(), key=lambda kv: (kv[1][0] == NO_TAG, kv[1][0].casefold(), kv[0])
+    )
     kept, rest = ordered[:MAX_GROUPS], ordered[MAX_GROUPS:]
     left_out = None
     if rest:
-        shown = {_source_name(p) for _, (_, group) in kept for p in group[:cap]}
-        others = {_source_name(p) for _, (_, group) in rest for p in group} - shown
-        posts_left = sum(len(group) for _, (_, group) in rest)
+        shown = {p.primary.feed_url for _, (_, _, group) in kept for p in group[:cap]}
+        others = {p.primary.feed_url for _, (_, _, group) in rest for p in group} - shown
+        posts_left = sum(len(group) for _, (_, _, group) in rest)
         left_out = LeftOut(len(rest), posts_left, len(others))
     return Choice(
         tuple(
             ChosenGroup(name, site, tuple(p.id for p in group[:cap]), max(0, len(group) - cap))
-            for name, (site, group) in kept
+            for _, (name, site, group) in kept
         ),
         left_out,
+        labels,
     )
 
 
@@ -291,6 +321,7 @@ def failed_sources(
     """Feeds that were gone or failing for the whole period (the feed-health section)."""
     zone = period.start.tzinfo
     failed = []
+    labels = source_labels((s.url, s.name, s.title) for s in statuses)
     for status in statuses:
         if names is not None and status.name not in names:
             continue
@@ -300,9 +331,7 @@ def failed_sources(
         if status.state == "gone" or (status.state == "failing" and whole_period):
             since = status.failing_since.astimezone(zone) if status.failing_since else None
             failed.append(
-                FailedSource(
-                    status.title or status.name, since, status.last_error, status.state == "gone"
-                )
+                FailedSource(labels[status.url], since, status.last_error, status.state == "gone")
             )
     return tuple(failed)
 
@@ -341,6 +370,10 @@ def digest_from(
     """The chosen posts built into items; ``entries`` holds at least the chosen ones (a
     post gone since it was chosen, pruned meanwhile, is left out)."""
     zone = period.start.tzinfo
+    shown = [entries[i] for g in choice.groups for i in g.ids if i in entries]
+    # Sources only "also" carrying a post get labels too, told apart from every other.
+    every = source_labels(_ref_facts(s for e in shown for s in e.sources))
+    labels = {**every, **choice.labels}
     return Digest(
         name=settings.name,
         title=title,
@@ -351,7 +384,7 @@ def digest_from(
             DigestGroup(
                 g.name,
                 g.site_url,
-                tuple(_item(entries[i], zone) for i in g.ids if i in entries),
+                tuple(_item(entries[i], zone, labels) for i in g.ids if i in entries),
                 g.more,
             )
             for g in choice.groups
@@ -362,14 +395,16 @@ def digest_from(
     )
 
 
-def _item(entry: StoredEntry, zone: tzinfo | None) -> DigestItem:
+def _item(entry: StoredEntry, zone: tzinfo | None, labels: Mapping[str, str]) -> DigestItem:
     primary, *others = entry.sources
+    label = {s.feed_url: labels.get(s.feed_url) or s.title or s.name for s in entry.sources}
     return DigestItem(
         title=entry.title,
         link=entry.link,
         summary=cut_at_sentence(entry.summary_text),
         published=entry.published.astimezone(zone),
         author=entry.author,
-        source=primary.title or primary.name,
-        also_in=tuple(dict.fromkeys(o.title or o.name for o in others)),
+        source=label[primary.feed_url],
+        also_in=tuple(dict.fromkeys(label[o.feed_url] for o in others)),
+        source_url=primary.feed_url,
     )

@@ -268,12 +268,13 @@ def _capped(digest: Digest, cap: int) -> Digest:
 def _fewer_groups(digest: Digest, keep: int) -> Digest:
     """The first ``keep`` groups (at least one); the others' posts counted in ``left_out``."""
     kept, dropped = digest.groups[: max(1, keep)], digest.groups[max(1, keep) :]
-    shown = {i.source for g in kept for i in g.items}
+    shown = {i.source_url or i.source for g in kept for i in g.items}
     before = digest.left_out or LeftOut(0, 0, 0)
     left_out = LeftOut(
         groups=before.groups + len(dropped),
         posts=before.posts + sum(len(g.items) + g.more for g in dropped),
-        sources=before.sources + len({i.source for g in dropped for i in g.items} - shown),
+        sources=before.sources
+        + len({i.source_url or i.source for g in dropped for i in g.items} - shown),
     )
     return replace(digest, groups=kept, left_out=left_out)
 
