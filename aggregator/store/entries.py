@@ -20,6 +20,7 @@ from aggregator.dedup import (
     DedupSettings,
     best_match,
     boilerplate,
+    near_identical,
     title_similarity,
 )
 from aggregator.normalise import (
@@ -60,6 +61,7 @@ class KnownSources:
     by_link: dict[str, list[SourceRow]]  # by canonical link
     excluded: set[str]
     by_title_date: dict[tuple[str, str], SourceRow] = field(default_factory=dict)
+    by_published: dict[str, list[SourceRow]] = field(default_factory=dict)  # as stored
     claimed: set[str] = field(default_factory=set)  # keys matched in this update
     in_document: set[str] = field(default_factory=set)  # every key of the current document
     # Stored copies found again under a new key by their link (see pair_moved).
@@ -333,6 +335,7 @@ class EntryWriter:
         by_key: dict[str, SourceRow] = {}
         by_link: dict[str, list[SourceRow]] = {}
         by_title_date: dict[tuple[str, str], SourceRow] = {}
+        by_published: dict[str, list[SourceRow]] = {}
         for key, target, content_hash, changes, link, published, title in self.db.execute(
             """SELECT s.entry_key, s.entry_id, s.content_hash, s.consecutive_changes,
                       s.canonical_url, s.published, e.title_key
@@ -345,15 +348,17 @@ class EntryWriter:
             if link:
                 # Stored before a session id counted for nothing: in today's form.
                 by_link.setdefault(canonical_url(without_session(link)) or link, []).append(row)
-            if title and published:
-                by_title_date.setdefault((title, published), row)
+            if published:
+                by_published.setdefault(published, []).append(row)
+                if title:
+                    by_title_date.setdefault((title, published), row)
         excluded = {
             key
             for (key,) in self.db.execute(
                 "SELECT entry_key FROM merge_exclusions WHERE feed_url = ?", [feed_url]
             )
         }
-        return KnownSources(by_key, by_link, excluded, by_title_date)
+        return KnownSources(by_key, by_link, excluded, by_title_date, by_published)
 
     def mark_unchanged(self, feed_url: str, keys: Sequence[str], now: datetime,
                        known: KnownSources | None) -> None:  # fmt: skip
@@ -381,7 +386,7 @@ class EntryWriter:
         seen = to_db_time(now)
         row = known.by_key.get(entry.key)
         if row is None:
-            row = self._rekeyed(feed, entry, known)
+            row = self._rekeyed(feed, entry, known, rules.dedup)
         if row is not None:
             known.claimed.add(row.key)
             return self._update_source(
@@ -424,16 +429,21 @@ class EntryWriter:
             known.by_link.setdefault(entry.canonical_url, []).append(row)
         return "new"
 
-    def _rekeyed(self, feed: FeedRow, entry: EntryPlan, known: KnownSources) -> SourceRow | None:
+    def _rekeyed(self, feed: FeedRow, entry: EntryPlan, known: KnownSources,
+                 settings: DedupSettings) -> SourceRow | None:  # fmt: skip
         """The same entry under a new key, if its old key has left the document: found by
         its link when the id changed but the link did not (WordPress ?p=123 -> permalink,
         http -> https; see pair_moved), else by its title and date when the link changed
-        with it (a list page writing a new parameter into its links on every visit)."""
+        with it (a list page writing a new parameter into its links on every visit), else
+        by its date and text when the title changed too (an edited title whose slug
+        WordPress wrote again, and the guid is the permalink)."""
         row = known.moved.get(entry.key)
         if row is None and entry.dated and entry.title_key:
             row = known.by_title_date.get((entry.title_key, to_db_time(entry.published)))
             if row is not None and row.key in known.in_document:
                 row = None
+        if row is None and entry.dated:
+            row = self._rewritten(feed, entry, known, settings)
         if row is None or row.key in known.claimed:
             return None
         self.db.execute(
@@ -445,6 +455,35 @@ class EntryWriter:
         moved = SourceRow(row.entry_id, row.content_hash, row.changes, entry.key, row.published)
         known.by_key[entry.key] = moved
         return moved
+
+    def _rewritten(self, feed: FeedRow, entry: EntryPlan, known: KnownSources,
+                   settings: DedupSettings) -> SourceRow | None:  # fmt: skip
+        """A stored copy of the feed's with the entry's very date whose key has left the
+        document and whose text the entry's is, near enough (dedup.near_identical): the post
+        with a new link and title. A post of the same day that says something else is
+        another post; one whose key is still in the document is the publisher's own
+        repost. Read from disk only for the few copies of that date that left."""
+        same_date = known.by_published.get(to_db_time(entry.published), ())
+        if len(same_date) > MAX_CANDIDATES:
+            return None  # a date most of the feed's posts share (a fixed one) tells nothing
+        taken = {r.key for r in known.moved.values()}  # other new keys' copies, by link
+        by_id = {
+            r.entry_id: r
+            for r in same_date
+            if r.key not in known.in_document and r.key not in known.claimed and r.key not in taken
+        }
+        if not by_id:
+            return None
+        stored = self.db.execute(
+            f"SELECT id, content_html FROM entries WHERE id IN ({','.join('?' * len(by_id))})",
+            list(by_id),
+        ).fetchall()
+        text = sanitised_text(entry.content_html)
+        repeated = self._boilerplate(feed.url, exclude=None)
+        for target, html in stored:
+            if near_identical(text, html_to_text(html), settings, repeated):
+                return by_id[target]
+        return None
 
     def _update_source(
         self,
