@@ -9,10 +9,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from aggregator.config import Config, FeedConfig
 from aggregator.discover import FeedLink, candidate_urls, feed_links
-from aggregator.errors import AggregatorError, FetchError, ParseError
+from aggregator.errors import AggregatorError, ConfigError, FetchError, ParseError
 from aggregator.fetch import fetch_many
 from aggregator.guess import guess_date_selector, guess_item_selector
 from aggregator.normalise import canonical_url, plan_update
@@ -33,10 +34,25 @@ def as_url(text: str) -> str:
     the reason, before a fetch could call it something else."""
     text = text.strip()
     if text.lower().startswith(("http://", "https://")):
-        return text
+        return _with_host(text)
     if _BARE_HOST.fullmatch(text):
         return f"https://{text}"
     raise AggregatorError(f"{text!r} is not a web address: give it as https://…")
+
+
+def _with_host(url: str) -> str:
+    """``url``, refused with the reason when it names no host a fetch could go to."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises for a port that is no number or out of range)
+    except ValueError as exc:
+        why = "an IPv6 address in it lacks its ]" if "IPv6" in str(exc) else str(exc)
+        raise ConfigError(f"{url!r} is not a web address: {why}") from None
+    if not parts.hostname:
+        raise ConfigError(
+            f"{url!r} is not a web address: it names no host, e.g. https://kommune.dk/"
+        )
+    return url
 
 
 def fetch_once(config: Config, url: str, html: HtmlSource | None = None) -> FetchResult:

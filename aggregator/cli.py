@@ -529,8 +529,15 @@ def digest_command(
                     if period_text
                     else None
                 )
+                if period is not None:  # the ledger keeps UTC: 0001-W01 there is in year 0
+                    _ = (period.start_utc, period.end_utc)
             except DigestError as exc:
                 raise click.BadParameter(str(exc), param_hint="--period") from None
+            except OverflowError:
+                raise click.BadParameter(
+                    f"{period_text!r} reaches beyond the dates there are (years 1 to 9999)",
+                    param_hint="--period",
+                ) from None
             if preview or out_dir is not None:
                 outcome = preview_digest(
                     config, store, now, name=settings.name, period=period, out_dir=out_dir
@@ -580,19 +587,26 @@ def _parse_since(text: str, now: datetime, zone: tzinfo, hint: str = "--since") 
     import re
 
     relative = re.fullmatch(r"(\d+)([dh])", text.strip())
-    if relative:
-        amount = int(relative.group(1))
-        return now - (
-            timedelta(days=amount) if relative.group(2) == "d" else timedelta(hours=amount)
-        )
     try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
+        if relative:
+            amount = int(relative.group(1))
+            unit = "days" if relative.group(2) == "d" else "hours"
+            return now - timedelta(**{unit: amount})
+        try:
+            moment = datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise click.BadParameter(
+                f"{text!r} is not a date: use e.g. 2026-11-23, 2026-11-23T08:00 or 7d",
+                param_hint=hint,
+            ) from None
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=zone)
+        moment.astimezone(UTC)  # the store compares in UTC: year 1 in a zone east of it is not
+        return moment
+    except OverflowError:
         raise click.BadParameter(
-            f"{text!r} is not a date: use e.g. 2026-11-23, 2026-11-23T08:00 or 7d",
+            f"{text!r} is before the first date there is (year 1): use e.g. 3650d or 2016-01-01",
             param_hint=hint,
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 @cli.command("entries")

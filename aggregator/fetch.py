@@ -379,7 +379,10 @@ def _fetched(
 
 
 def host_key(url: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket: the fetch reports it as that source's error
+        return ""
     return (parts.hostname or "").lower()
 
 
