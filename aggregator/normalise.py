@@ -546,8 +546,9 @@ def _warning(parse_warning: str | None, dropped: dict[str, int], repeated: int =
 # entries on their next poll, even those whose feed did not change them.
 # 3: XML-forbidden characters, unsafe URLs and field caps; 4: names, dates; 5: lazy images,
 # <noscript> and a page's <title>; 6: plain-text titles kept as written; 7: C1 controls and
-# open bidi controls in one-line fields
-NORMALISE_VERSION = 7
+# open bidi controls in one-line fields; 8: relative URLs in content against the document,
+# not the entry's link
+NORMALISE_VERSION = 8
 
 
 def raw_digest(entry: ParsedEntry, key: str) -> str:
@@ -638,7 +639,9 @@ def normalise_entry(
     field within its cap. ``shared_link``: other entries of the document have its link."""
     document = document_url or feed_url
     link = safe_url(entry.link, document)
-    base = safe_url(entry.content_base, document) or link or document
+    # feedparser's rule (RFC 3986 with xml:base): the content's xml:base, else the document;
+    # never the entry's link, which in a link post is another site's page.
+    base = safe_url(entry.content_base, document) or document
     content = sanitised_content(entry.content_html, base)
     text = sanitised_text(content)
     title = _title_text(entry) or shorten(text, 80) or link or ""

@@ -79,8 +79,8 @@ def _date(entry: Any, name: str, dropped: list[tuple[str, str]]) -> datetime | N
 
 def _entry(entry: Any, feed_language: str | None, document_url: str) -> ParsedEntry:
     detail = entry.get("content", [{}])[0] if entry.get("content") else {}
-    # feedparser reports the document URL as base unless xml:base says otherwise; only an
-    # explicit xml:base should outrank the entry's own link when resolving relative URLs.
+    # feedparser reports the document URL as base unless xml:base says otherwise: kept only
+    # when it says otherwise, normalise falls back on the document URL (after redirects).
     base = (detail or entry.get("summary_detail") or {}).get("base") or None
     dropped: list[tuple[str, str]] = []
     return ParsedEntry(
