@@ -339,8 +339,12 @@ class SmtpSettings(_Strict):
         if not re.fullmatch(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+", value):
             raise ValueError(f"not an e-mail address: {value!r}; {hint}")
         value = ascii_domain(value)
+        local, _, domain = value.rpartition("@")
+        # RFC 6531 adds every letter beyond ASCII to an atom's: søren@ is checked as the
+        # ASCII address of the same shape (the send needs a server offering SMTPUTF8).
+        shape = "".join(c if c.isascii() else "a" for c in local)
         try:
-            Address(addr_spec=value)
+            Address(addr_spec=f"{shape}@{domain}")
         except ValueError as exc:
             raise ValueError(f"not an e-mail address: {value!r} ({exc}); {hint}") from None
         return value

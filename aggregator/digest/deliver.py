@@ -354,6 +354,12 @@ class _Judge:
                 "aggregator digest"
             )
             raise self.outage(too_big, (*self.undecided, delivery.recipient))
+        if answer.sender_needs_smtputf8:
+            needs_utf8 = SmtpSettingRefused(
+                f"smtp.from {answer.reply}: give smtp.from an address in ASCII (or send "
+                "through a server that offers SMTPUTF8), then run aggregator digest"
+            )
+            raise self.outage(needs_utf8, (*self.undecided, delivery.recipient))
         if answer.sender_refused:
             raise self.outage(self._sender_refused(answer), (*self.undecided, delivery.recipient))
         key = self._hold_key(answer)
@@ -426,8 +432,10 @@ class _Judge:
             f"{self.where} is busy ({answer.reply}): the server's condition, not the "
             "recipients', no attempt counted"
         )
+        # Not an error (the exit status stays 0), but nobody got the digest: the admin is
+        # to see it without -v, as the README says.
         _server_failed(self.store, self.run, busy, self.clock(), self.smtp, self.stale,
-                       self.give_up_at, uncount)  # fmt: skip
+                       self.give_up_at, uncount, level=logging.WARNING)  # fmt: skip
         self.held.clear()
         self.busy = []
         return True
@@ -479,6 +487,8 @@ def _server_failed(
     stale: bool,
     give_up_at: datetime,
     uncount: Sequence[str] = (),
+    *,
+    level: int = logging.INFO,
 ) -> None:
     """The server could not be reached, refused the login or the sender, or is busy: the
     recipients in ``uncount`` are not charged for the attempt just made. Every unsent one
@@ -503,7 +513,7 @@ def _server_failed(
     else:
         next_attempts = {d.recipient: now + _server_wait(d, smtp) for d in unsent}
         wait = min(next_attempts.values()) - now if next_attempts else timedelta(0)
-        log.info("digest %s: %s; trying again in %s", run.digest, reason, wait)
+        log.log(level, "digest %s: %s; trying again in %s", run.digest, reason, wait)
     ledger.defer(run.id, now, next_attempts, reason, uncount=uncount)
 
 

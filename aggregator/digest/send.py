@@ -65,7 +65,9 @@ class Answer:
     verdict: Verdict
     code: int | None
     reply: str
-    stage: str | None = None  # MAIL, RCPT, DATA or SIZE; None for a lost connection
+    # MAIL, RCPT or DATA; SIZE or SMTPUTF8 for what was refused before MAIL, from the
+    # server's EHLO; None for a lost connection
+    stage: str | None = None
     after_dot: bool = False  # lost after the final dot was sent: the server may have it
     fresh: bool = True  # on a connection that had carried no message yet
 
@@ -156,6 +158,12 @@ class Answer:
         """A 5xx to the message at DATA (a content filter, 554 5.7.1): for one recipient it
         may be theirs (552 5.2.2 mailbox full); for everyone, the same message, the server's."""
         return self.stage == "DATA" and self.verdict == "failed" and not self.too_big
+
+    @property
+    def sender_needs_smtputf8(self) -> bool:
+        """smtp.from has letters beyond ASCII (søren@) and the server cannot carry them:
+        the same for every recipient, a setting to change."""
+        return self.stage == "SMTPUTF8"
 
     @property
     def sender_refused(self) -> bool:
@@ -345,6 +353,10 @@ class SmtpSession:
                 limit = smtp.esmtp_features.get("size", "").strip()
                 options: list[str] = []
                 if not (sender.isascii() and recipient.isascii()):
+                    if not smtp.has_extn("smtputf8") and not sender.isascii():
+                        return Answer("failed", None, f"{sender} has letters beyond ASCII, "
+                                      f"which need SMTPUTF8 (RFC 6531), and {self.where} "
+                                      "does not offer it", "SMTPUTF8")  # fmt: skip
                     if not smtp.has_extn("smtputf8"):
                         return Answer(
                             "failed",
