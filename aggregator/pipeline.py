@@ -16,6 +16,7 @@ from aggregator.config import Config, FeedConfig
 from aggregator.dedup import DedupSettings
 from aggregator.errors import FeedNotStored, Interrupted
 from aggregator.fetch import FetchOptions, preload
+from aggregator.planning import parse_fingerprint
 from aggregator.policy import ADAPTIVE_WINDOW, FeedHistory, Hint, PolicySettings, decide
 from aggregator.pollers import Job, Share, messages, poll_share, serve, shares
 from aggregator.store import MergeRules, Store
@@ -276,11 +277,22 @@ def _send_shares(
 
 def with_source(state: FeedState, feed: FeedConfig, config: Config, store: Store) -> FeedState:
     """An HTML source's selectors travel with its state to whichever process fetches and
-    parses it; with ``follow``, so do the items already stored, whose pages are not fetched."""
+    parses it; with ``follow``, so do the items already stored, whose pages are not fetched.
+    Settings changed since the stored entries were parsed (a ``date`` selector added) make
+    the poll fetch without validators and apply the page again: a 304 or the same bytes
+    would leave those entries as they were read, undated and hidden (review 7 R22)."""
     source = feed.html_source()
+    if source is not None:
+        source = replace(source, timezone=config.site.timezone)
+    wanted = parse_fingerprint(source, config.site.timezone)
+    if state.parse_settings != wanted:
+        # Not known (stored before the fingerprint was): an HTML source is read again once,
+        # a feed adopts today's settings (its dates do not hang on selectors).
+        if state.parse_settings is not None or source is not None:
+            state = replace(state, etag=None, last_modified=None, body_hash=None, reparse=True)
+        state = replace(state, parse_settings=wanted)
     if source is None:
         return state
-    source = replace(source, timezone=config.site.timezone)
     known = store.entry_keys(state.url) if source.follow else frozenset()
     return replace(state, html=source, known_items=known)
 

@@ -6,6 +6,8 @@ httpx and the store out of them keeps each worker at about half the memory.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 from dataclasses import replace
 from datetime import datetime
@@ -13,9 +15,18 @@ from datetime import datetime
 from aggregator.errors import ParseError, TruncatedDocument
 from aggregator.normalise import MAX_ENTRIES_PER_POLL, body_hash, failed_update, plan_update
 from aggregator.parse import parse_feed
-from aggregator.types import FeedState, FetchResult, ParsedFeed, UpdatePlan
+from aggregator.types import FeedState, FetchResult, HtmlSource, ParsedFeed, UpdatePlan
 
 log = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=1024)  # a feed's is the same for every feed
+def parse_fingerprint(source: HtmlSource | None, zone: str) -> str:
+    """What the stored entries of a source depend on besides its bytes: its type and
+    selectors and the zone of dates that name none. A change is the admin's fix (a ``date``
+    selector added): the next poll reads the page again, though it is the same."""
+    said = repr(source) if source is not None else f"feed {zone}"
+    return hashlib.blake2b(said.encode(), digest_size=12).hexdigest()
 
 
 def plan_for(
@@ -26,11 +37,17 @@ def plan_for(
     zone: str = "Europe/Copenhagen",
 ) -> UpdatePlan:
     """Turn one fetch into what to write; a body that is not a feed becomes a recorded error."""
-    if fetched.error or fetched.not_modified or fetched.content is None:
+    if fetched.error:
         return plan_update(fetched, None, now)
+    # Not parsed: the settings are known to be the stored ones unless they changed (a
+    # feed's first poll since the column was added adopts them).
+    kept = None if state.reparse else state.parse_settings
+    if fetched.not_modified or fetched.content is None:
+        return replace(plan_update(fetched, None, now), parse_settings=kept)
     if state.body_hash and body_hash(fetched.content) == state.body_hash:
         # The server ignored our validators but sent the same bytes: nothing to parse or write.
-        return plan_update(replace(fetched, not_modified=True, content=None), None, now)
+        unchanged = replace(fetched, not_modified=True, content=None)
+        return replace(plan_update(unchanged, None, now), parse_settings=kept)
     try:
         parsed = _parse(fetched, state, max_entries)
     except TruncatedDocument as exc:
@@ -47,6 +64,7 @@ def plan_for(
     if parsed.warning:
         log.info("%s: parsed with a warning: %s", fetched.feed_url, parsed.warning)
     plan = plan_update(fetched, parsed, now, state.entry_digests, max_entries, zone)
+    plan = replace(plan, parse_settings=state.parse_settings, reparse=state.reparse)
     if fetched.incomplete:
         # Items were left for the next poll: it must read the page again, not get a 304.
         plan = replace(plan, etag=None, last_modified=None, body_hash=None)

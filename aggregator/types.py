@@ -82,6 +82,12 @@ class FeedState:
     entry_digests: frozenset[str] = frozenset()
     html: HtmlSource | None = None  # set for an HTML source: parsed by parse_html
     known_items: frozenset[str] = frozenset()  # entry keys stored, for follow: not refetched
+    # A fingerprint of the settings the page is parsed with (planning.parse_fingerprint): as
+    # stored, until the poll puts this poll's in its place.
+    parse_settings: str | None = None
+    # They changed since the stored entries were parsed: fetched without validators, the
+    # page applied again even if it is the same, the entries' new dates kept.
+    reparse: bool = False
 
     @property
     def fetch_url(self) -> str:
@@ -225,6 +231,8 @@ class UpdatePlan:
     interval_reason: str | None = None
     gone: bool = False
     warning: str | None = None  # what was repaired or dropped while reading the feed
+    parse_settings: str | None = None  # to store: the settings this poll's entries were read by
+    reparse: bool = False  # the settings changed: stored entries take the dates read now
 
 
 @dataclass(frozen=True, slots=True)

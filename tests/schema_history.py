@@ -60,6 +60,10 @@ def _undo_v19_search_folding(db: sqlite_utils.Database) -> None:
     """Nothing in the schema: the index is only in an older fold."""
 
 
+def _undo_v20_parse_settings(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE feeds DROP COLUMN parse_settings")
+
+
 UNDO: dict[int, Callable[[sqlite_utils.Database], None]] = {
     12: _undo_v12_feed_versions,
     13: _undo_v13_robots_txt,
@@ -69,6 +73,7 @@ UNDO: dict[int, Callable[[sqlite_utils.Database], None]] = {
     17: _undo_v17_news_from,
     18: _undo_v18_unread_pages,
     19: _undo_v19_search_folding,
+    20: _undo_v20_parse_settings,
 }
 
 

@@ -85,6 +85,8 @@ PAGE_SIZE = 16 * 1024
 # for at most a batch (about a second) at a time, so a second poll waits its turn.
 BUSY_SECONDS = 120
 _NOT_SYNCED = "feed {} is not in the database; sync_feeds first"
+# Outcomes of an entry this feed had stored already (not "new" or "merged").
+SEEN_BEFORE = ("unchanged", "updated")
 
 
 class Store:
@@ -460,13 +462,14 @@ class Store:
         from aggregator.types import FeedState
 
         row = self.db.execute(
-            "SELECT etag, last_modified, moved_to, body_hash FROM feeds WHERE url = ?", [url]
+            """SELECT etag, last_modified, moved_to, body_hash, parse_settings
+               FROM feeds WHERE url = ?""",
+            [url],
         ).fetchone()
         if row is None:
             return FeedState(url=url)
-        return FeedState(
-            url=url, etag=row[0], last_modified=row[1], moved_to=row[2], body_hash=row[3]
-        )
+        return FeedState(url=url, etag=row[0], last_modified=row[1], moved_to=row[2],
+                         body_hash=row[3], parse_settings=row[4])  # fmt: skip
 
     def poll_snapshot(
         self, urls: Sequence[str], now: datetime, window: timedelta
@@ -487,14 +490,14 @@ class Store:
         snapshot = {}
         for row in self.db.execute(
             """SELECT url, etag, last_modified, moved_to, body_hash, error_count, hint_seconds,
-                      hint_reason, last_success_at IS NOT NULL FROM feeds"""
+                      hint_reason, last_success_at IS NOT NULL, parse_settings FROM feeds"""
         ):
             url = row[0]
             if url not in wanted:
                 continue
             hint = Hint(timedelta(seconds=row[6]), row[7]) if row[6] else None
             snapshot[url] = (
-                FeedState(url, row[1], row[2], row[3], row[4]),
+                FeedState(url, row[1], row[2], row[3], row[4], parse_settings=row[9]),
                 FeedHistory(
                     error_count=row[5],
                     recent_published=tuple(published[url].values()),
@@ -675,6 +678,10 @@ class Store:
                             outcome = self._entries.apply_entry(
                                 feed, site_url, entry, now, first_poll, rules, known, lookup
                             )
+                            if plan.reparse and entry.dated and outcome in SEEN_BEFORE:
+                                # Read again with new settings: the dates found now count.
+                                redated = self._entries.redate(feed.url, entry)
+                                outcome = "updated" if redated else outcome
                             new += outcome == "new"
                             updated += outcome == "updated"
                 finally:
@@ -722,6 +729,7 @@ class Store:
                           last_warning = CASE WHEN ? THEN ? ELSE last_warning END,
                           redirect_target = ?, redirect_seen = ?,
                           moved_to = coalesce(?, moved_to),
+                          parse_settings = coalesce(?, parse_settings),
                           next_poll_at = ?, interval_seconds = ?, interval_reason = ?
                    WHERE url = ?""",
                 [
@@ -744,6 +752,7 @@ class Store:
                     target,
                     seen,
                     moved,
+                    plan.parse_settings,
                     *schedule,
                     plan.feed_url,
                 ],

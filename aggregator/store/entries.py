@@ -429,6 +429,35 @@ class EntryWriter:
             known.by_link.setdefault(entry.canonical_url, []).append(row)
         return "new"
 
+    def redate(self, feed_url: str, entry: EntryPlan) -> bool:
+        """After the source's parse settings changed (a ``date`` selector added): its stored
+        copy takes the date read now, and the post with it (the earliest of the copies, if
+        another is shown); a copy that is dated is news, as a merged one is (apply_entry).
+        True if the post changed."""
+        published = to_db_time(entry.published)
+        row = self.db.execute(
+            "SELECT entry_id FROM entry_sources WHERE feed_url = ? AND entry_key = ?",
+            [feed_url, entry.key],
+        ).fetchone()
+        if row is None:
+            return False
+        self.db.execute(
+            "UPDATE entry_sources SET published = ? WHERE feed_url = ? AND entry_key = ?",
+            [published, feed_url, entry.key],
+        )
+        return bool(
+            self.db.execute(
+                """UPDATE entries SET backfill = 0,
+                          published = CASE WHEN primary_feed_url = ? THEN ?
+                                      ELSE min(published, ?) END,
+                          updated = CASE WHEN primary_feed_url = ? THEN ? ELSE updated END
+                   WHERE id = ? AND (backfill = 1 OR published IS NOT
+                         CASE WHEN primary_feed_url = ? THEN ? ELSE min(published, ?) END)""",
+                [feed_url, published, published, feed_url, to_db_time(entry.updated), row[0],
+                 feed_url, published, published],
+            ).rowcount
+        )  # fmt: skip
+
     def _rekeyed(self, feed: FeedRow, entry: EntryPlan, known: KnownSources,
                  settings: DedupSettings) -> SourceRow | None:  # fmt: skip
         """The same entry under a new key, if its old key has left the document: found by

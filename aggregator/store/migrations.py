@@ -474,6 +474,14 @@ def _v19_search_folding(db: sqlite_utils.Database) -> None:
         SearchIndex(db).rebuild(progress)
 
 
+def _v20_parse_settings(db: sqlite_utils.Database) -> None:
+    """A fingerprint of the settings a feed's stored entries were parsed with (its selectors,
+    the site's time zone): when feeds.yaml changes them, the next poll fetches without
+    validators and applies the page again, even if it has not changed (review 7 R22). NULL:
+    not known (stored before this column); an HTML source is then read again once."""
+    db.execute("ALTER TABLE feeds ADD COLUMN parse_settings TEXT")
+
+
 @contextmanager
 def _terminal_progress(label: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar for a long migration when stderr is a terminal; silent otherwise, and
@@ -512,6 +520,7 @@ MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _v17_news_from,
     _v18_unread_pages,
     _v19_search_folding,
+    _v20_parse_settings,
 )
 
 
