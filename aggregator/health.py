@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from aggregator.collation import danish_key
 from aggregator.text import local_time, plural
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def feed_health(
 
 
 def _by_name(rows: list[FeedHealth]) -> list[FeedHealth]:
-    return sorted(rows, key=lambda h: h.status.name.casefold())
+    return sorted(rows, key=lambda h: danish_key(h.status.name))
 
 
 def state_label(health: FeedHealth, config: ConfigView) -> str:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from aggregator.collation import danish_key
 from aggregator.config import DigestSettings
+from aggregator.config_view import ConfigView, FeedRef
 from aggregator.digest import assemble
 from aggregator.digest.build import Window, build_digest, failed_sources
 from aggregator.digest.periods import week_containing
 from aggregator.digest.render import render_digest
 from aggregator.feed_status import FeedStatus
+from aggregator.health import feed_health
 from aggregator.pipeline import poll
 from aggregator.types import SourceRef, StoredEntry
 from tests.feedgen import Item, rss
@@ -32,8 +37,8 @@ def _feed(server: FeedServer, path: str, title: str, site: str, posts: int) -> s
 
 def test_two_feeds_with_the_same_title_are_two_groups_named_apart(server, make_config, store):
     feeds = [
-        {"name": "Aarhus Kommune", "url": _feed(server, "/aarhus", "Nyheder",
-                                                "https://aarhus.example.dk/", 2)},
+        {"name": "Herning Kommune", "url": _feed(server, "/herning", "Nyheder",
+                                                "https://herning.example.dk/", 2)},
         {"name": "Odense Kommune", "url": _feed(server, "/odense", "Nyheder",
                                                 "https://odense.example.dk/", 1)},
         {"name": "KL", "url": _feed(server, "/kl", "KL – digitalisering",
@@ -45,7 +50,7 @@ def test_two_feeds_with_the_same_title_are_two_groups_named_apart(server, make_c
     digest = assemble(config, store, config.named_digest("default"), WEEK_47, window)
     assert [(g.name, g.site_url, len(g.items)) for g in digest.groups] == [
         ("KL – digitalisering", "https://kl.example.dk/", 1),
-        ("Nyheder (Aarhus Kommune)", "https://aarhus.example.dk/", 2),
+        ("Nyheder (Herning Kommune)", "https://herning.example.dk/", 2),
         ("Nyheder (Odense Kommune)", "https://odense.example.dk/", 1),
     ]
     assert (digest.entry_count, digest.source_count) == (4, 3)
@@ -67,29 +72,62 @@ def _source(slug: str, name: str, title: str | None) -> SourceRef:
 
 
 def test_same_titles_are_counted_apart_when_grouped_by_tag_and_named_apart_in_also_in():
-    aarhus = _source("aarhus", "Aarhus Kommune", "Nyheder")
+    herning = _source("herning", "Herning Kommune", "Nyheder")
     odense = _source("odense", "Odense Kommune", "Nyheder")
     plain = _source("plain", "Nyheder", "Nyheder")  # titled as its configured name
-    entries = [_entry(1, aarhus), _entry(2, odense, aarhus), _entry(3, plain)]
+    entries = [_entry(1, herning), _entry(2, odense, herning), _entry(3, plain)]
     digest = build_digest(entries, WEEK_47, "T", DigestSettings(group_by="tag"))
     [group] = digest.groups
     assert {i.title: (i.source, i.also_in) for i in group.items} == {
-        "Indlæg 1": ("Nyheder (Aarhus Kommune)", ()),
-        "Indlæg 2": ("Nyheder (Odense Kommune)", ("Nyheder (Aarhus Kommune)",)),
+        "Indlæg 1": ("Nyheder (Herning Kommune)", ()),
+        "Indlæg 2": ("Nyheder (Odense Kommune)", ("Nyheder (Herning Kommune)",)),
         "Indlæg 3": ("Nyheder", ()),
     }
     assert digest.source_count == 3
     assert "3 nye indlæg fra 3 kilder" in render_digest(digest).text
 
 
-def test_failing_feeds_with_the_same_title_are_named_apart_in_the_health_section():
-    def status(slug: str, name: str) -> FeedStatus:
-        return FeedStatus(
-            url=f"https://{slug}.example.dk/feed/", name=name, title="Nyheder", state="gone",
-            last_fetched_at=None, last_success_at=None, last_status=410, last_error=None,
-            error_count=3, entry_count=0,
-        )  # fmt: skip
+def _gone(url: str, name: str, title: str | None) -> FeedStatus:
+    return FeedStatus(
+        url=url, name=name, title=title, state="gone", last_fetched_at=None,
+        last_success_at=None, last_status=410, last_error=None, error_count=3, entry_count=0,
+    )  # fmt: skip
 
-    failed = failed_sources([status("a", "Aarhus Kommune"), status("o", "Odense Kommune")],
-                            WEEK_47, None)  # fmt: skip
-    assert [f.name for f in failed] == ["Nyheder (Aarhus Kommune)", "Nyheder (Odense Kommune)"]
+
+def test_failing_feeds_with_the_same_title_are_named_apart_in_the_health_section():
+    statuses = [_gone("https://a.example.dk/feed/", "Herning Kommune", "Nyheder"),
+                _gone("https://o.example.dk/feed/", "Odense Kommune", "Nyheder")]  # fmt: skip
+    failed = failed_sources(statuses, WEEK_47, None)
+    assert [f.name for f in failed] == ["Nyheder (Herning Kommune)", "Nyheder (Odense Kommune)"]
+
+
+# Danish alphabetical order: æ, ø, å after z; "aa" as å (Aarhus is Århus); case ignored.
+NAMES_IN_ORDER = ["Abildgaard", "Ebeltoft", "Égebjerg", "odense", "Odense Kommune", "Zebra",
+                  "ærø kommune", "Ølstykke", "Aarhus Kommune", "Århus Stift"]  # fmt: skip
+
+
+def _shuffled(names: list[str]) -> list[str]:
+    return random.Random(47).sample(names, len(names))
+
+
+def test_danish_key_puts_ae_oe_aa_after_z_and_aarhus_with_aarhus():
+    assert sorted(_shuffled(NAMES_IN_ORDER), key=danish_key) == NAMES_IN_ORDER
+    assert sorted(["Ødis", "Ærø", "Ålborg", "Zealand", "Århus"], key=danish_key) == [
+        "Zealand", "Ærø", "Ødis", "Ålborg", "Århus"
+    ]  # fmt: skip
+
+
+def test_digest_groups_and_failing_sources_are_in_danish_order():
+    names = _shuffled(NAMES_IN_ORDER)
+    entries = [_entry(n, _source(f"s{n}", f"Navn {n}", title)) for n, title in enumerate(names)]
+    digest = build_digest(entries, WEEK_47, "T")
+    assert [g.name for g in digest.groups] == NAMES_IN_ORDER
+    statuses = [_gone(f"https://s{n}.example.dk/", name, None) for n, name in enumerate(names)]
+    assert [f.name for f in failed_sources(statuses, WEEK_47, None)] == NAMES_IN_ORDER
+
+
+def test_the_status_listing_is_in_danish_order():
+    feeds = tuple(FeedRef(name, f"https://s{n}.example.dk/")
+                  for n, name in enumerate(_shuffled(NAMES_IN_ORDER)))  # fmt: skip
+    configured, _ = feed_health(ConfigView(Path("x.db"), "Europe/Copenhagen", 24, feeds), [])
+    assert [h.status.name for h in configured] == NAMES_IN_ORDER

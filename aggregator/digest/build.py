@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
 from aggregator.bulk import no_collector_passes
+from aggregator.collation import danish_key
 from aggregator.config import DigestSettings
 from aggregator.digest.periods import Period
 from aggregator.types import FeedStatus, SourceRef, StoredEntry, WindowPost
@@ -275,8 +276,9 @@ def choose(
     settings: DigestSettings,
     feeds: Mapping[str, FeedFacts],
 ) -> Choice:
-    """Groups by name (untagged last), posts newest first unless ``order: oldest``; each
-    group cut at ``max_items_per_group``, and the groups past ``MAX_GROUPS`` only counted."""
+    """Groups by name in Danish order (untagged last), posts newest first unless ``order:
+    oldest``; each group cut at ``max_items_per_group``, and the groups past ``MAX_GROUPS``
+    only counted."""
     chosen = select(posts, window, settings, feeds)
     chosen.sort(key=lambda p: (p.published, p.id), reverse=settings.order == "newest")
     labels = source_labels(_ref_facts(p.primary for p in chosen))
@@ -286,7 +288,7 @@ def choose(
         groups.setdefault(key, (name, site, []))[2].append(post)
     cap = settings.max_items_per_group
     ordered = sorted(
-        groups.items(), key=lambda kv: (kv[1][0] == NO_TAG, kv[1][0].casefold(), kv[0])
+        groups.items(), key=lambda kv: (kv[1][0] == NO_TAG, danish_key(kv[1][0]), kv[0])
     )
     kept, rest = ordered[:MAX_GROUPS], ordered[MAX_GROUPS:]
     left_out = None
@@ -333,7 +335,7 @@ def failed_sources(
             failed.append(
                 FailedSource(labels[status.url], since, status.last_error, status.state == "gone")
             )
-    return tuple(failed)
+    return tuple(sorted(failed, key=lambda f: danish_key(f.name)))
 
 
 def build_digest(
