@@ -362,3 +362,139 @@ def line_text(value: str) -> str:
         kept.append(char)
     kept.extend(_PDI if opener in _ISOLATES else _PDF for opener in reversed(open_))
     return "".join(kept)
+
+
+# WordPress shortcodes a feed shows as written: the site's plugin renders them on its pages
+# but not in its feed (or was switched off), so ``[caption …]<img …> Tekst[/caption]`` and a
+# page builder's ``[vc_row][vc_column]…`` reach the reader. A name as WordPress writes one
+# (here ASCII: a letter, then letters, digits, ``_`` or ``-``; WordPress allows any character
+# but ``<>&/[]=``, space and controls), attributes up to the first ``]`` (a ``/`` in them only
+# before something else than ``]``), ``/]`` for a self-closing tag; ``[[name]]`` is WordPress's
+# escape for the text ``[name]``.
+_SHORTCODE = r"\[(\[?)(/?)([A-Za-z][\w-]*)(?![\w-])((?:[^\[\]/]|/(?!\]))*)(/?)\](\]?)"
+# Markup is passed over whole, so a bracket in an attribute or a comment is not read; ``[^<>]``
+# keeps the scan linear on a fragment of ``<`` with no ``>``.
+_SHORTCODE_SCAN = re.compile(rf"<!--.*?(?:-->|\Z)|<[^<>]*>|{_SHORTCODE}", re.S | re.A)
+_SHORTCODE_HINT = re.compile(r"\[/?[A-Za-z]", re.A)
+# Text in these is what the author typed: a tutorial's ``[gallery]`` or a checklist's ``[x]``.
+_VERBATIM = re.compile(r"<(/?)(pre|code|kbd|samp|script|style|textarea)\b", re.I)
+# Names that are a shortcode alone, with nothing to show them: WordPress's own (``audio``
+# and ``video`` only by shape, as "[video]" is also a news site's label) and the page
+# builders' families, whose bare ``[vc_row]`` has no attribute or end tag to show it.
+SHORTCODE_NAMES = frozenset({"caption", "wp_caption", "gallery", "playlist", "embed"})
+SHORTCODE_PREFIXES = ("vc_", "et_pb_", "fusion_", "av_", "su_", "mk_", "cs_", "tm_")
+_MEDIA_SHORTCODES = frozenset({"audio", "video", "embed"})
+_PLAIN_URL = re.compile(r"https?://[^\s<>\"'\[\]]+", re.A)
+# A shortcode WordPress does not know is "texturized" in its feed like any text: its quotes
+# come as curly quotes and primes, written as characters or references.
+_CURLY = r"(?:&\#(?:8216|8217|8220|8221|8242|8243);|[‘’“”′″])"
+_ATTRIBUTE_PAIR = re.compile(
+    rf"""([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|{_CURLY}(.*?){_CURLY}|([^\s"']+))"""
+)
+
+
+def strip_shortcodes(fragment: str) -> str:
+    """``fragment`` without its WordPress shortcode tags, what they enclose kept (a caption's
+    image and text, a column's paragraphs); an embed or a media shortcode becomes a link to
+    its URL, a gallery goes. A tag counts when its name is one of SHORTCODE_NAMES or of a
+    builder family, or when it has the shape: an attribute (``name="value"``), a ``/]``, or an
+    end tag that closes it. So ``[1]``, ``[PDF]``, ``[opdateret 14.30]`` stay, as does all
+    text in ``<pre>`` and ``<code>``."""
+    if "[" not in fragment or _SHORTCODE_HINT.search(fragment) is None:
+        return fragment
+    tokens: list[re.Match[str]] = []
+    verbatim = 0
+    for match in _SHORTCODE_SCAN.finditer(fragment):
+        if match.group(3) is None:
+            if (tag := _VERBATIM.match(match.group(0))) is not None:
+                verbatim = max(verbatim + (-1 if tag.group(1) else 1), 0)
+        elif not verbatim:
+            tokens.append(match)
+    paired = _paired(tokens)
+    pieces: list[str] = []
+    kept = 0
+    after_end: dict[int, str] = {}  # an old-style caption's text, shown after its image
+    for index, token in enumerate(tokens):
+        extra_open, closing, name, attributes, self_closing, extra_close = token.groups()
+        if extra_open and extra_close:
+            # ``[[name]]``: WordPress's way to write the text ``[name]``.
+            pieces += [fragment[kept : token.start()], token.group(0)[1:-1]]
+            kept = token.end()
+            continue
+        if not (index in paired or _is_shortcode(name, attributes, bool(self_closing))):
+            continue
+        # A lone extra bracket is text: ``[[caption]…`` keeps its first ``[``.
+        start, end = token.start() + len(extra_open), token.end() - len(extra_close)
+        replacement, resume = after_end.pop(index, ""), end
+        if not closing:
+            found = _shortcode_attributes(attributes)
+            url = next((v for v in found.values() if _PLAIN_URL.fullmatch(v)), None)
+            if name in ("caption", "wp_caption") and found.get("caption") and index in paired:
+                after_end[paired[index]] = f" {found['caption']} "
+            elif name == "embed" and url is None and (close := paired.get(index)) is not None:
+                inner = fragment[end : tokens[close].start()].strip()
+                if _PLAIN_URL.fullmatch(inner):
+                    url, resume = inner, tokens[close].start()
+            if url is not None and name in _MEDIA_SHORTCODES:
+                url = html.escape(html.unescape(url))
+                replacement = f'<a href="{url}">{url}</a>'
+        if start > kept:
+            pieces.append(fragment[kept:start])
+        pieces.append(replacement or _gap(pieces, fragment[end : end + 1]))
+        kept = resume
+    if not pieces:
+        return fragment
+    pieces.append(fragment[kept:])
+    return "".join(pieces)
+
+
+def _paired(tokens: list[re.Match[str]]) -> dict[int, int]:
+    """Start and end tags of one name that close each other, both ways: an end tag closes
+    the nearest open one of its name, and those opened inside it stay unclosed. Linear: an
+    end tag whose name is not open looks at nothing, and each open tag is passed once."""
+    paired: dict[int, int] = {}
+    open_: list[tuple[str, int]] = []
+    count: dict[str, int] = {}
+    for index, token in enumerate(tokens):
+        name = token.group(3)
+        if token.group(5) or (token.group(1) and token.group(6)):
+            continue  # self-closing or escaped
+        if not token.group(2):
+            open_.append((name, index))
+            count[name] = count.get(name, 0) + 1
+            continue
+        if not count.get(name):
+            continue
+        while True:
+            opened, start = open_.pop()
+            count[opened] -= 1
+            if opened == name:
+                paired[start], paired[index] = index, start
+                break
+    return paired
+
+
+def _is_shortcode(name: str, attributes: str, self_closing: bool) -> bool:
+    if name in SHORTCODE_NAMES or name.startswith(SHORTCODE_PREFIXES):
+        return True  # however bare
+    return self_closing or _ATTRIBUTE_PAIR.search(attributes) is not None
+
+
+def _shortcode_attributes(attributes: str) -> dict[str, str]:
+    """Named attributes, and WordPress's positional form (``[embed https://…]``) as ``""``."""
+    found = {
+        name.lower(): "".join(values).strip()
+        for name, *values in _ATTRIBUTE_PAIR.findall(attributes)
+    }
+    if not found and attributes.strip():
+        found[""] = attributes.strip()
+    return found
+
+
+def _gap(pieces: list[str], after: str) -> str:
+    """A space where a tag between two words went (``Tekst[/vc_column][vc_column]Mere``):
+    not after another gap or at the start, as only the pieces' last one is looked at."""
+    before = pieces[-1][-1:] if pieces else ""
+    if not before or not after or before.isspace() or after.isspace():
+        return ""
+    return "" if before == ">" or after == "<" else " "

@@ -35,6 +35,7 @@ from aggregator.clean import (
     over_content_cap,
     reveal_lazy_images,
     safe_url,
+    strip_shortcodes,
     web_parts,
     xml_text,
 )
@@ -547,8 +548,8 @@ def _warning(parse_warning: str | None, dropped: dict[str, int], repeated: int =
 # 3: XML-forbidden characters, unsafe URLs and field caps; 4: names, dates; 5: lazy images,
 # <noscript> and a page's <title>; 6: plain-text titles kept as written; 7: C1 controls and
 # open bidi controls in one-line fields; 8: relative URLs in content against the document,
-# not the entry's link
-NORMALISE_VERSION = 8
+# not the entry's link; 9: WordPress shortcodes
+NORMALISE_VERSION = 9
 
 
 def raw_digest(entry: ParsedEntry, key: str) -> str:
@@ -611,7 +612,8 @@ def sanitised_content(fragment: str, base_url: str | None) -> str:
     """Sanitised HTML within the caps: depth flattened before nh3, whose cost is quadratic
     in it, and at most MAX_CONTENT_BYTES, cut before a tag and sanitised again to close
     what the cut left open."""
-    raw = flatten_nesting(cut_raw_content(xml_text(fragment)))  # nh3 fails on lone surrogates
+    # nh3 fails on lone surrogates; a shortcode left as written is no part of the post.
+    raw = flatten_nesting(strip_shortcodes(cut_raw_content(xml_text(fragment))))
     content = sanitise_html(raw, base_url)
     if "&#" in raw:
         # Only a numeric character reference can bring nh3's output a character XML forbids.
