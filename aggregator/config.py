@@ -172,6 +172,10 @@ class PollSettings(_Strict):
     alert_after_hours: float = Field(default=24.0, gt=0)
     # Honest and reachable: site owners should be able to tell who polls them.
     user_agent: str = "aggregator/0.1 (feed aggregator for public-sector digitalisation blogs)"
+    # Every fetch goes through this proxy (http://, https://, socks5://, socks5h://; a user
+    # and password in it are sent to the proxy only, and never shown); None: the standard
+    # environment variables HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY say.
+    proxy: str | None = None
 
     @field_validator("allow_private_hosts")
     @classmethod
@@ -182,7 +186,34 @@ class PollSettings(_Strict):
             allow_entry(entry)  # ValueError names the entry
         return value
 
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_url(cls, value: str | None) -> str | None:
+        """A proxy's URL; the messages show it without the password it may carry."""
+        if not value:
+            return None
+        from aggregator.redact import redacted_url
 
+        shown = redacted_url(value)
+        example = "give it as http://proxy.kommune.local:3128"
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 (raises for a port that is no number or out of range)
+        except ValueError as exc:
+            raise ValueError(f"not a proxy URL: {shown} ({exc}); {example}") from None
+        if parts.scheme not in _PROXY_SCHEMES:
+            raise ValueError(
+                f"not a proxy URL: {shown} (it must start with http://, https://, socks5:// or "
+                f"socks5h://); {example}"
+            )
+        if not parts.hostname:
+            raise ValueError(f"not a proxy URL: {shown} names no host; {example}")
+        if parts.path.strip("/") or parts.query or parts.fragment:
+            raise ValueError(f"not a proxy URL: {shown} has a path; {example}")
+        return value
+
+
+_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 _EMAIL = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
 # What a subject template may name; filled by digest.render.subject_line.
 SUBJECT_FIELDS = ("title", "name", "week", "year", "date", "period", "count", "sources")

@@ -40,6 +40,7 @@ from aggregator.fetch_limits import (
     read_body,
 )
 from aggregator.hosts import allow_entry
+from aggregator.proxies import Proxies
 from aggregator.resolve import LOOKUP_TIMED_OUT, Resolver
 from aggregator.text import terminal_text
 from aggregator.types import FeedState, FetchResult, RobotsAnswer
@@ -72,6 +73,7 @@ class FetchOptions:
     # zone reads a feed's date in words that names none (feed_dates.py).
     max_entries_per_feed: int = 500
     timezone: str = "Europe/Copenhagen"
+    proxies: Proxies = field(default_factory=Proxies)  # poll.proxy or the environment's
 
 
 def _forbidden(address: str) -> str | None:
@@ -181,19 +183,13 @@ def make_client(options: FetchOptions, resolver: Resolver | None = None) -> Iter
     unchanged feeds spends.
     """
     timeout = httpx.Timeout(options.timeout_seconds, connect=options.connect_timeout_seconds)
-    limits = httpx.Limits(
-        max_connections=options.concurrency, max_keepalive_connections=options.concurrency
-    )
     resolver = resolver or Resolver()
     admit = address_policy(options.allow_hosts) if options.block_private else None
+    # Each target's addresses are checked before every request and redirect hop, also those
+    # a proxy connects to: a proxy changes who connects, not which targets are allowed.
     hooks = {"request": [request_guard(resolver, admit)]} if admit else {}
-    transport = httpx.HTTPTransport(verify=tls_context(), trust_env=False, limits=limits)
-    # httpx takes no network backend; httpcore's pool does, and every lookup, connect, read
-    # and write then keeps to the fetch's total deadline.
-    pool = transport._pool
-    pool._network_backend = DeadlineBackend(pool._network_backend, resolver, admit)
     with httpx.Client(
-        transport=transport,
+        transport=_ByProxy(options, resolver, admit),
         timeout=timeout,
         follow_redirects=True,
         max_redirects=options.max_redirects,
@@ -206,6 +202,59 @@ def make_client(options: FetchOptions, resolver: Resolver | None = None) -> Iter
         trust_env=False,
     ) as client:
         yield client
+
+
+def _transport(
+    options: FetchOptions, resolver: Resolver, admit: Admit | None, proxy: str | None = None
+) -> httpx.HTTPTransport:
+    limits = httpx.Limits(
+        max_connections=options.concurrency, max_keepalive_connections=options.concurrency
+    )
+    context = tls_context()
+    transport = httpx.HTTPTransport(
+        verify=context,
+        trust_env=False,
+        limits=limits,
+        proxy=_proxy(proxy, context) if proxy else None,
+    )
+    # httpx takes no network backend; httpcore's pool does, and every lookup, connect, read
+    # and write then keeps to the fetch's total deadline. Through a proxy every connection
+    # is to the proxy, which the admin chose: its address is not refused for being private.
+    pool = transport._pool
+    backend = DeadlineBackend(pool._network_backend, resolver, None if proxy else admit)
+    pool._network_backend = backend
+    return transport
+
+
+def _proxy(url: str, context: ssl.SSLContext) -> httpx.Proxy:
+    """An https:// proxy's certificate is verified as the servers' are (an internal CA)."""
+    https = url.lower().startswith("https://")
+    return httpx.Proxy(url, ssl_context=context) if https else httpx.Proxy(url)
+
+
+class _ByProxy(httpx.BaseTransport):
+    """Each request through the transport for its proxy (``options.proxies``), or the direct
+    one."""
+
+    def __init__(self, options: FetchOptions, resolver: Resolver, admit: Admit | None) -> None:
+        self._proxies = options.proxies
+        self._direct = _transport(options, resolver, admit)
+        self._through: dict[str, httpx.HTTPTransport] = {
+            proxy: _transport(options, resolver, admit, proxy)
+            for proxy in {options.proxies.http, options.proxies.https}
+            if proxy
+        }
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        proxy = self._proxies.for_url(request.url.scheme, request.url.host)
+        if proxy is None:
+            return self._direct.handle_request(request)
+        request.extensions["proxy"] = self._proxies.describe(proxy)  # for _describe
+        return self._through[proxy].handle_request(request)
+
+    def close(self) -> None:
+        for transport in (self._direct, *self._through.values()):
+            transport.close()
 
 
 def _conditional_headers(state: FeedState) -> dict[str, str]:
@@ -228,17 +277,28 @@ def _describe(exc: Exception, url: str) -> str:
         return "too many redirects"
     if isinstance(exc, httpx.RemoteProtocolError) and "location header" in str(exc).lower():
         return f"broken redirect: {exc}"
+    if isinstance(exc, httpx.ProxyError):  # the proxy's answer to CONNECT, say a 407
+        return f"the proxy refused: {exc}{_through(exc)}"
     if isinstance(exc, httpx.ConnectTimeout):
-        return "timed out while connecting"
+        return f"timed out while connecting{_through(exc)}"
     if isinstance(exc, httpx.TimeoutException):
         return "timed out waiting for the server"
     if isinstance(exc, httpx.ConnectError):
-        return f"cannot connect: {exc}" if str(exc) else "cannot connect"
+        return (f"cannot connect: {exc}" if str(exc) else "cannot connect") + _through(exc)
     if isinstance(exc, httpx.UnsupportedProtocol):
         return f"broken redirect: {exc}" if _redirected(url) else f"unsupported URL: {exc}"
     if isinstance(exc, httpx.DecodingError):
         return f"cannot decode the response body: {exc}"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _through(exc: httpx.HTTPError) -> str:
+    """Which proxy a failure to connect was a failure to reach, credentials hidden."""
+    try:
+        proxy = exc.request.extensions.get("proxy")
+    except RuntimeError:  # raised before there was a request
+        return ""
+    return f" (through {proxy})" if proxy else ""
 
 
 def _redirected(url: str) -> bool:

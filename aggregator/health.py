@@ -107,6 +107,8 @@ def what_to_do(status: FeedStatus) -> str | None:
     what = f"HTTP {code}" if code else (status.last_error or "failed")
     if code == 404:
         advice = "check the URL"
+    elif code == 407:  # a proxy's answer for an http:// URL
+        advice = "the proxy refuses us: check the user and password in poll.proxy (or *_PROXY)"
     elif code in (401, 403):
         advice = "the server refuses us: check the URL, or ask the site for access"
     elif code in (429, 503):
@@ -145,6 +147,10 @@ def _advice_before_status(error: str) -> str | None:
         return "the site's robots.txt forbids fetching it: ask the site, or remove the source"
     if error.startswith("robots.txt could not be fetched"):
         return "nothing is fetched from the site until its robots.txt answers; tried again later"
+    if error.startswith("the proxy refused"):
+        return "check the proxy's URL and the user and password in it (poll.proxy, *_PROXY)"
+    if "(through the proxy " in error and error.startswith(("cannot connect", "timed out")):
+        return "the proxy does not answer: check poll.proxy (or HTTPS_PROXY, HTTP_PROXY)"
     if error.startswith(("cannot connect", "timed out while connecting", "timed out looking up")):
         return "no answer: check the host name, the network and the firewall"
     if error.startswith(("timed out waiting", "took longer than")):

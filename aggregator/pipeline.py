@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import signal
 import threading
@@ -19,6 +20,7 @@ from aggregator.fetch import FetchOptions, preload
 from aggregator.planning import parse_fingerprint
 from aggregator.policy import ADAPTIVE_WINDOW, FeedHistory, Hint, PolicySettings, decide
 from aggregator.pollers import Job, Share, messages, poll_share, serve, shares
+from aggregator.proxies import proxies
 from aggregator.store import MergeRules, Store
 from aggregator.types import FeedState, FeedUpdateResult, FetchResult, RobotsAnswer, UpdatePlan
 from aggregator.workers import Worker, WorkerPool
@@ -101,6 +103,7 @@ def fetch_options(config: Config) -> FetchOptions:
         allow_hosts=frozenset(poll.allow_private_hosts),
         max_entries_per_feed=poll.max_entries_per_feed,
         timezone=config.site.timezone,
+        proxies=proxies(poll.proxy, os.environ),
     )
 
 

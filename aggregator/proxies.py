@@ -1,0 +1,124 @@
+"""Which proxy a fetch goes through: ``poll.proxy`` for every fetch when it is set, else the
+standard environment variables as curl reads them (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY,
+NO_PROXY, in either case; HTTP_PROXY only in lower case under CGI, where a request's
+``Proxy:`` header would set it).
+
+Only the proxy variables are read, not httpx's whole ``trust_env``: that would also send the
+passwords in ~/.netrc to the feed hosts it names, and read SSL_CERT_FILE, which the TLS
+context reads on purpose (fetch.tls_context).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aggregator.redact import redacted_url
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Proxies:
+    """The proxy for each scheme of the URLs fetched (None: connect directly), and the
+    NO_PROXY hosts that are fetched directly whatever the scheme."""
+
+    http: str | None = None
+    https: str | None = None
+    bypass: tuple[str, ...] = ()
+    origin: str = ""  # where the proxies were set: poll.proxy or the variables' names
+
+    def __repr__(self) -> str:  # logged or printed, never with the proxy's password
+        return (
+            f"Proxies(http={self.shown(self.http)!r}, https={self.shown(self.https)!r}, "
+            f"bypass={self.bypass!r}, origin={self.origin!r})"
+        )
+
+    @staticmethod
+    def shown(proxy: str | None) -> str | None:
+        return redacted_url(proxy) if proxy else None
+
+    def for_url(self, scheme: str, host: str) -> str | None:
+        """The proxy for a URL of ``scheme`` on ``host``, or None for a direct connection."""
+        proxy = self.https if scheme == "https" else self.http if scheme == "http" else None
+        if proxy is None or _bypassed(host.lower().strip("[]").rstrip("."), self.bypass):
+            return None
+        return proxy
+
+    def describe(self, proxy: str) -> str:
+        """The proxy as a message shows it: its URL without credentials, and where it is set."""
+        return f"the proxy {self.shown(proxy)}, from {self.origin}"
+
+
+def proxies(setting: str | None, environ: Mapping[str, str]) -> Proxies:
+    """``poll.proxy`` for both schemes, or what the environment ``environ`` sets."""
+    if setting:
+        return Proxies(http=setting, https=setting, origin="poll.proxy")
+    found = _environment_proxies(environ)
+    every = found.get("all")
+    http, https = found.get("http") or every, found.get("https") or every
+    if not (http or https):
+        return Proxies()
+    entries = tuple(
+        entry.strip().lower() for entry in found.get("no", "").split(",") if entry.strip()
+    )
+    names = [name for name, value in (("HTTP_PROXY", found.get("http")),
+             ("HTTPS_PROXY", found.get("https")), ("ALL_PROXY", every)) if value]  # fmt: skip
+    return Proxies(_with_scheme(http), _with_scheme(https), entries, " and ".join(names))
+
+
+def _environment_proxies(environ: Mapping[str, str]) -> dict[str, str]:
+    """The ``*_proxy`` variables by kind (http, https, all, no); lower case wins, as curl
+    and urllib have it."""
+    found: dict[str, str] = {}
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        kind = name.removesuffix("_PROXY").lower()
+        upper = "" if name == "HTTP_PROXY" and "REQUEST_METHOD" in environ else environ.get(name)
+        if value := environ.get(name.lower()) or upper:
+            found[kind] = value.strip()
+    return found
+
+
+def _with_scheme(proxy: str | None) -> str | None:
+    """``proxy.kommune.local:3128`` as curl takes it: an http proxy."""
+    if not proxy:
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
+def _bypassed(host: str, entries: tuple[str, ...]) -> bool:
+    """Whether NO_PROXY names ``host``: ``*``, the host, a domain it is in (``kommune.local``
+    and ``.kommune.local`` both take ``intranet.kommune.local``), an address or a network of
+    addresses (``10.0.0.0/8``), as curl reads them. A host:port entry names the host."""
+    address = _address(host)
+    for entry in entries:
+        if entry == "*":
+            return True
+        name = _without_port(entry).strip("[]").lstrip(".").rstrip(".")
+        if not name:
+            continue
+        if address is not None and "/" in name:
+            try:
+                if address in ipaddress.ip_network(name, strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        if host == name or host.endswith(f".{name}"):
+            return True
+        if address is not None and (other := _address(name)) is not None and address == other:
+            return True
+    return False
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+def _without_port(entry: str) -> str:
+    if entry.startswith("["):  # [::1]:8080
+        return entry.split("]", 1)[0] + "]"
+    host, colon, port = entry.rpartition(":")
+    return host if colon and port.isdigit() and ":" not in host else entry
