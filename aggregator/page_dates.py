@@ -136,12 +136,14 @@ _WEEKDAY = re.compile(r"^[^\W\d_]+\.?,\s*")
 @functools.lru_cache(maxsize=4096)  # a feed repeats its dates poll after poll
 def feed_date(text: str, zone: str = "Europe/Copenhagen") -> datetime | None:
     """A feed's date in Danish or English words that feedparser cannot read ("3. november
-    2026", "tirsdag, 3. nov. 2026 10:00", "tor, 19 nov 2026 19:00:00 +0100"), as an aware
-    UTC datetime; its own zone if it names one, else ``zone``; None unless it has a day, a
-    month and a year."""
+    2026", "tirsdag, 3. nov. 2026 10:00", "tor, 19 nov 2026 19:00:00 +0100"), or in ISO 8601
+    with no zone, as an aware UTC datetime; its own zone if it names one, else ``zone``; None
+    unless it has a day, a month and a year."""
     text = _WEEKDAY.sub("", " ".join(text.split()))
     if not text or len(text) > 200:
         return None
+    if text[:1].isdigit() and (value := _iso(text, zone)) is not None:
+        return value.replace(microsecond=0)  # "2026-11-20T10:00:00": ISO 8601, no zone: local
     import dateparser
 
     try:

@@ -70,7 +70,8 @@ def _date(
     value: object, field: str, problems: _Problems, unread: list[tuple[str, str]]
 ) -> datetime | None:
     """An RFC 3339 date; any other text is left, as on the XML roads, to the worded-date
-    reader ("Tue, 01 Dec 2026 10:00:00 +0100", "1. december 2026")."""
+    reader ("Tue, 01 Dec 2026 10:00:00 +0100", "1. december 2026"), and so is one with no
+    zone, which is the publisher's local time: read there in the site's zone."""
     text = _stripped(value, field, problems)
     if text is None:
         return None
@@ -80,7 +81,8 @@ def _date(
         unread.append(("published" if field == "date_published" else "updated", text))
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)  # RFC 3339 requires a zone; UTC is the usual intent
+        unread.append(("published" if field == "date_published" else "updated", text))
+        return None
     try:
         return parsed.astimezone(UTC).replace(microsecond=0)
     except (OverflowError, ValueError):

@@ -155,6 +155,8 @@ def read_date(text: str) -> datetime | None:
 
 
 _DAY_FIRST = re.compile(r"\s*\d{1,2}[-./]\d{1,2}[-./]\d{4}")
+# ISO 8601 with no zone: feedparser reads it as UTC, but it is the publisher's local time.
+_ZONELESS_ISO = re.compile(r"\s*\d{4}-\d\d-\d\d(?:[Tt ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?)?\s*")
 _YEAR = re.compile(r"(?<!\d)(?:1[89]|2[01])\d\d(?!\d)")
 _ISO_DAY = re.compile(r"\s*(\d{4})-(\d\d)-(\d\d)")
 _NAMED_ZONE = re.compile(r"(\d{1,2}):(\d\d)(?::\d\d)?\s*([A-Za-z]{3,4})\s*$")
@@ -170,8 +172,10 @@ def checked_date(text: str, value: datetime | None) -> datetime | None:
     """feedparser's reading ``value`` of ``text``, put right where it is known to be wrong:
     None (left to the worded-date reader, which reads day first) for a day-first date, which
     feedparser reads as YY-MM-DD ("15-11-2026" as 2015-11-20), for a reading in another year
-    than the text names, and for an impossible day it rolls over ("2026-11-31"); a zone it
-    does not know (CET, CEST) taken at its offset instead of as UTC. Both roads apply it."""
+    than the text names, and for an impossible day it rolls over ("2026-11-31"); None too
+    for an ISO 8601 date with no zone, which it reads as UTC: normalise reads it in the
+    site's zone, as it does an RFC 822 date with none (feed_dates); a zone it does not know
+    (CET, CEST) taken at its offset instead of as UTC. Both roads apply it."""
     if value is None or refused_date(text):
         return None
     years = {int(year) for year in _YEAR.findall(text)}
@@ -190,8 +194,9 @@ def checked_date(text: str, value: datetime | None) -> datetime | None:
 
 
 def refused_date(text: str) -> bool:
-    """A date whatever feedparser reads of it is not kept: day first, or an impossible day."""
-    if _DAY_FIRST.match(text):
+    """A date whatever feedparser reads of it is not kept: day first, an impossible day, or
+    an ISO 8601 one without a zone (read later, in the site's)."""
+    if _DAY_FIRST.match(text) or _ZONELESS_ISO.fullmatch(text):
         return True
     if iso := _ISO_DAY.match(text):
         try:
