@@ -131,3 +131,31 @@ def test_the_status_listing_is_in_danish_order():
                   for n, name in enumerate(_shuffled(NAMES_IN_ORDER)))  # fmt: skip
     configured, _ = feed_health(ConfigView(Path("x.db"), "Europe/Copenhagen", 24, feeds), [])
     assert [h.status.name for h in configured] == NAMES_IN_ORDER
+
+
+def test_a_post_dated_without_a_time_of_day_shows_its_day_alone(server, make_config, store):
+    """A source that gives only a date ("18. november 2026") is read as midnight in the
+    site's zone: the digest shows the day, not a time "00:00" nobody gave."""
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Nyheder</title>'
+        "<link>https://vejle.example.dk/</link><description>x</description>"
+        "<item><title>Kun en dato</title><link>https://vejle.example.dk/1/</link>"
+        "<pubDate>18. november 2026</pubDate><description>Tekst.</description></item>"
+        "<item><title>Med klokkeslæt</title><link>https://vejle.example.dk/2/</link>"
+        "<pubDate>Thu, 19 Nov 2026 08:30:00 +0000</pubDate><description>Tekst.</description>"
+        "</item></channel></rss>"
+    ).encode()
+    config = make_config([{"name": "Vejle", "url": server.static_feed("/vejle", body)}])
+    poll(config, store, clock=lambda: POLLED)
+    window = Window(WEEK_47.start_utc, WEEK_47.end_utc)
+    digest = assemble(config, store, config.named_digest("default"), WEEK_47, window)
+    items = {i.title: i.published for i in digest.groups[0].items}
+    assert items["Kun en dato"] == datetime(2026, 11, 18, tzinfo=CPH)
+    for language, day, timed in (("da", "18. nov.", "19. nov. 09:30"),
+                                 ("en", "18 Nov", "19 Nov 09:30")):  # fmt: skip
+        rendered = render_digest(digest, language)
+        lines = rendered.text.splitlines()
+        assert f"  {day}" in lines
+        assert f"  {timed}" in lines
+        assert f">{day}</p>" in rendered.html
+        assert "00:00" not in rendered.text

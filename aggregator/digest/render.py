@@ -11,7 +11,7 @@ import email.utils
 import html as html_lib
 import secrets
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, time
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
@@ -104,6 +104,14 @@ class _Item:
     also_in: tuple[str, ...]
 
 
+def _when(published: datetime, language: str) -> str:
+    """The day, and the time of day unless it is midnight: a source that gives only a date
+    (a page's "18. november 2026", a feed's worded date) is read as midnight in the site's
+    zone, and "00:00" would be a time it never gave."""
+    day = short_date(published.date(), language)
+    return day if published.time() == time(0) else f"{day} {published:%H:%M}"
+
+
 def period_label(digest: Digest, language: str) -> str:
     period = digest.period
     if period.kind == "day":
@@ -155,9 +163,7 @@ def _context(
             refs.append(entry.link)
             ref = len(refs)
         parts = [entry.source] if show_source else []
-        parts.append(
-            short_date(entry.published.date(), language) + entry.published.strftime(" %H:%M")
-        )
+        parts.append(_when(entry.published, language))
         if entry.author:
             parts.append(f"{t['by']} {entry.author}")
         return _Item(entry.title, entry.link, ref, entry.summary, " · ".join(parts), entry.also_in)
