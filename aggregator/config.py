@@ -458,9 +458,12 @@ class Config(_Strict):
         return next((f for f in self.feeds if f.url == url), None)
 
 
-def cross_field_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
+def cross_field_problems(
+    data: dict[str, Any], lines: Callable[[str], int | None] | None = None
+) -> list[tuple[str, str]]:
     """Checks across keys, run on the raw data so they are reported with every other problem
-    (a model validator would only run once all else is valid)."""
+    (a model validator would only run once all else is valid); ``lines`` gives the line of a
+    key path, for a message that names another entry."""
     problems: list[tuple[str, str]] = []
     poll = data.get("poll")
     if isinstance(poll, dict):
@@ -481,11 +484,10 @@ def cross_field_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
     feeds = data.get("feeds")
     if isinstance(feeds, list):
         names: dict[str, int] = {}
-        urls: dict[str, int] = {}
         for index, feed in enumerate(feeds):
             if not isinstance(feed, dict):
                 continue
-            name, url = feed.get("name"), feed.get("url")
+            name = feed.get("name")
             if isinstance(name, str) and name.strip():
                 key = name.strip().casefold()
                 if key in names:
@@ -495,14 +497,54 @@ def cross_field_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
                         "names must be unique (retry, split and status go by name)",
                     ))  # fmt: skip
                 names.setdefault(key, index)
-            if isinstance(url, str) and url.strip():
-                if url.strip() in urls:
-                    problems.append((
-                        f"feeds[{index}].url",
-                        f"the same URL as feeds[{urls[url.strip()]}]",
-                    ))  # fmt: skip
-                urls.setdefault(url.strip(), index)
+        problems += _same_feed_problems(feeds, lines)
     return problems
+
+
+def _same_feed_problems(
+    feeds: list[Any], lines: Callable[[str], int | None] | None
+) -> list[tuple[str, str]]:
+    """One feed listed twice, as written or in another spelling (https://Kommune.dk/feed/
+    and https://kommune.dk/feed): compared in the canonical form that ``add``, ``import``
+    and the carry-over of a moved feed's posts compare URLs in (scheme, www., the host's
+    case, the default port, a trailing slash, tracking parameters). It would be polled
+    twice, and its posts stored and announced as two feeds'. Both entries are named, the
+    first with its line."""
+    from aggregator.canonical import canonical_url_of_many
+
+    problems: list[tuple[str, str]] = []
+    as_written: dict[str, int] = {}
+    canonical_first: dict[str, int] = {}
+    for index, feed in enumerate(feeds):
+        url = feed.get("url") if isinstance(feed, dict) else None
+        if not isinstance(url, str) or not url.strip():
+            continue
+        url = url.strip()
+        other = as_written.setdefault(url, index)
+        if other == index:
+            canonical = canonical_url_of_many(url)
+            if canonical is None:
+                continue  # not a URL: reported as such
+            other = canonical_first.setdefault(canonical, index)
+            if other == index:
+                continue
+        line = lines(f"feeds[{other}].url") if lines else None
+        where = f"feeds[{other}].url" + (f", line {line}" if line else "")
+        first_url = feeds[other]["url"].strip()
+        label, first = _feed_label(feeds, index), _feed_label(feeds, other)
+        message = (
+            f"{label} has the same URL as {first} ({where}); keep one"
+            if first_url == url
+            else f"{label} is the same feed as {first} ({where}): {url} is {first_url} "
+            "written another way; keep one"
+        )
+        problems.append((f"feeds[{index}].url", message))
+    return problems
+
+
+def _feed_label(feeds: list[Any], index: int) -> str:
+    name = feeds[index].get("name")
+    return repr(name.strip()) if isinstance(name, str) and name.strip() else f"feeds[{index}]"
 
 
 def _digest_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
@@ -668,7 +710,7 @@ def parse_config(
         for error in exc.errors():
             path = _format_location(tuple(error["loc"]))
             found.append((path, _plain_words(error, path), lines(path) if lines else None))
-    found += [(p, m, lines(p) if lines else None) for p, m in cross_field_problems(data)]
+    found += [(p, m, lines(p) if lines else None) for p, m in cross_field_problems(data, lines)]
     if found or config is None:
         ordered = sorted(enumerate(found), key=lambda p: (p[1][2] or 0, p[0]))
         raise ConfigError(

@@ -16,10 +16,13 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import replace
 from datetime import UTC, datetime
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import nh3
 
+# Lives in a light module of its own (feeds.yaml's checks use it); named here too, where
+# identity uses it and its users import it: PEP 484's re-export, as mypy --strict asks.
+from aggregator.canonical import canonical_url as canonical_url  # noqa: PLC0414
 from aggregator.clean import (
     MAX_AUTHOR_CHARS,
     MAX_CONTENT_BYTES,
@@ -59,23 +62,6 @@ MAX_ENTRIES_PER_POLL = 500
 # A longer guid is kept as its hash: it identifies as well and stays a sane key.
 MAX_KEY_CHARS = 512
 _ID_NAMESPACE = uuid.UUID("6f1c1b8e-3d55-4c1a-9a53-2c6f0e0f7a10")
-
-TRACKING_PARAMS = frozenset(
-    {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "_hsenc", "_hsmi", "igshid"}
-)
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-# Session ids a server writes into its links for a client without cookies, as the poller is:
-# new on every visit, so they name no page. Only names that are certainly a session (Java,
-# PHP, ColdFusion, osCommerce/Zen Cart, ASP.NET); ``sid`` or ``s`` is a story id in some CMSs.
-SESSION_PARAMS = frozenset(
-    {"jsessionid", "phpsessid", "sessionid", "session_id", "asp.net_sessionid", "cfid",
-     "cftoken", "oscsid", "zenid"}
-)  # fmt: skip
-# ``;jsessionid=…`` path parameters, and ASP.NET's cookieless ``/(S(…))/`` segment.
-_SESSION_IN_PATH = re.compile(
-    r";(?:jsessionid|phpsessid|sessionid|session_id)=[^/;?#]*|/\((?:[A-Za-z]\([^()/]*\))+\)(?=/|$)",
-    re.I,
-)
 
 ALLOWED_TAGS = frozenset(
     {
@@ -118,80 +104,6 @@ def squash(text: str) -> str:
     """Runs of whitespace to one space, ends trimmed: ``str.split`` splits on the same characters
     as a ``\\s+`` regex, five times faster on long text."""
     return " ".join(text.split())
-
-
-def canonical_url(url: str | None, keep_fragment: bool = False) -> str | None:
-    """The form two links to the same post share: http/https, ``www.``, case of the host,
-    default port, trailing slash, fragment, tracking parameters and parameter order do not count.
-    The fragment does count where the feed tells its posts apart by it (``keep_fragment``).
-    """
-    return _canonical(url, keep_fragment) if url else None
-
-
-def session_param(key: str) -> bool:
-    lowered = key.lower()
-    return lowered in SESSION_PARAMS or lowered.startswith("aspsessionid")
-
-
-def without_session(url: str) -> str:
-    """``url`` without the session ids in it (see SESSION_PARAMS), the rest as it was."""
-    if ";" not in url and "(" not in url and "?" not in url:
-        return url  # the usual link: nothing to look for
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    path = (
-        _SESSION_IN_PATH.sub("", parts.path)
-        if ";" in parts.path or "(" in parts.path
-        else parts.path
-    )
-    query = parts.query
-    if query:
-        pairs = query.split("&")
-        kept = [pair for pair in pairs if not session_param(pair.partition("=")[0])]
-        query = "&".join(kept) if len(kept) < len(pairs) else query
-    if path == parts.path and query == parts.query:
-        return url
-    return urlunsplit((parts.scheme, parts.netloc, path, query, parts.fragment))
-
-
-@functools.lru_cache(maxsize=4096)
-def _canonical(url: str, keep_fragment: bool) -> str | None:
-    """canonical_url, cached under one key however it is called: planning asks for each
-    entry's link three times (fragments, own links, identity)."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower().rstrip(".")
-    if scheme not in ("http", "https") or not host:
-        return None
-    host = host.removeprefix("www.")
-    if port and port != _DEFAULT_PORTS.get(scheme):
-        host = f"{host}:{port}"
-    path = parts.path or "/"
-    if ";" in path or "(" in path:
-        path = _SESSION_IN_PATH.sub("", path) or "/"
-    if "//" in path:
-        path = re.sub(r"/{2,}", "/", path)
-    if len(path) > 1:
-        path = path.rstrip("/")
-    query = ""
-    if parts.query:  # parse_qsl and urlencode give "" for "": most links have no query
-        query = urlencode(
-            sorted(
-                (key, value)
-                for key, value in parse_qsl(parts.query, keep_blank_values=True)
-                if not key.lower().startswith("utm_")
-                and key.lower() not in TRACKING_PARAMS
-                and not session_param(key)
-            )
-        )
-    fragment = parts.fragment if keep_fragment else ""
-    return urlunsplit(("https", host, path, query, fragment))
 
 
 _SAFE_SCHEMES = frozenset({"http", "https", "mailto"})

@@ -17,9 +17,10 @@ from urllib.parse import urljoin, urlsplit
 
 import parsel
 
+from aggregator.canonical import without_session
 from aggregator.decode import html_text
 from aggregator.errors import ParseError
-from aggregator.normalise import canonical_url, squash, without_session
+from aggregator.normalise import canonical_url, squash
 from aggregator.page_dates import page_date, parse_date
 from aggregator.types import HtmlSource, Page, ParsedEntry, ParsedFeed, Selector
 

@@ -33,7 +33,7 @@ def test_shipped_feeds_yaml_is_valid():
         ({"digest": {"recipients": ["ikke-en-adresse"]}}, "digest.recipients: not an e-mail"),
         ({"smtp": {"password": "hemmeligt"}}, "smtp.password: unknown key"),
         ({"feeds": [{"name": "a", "url": "https://a.dk/"}, {"name": "b", "url": "https://a.dk/"}]},
-         "feeds[1].url: the same URL as feeds[0]"),
+         "feeds[1].url: 'b' has the same URL as 'a' (feeds[0].url); keep one"),
         ({"feeds": [{"name": "a", "url": "ftp://a.dk/feed"}]}, "feeds[0].url: not a valid URL"),
     ],
 )  # fmt: skip

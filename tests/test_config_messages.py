@@ -95,7 +95,7 @@ def test_cross_field_checks_come_with_the_others_in_file_order(tmp_path):
         "poll.min_interval_minutes: 120 is more than max_interval_minutes (60) (line 2)",
         "poll.intervall_minutes: unknown key (did you mean interval_minutes?) (line 4)",
         "feeds[0].url: not a valid URL (line 7)",
-        "feeds[2].url: the same URL as feeds[1] (line 11)",
+        "feeds[2].url: 'KL2' has the same URL as 'KL' (feeds[1].url, line 9); keep one (line 11)",
     ]  # fmt: skip
 
 

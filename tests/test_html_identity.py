@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from aggregator.normalise import canonical_url, without_session
+from aggregator.canonical import without_session
+from aggregator.normalise import canonical_url
 from aggregator.pipeline import poll
 from aggregator.store import Store
 from tests.feedserver import FeedServer, Response

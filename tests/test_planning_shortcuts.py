@@ -13,10 +13,9 @@ import Stemmer
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from aggregator.canonical import _DEFAULT_PORTS, TRACKING_PARAMS
 from aggregator.clean import xml_text
 from aggregator.normalise import (
-    _DEFAULT_PORTS,
-    TRACKING_PARAMS,
     canonical_url,
     resolve,
     sanitise_html,

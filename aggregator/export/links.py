@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import langcodes
 
-from aggregator.normalise import TRACKING_PARAMS
+from aggregator.canonical import TRACKING_PARAMS
 
 # Characters RFC 3986 allows unescaped in a path, query or fragment, plus "%" so that existing
 # escapes stay as they are.
@@ -49,7 +49,7 @@ def to_uri(iri: str) -> str:
 
 
 def without_tracking(url: str) -> str:
-    """Drop ``utm_*`` and the click ids in normalise.TRACKING_PARAMS; everything else, and the
+    """Drop ``utm_*`` and the click ids in canonical.TRACKING_PARAMS; everything else, and the
     order of what stays, is kept."""
     if "?" not in url:  # no query: most links, and splitting is most of a site's build
         return url

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import sqlite_utils
 
+from aggregator.canonical import without_session
 from aggregator.dedup import (
     COMMON_VALUE,
     MAX_CANDIDATES,
@@ -28,7 +29,6 @@ from aggregator.normalise import (
     entry_id,
     html_to_text,
     sanitised_text,
-    without_session,
 )
 from aggregator.store.migrations import ARCHIVE_CHANGE_OF_ENTRY
 from aggregator.store.search import SearchIndex
