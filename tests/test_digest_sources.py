@@ -8,7 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from aggregator.collation import danish_key
-from aggregator.config import DigestSettings
+from aggregator.config import DigestSettings, FeedConfig
 from aggregator.config_view import ConfigView, FeedRef
 from aggregator.digest import assemble
 from aggregator.digest.build import Window, build_digest, failed_sources
@@ -159,3 +159,12 @@ def test_a_post_dated_without_a_time_of_day_shows_its_day_alone(server, make_con
         assert f"  {timed}" in lines
         assert f">{day}</p>" in rendered.html
         assert "00:00" not in rendered.text
+
+
+def test_prune_lists_the_removed_feeds_in_danish_order(store):
+    names = _shuffled(NAMES_IN_ORDER)
+    feeds = [FeedConfig(name=name, url=f"https://s{n}.example.dk/feed") for n, name in
+             enumerate(names)]  # fmt: skip
+    store.sync_feeds(feeds, POLLED)
+    report = store.prune(keep=[], dry_run=True)
+    assert [f.name for f in report.feeds] == NAMES_IN_ORDER

@@ -19,6 +19,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from aggregator.collation import danish_key
+
 if TYPE_CHECKING:  # annotations only: reading feed states does not import it
     import sqlite_utils
 
@@ -87,12 +89,12 @@ def plan_prune(
             """SELECT f.url, f.name,
                       (SELECT count(*) FROM entry_sources s WHERE s.feed_url = f.url),
                       coalesce(f.moved_to, f.redirect_target)
-               FROM feeds f WHERE f.url NOT IN (SELECT value FROM json_each(?))
-               ORDER BY f.name COLLATE NOCASE, f.url""",
+               FROM feeds f WHERE f.url NOT IN (SELECT value FROM json_each(?))""",
             [keeping],
         ).fetchall()
         if only is None or row[0] in only
     ]
+    found.sort(key=lambda row: (danish_key(row[1]), row[0]))  # as prune lists them
     carried = [
         CarriedCopy(old, key, new, entry_id)
         for old, _, _, new in found
