@@ -68,6 +68,9 @@ def cut_at_word(text: str, limit: int) -> str:
     return cut.rstrip(" ,.;:–-") + "…"
 
 
+_TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
+
+
 def safe_url(value: str | None, base: str | None = None) -> str | None:
     """An absolute http(s) URL, resolved against ``base`` (the document's URL), or None.
 
@@ -77,15 +80,26 @@ def safe_url(value: str | None, base: str | None = None) -> str | None:
     """
     if not value:
         return None
+    # As a browser reads an href (WHATWG URL): the ends trimmed, tabs and newlines inside
+    # dropped, a space inside percent-encoded (``…/min side.pdf``), though not in the host.
     value = value.strip()
-    if not value or len(value) > MAX_URL_CHARS or not value.isprintable() or " " in value:
+    if "\t" in value or "\n" in value or "\r" in value:
+        value = value.translate(_TAB_NEWLINE)
+    if not value or len(value) > MAX_URL_CHARS or not value.isprintable():
         return None
     try:
         # urljoin would answer an empty "https://" with the base itself.
         absolute = urljoin(base, value) if base and not urlsplit(value).scheme else value
     except ValueError:
         return None
-    return absolute if web_parts(absolute) else None
+    parts = web_parts(absolute)
+    if parts is None:
+        return None
+    if " " in absolute:
+        if " " in parts.netloc:
+            return None
+        absolute = absolute.replace(" ", "%20")
+    return absolute if len(absolute) <= MAX_URL_CHARS else None
 
 
 def web_parts(url: str) -> SplitResult | None:
