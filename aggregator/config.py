@@ -176,6 +176,9 @@ class PollSettings(_Strict):
     # and password in it are sent to the proxy only, and never shown); None: the standard
     # environment variables HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY say.
     proxy: str | None = None
+    # An internal CA's PEM file (relative to feeds.yaml), trusted as well as the public CAs;
+    # None: those, or SSL_CERT_FILE / SSL_CERT_DIR in their place when set.
+    ca_bundle: Path | None = None
 
     @field_validator("allow_private_hosts")
     @classmethod
@@ -449,6 +452,10 @@ class Config(_Strict):
     @property
     def output_dir(self) -> Path:
         return self.base_dir / self.site.output_dir
+
+    @property
+    def ca_bundle_path(self) -> Path | None:
+        return self.base_dir / self.poll.ca_bundle if self.poll.ca_bundle else None
 
     @property
     def template_dir(self) -> Path | None:
@@ -758,9 +765,24 @@ def config_from_text(path: Path, text: str) -> Config:
     except ConfigError as exc:
         raise ConfigError(f"{path}: invalid configuration\n{exc}") from None
     _refuse_publishing_private_files(path, config)
+    _check_ca_bundle(path, config)
     if not config.feeds:
         log.warning(NO_FEEDS, path)
     return config
+
+
+def _check_ca_bundle(path: Path, config: Config) -> None:
+    """A CA bundle that cannot be read is refused at load, not at every fetch of a poll."""
+    if config.ca_bundle_path is None:
+        return
+    import ssl
+
+    from aggregator.trust import load_bundle
+
+    try:
+        load_bundle(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), str(config.ca_bundle_path))
+    except ValueError as exc:
+        raise ConfigError(f"{path}: invalid configuration\n  poll.ca_bundle: {exc}") from None
 
 
 def _refuse_publishing_private_files(path: Path, config: Config) -> None:

@@ -8,7 +8,6 @@ one bad feed cannot stop the others.
 from __future__ import annotations
 
 import asyncio
-import functools
 import ipaddress
 import logging
 import ssl
@@ -43,6 +42,7 @@ from aggregator.hosts import allow_entry
 from aggregator.proxies import Proxies
 from aggregator.resolve import LOOKUP_TIMED_OUT, Resolver
 from aggregator.text import terminal_text
+from aggregator.trust import Trust, certificate_problem, tls_context
 from aggregator.types import FeedState, FetchResult, RobotsAnswer
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ class FetchOptions:
     max_entries_per_feed: int = 500
     timezone: str = "Europe/Copenhagen"
     proxies: Proxies = field(default_factory=Proxies)  # poll.proxy or the environment's
+    trust: Trust = field(default_factory=Trust)  # poll.ca_bundle or SSL_CERT_FILE/_DIR
 
 
 def _forbidden(address: str) -> str | None:
@@ -159,18 +160,11 @@ def request_guard(resolver: Resolver, admit: Admit) -> Callable[[httpx.Request],
     return check
 
 
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """One verifying context per process: loading the CA bundle costs about 30 ms and 3 MiB,
-    which a client of its own would spend on every poll."""
-    return httpx.create_ssl_context(trust_env=False)
-
-
-def preload() -> None:
+def preload(trusted: Trust | None = None) -> None:
     """Load what the first client and the first lookup would load on demand (the TLS
     context, httpx's transport modules, the IDNA codec), so that processes forked after this
     share it instead of each loading its own: about 5 MiB a process."""
-    httpx.Client(verify=tls_context(), trust_env=False).close()
+    httpx.Client(verify=tls_context(trusted or Trust()), trust_env=False).close()
     "localhost".encode("idna")
 
 
@@ -210,7 +204,7 @@ def _transport(
     limits = httpx.Limits(
         max_connections=options.concurrency, max_keepalive_connections=options.concurrency
     )
-    context = tls_context()
+    context = tls_context(options.trust)
     transport = httpx.HTTPTransport(
         verify=context,
         trust_env=False,
@@ -284,6 +278,8 @@ def _describe(exc: Exception, url: str) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "timed out waiting for the server"
     if isinstance(exc, httpx.ConnectError):
+        if certificate := certificate_problem(exc):
+            return certificate + _through(exc)
         return (f"cannot connect: {exc}" if str(exc) else "cannot connect") + _through(exc)
     if isinstance(exc, httpx.UnsupportedProtocol):
         return f"broken redirect: {exc}" if _redirected(url) else f"unsupported URL: {exc}"

@@ -147,6 +147,8 @@ def _advice_before_status(error: str) -> str | None:
         return "the site's robots.txt forbids fetching it: ask the site, or remove the source"
     if error.startswith("robots.txt could not be fetched"):
         return "nothing is fetched from the site until its robots.txt answers; tried again later"
+    if error.startswith("untrusted certificate"):
+        return None  # it names the setting
     if error.startswith("the proxy refused"):
         return "check the proxy's URL and the user and password in it (poll.proxy, *_PROXY)"
     if "(through the proxy " in error and error.startswith(("cannot connect", "timed out")):

@@ -22,6 +22,7 @@ from aggregator.policy import ADAPTIVE_WINDOW, FeedHistory, Hint, PolicySettings
 from aggregator.pollers import Job, Share, messages, poll_share, serve, shares
 from aggregator.proxies import proxies
 from aggregator.store import MergeRules, Store
+from aggregator.trust import trust
 from aggregator.types import FeedState, FeedUpdateResult, FetchResult, RobotsAnswer, UpdatePlan
 from aggregator.workers import Worker, WorkerPool
 
@@ -104,6 +105,7 @@ def fetch_options(config: Config) -> FetchOptions:
         max_entries_per_feed=poll.max_entries_per_feed,
         timezone=config.site.timezone,
         proxies=proxies(poll.proxy, os.environ),
+        trust=trust(config.ca_bundle_path, os.environ),
     )
 
 
@@ -175,7 +177,7 @@ def worker_pool(config: Config, *, respawn: bool = True) -> WorkerPool:
     """The worker processes for every poll this process makes; start it (``with``) before
     any thread exists, see workers.py. ``workers: 0`` polls in this process. ``respawn``:
     replace a worker that dies, for a process that polls more than once."""
-    preload()  # loaded once here, shared by every worker
+    preload(trust(config.ca_bundle_path, os.environ))  # loaded once here, shared by every worker
     return WorkerPool(config.poll.workers, serve, respawn=respawn)
 
 
