@@ -116,7 +116,7 @@ def test_wrong_proxy_credentials_are_the_proxys_answer(server, make_config, stor
     guarded = ForwardProxy(user="kommune", password="hemmelig").start()
     url = server.route("/feed.xml", feed_route(BODY))
     # An https:// URL: the proxy's 407 answers the CONNECT, before any TLS.
-    tunnelled = url.replace("http://", "https://")
+    tunnelled = url.replace("http://", "https://").replace("/feed.xml", "/other.xml")
     feeds = [{"name": "OS2", "url": url}, {"name": "Digst", "url": tunnelled}]
     try:
         config = make_config(feeds, poll={"proxy": guarded.url("kommune", "forkert"), "workers": 0})
