@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import ssl
 import threading
 import time
 import zlib
@@ -39,7 +38,7 @@ from aggregator.fetch_limits import (
     read_body,
 )
 from aggregator.hosts import allow_entry
-from aggregator.proxies import Proxies
+from aggregator.proxies import Proxies, httpx_proxy
 from aggregator.resolve import LOOKUP_TIMED_OUT, Resolver
 from aggregator.text import terminal_text
 from aggregator.trust import Trust, certificate_problem, tls_context
@@ -209,7 +208,7 @@ def _transport(
         verify=context,
         trust_env=False,
         limits=limits,
-        proxy=_proxy(proxy, context) if proxy else None,
+        proxy=httpx_proxy(proxy, context) if proxy else None,
     )
     # httpx takes no network backend; httpcore's pool does, and every lookup, connect, read
     # and write then keeps to the fetch's total deadline. Through a proxy every connection
@@ -218,12 +217,6 @@ def _transport(
     backend = DeadlineBackend(pool._network_backend, resolver, None if proxy else admit)
     pool._network_backend = backend
     return transport
-
-
-def _proxy(url: str, context: ssl.SSLContext) -> httpx.Proxy:
-    """An https:// proxy's certificate is verified as the servers' are (an internal CA)."""
-    https = url.lower().startswith("https://")
-    return httpx.Proxy(url, ssl_context=context) if https else httpx.Proxy(url)
 
 
 class _ByProxy(httpx.BaseTransport):

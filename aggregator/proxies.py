@@ -13,8 +13,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aggregator.redact import redacted_url
+
+if TYPE_CHECKING:
+    import ssl
+
+    import httpx
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -64,6 +70,14 @@ def proxies(setting: str | None, environ: Mapping[str, str]) -> Proxies:
     names = [name for name, value in (("HTTP_PROXY", found.get("http")),
              ("HTTPS_PROXY", found.get("https")), ("ALL_PROXY", every)) if value]  # fmt: skip
     return Proxies(_with_scheme(http), _with_scheme(https), entries, " and ".join(names))
+
+
+def httpx_proxy(url: str, context: ssl.SSLContext) -> httpx.Proxy:
+    """``url`` for httpx; an https:// proxy's certificate is verified as the servers' are."""
+    import httpx
+
+    https = url.lower().startswith("https://")
+    return httpx.Proxy(url, ssl_context=context) if https else httpx.Proxy(url)
 
 
 def _environment_proxies(environ: Mapping[str, str]) -> dict[str, str]:

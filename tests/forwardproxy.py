@@ -54,6 +54,12 @@ class ForwardProxy:
                 return False
 
             def do_GET(self) -> None:
+                self._forward()
+
+            def do_POST(self) -> None:
+                self._forward()
+
+            def _forward(self) -> None:
                 if not self._allowed():
                     return
                 target = urlsplit(self.path)
@@ -65,8 +71,10 @@ class ForwardProxy:
                 )
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
                 path = target.path or "/"
-                upstream.request("GET", path + (f"?{target.query}" if target.query else ""),
-                                 headers=headers)  # fmt: skip
+                length = int(self.headers.get("Content-Length") or 0)
+                sent = self.rfile.read(length) if length else None
+                upstream.request(self.command, path + (f"?{target.query}" if target.query else ""),
+                                 body=sent, headers=headers)  # fmt: skip
                 answer = upstream.getresponse()
                 body = answer.read()
                 upstream.close()

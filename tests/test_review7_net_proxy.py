@@ -5,7 +5,10 @@ variables, on every road a fetch takes: feeds, HTML pages, robots.txt, followed 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 import pytest
 import yaml
@@ -13,6 +16,7 @@ from click.testing import CliRunner
 
 from aggregator.cli import cli
 from aggregator.errors import ConfigError
+from aggregator.export import export_feeds
 from aggregator.health import what_to_do
 from aggregator.pipeline import fetch_options, poll
 from aggregator.proxies import Proxies, proxies
@@ -261,3 +265,48 @@ def test_a_socks5_proxy(server, make_config, store, clock, scheme):
     assert socks.targets() == [f"127.0.0.1:{server.base_url.rsplit(':', 1)[1]}"]
     assert [seen.credentials for seen in socks.seen] == ["kommune:hemmelig"]
     assert len(server.requests_to("/feed.xml")) == 1
+
+
+class Hub:
+    """A WebSub hub on loopback that records the feeds it is told of."""
+
+    def __init__(self) -> None:
+        pings: list[str] = []
+        self.pings = pings
+
+        class _Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                pings.extend(parse_qs(self.rfile.read(length).decode()).get("hub.url", []))
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_websub_pings_go_through_the_proxy_too(server, proxy, make_config, store, clock):
+    hub = Hub()
+    try:
+        url = server.route("/feed.xml", feed_route(BODY))
+        config = make_config(
+            [{"name": "OS2", "url": url}],
+            site={"websub_hub": hub.url},
+            poll={"proxy": proxy.url(), "workers": 0},
+        )
+        poll(config, store, clock=clock)
+        exported = export_feeds(config, store, clock())
+    finally:
+        hub.stop()
+    assert exported.pinged == len(hub.pings) > 0
+    posts = [seen for seen in proxy.seen if seen.method == "POST"]
+    assert [seen.target for seen in posts] == [hub.url] * len(hub.pings)

@@ -494,7 +494,12 @@ def export_feeds(
         if p.endswith(FEED_SUFFIXES) and not Path(p).name.startswith(".")  # not our manifests
     ]
     if site.websub_hub and changed_feeds:
-        pinged = ping_hub(site.websub_hub, changed_feeds, config.poll.user_agent)
+        from aggregator.proxies import proxies
+        from aggregator.trust import trust
+
+        pinged = ping_hub(site.websub_hub, changed_feeds, config.poll.user_agent,
+                          proxies(config.poll.proxy, os.environ),
+                          trust(config.ca_bundle_path, os.environ))  # fmt: skip
     return ExportReport(
         files=tuple(output / p for p in generation.paths),
         changed=tuple(output / p for p in generation.changed),
