@@ -12,22 +12,39 @@ import re
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 HIDDEN = "***"
-# Parameter names, split into words (api_key, apiKey, X-Amz-Signature), that name a secret.
-SECRET_WORDS = frozenset(
-    {"key", "apikey", "token", "password", "passwd", "pwd", "pass", "secret", "auth",
-     "authorization", "sig", "signature", "credential", "credentials", "session", "sid",
-     "hmac", "jwt", "otp", "hash"}
+
+
+def _names(*owners: str, of: str) -> set[str]:
+    return {owner + of for owner in owners}
+
+
+# Parameter names that name a secret, compared whole, ignoring case and the separators
+# ``-``, ``_`` and ``.`` (``api_key``, ``apiKey``, ``X-Amz-Signature``): a name is in the
+# list or not, so ``monkey``, ``keyword``, ``sortKey`` and TYPO3's ``cHash`` (a checksum of
+# the other parameters, which tells two feeds of one site apart) are shown as they are.
+SECRET_NAMES = frozenset(
+    _names("", "access", "api", "app", "auth", "bearer", "client", "csrf", "feed", "id",
+           "oauth", "private", "refresh", "rss", "security", "session", "user",
+           "xamzsecurity", of="token")
+    | _names("", "access", "api", "app", "auth", "client", "feed", "license", "private", "rss",
+             "secret", "subscription", "user", of="key")
+    | _names("", "api", "app", "client", "consumer", "oauthtoken", "shared", of="secret")
+    | _names("", "user", "feed", of="password")
+    | {"passwd", "pwd", "pass", "passphrase", "auth", "authorization", "credential",
+       "credentials", "xamzcredential", "xgoogcredential", "awsaccesskeyid", "googleaccessid",
+       "sig", "signature", "xamzsignature", "xgoogsignature", "oauthsignature", "hmac", "jwt",
+       "otp"}
+    # Session ids, which let anyone act as the session's owner.
+    | {"session", "sid", "sessid", "sessionid", "phpsessid", "jsessionid", "aspnetsessionid",
+       "cfid", "cftoken", "oscsid", "zenid"}
 )  # fmt: skip
-# And these anywhere in the name run together (accesstoken, clientsecret, passphrase).
-SECRET_PARTS = ("token", "secret", "passw", "apikey", "signature", "credential")
-_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_SEPARATORS = str.maketrans("", "", "-_.")
 _URL_IN_TEXT = re.compile(r"https?://[^\s\"'<>]+", re.I)
 
 
 def secret_name(name: str) -> bool:
-    words = [word.lower() for word in _WORD.findall(unquote_plus(name))]
-    joined = "".join(words)
-    return any(word in SECRET_WORDS for word in words) or any(p in joined for p in SECRET_PARTS)
+    """Whether a query parameter (as written, escapes and all) names a secret."""
+    return unquote_plus(name).lower().translate(_SEPARATORS).strip() in SECRET_NAMES
 
 
 def redacted_url(url: str) -> str:
