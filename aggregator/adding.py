@@ -52,6 +52,8 @@ def _with_host(url: str) -> str:
         raise ConfigError(
             f"{url!r} is not a web address: it names no host, e.g. https://kommune.dk/"
         )
+    if any(character.isspace() for character in parts.netloc):  # feeds.yaml refuses it too
+        raise ConfigError(f"{url!r} is not a web address: a space in its host name")
     return url
 
 

@@ -582,6 +582,20 @@ def status_command(ctx: click.Context, config_path: Path, as_json: bool, check: 
         ctx.exit(report.exit_code)
 
 
+class _Count(click.IntRange):
+    """A count from 1 up; one past what SQLite's LIMIT holds is as many as there are."""
+
+    def __init__(self) -> None:
+        super().__init__(min=1)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return min(super().convert(value, param, ctx), SQLITE_INTEGER_MAX)
+
+
+SQLITE_INTEGER_MAX = 2**63 - 1
+COUNT = _Count()
+
+
 def _parse_since(text: str, now: datetime, zone: tzinfo, hint: str = "--since") -> datetime:
     """``2026-11-23``, ``2026-11-23T08:00``, or ``3d`` / ``12h`` ago; dates in the site's zone."""
     import re
@@ -623,9 +637,7 @@ def _parse_since(text: str, now: datetime, zone: tzinfo, hint: str = "--since") 
 @click.option(
     "--since", help="Only posts published since: 2026-11-23, 2026-11-23T08:00, 7d or 12h."
 )
-@click.option(
-    "--limit", default=20, show_default=True, type=click.IntRange(min=1), help="At most this many."
-)
+@click.option("--limit", default=20, show_default=True, type=COUNT, help="At most this many.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 def entries_command(
     config_path: Path,
@@ -716,7 +728,7 @@ def retry_command(config_path: Path, feeds: tuple[str, ...], retry_all: bool) ->
     "--limit",
     default=50,
     show_default=True,
-    type=click.IntRange(min=1),
+    type=COUNT,
     help="Newest merged posts to show.",
 )
 def dupes_command(config_path: Path, limit: int) -> None:

@@ -64,3 +64,21 @@ def test_preview_of_such_a_url_is_a_one_line_error(config, url):
     assert result.exit_code == 2, result.output
     assert "unexpected error" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["entries", "dupes"])
+def test_a_limit_past_what_sqlite_holds_is_as_many_as_there_are(config, command):
+    from aggregator.store import Store
+
+    Store.open(config.parent / "aggregator.db").close()
+    result = invoke(config, command, "--limit", "99999999999999999999999")
+    assert result.exit_code == 0, result.output
+    assert "unexpected error" not in result.output
+    assert invoke(config, command, "--limit", "0").exit_code == 2
+
+
+@pytest.mark.parametrize("url", ["http:// /feed", "http://kommune .dk/feed"])
+def test_add_refuses_a_space_in_the_host_before_fetching(config, url):
+    result = invoke(config, "add", url)
+    assert result.exit_code == 2, result.output
+    assert f"error: {url!r} is not a web address: a space in its host name" in result.output
