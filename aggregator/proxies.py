@@ -46,7 +46,7 @@ class Proxies:
     def for_url(self, scheme: str, host: str) -> str | None:
         """The proxy for a URL of ``scheme`` on ``host``, or None for a direct connection."""
         proxy = self.https if scheme == "https" else self.http if scheme == "http" else None
-        if proxy is None or _bypassed(host.lower().strip("[]").rstrip("."), self.bypass):
+        if proxy is None or _bypassed(_ascii(host.lower().strip("[]").rstrip(".")), self.bypass):
             return None
         return proxy
 
@@ -65,7 +65,7 @@ def proxies(setting: str | None, environ: Mapping[str, str]) -> Proxies:
     if not (http or https):
         return Proxies()
     entries = tuple(
-        entry.strip().lower() for entry in found.get("no", "").split(",") if entry.strip()
+        _ascii(entry.strip().lower()) for entry in found.get("no", "").split(",") if entry.strip()
     )
     names = [name for name, value in (("HTTP_PROXY", found.get("http")),
              ("HTTPS_PROXY", found.get("https")), ("ALL_PROXY", every)) if value]  # fmt: skip
@@ -90,6 +90,18 @@ def _environment_proxies(environ: Mapping[str, str]) -> dict[str, str]:
         if value := environ.get(name.lower()) or upper:
             found[kind] = value.strip()
     return found
+
+
+def _ascii(name: str) -> str:
+    """A host name as the URLs' hosts are matched: IDNA's ASCII form (ærø.dk as
+    xn--r-3fa9c.dk)."""
+    if name.isascii():
+        return name
+    dot = "." if name.startswith(".") else ""  # NO_PROXY's .domain
+    try:
+        return dot + name.removeprefix(".").encode("idna").decode("ascii")
+    except UnicodeError:
+        return name
 
 
 def _with_scheme(proxy: str | None) -> str | None:

@@ -57,7 +57,10 @@ def tls_context(trusted: Trust = Trust()) -> ssl.SSLContext:
             ) from None
     context = ssl.create_default_context(cafile=certifi.where())
     if trusted.ca_bundle:
-        load_bundle(context, trusted.ca_bundle)
+        try:
+            load_bundle(context, trusted.ca_bundle)
+        except ValueError as exc:  # checked at load, and gone or changed since
+            raise ConfigError(f"poll.ca_bundle: {exc}") from None
     return context
 
 

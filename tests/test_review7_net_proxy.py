@@ -213,6 +213,9 @@ def test_a_proxy_does_not_open_private_targets(server, proxy, make_config, store
         ("anything.dk", "*", True),
         ("KOMMUNE.LOCAL.", "kommune.local", True),
         ("kommune.local", "kommune.local:8443", True),
+        ("www.ærø.dk", "xn--r-3fa9c.dk", True),  # IDNA: either form matches the other
+        ("xn--r-3fa9c.dk", "ærø.dk", True),
+        ("www.xn--r-3fa9c.dk", ".ærø.dk", True),
     ],
 )
 def test_no_proxy_is_read_as_curl_reads_it(host, no_proxy, bypassed):

@@ -197,3 +197,13 @@ def test_a_bad_ca_bundle_is_refused_when_feeds_yaml_is_read(tmp_path, make_confi
         make_config([], poll={"ca_bundle": "ca.pem"})
     assert "poll.ca_bundle: " in str(refused.value)
     assert words in str(refused.value)
+
+
+def test_a_ca_bundle_gone_since_feeds_yaml_was_read_is_a_setting_error(
+    ca_file, make_config, store, clock
+):
+    config = make_config(one_feed("https://127.0.0.1:9/feed.xml"),
+                         poll={"workers": 0, "ca_bundle": str(ca_file)})  # fmt: skip
+    ca_file.unlink()
+    with pytest.raises(ConfigError, match=f"^poll.ca_bundle: no such file: {ca_file}$"):
+        poll(config, store, clock=clock)
