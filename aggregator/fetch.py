@@ -236,7 +236,7 @@ class _ByProxy(httpx.BaseTransport):
         proxy = self._proxies.for_url(request.url.scheme, request.url.host)
         if proxy is None:
             return self._direct.handle_request(request)
-        request.extensions["proxy"] = self._proxies.describe(proxy)  # for _describe
+        request.extensions["proxy"] = self._proxies.describe(request.url.scheme)  # for _describe
         return self._through[proxy].handle_request(request)
 
     def close(self) -> None:

@@ -31,12 +31,14 @@ class Proxies:
     http: str | None = None
     https: str | None = None
     bypass: tuple[str, ...] = ()
-    origin: str = ""  # where the proxies were set: poll.proxy or the variables' names
+    # Where each was set: poll.proxy, or the variable's name (for messages).
+    http_from: str = ""
+    https_from: str = ""
 
     def __repr__(self) -> str:  # logged or printed, never with the proxy's password
         return (
             f"Proxies(http={self.shown(self.http)!r}, https={self.shown(self.https)!r}, "
-            f"bypass={self.bypass!r}, origin={self.origin!r})"
+            f"bypass={self.bypass!r})"
         )
 
     @staticmethod
@@ -50,15 +52,18 @@ class Proxies:
             return None
         return proxy
 
-    def describe(self, proxy: str) -> str:
-        """The proxy as a message shows it: its URL without credentials, and where it is set."""
-        return f"the proxy {self.shown(proxy)}, from {self.origin}"
+    def describe(self, scheme: str) -> str:
+        """The proxy of ``scheme``'s URLs as a message shows it: its URL without credentials,
+        and where it is set."""
+        if scheme == "https":
+            return f"the proxy {self.shown(self.https)}, from {self.https_from}"
+        return f"the proxy {self.shown(self.http)}, from {self.http_from}"
 
 
 def proxies(setting: str | None, environ: Mapping[str, str]) -> Proxies:
     """``poll.proxy`` for both schemes, or what the environment ``environ`` sets."""
     if setting:
-        return Proxies(http=setting, https=setting, origin="poll.proxy")
+        return Proxies(setting, setting, (), "poll.proxy", "poll.proxy")
     found = _environment_proxies(environ)
     every = found.get("all")
     http, https = found.get("http") or every, found.get("https") or every
@@ -67,9 +72,9 @@ def proxies(setting: str | None, environ: Mapping[str, str]) -> Proxies:
     entries = tuple(
         _ascii(entry.strip().lower()) for entry in found.get("no", "").split(",") if entry.strip()
     )
-    names = [name for name, value in (("HTTP_PROXY", found.get("http")),
-             ("HTTPS_PROXY", found.get("https")), ("ALL_PROXY", every)) if value]  # fmt: skip
-    return Proxies(_with_scheme(http), _with_scheme(https), entries, " and ".join(names))
+    http_from = "HTTP_PROXY" if found.get("http") else "ALL_PROXY"
+    https_from = "HTTPS_PROXY" if found.get("https") else "ALL_PROXY"
+    return Proxies(_with_scheme(http), _with_scheme(https), entries, http_from, https_from)
 
 
 def httpx_proxy(url: str, context: ssl.SSLContext) -> httpx.Proxy:

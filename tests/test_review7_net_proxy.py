@@ -234,6 +234,8 @@ def test_environment_variables_in_either_case_per_scheme():
     assert cgi.for_url("http", "kommune.dk") is None
     assert proxies(None, {}) == Proxies()
     assert proxies("http://p:1", {"NO_PROXY": "*"}).for_url("http", "kommune.dk") == "http://p:1"
+    assert found.describe("https") == "the proxy http://lower:2, from HTTPS_PROXY"
+    assert found.describe("http") == "the proxy socks5://all:3, from ALL_PROXY"
 
 
 @pytest.mark.parametrize(
