@@ -20,7 +20,7 @@ from aggregator.errors import ParseError
 from aggregator.parse_fast import parse_fast
 from aggregator.parse_json import looks_like_json, parse_json_feed
 from aggregator.parse_rules import HTML_TYPES, body, categories, checked_date, enclosures
-from aggregator.truncation import refuse_cut_xml
+from aggregator.truncation import whole_xml
 from aggregator.types import ParsedEntry, ParsedFeed
 
 # Sanitising and resolving relative URLs (against the entry's own link) are done once, by nh3,
@@ -135,13 +135,13 @@ def parse_feed(
         return parse_json_feed(content, url)
     decoded = to_utf8(content, response_headers)
     refuse_entity_declarations(decoded.content)
-    refuse_cut_xml(decoded.content)
-    notes = "; ".join(decoded.notes) or None
+    content, unclosed = whole_xml(decoded.content)
+    notes = "; ".join([*decoded.notes, *([unclosed] if unclosed else [])]) or None
     if fast:
-        parsed_fast = parse_fast(decoded.content, url, decoded.headers, max_entries)
+        parsed_fast = parse_fast(content, url, decoded.headers, max_entries)
         if parsed_fast is not None:
             return replace(parsed_fast, warning=notes) if notes else parsed_fast
-    return parse_with_feedparser(decoded.content, url, decoded.headers, notes)
+    return parse_with_feedparser(content, url, decoded.headers, notes)
 
 
 _ENTITY = re.compile(rb"<!ENTITY\s+(%\s*)?\S+\s+(.*?)>", re.DOTALL)

@@ -7,6 +7,11 @@ Decided on the decoded bytes, before either parser: an XML feed whose root eleme
 ``rdf:RDF``, ``feed``) is never closed, or a JSON Feed whose text ends before its value.
 Whatever follows the root's end tag (whitespace, comments, processing instructions, a PHP
 notice) does not matter; a document that is not a feed (an HTML page) is left to the parsers.
+
+A document that ends after a whole last item or entry, with only its root's end tags (and
+RSS's ``</channel>``) missing, is a server or CMS that never writes them (a template, a
+plugin, a cache): a cut would have to fall exactly between two elements. Its entries are
+read as a whole document, the missing end tags added, with a warning for ``status``.
 """
 
 from __future__ import annotations
@@ -26,10 +31,74 @@ _SPACE = b" \t\r\n"
 _TOKEN_START = re.compile(r"[A-Za-z0-9.+\-\\]+")
 
 
-def refuse_cut_xml(content: bytes) -> None:
-    """Raise TruncatedDocument when the document's feed root is opened but never closed."""
-    if xml_cut_off(content):
+UNCLOSED = (
+    "the feed ends without {tags} after a whole last {item}: read as a whole document. The "
+    "site's feed (its CMS, a plugin or a cache) never writes the end; worth telling its publisher"
+)
+_END_TAG = re.compile(rb"</(" + _NAME + rb")[ \t\r\n]*>")
+_CHANNEL = re.compile(rb"<((?:[A-Za-z_][A-Za-z0-9._-]*:)?channel)[ \t\r\n/>]")
+_ENTRIES = frozenset({b"item", b"entry"})
+
+
+def whole_xml(content: bytes) -> tuple[bytes, str | None]:
+    """The document to parse, and a warning when its root's end tags had to be added.
+
+    Raises TruncatedDocument when the feed root is opened but never closed, unless the
+    document ends after a whole last item or entry (see the module's docstring)."""
+    if not xml_cut_off(content):
+        return content, None
+    missing = _missing_end_tags(content)
+    if missing is None:
         raise TruncatedDocument(MESSAGE)
+    closing = b"".join(b"</" + name + b">" for name in missing)
+    item = "entry" if b"feed" in (name.rpartition(b":")[2] for name in missing) else "item"
+    return content + b"\n" + closing, UNCLOSED.format(tags=closing.decode(), item=item)
+
+
+def _missing_end_tags(content: bytes) -> list[bytes] | None:
+    """The end tags a document lacks, innermost first, when all it lacks is its root's (and
+    an RSS channel's) after a whole last item or entry; else None: a cut document."""
+    start = _root_start(content)
+    if start is None:
+        return None
+    root, tag_end, _ = start
+    if root.rpartition(b":")[2].lower() == b"rss":
+        channel = _CHANNEL.search(content, tag_end)
+        if channel is None:
+            return None
+        expected = [channel.group(1), root]
+    else:
+        expected = [root]  # RSS 1.0 items are the root's children, as Atom's entries are
+    if content.count(b"<![CDATA[", tag_end) != content.count(b"]]>", tag_end):
+        return None  # cut inside a CDATA section that holds an end tag
+    # From the end back: space, comments, processing instructions and end tags, up to the
+    # last item's or entry's end tag. Anything else there (text, a start tag, half a tag) is
+    # a cut.
+    closed: list[bytes] = []
+    position = len(content)
+    while True:
+        while position > tag_end and content[position - 1] in _SPACE:
+            position -= 1
+        if content.endswith(b"-->", tag_end, position):
+            position = content.rfind(b"<!--", tag_end, position - 3)
+        elif content.endswith(b"?>", tag_end, position):
+            position = content.rfind(b"<?", tag_end, position - 2)
+        else:
+            begin = content.rfind(b"</", tag_end, position)
+            tag = _END_TAG.fullmatch(content, begin, position) if begin >= 0 else None
+            if tag is None:
+                return None
+            name = tag.group(1)
+            if name.rpartition(b":")[2] in _ENTRIES:
+                break
+            closed.append(name)
+            position = begin
+        if position < 0:
+            return None
+    closed.reverse()  # in document order: innermost first
+    if closed != expected[: len(closed)]:
+        return None
+    return expected[len(closed) :]
 
 
 def xml_cut_off(content: bytes) -> bool:
