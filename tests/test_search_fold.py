@@ -6,12 +6,14 @@ import sqlite3
 from datetime import UTC, datetime
 
 import pytest
+import sqlite_utils
 
 from aggregator.archive_search import search_archive
 from aggregator.config import FeedConfig, feed_data
 from aggregator.search import fold, words
 from aggregator.store import SCHEMA_VERSION, Store
 from aggregator.types import EntryPlan, UpdatePlan
+from tests.schema_history import roll_back_later_migrations
 
 
 @pytest.mark.parametrize(
@@ -81,6 +83,7 @@ def test_search_finds_either_spelling_and_migration_19_rebuilds_the_index(make_c
     with sqlite3.connect(path) as db:
         db.execute("DELETE FROM search_index")
         db.execute("DELETE FROM search_docs")
+        roll_back_later_migrations(sqlite_utils.Database(db), 18)
         db.execute("PRAGMA user_version = 18")
     store = Store.open(path)
     try:
