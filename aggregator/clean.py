@@ -390,6 +390,7 @@ _SHORTCODE = r"\[(\[?)(/?)([A-Za-z][\w-]*)(?![\w-])((?:[^\[\]/]|/(?!\]))*)(/?)\]
 # keeps the scan linear on a fragment of ``<`` with no ``>``.
 _SHORTCODE_SCAN = re.compile(rf"<!--.*?(?:-->|\Z)|<[^<>]*>|{_SHORTCODE}", re.S | re.A)
 _SHORTCODE_HINT = re.compile(r"\[/?[A-Za-z]", re.A)
+_SHORTCODE_ALONE = re.compile(_SHORTCODE, re.A)
 # Text in these is what the author typed: a tutorial's ``[gallery]`` or a checklist's ``[x]``.
 _VERBATIM = re.compile(r"<(/?)(pre|code|kbd|samp|script|style|textarea)\b", re.I)
 # Names that are a shortcode alone, with nothing to show them: WordPress's own (``audio``
@@ -416,6 +417,13 @@ def strip_shortcodes(fragment: str) -> str:
     text in ``<pre>`` and ``<code>``."""
     if "[" not in fragment or _SHORTCODE_HINT.search(fragment) is None:
         return fragment
+    # Most brackets are words ("[Foto: Jens]"): the scan of every tag is for a post that has
+    # a shortcode, or an end tag that may close one.
+    if not any(
+        match.group(2) or _is_shortcode(match.group(3), match.group(4), bool(match.group(5)))
+        for match in _SHORTCODE_ALONE.finditer(fragment)
+    ):
+        return fragment
     tokens: list[re.Match[str]] = []
     verbatim = 0
     for match in _SHORTCODE_SCAN.finditer(fragment):
@@ -431,9 +439,11 @@ def strip_shortcodes(fragment: str) -> str:
     for index, token in enumerate(tokens):
         extra_open, closing, name, attributes, self_closing, extra_close = token.groups()
         if extra_open and extra_close:
-            # ``[[name]]``: WordPress's way to write the text ``[name]``.
-            pieces += [fragment[kept : token.start()], token.group(0)[1:-1]]
-            kept = token.end()
+            # ``[[name]]``: WordPress's way to write the text ``[name]``; of a name it would
+            # not read as a shortcode, it is the text ``[[name]]`` (a wiki's link).
+            if _is_shortcode(name, attributes, bool(self_closing)):
+                pieces += [fragment[kept : token.start()], token.group(0)[1:-1]]
+                kept = token.end()
             continue
         if not (index in paired or _is_shortcode(name, attributes, bool(self_closing))):
             continue

@@ -141,6 +141,7 @@ def test_shortcodes_leave_summary_page_digest_and_html(server, make_config, stor
         ("[note]Husk madpakke[/note]", "Husk madpakke"),
         ("Se [video] og [Tab]", "Se [video] og [Tab]"),
         ("[opdateret] og [1] og [...] og [&hellip;]", "[opdateret] og [1] og [...] og [&hellip;]"),
+        ("[[Forside]] og [[Hovedside|side]]", "[[Forside]] og [[Hovedside|side]]"),
         ("[[caption] x", "[ x"),  # as WordPress reads it: a "[" before the shortcode
         ('<a title="[gallery id=1]" href="/x">x</a>', '<a title="[gallery id=1]" href="/x">x</a>'),
         ('<!-- [gallery ids="1"] -->Tekst', '<!-- [gallery ids="1"] -->Tekst'),
