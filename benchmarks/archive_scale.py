@@ -165,8 +165,8 @@ def build(path: Path, feeds: int, per_feed: int) -> None:
             FROM entries WHERE rowid % 50 = 0"""
     )
     db.execute(
-        f"""INSERT INTO entry_sketches (hash, entry_id)
-            SELECT {_sketch_value("(e.rowid - 1)", "i.i")}, e.id
+        f"""INSERT INTO entry_sketches (hash, entry_row)
+            SELECT {_sketch_value("(e.rowid - 1)", "i.i")}, e.rowid
             FROM entries e, (WITH RECURSIVE i(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM i
                              WHERE i < {SKETCH_SIZE - 1}) SELECT i FROM i) i
             ORDER BY 1, 2"""

@@ -80,7 +80,8 @@ def build(path: Path, entries: int, content_words: int, with_sketches: bool,
                 batch_sources,
             )
             store.db.conn.executemany(
-                "INSERT OR IGNORE INTO entry_sketches (hash, entry_id) VALUES (?, ?)",
+                """INSERT OR IGNORE INTO entry_sketches (hash, entry_row)
+                   SELECT ?, rowid FROM entries WHERE id = ?""",
                 batch_sketches,
             )
         batch_entries.clear()

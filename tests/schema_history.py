@@ -64,6 +64,22 @@ def _undo_v20_parse_settings(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE feeds DROP COLUMN parse_settings")
 
 
+def _undo_v21_sketch_rows(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """CREATE TABLE entry_sketch_ids (
+               hash INTEGER NOT NULL,
+               entry_id TEXT NOT NULL,
+               PRIMARY KEY (hash, entry_id)
+           ) WITHOUT ROWID"""
+    )
+    db.execute(
+        """INSERT INTO entry_sketch_ids
+           SELECT t.hash, e.id FROM entry_sketches t JOIN entries e ON e.rowid = t.entry_row"""
+    )
+    db.execute("DROP TABLE entry_sketches")
+    db.execute("ALTER TABLE entry_sketch_ids RENAME TO entry_sketches")
+
+
 UNDO: dict[int, Callable[[sqlite_utils.Database], None]] = {
     12: _undo_v12_feed_versions,
     13: _undo_v13_robots_txt,
@@ -74,6 +90,7 @@ UNDO: dict[int, Callable[[sqlite_utils.Database], None]] = {
     18: _undo_v18_unread_pages,
     19: _undo_v19_search_folding,
     20: _undo_v20_parse_settings,
+    21: _undo_v21_sketch_rows,
 }
 
 

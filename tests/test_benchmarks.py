@@ -109,7 +109,8 @@ def test_scale_simulation_runs_small_and_its_seeded_cold_database_is_the_polled_
         " ORDER BY id",
         "SELECT feed_url, entry_key, entry_id, content_hash, raw_digest FROM entry_sources"
         " ORDER BY feed_url, entry_key",
-        "SELECT hash, entry_id FROM entry_sketches ORDER BY 1, 2",
+        "SELECT k.hash, e.id FROM entry_sketches k JOIN entries e ON e.rowid = k.entry_row"
+        " ORDER BY 1, 2",
     ):
         assert rows_of(seeded, sql) == rows_of(polled, sql)
 

@@ -122,8 +122,8 @@ def test_prune_removed_feed_and_old_posts(tmp_path, server):
     assert after["search_docs"] == after["search_index"] == 5
     assert after["entry_sketches"] < before["entry_sketches"]
     with sqlite3.connect(db) as conn:
-        sketched = {i for (i,) in conn.execute("SELECT DISTINCT entry_id FROM entry_sketches")}
-        stored = {i for (i,) in conn.execute("SELECT id FROM entries")}
+        sketched = {i for (i,) in conn.execute("SELECT DISTINCT entry_row FROM entry_sketches")}
+        stored = {i for (i,) in conn.execute("SELECT rowid FROM entries")}
         assert sketched <= stored
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         # The shared post stays, shown from KL now; KL is fetched in full to store its text.

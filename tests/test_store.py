@@ -142,7 +142,10 @@ def test_sketch_index_follows_the_shown_copy(store):
     edited = replace(first, content_hash="edited", content_html="<p>y</p>", sketch=(22, 44))
     store.apply(plan(edited, etag='"v2"'), NOW)
     (entry_id,) = store.db.execute("SELECT id FROM entries").fetchone()
-    rows = store.db.execute("SELECT hash, entry_id FROM entry_sketches ORDER BY hash").fetchall()
+    rows = store.db.execute(
+        "SELECT k.hash, e.id FROM entry_sketches k JOIN entries e ON e.rowid = k.entry_row"
+        " ORDER BY k.hash"
+    ).fetchall()
     assert rows == [(22, entry_id), (44, entry_id)]
 
 
@@ -155,8 +158,8 @@ def test_a_batch_writes_the_sketch_rows_of_the_updates_it_kept_only(store):
 
     def sketches() -> list[tuple[int, str]]:
         rows = store.db.execute(
-            "SELECT k.hash, s.feed_url FROM entry_sketches k JOIN entry_sources s"
-            " ON s.entry_id = k.entry_id ORDER BY k.hash"
+            "SELECT k.hash, s.feed_url FROM entry_sketches k JOIN entries e"
+            " ON e.rowid = k.entry_row JOIN entry_sources s ON s.entry_id = e.id ORDER BY k.hash"
         )
         return [tuple(row) for row in rows]
 

@@ -172,16 +172,17 @@ class EntryWriter:
         # so indexing inside each update's savepoint made a segment per feed.
         self._deferred = deferred
         self._unindexed: set[str] = set()
-        # Sketch rows of the entries inserted by the current update, written in one statement
-        # by flush(): eight single-row inserts per entry were a third of a cold poll's SQL.
-        self._pending_sketches: list[tuple[int, str]] = []
+        # Sketch rows (hash, the entry's rowid) of the entries inserted by the current update,
+        # written in one statement by flush(): eight single-row inserts per entry were a third
+        # of a cold poll's SQL.
+        self._pending_sketches: list[tuple[int, int]] = []
         # In a batch, an update's sketch rows are written after its savepoint, before the
         # next update's (write_settled): eight rows an entry at random places of the index,
         # and inside a savepoint SQLite copies every page it first touches to the savepoint's
         # journal, 16 KB each, which was a third of a cold poll's store CPU. ``_unsettled``:
         # the current update's, until its savepoint is released; ``_settled``: written next.
-        self._unsettled_sketches: list[tuple[int, str]] = []
-        self._settled_sketches: list[tuple[int, str]] = []
+        self._unsettled_sketches: list[tuple[int, int]] = []
+        self._settled_sketches: list[tuple[int, int]] = []
         # Categories and enclosures of the entries written by the current update, likewise.
         self._pending_categories: list[tuple[str, int, str]] = []
         self._pending_enclosures: list[tuple[str, int, str, str | None, int | None]] = []
@@ -225,10 +226,10 @@ class EntryWriter:
         if not self._deferred():
             self.index_pending()
 
-    def _write_sketches(self, rows: Sequence[tuple[int, str]]) -> None:
+    def _write_sketches(self, rows: Sequence[tuple[int, int]]) -> None:
         for chunk in _chunks(rows, 400):
             self.db.execute(
-                "INSERT OR IGNORE INTO entry_sketches (hash, entry_id) VALUES "
+                "INSERT OR IGNORE INTO entry_sketches (hash, entry_row) VALUES "
                 + ",".join(["(?, ?)"] * len(chunk)),
                 [value for row in chunk for value in row],
             )
@@ -582,12 +583,15 @@ class EntryWriter:
             before=[feed_url],
         ):
             lookup.by_url.setdefault(url, []).append((target, from_db_time(published)))
-        lookup.by_hash.update(self._telling("entry_sketches", "hash", "entry_id", hashes))
-        lookup.by_title.update(self._telling("entries", "title_key", "id", titles))
+        lookup.by_hash.update(
+            self._telling("entry_sketches", "hash", hashes,
+                          post="e.id", join="JOIN entries e ON e.rowid = t.entry_row")
+        )  # fmt: skip
+        lookup.by_title.update(self._telling("entries", "title_key", titles))
         return lookup
 
     def _telling(
-        self, table: str, column: str, post: str, values: Sequence[Any]
+        self, table: str, column: str, values: Sequence[Any], post: str = "t.id", join: str = ""
     ) -> dict[Any, list[str]]:
         """The posts of each value that COMMON_VALUE or fewer posts share; a value shared by
         more says nothing (a stock phrase, a "Nyhedsbrev" title) and is left out. Each value
@@ -598,7 +602,8 @@ class EntryWriter:
         if not values:
             return found
         rows = self.db.execute(
-            f"""SELECT j.value, t.{post} FROM json_each(?) j JOIN {table} t ON t.{column} = j.value
+            f"""SELECT j.value, {post} FROM json_each(?) j JOIN {table} t ON t.{column} = j.value
+                {join}
                 WHERE (SELECT count(*) FROM (SELECT 1 FROM {table} c WHERE c.{column} = j.value
                                              LIMIT {COMMON_VALUE + 1})) <= {COMMON_VALUE}""",
             [json.dumps(list(values))],
@@ -740,7 +745,7 @@ class EntryWriter:
                       backfill: bool, never_merge: bool,
                       news_from: str | None = None) -> bool:  # fmt: skip
         """Insert the entry under ``new_id``; False, writing nothing, if that id is taken."""
-        inserted = self.db.execute(
+        cursor = self.db.execute(
             """INSERT INTO entries (id, canonical_url, link, title, title_key, author,
                    content_html, summary_text, language, published, updated, first_seen,
                    last_changed, primary_feed_url, backfill, never_merge, sketch, news_from)
@@ -750,25 +755,29 @@ class EntryWriter:
              entry.author, entry.content_html, entry.summary_text, entry.language,
              to_db_time(entry.published), to_db_time(entry.updated), seen, seen, feed_url,
              backfill, never_merge, " ".join(map(str, entry.sketch)), news_from],
-        ).rowcount  # fmt: skip
+        )  # fmt: skip
+        inserted = cursor.rowcount
         if inserted:
             self._inserted.add(new_id)
             self._prepare(new_id, entry)
-            self._pending_sketches.extend((value, new_id) for value in entry.sketch)
+            row = int(cursor.lastrowid or 0)
+            self._pending_sketches.extend((value, row) for value in entry.sketch)
             self._add_attachments(new_id, entry)
         return bool(inserted)
 
     def _replace_sketch(self, target: str, sketch: Sequence[int]) -> None:
         self.flush()  # the target may be an entry inserted by this very update
-        (old,) = self.db.execute("SELECT sketch FROM entries WHERE id = ?", [target]).fetchone()
+        row, old = self.db.execute(
+            "SELECT rowid, sketch FROM entries WHERE id = ?", [target]
+        ).fetchone()
         self.db.conn.executemany(
-            "DELETE FROM entry_sketches WHERE hash = ? AND entry_id = ?",
-            [(int(value), target) for value in old.split()],
+            "DELETE FROM entry_sketches WHERE hash = ? AND entry_row = ?",
+            [(int(value), row) for value in old.split()],
         )
         self.db.execute(
             "UPDATE entries SET sketch = ? WHERE id = ?", [" ".join(map(str, sketch)), target]
         )
-        self._pending_sketches.extend((value, target) for value in sketch)
+        self._pending_sketches.extend((value, row) for value in sketch)
 
     def _prepare(self, target: str, entry: EntryPlan) -> None:
         if entry.stemmed is not None:

@@ -482,6 +482,28 @@ def _v20_parse_settings(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE feeds ADD COLUMN parse_settings TEXT")
 
 
+def _v21_sketch_rows(db: sqlite_utils.Database) -> None:
+    """The sketch index keyed by the entry's rowid instead of its id: about 12 bytes a row
+    instead of 55 (an id is a 45-character URN), so the index, written at random places
+    eight times per new entry, is a quarter of the pages and its hot part stays in the
+    page cache. Rowids of ``entries`` do not change (the archive's log relies on them too);
+    only a VACUUM may renumber them, and then a sketch finds no copy, it never merges one."""
+    db.execute(
+        """CREATE TABLE entry_sketch_rows (
+               hash INTEGER NOT NULL,
+               entry_row INTEGER NOT NULL,
+               PRIMARY KEY (hash, entry_row)
+           ) WITHOUT ROWID"""
+    )
+    db.execute(
+        """INSERT OR IGNORE INTO entry_sketch_rows
+           SELECT t.hash, e.rowid FROM entry_sketches t JOIN entries e ON e.id = t.entry_id
+           ORDER BY 1, 2"""
+    )
+    db.execute("DROP TABLE entry_sketches")
+    db.execute("ALTER TABLE entry_sketch_rows RENAME TO entry_sketches")
+
+
 @contextmanager
 def _terminal_progress(label: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar for a long migration when stderr is a terminal; silent otherwise, and
@@ -521,6 +543,7 @@ MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _v18_unread_pages,
     _v19_search_folding,
     _v20_parse_settings,
+    _v21_sketch_rows,
 )
 
 

@@ -247,11 +247,11 @@ def _delete_entries(db: sqlite_utils.Database, ids: Sequence[str]) -> None:
     for chunk in _chunks(ids):
         marks = ",".join("?" * len(chunk))
         many(
-            "DELETE FROM entry_sketches WHERE hash = ? AND entry_id = ?",
+            "DELETE FROM entry_sketches WHERE hash = ? AND entry_row = ?",
             [
-                (int(value), entry_id)
-                for entry_id, sketch in execute(
-                    f"SELECT id, sketch FROM entries WHERE id IN ({marks})", chunk
+                (int(value), row)
+                for row, sketch in execute(
+                    f"SELECT rowid, sketch FROM entries WHERE id IN ({marks})", chunk
                 )
                 for value in sketch.split()
             ],
