@@ -200,7 +200,11 @@ def main() -> None:
     parser.add_argument("--corpus", nargs="+", choices=PRESETS, default=list(PRESETS))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
-    parser.add_argument("--workers", type=int, default=2, help="aggregator worker processes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="aggregator worker processes (default: poll.workers' default, the CPUs less one)",
+    )
     parser.add_argument("--reader-python", help="a Python >= 3.12 with reader 3.27 installed")
     args = parser.parse_args()
     reader = args.reader_python
@@ -213,7 +217,7 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, {platform.platform()}")  # fmt: skip
     rows = []
-    workers = ("--workers", str(args.workers))
+    workers = () if args.workers is None else ("--workers", str(args.workers))
     for corpus in args.corpus:
         for n in args.sizes:
             ours, whole, service, theirs = Samples(), Samples(), Samples(), Samples()

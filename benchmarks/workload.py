@@ -23,18 +23,19 @@ def urls(base: str, n: int) -> list[str]:
     return [f"{base}/feed/{i}" for i in range(n)]
 
 
-def settings(base: str, n: int, db: Path, workers: int) -> dict[str, object]:
+def settings(base: str, n: int, db: Path, workers: int | None) -> dict[str, object]:
+    chosen = {} if workers is None else {"workers": workers}
     return {
         "site": {"database": str(db), "output_dir": str(db.parent / "out")},
         # The default concurrency; the per-host limit raised, as every feed here is on one
         # host, which no real configuration comes near.
         "poll": {"allow_private_hosts": ["127.0.0.1"], "concurrency": 8,
-                 "per_host_concurrency": 8, "workers": workers},
+                 "per_host_concurrency": 8, **chosen},
         "feeds": [{"name": f"F{i}", "url": u} for i, u in enumerate(urls(base, n))],
     }  # fmt: skip
 
 
-def run_process(base: str, n: int, db: Path, workers: int) -> tuple[float, int]:
+def run_process(base: str, n: int, db: Path, workers: int | None) -> tuple[float, int]:
     """``aggregator poll`` as an admin runs it, timed as a whole process: interpreter start,
     imports, the poll and the export after it."""
     import subprocess
@@ -50,7 +51,7 @@ def run_process(base: str, n: int, db: Path, workers: int) -> tuple[float, int]:
     return seconds, 0
 
 
-def run_service(base: str, n: int, db: Path, workers: int) -> tuple[float, int]:
+def run_service(base: str, n: int, db: Path, workers: int | None) -> tuple[float, int]:
     """A poll inside a running ``aggregator run``: from the service's start to its log line
     of the poll's end (start-up, starting the workers and the poll; the export after it is
     left out). Every feed is made due first with ``aggregator retry --all``, which keeps the
@@ -83,7 +84,7 @@ def run_service(base: str, n: int, db: Path, workers: int) -> tuple[float, int]:
     return seconds, 0
 
 
-def run_aggregator(base: str, n: int, db: Path, workers: int) -> tuple[float, int]:
+def run_aggregator(base: str, n: int, db: Path, workers: int | None) -> tuple[float, int]:
     from aggregator.config import parse_config
     from aggregator.pipeline import poll, worker_pool
     from aggregator.store import Store
@@ -143,7 +144,7 @@ def main() -> None:
     parser.add_argument("--base", required=True)
     parser.add_argument("--n", type=int, required=True)
     parser.add_argument("--db", type=Path, required=True)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, help="default: poll.workers' own")
     parser.add_argument("--conditional", action="store_true", help="floor: 304 pass")
     args = parser.parse_args()
     if args.impl == "aggregator":
