@@ -487,7 +487,8 @@ def _v21_sketch_rows(db: sqlite_utils.Database) -> None:
     instead of 55 (an id is a 45-character URN), so the index, written at random places
     eight times per new entry, is a quarter of the pages and its hot part stays in the
     page cache. Rowids of ``entries`` do not change (the archive's log relies on them too);
-    only a VACUUM may renumber them, and then a sketch finds no copy, it never merges one."""
+    only a VACUUM may renumber them, and then a sketch row may name another post: candidates
+    are compared by their stored text, so that can miss a copy but never merge a wrong one."""
     db.execute(
         """CREATE TABLE entry_sketch_rows (
                hash INTEGER NOT NULL,
