@@ -38,13 +38,41 @@ SECRET_NAMES = frozenset(
     | {"session", "sid", "sessid", "sessionid", "phpsessid", "jsessionid", "aspnetsessionid",
        "cfid", "cftoken", "oscsid", "zenid"}
 )  # fmt: skip
-_SEPARATORS = str.maketrans("", "", "-_.")
+_SEPARATORS = str.maketrans("", "", "-_.[]")
 _URL_IN_TEXT = re.compile(r"https?://[^\s\"'<>]+", re.I)
+
+# A name is also a secret's when one of its word parts is a credential word: the list above
+# cannot hold every ``x-auth-token``, ``aws_secret_access_key`` or ``new_password``. Parts are
+# whole (``tokens``, ``authors``, ``keyword`` and ``cHash`` hold none), and ``key`` counts only
+# after a word that makes it a credential (``api_key``, ``access_key_id``, not ``sortKey``).
+_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+SECRET_PARTS = frozenset(
+    {"token", "secret", "password", "passwd", "pwd", "pass", "passphrase", "apikey", "auth",
+     "authorization", "signature", "sig", "credential", "credentials", "session", "sessid",
+     "sessionid", "sid", "adgangskode", "kodeord"}
+)  # fmt: skip
+KEY_OWNERS = frozenset(
+    {"api", "access", "secret", "private", "signing", "client", "app", "auth", "license",
+     "subscription", "encryption", "master"}
+)  # fmt: skip
+
+
+def name_parts(name: str) -> list[str]:
+    """``name``'s word parts, lower case: split on ``-``, ``_``, ``.``, ``[``, ``]``, other
+    punctuation and camelCase (``X-Api-Key`` and ``XApiKey`` -> x, api, key)."""
+    return [part.lower() for part in _PARTS.findall(name)]
 
 
 def secret_name(name: str) -> bool:
     """Whether a query parameter (as written, escapes and all) names a secret."""
-    return unquote_plus(name).lower().translate(_SEPARATORS).strip() in SECRET_NAMES
+    name = unquote_plus(name).strip()
+    if name.lower().translate(_SEPARATORS) in SECRET_NAMES:
+        return True
+    parts = name_parts(name)
+    return any(
+        part in SECRET_PARTS or (part == "key" and index and parts[index - 1] in KEY_OWNERS)
+        for index, part in enumerate(parts)
+    )
 
 
 def redacted_url(url: str) -> str:
