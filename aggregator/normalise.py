@@ -331,22 +331,56 @@ def document_keys(entries: Sequence[ParsedEntry], trust_guid: bool) -> list[str]
 
 
 def _apart_by_content(entries: Sequence[ParsedEntry], keys: list[str]) -> list[str]:
-    """A link that keys several entries of one document (a news index, the front page, a
+    """A link that keys several posts of one document (a news index, the front page, a
     SharePoint list) names none of them: each of those is keyed by what it says instead, the
-    link staying its link. Entries keyed by an id keep it; the same item repeated (title,
-    date and text) still shares one key."""
-    holders: dict[str, int] = {}
-    for key in keys:
-        holders[key] = holders.get(key, 0) + 1
+    link staying its link. Entries keyed by an id keep it; the same item repeated is one
+    post, and keeps its link (counted as several, a repeated post took the key of what it
+    says, which another post of its title, date and text has too: one of them was lost)."""
+    holders: dict[str, set[tuple[object, ...]]] = {}
+    for entry, key in zip(entries, keys, strict=True):
+        holders.setdefault(key, set()).add(_item(entry))
     if len(holders) == len(keys):
         return keys  # every key is one entry's: the usual case
-    return [
+    keys = [
         entry_key(_anonymous(entry))
-        if holders[key] > 1 and entry.link and key == _bounded_key(entry.link)
+        if len(holders[key]) > 1 and entry.link and key == _bounded_key(entry.link)
         and not (entry.guid and key == _bounded_key(entry.guid))
         else key
         for entry, key in zip(entries, keys, strict=True)
     ]  # fmt: skip
+    return _ids_apart(entries, keys)
+
+
+def _item(entry: ParsedEntry) -> tuple[object, ...]:
+    """What makes two entries of a document the same item repeated."""
+    return (entry.guid, entry.link, entry.title, entry.content_html, entry.published,
+            entry.updated)  # fmt: skip
+
+
+def _ids_apart(entries: Sequence[ParsedEntry], keys: list[str]) -> list[str]:
+    """Two entries with different ids are two posts: where they still share a key (two
+    posts of one title, date and text, each keyed by what it says), each that is not keyed
+    by its own id takes a key of what it says and its id. Keys no two ids share are left
+    as they are, so this changes nothing a document did not lose a post by."""
+    ids_of_key: dict[str, set[str]] = {}
+    for entry, key in zip(entries, keys, strict=True):
+        if entry.guid:
+            ids_of_key.setdefault(key, set()).add(entry.guid)
+    if all(len(ids) < 2 for ids in ids_of_key.values()):
+        return keys
+    return [
+        _content_and_id_key(entry, entry.guid)
+        if entry.guid and len(ids_of_key[key]) > 1 and key != _bounded_key(entry.guid)
+        else key
+        for entry, key in zip(entries, keys, strict=True)
+    ]
+
+
+def _content_and_id_key(entry: ParsedEntry, guid: str) -> str:
+    when = entry.published or entry.updated
+    date = when.isoformat() if when else ""
+    text = f"{entry.title}\0{date}\0{entry.content_html}\0{guid}"
+    return f"sha256:{hashlib.sha256(text.encode(errors='surrogatepass')).hexdigest()[:32]}"
 
 
 def keyed_by_content(entry: ParsedEntry, key: str) -> bool:
