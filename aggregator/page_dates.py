@@ -28,14 +28,24 @@ def _settings(zone: str) -> dict[str, Any]:
     }
 
 
-def _iso(text: str, zone: str) -> datetime | None:
+def _iso(text: str) -> datetime | None:
+    """ISO 8601 as written, with its zone if it names one; None if it is not ISO 8601."""
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
+
+
+def _in_utc(value: datetime, zone: str) -> datetime | None:
+    """``value`` in UTC, read in ``zone`` if it names none; None at the edge of the range
+    (.NET's "no date", 0001-01-01T00:00:00, is before year 1 in UTC from Copenhagen):
+    unreadable, like any other date that cannot be read."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(zone))
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
 
 
 # "kl. 9" (an hour, no minutes) makes dateparser read the 9 as a month: "kl. 9.00" it reads.
@@ -70,8 +80,8 @@ def parse_date(
     text = " ".join((text or "").split())
     if not text or len(text) > 200:
         return None
-    if text[:1].isdigit() and (value := _iso(text, zone)):
-        return value
+    if text[:1].isdigit() and (written := _iso(text)) is not None:
+        return _in_utc(written, zone)
     text = _BARE_HOUR.sub(r"kl. \1.00", text)
     if (found := _absolute(text, zone)) is not None:
         return found
@@ -92,10 +102,9 @@ def _absolute(text: str, zone: str) -> datetime | None:
         for match in [*_NUMERIC_DATE.finditer(text), *_WORDED_DATE.finditer(text)]:
             if hit := dateparser.parse(match.group(0), languages=LANGUAGES, settings=settings):
                 hits.append(hit)
+        return min(hits).astimezone(UTC) if hits else None
     except (OverflowError, ValueError):
         return None
-    earliest: datetime | None = min(hits) if hits else None
-    return earliest.astimezone(UTC) if earliest else None
 
 
 def _relative(text: str, zone: str, now: datetime) -> datetime | None:
@@ -142,8 +151,10 @@ def feed_date(text: str, zone: str = "Europe/Copenhagen") -> datetime | None:
     text = _WEEKDAY.sub("", " ".join(text.split()))
     if not text or len(text) > 200:
         return None
-    if text[:1].isdigit() and (value := _iso(text, zone)) is not None:
-        return value.replace(microsecond=0)  # "2026-11-20T10:00:00": ISO 8601, no zone: local
+    if text[:1].isdigit() and (written := _iso(text)) is not None:
+        # "2026-11-20T10:00:00": ISO 8601, no zone: local; never read again by dateparser.
+        value = _in_utc(written, zone)
+        return value.replace(microsecond=0) if value else None
     import dateparser
 
     try:
@@ -163,4 +174,5 @@ def page_date(html: str, zone: str = "Europe/Copenhagen") -> datetime | None:
         )
     except (ValueError, TypeError):
         return None
-    return _iso(found, zone) if found else None
+    written = _iso(found) if found else None
+    return _in_utc(written, zone) if written else None

@@ -189,7 +189,10 @@ def checked_date(text: str, value: datetime | None) -> datetime | None:
         and east is not None
         and (value.hour, value.minute) == tuple(map(int, zone.groups()[:2]))
     ):
-        return value - timedelta(minutes=east)
+        try:
+            return value - timedelta(minutes=east)
+        except OverflowError:  # "Mon, 01 Jan 0001 00:00:00 CET": left to the worded reader
+            return None
     return value
 
 
