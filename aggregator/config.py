@@ -777,6 +777,7 @@ def config_from_text(path: Path, text: str) -> Config:
         raise ConfigError(f"{path}: invalid configuration\n{exc}") from None
     _refuse_publishing_private_files(path, config)
     _check_ca_bundle(path, config)
+    _check_proxy_variables(path, config)
     if not config.feeds:
         log.warning(NO_FEEDS, path)
     return config
@@ -794,6 +795,17 @@ def _check_ca_bundle(path: Path, config: Config) -> None:
         load_bundle(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), str(config.ca_bundle_path))
     except ValueError as exc:
         raise ConfigError(f"{path}: invalid configuration\n  poll.ca_bundle: {exc}") from None
+
+
+def _check_proxy_variables(path: Path, config: Config) -> None:
+    """A proxy variable of the environment that no fetch could use is refused at load, as
+    poll.proxy is, not as an unexpected error at every poll."""
+    from aggregator.proxies import proxies
+
+    try:
+        proxies(config.poll.proxy, os.environ)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: cannot be used with this environment\n  {exc}") from None
 
 
 def _refuse_publishing_private_files(path: Path, config: Config) -> None:

@@ -14,8 +14,9 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-from aggregator.redact import redacted_url
+from aggregator.errors import ConfigError
 
 if TYPE_CHECKING:
     import ssl
@@ -43,7 +44,7 @@ class Proxies:
 
     @staticmethod
     def shown(proxy: str | None) -> str | None:
-        return redacted_url(proxy) if proxy else None
+        return shown_proxy(proxy) if proxy else None
 
     def for_url(self, scheme: str, host: str) -> str | None:
         """The proxy for a URL of ``scheme`` on ``host``, or None for a direct connection."""
@@ -61,7 +62,9 @@ class Proxies:
 
 
 def proxies(setting: str | None, environ: Mapping[str, str]) -> Proxies:
-    """``poll.proxy`` for both schemes, or what the environment ``environ`` sets."""
+    """``poll.proxy`` for both schemes, or what the environment ``environ`` sets. A proxy
+    variable that is no proxy URL httpx can use is a ConfigError naming it (it would
+    otherwise fail every fetch of every poll as an unexpected error)."""
     if setting:
         return Proxies(setting, setting, (), "poll.proxy", "poll.proxy")
     found = _environment_proxies(environ)
@@ -69,12 +72,67 @@ def proxies(setting: str | None, environ: Mapping[str, str]) -> Proxies:
     http, https = found.get("http") or every, found.get("https") or every
     if not (http or https):
         return Proxies()
+    for chosen in (http, https):
+        if chosen and (problem := proxy_url_problem(_with_scheme(chosen[1]))):
+            raise ConfigError(f"{chosen[0]} (environment variable): {problem}")
+    no = found.get("no")
     entries = tuple(
-        _ascii(entry.strip().lower()) for entry in found.get("no", "").split(",") if entry.strip()
+        _ascii(entry.strip().lower()) for entry in (no[1] if no else "").split(",") if entry.strip()
     )
-    http_from = "HTTP_PROXY" if found.get("http") else "ALL_PROXY"
-    https_from = "HTTPS_PROXY" if found.get("https") else "ALL_PROXY"
-    return Proxies(_with_scheme(http), _with_scheme(https), entries, http_from, https_from)
+    return Proxies(
+        _with_scheme(http[1]) if http else None,
+        _with_scheme(https[1]) if https else None,
+        entries,
+        http[0].upper() if http else "",
+        https[0].upper() if https else "",
+    )
+
+
+def shown_proxy(url: str) -> str:
+    """``url`` with everything up to its last ``@`` hidden, found before any parsing: a
+    password with ``#``, ``/`` or ``?`` in it ends urlsplit's netloc early, which then holds
+    no ``@`` to hide. A proxy URL has no path, so no ``@`` of a path is hidden by mistake."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        scheme, rest = "", url
+    if "@" in rest:
+        rest = "***@" + rest.rpartition("@")[2]
+    return f"{scheme}{separator}{rest}"
+
+
+def proxy_url_problem(url: str) -> str | None:
+    """Why ``url`` is not a proxy URL that httpx takes, in words that show it without its
+    user and password (and without urlsplit's own words, which repeat the would-be port);
+    None when it is one."""
+    shown = shown_proxy(url)
+    example = "give it as http://proxy.kommune.local:3128"
+    encode = "a #, /, ? or @ in the user or password is written %23, %2F, %3F or %40"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises for a port that is no number or out of range)
+    except ValueError as exc:
+        if "out of range" in str(exc):
+            return f"not a proxy URL: {shown} (its port is out of range); {example}"
+        return f"not a proxy URL: {shown} (its port is no number; {encode}); {example}"
+    if parts.scheme.lower() not in PROXY_SCHEMES:
+        return (
+            f"not a proxy URL: {shown} (it must start with http://, https://, socks5:// or "
+            f"socks5h://); {example}"
+        )
+    if not parts.hostname:
+        return f"not a proxy URL: {shown} names no host; {example}"
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        return f"not a proxy URL: {shown} has a path ({encode}); {example}"
+    import httpx
+
+    try:
+        httpx.Proxy(url)
+    except (httpx.InvalidURL, ValueError):
+        return f"not a proxy URL: {shown} ({encode}); {example}"
+    return None
+
+
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 
 def httpx_proxy(url: str, context: ssl.SSLContext) -> httpx.Proxy:
@@ -85,15 +143,17 @@ def httpx_proxy(url: str, context: ssl.SSLContext) -> httpx.Proxy:
     return httpx.Proxy(url, ssl_context=context) if https else httpx.Proxy(url)
 
 
-def _environment_proxies(environ: Mapping[str, str]) -> dict[str, str]:
-    """The ``*_proxy`` variables by kind (http, https, all, no); lower case wins, as curl
-    and urllib have it."""
-    found: dict[str, str] = {}
+def _environment_proxies(environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """The ``*_proxy`` variables by kind (http, https, all, no), each as (the variable's
+    name, its value); lower case wins, as curl and urllib have it."""
+    found: dict[str, tuple[str, str]] = {}
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
         kind = name.removesuffix("_PROXY").lower()
-        upper = "" if name == "HTTP_PROXY" and "REQUEST_METHOD" in environ else environ.get(name)
-        if value := environ.get(name.lower()) or upper:
-            found[kind] = value.strip()
+        cgi = name == "HTTP_PROXY" and "REQUEST_METHOD" in environ
+        for spelling in (name.lower(), "" if cgi else name):
+            if spelling and (value := environ.get(spelling, "").strip()):
+                found[kind] = (spelling, value)
+                break
     return found
 
 
@@ -109,10 +169,8 @@ def _ascii(name: str) -> str:
         return name
 
 
-def _with_scheme(proxy: str | None) -> str | None:
+def _with_scheme(proxy: str) -> str:
     """``proxy.kommune.local:3128`` as curl takes it: an http proxy."""
-    if not proxy:
-        return None
     return proxy if "://" in proxy else f"http://{proxy}"
 
 
