@@ -206,28 +206,13 @@ class PollSettings(_Strict):
         """A proxy's URL; the messages show it without the password it may carry."""
         if not value:
             return None
-        from aggregator.redact import redacted_url
+        from aggregator.proxies import proxy_url_problem
 
-        shown = redacted_url(value)
-        example = "give it as http://proxy.kommune.local:3128"
-        try:
-            parts = urlsplit(value)
-            parts.port  # noqa: B018 (raises for a port that is no number or out of range)
-        except ValueError as exc:
-            raise ValueError(f"not a proxy URL: {shown} ({exc}); {example}") from None
-        if parts.scheme not in _PROXY_SCHEMES:
-            raise ValueError(
-                f"not a proxy URL: {shown} (it must start with http://, https://, socks5:// or "
-                f"socks5h://); {example}"
-            )
-        if not parts.hostname:
-            raise ValueError(f"not a proxy URL: {shown} names no host; {example}")
-        if parts.path.strip("/") or parts.query or parts.fragment:
-            raise ValueError(f"not a proxy URL: {shown} has a path; {example}")
+        if problem := proxy_url_problem(value):
+            raise ValueError(problem)
         return value
 
 
-_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 _EMAIL = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
 # What a subject template may name; filled by digest.render.subject_line.
 SUBJECT_FIELDS = ("title", "name", "week", "year", "date", "period", "count", "sources")

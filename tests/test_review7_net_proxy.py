@@ -243,7 +243,7 @@ def test_environment_variables_in_either_case_per_scheme():
     [
         ("ftp://kommune:hemmelig@proxy:21", "it must start with http://"),
         ("http://kommune:hemmelig@", "names no host"),
-        ("http://kommune:hemmelig@proxy:99999", "Port out of range"),
+        ("http://kommune:hemmelig@proxy:99999", "its port is out of range"),
         ("http://kommune:hemmelig@proxy:3128/path", "has a path"),
     ],
 )
