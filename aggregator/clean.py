@@ -382,10 +382,11 @@ def line_text(value: str) -> str:
 # but not in its feed (or was switched off), so ``[caption …]<img …> Tekst[/caption]`` and a
 # page builder's ``[vc_row][vc_column]…`` reach the reader. A name as WordPress writes one
 # (here ASCII: a letter, then letters, digits, ``_`` or ``-``; WordPress allows any character
-# but ``<>&/[]=``, space and controls), attributes up to the first ``]`` (a ``/`` in them only
-# before something else than ``]``), ``/]`` for a self-closing tag; ``[[name]]`` is WordPress's
-# escape for the text ``[name]``.
-_SHORTCODE = r"\[(\[?)(/?)([A-Za-z][\w-]*)(?![\w-])((?:[^\[\]/]|/(?!\]))*)(/?)\](\]?)"
+# but ``<>&/[]=``, space and controls), ended by a space, ``]`` or ``/]``, so that
+# ``[https://kl.dk/]``, ``[www.dst.dk/]`` and ``[Valuta: 1 EUR = 7,46 kr.]`` are no tags;
+# attributes up to the first ``]`` (a ``/`` in them only before something else than ``]``),
+# ``/]`` for a self-closing tag; ``[[name]]`` is WordPress's escape for the text ``[name]``.
+_SHORTCODE = r"\[(\[?)(/?)([A-Za-z][\w-]*)(?=[\s\xa0\]]|/\])((?:[^\[\]/]|/(?!\]))*)(/?)\](\]?)"
 # Markup is passed over whole, so a bracket in an attribute or a comment is not read; ``[^<>]``
 # keeps the scan linear on a fragment of ``<`` with no ``>``.
 _SHORTCODE_SCAN = re.compile(rf"<!--.*?(?:-->|\Z)|<[^<>]*>|{_SHORTCODE}", re.S | re.A)
@@ -406,15 +407,19 @@ _CURLY = r"(?:&\#(?:8216|8217|8220|8221|8242|8243);|[‘’“”′″])"
 _ATTRIBUTE_PAIR = re.compile(
     rf"""([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|{_CURLY}(.*?){_CURLY}|([^\s"']+))"""
 )
+# What shows a name WordPress would not know to be a shortcode: a quoted attribute. An
+# unquoted ``a=b`` is as often words ("[red. 2+2=4]", "[a=b]").
+_QUOTED_ATTRIBUTE = re.compile(rf"""[\w-]+\s*=\s*(?:"[^"]*"|'[^']*'|{_CURLY}.*?{_CURLY})""")
 
 
 def strip_shortcodes(fragment: str) -> str:
     """``fragment`` without its WordPress shortcode tags, what they enclose kept (a caption's
     image and text, a column's paragraphs); an embed or a media shortcode becomes a link to
     its URL, a gallery goes. A tag counts when its name is one of SHORTCODE_NAMES or of a
-    builder family, or when it has the shape: an attribute (``name="value"``), a ``/]``, or an
-    end tag that closes it. So ``[1]``, ``[PDF]``, ``[opdateret 14.30]`` stay, as does all
-    text in ``<pre>`` and ``<code>``."""
+    builder family, or when it has the shape: a quoted attribute (``name="value"``), a ``/]``
+    after the name or a space, or an end tag that closes it. So ``[1]``, ``[PDF]``,
+    ``[opdateret 14.30]``, ``[red. 2+2=4]`` and ``[Kilde https://kl.dk/rapport/]`` stay, as
+    does all text in ``<pre>`` and ``<code>``."""
     if "[" not in fragment or _SHORTCODE_HINT.search(fragment) is None:
         return fragment
     # Most brackets are words ("[Foto: Jens]"): the scan of every tag is for a post that has
@@ -501,7 +506,9 @@ def _paired(tokens: list[re.Match[str]]) -> dict[int, int]:
 def _is_shortcode(name: str, attributes: str, self_closing: bool) -> bool:
     if name in SHORTCODE_NAMES or name.startswith(SHORTCODE_PREFIXES):
         return True  # however bare
-    return self_closing or _ATTRIBUTE_PAIR.search(attributes) is not None
+    if self_closing and (not attributes or attributes[-1].isspace()):
+        return True  # [note/], [note /]: not the last slash of a URL ([Kilde https://kl.dk/])
+    return _QUOTED_ATTRIBUTE.search(attributes) is not None
 
 
 def _shortcode_attributes(attributes: str) -> dict[str, str]:

@@ -494,8 +494,8 @@ def _warning(parse_warning: str | None, dropped: dict[str, int], repeated: int =
 # 3: XML-forbidden characters, unsafe URLs and field caps; 4: names, dates; 5: lazy images,
 # <noscript> and a page's <title>; 6: plain-text titles kept as written; 7: C1 controls and
 # open bidi controls in one-line fields; 8: relative URLs in content against the document,
-# not the entry's link; 9: WordPress shortcodes
-NORMALISE_VERSION = 9
+# not the entry's link; 9: WordPress shortcodes; 10: bracketed words are not shortcodes
+NORMALISE_VERSION = 10
 
 
 def raw_digest(entry: ParsedEntry, key: str) -> str:
