@@ -72,6 +72,56 @@ def test_a_repeated_post_keeps_its_link_and_another_of_its_words_is_not_lost(pub
     assert store.entry_count() == 5
 
 
+def test_a_post_then_a_document_with_it_and_another_of_its_words_is_two(publish, store):
+    assert publish([A, *OTHERS]).new == 4
+    (first,) = [e.id for e in store.recent_entries(10) if e.link == f"{PAGE}#a1"]
+    assert publish([A, B, *OTHERS, A, B]).new == 1
+    assert store.entry_count() == 5
+    keys = _posts_of_keys(store)
+    assert keys[f"{PAGE}#a1"] == first  # the post kept its entry, the other has its own
+    assert len(set(keys.values())) == 5
+
+
+def test_an_anchor_post_whose_id_changed_is_found_by_its_anchor(publish, store):
+    # A daily page's posts are its anchors: the stored link keeps its fragment, and so must
+    # the stored copies looked up by link. Read as the page, the post whose id changed was
+    # not found (stored twice), and the page's own new post took it instead.
+    first = Item("Nyhed", f"{PAGE}#a1", "<p>Anden tekst.</p>", WHEN, guid="?p=1")
+    other = Item("Status", f"{PAGE}#a0", "<p>Samme tekst.</p>", WHEN, guid="?p=0")
+    assert publish([first, other]).new == 2
+    (stored,) = [e.id for e in store.recent_entries(10) if e.title == "Nyhed"]
+    moved = Item("Nyhed, rettet", f"{PAGE}#a1", "<p>Anden tekst.</p>", WHEN,
+                 guid=f"{PAGE}#a1")  # fmt: skip
+    page = Item("Nyhed", PAGE, "<p>Anden tekst.</p>", WHEN, guid="?p=4")
+    assert publish([moved, page, other]).new == 1
+    assert store.entry_count() == 3
+    keys = _posts_of_keys(store)
+    assert keys[f"{PAGE}#a1"] == stored
+    assert keys["?p=4"] != stored
+
+
+@pytest.mark.parametrize(
+    ("title", "html"),
+    [("Nyhed", "<p>Samme tekst.</p>"),  # re-keyed by its title and date
+     ("Ny strategi for velfærd", EDITED)],  # by its date and text (R13)
+)  # fmt: skip
+def test_a_post_re_keyed_and_its_old_id_back_as_another_post_are_two(publish, store,
+                                                                     title, html):  # fmt: skip
+    # A post without a link has an id made from its key. Re-keyed, it keeps that id; when the
+    # old key came back beside the new one, the new post took that id's entry as its own.
+    old = Item("Nyhed", None, BODY if html == EDITED else html, WHEN, guid="tag:os2.eu,2026:0")
+    new = Item(title, None, html, WHEN, guid="tag:os2.eu,2026:1")
+    assert publish([old]).new == 1
+    assert publish([new]).new == 0  # the same post under its new id
+    assert store.entry_count() == 1
+    assert publish([old, new]).new == 1
+    assert store.entry_count() == 2
+    keys = _posts_of_keys(store)
+    assert sorted(keys) == ["tag:os2.eu,2026:0", "tag:os2.eu,2026:1"]
+    assert len(set(keys.values())) == 2
+    assert sorted(e.title for e in store.recent_entries(10)) == sorted([old.title, new.title])
+
+
 def _entry(guid: str, link: str, title: str, text: str) -> ParsedEntry:
     return ParsedEntry(guid, link, title, None, text, WHEN, None)
 
@@ -137,10 +187,15 @@ def _read(store: Store, body: bytes, at: datetime) -> list[str]:
     return [e.key for e in plan.entries] + list(plan.unchanged_keys)
 
 
+_LINKLESS = [Item("Nyhed", None, "<p>Samme tekst.</p>", WHEN, guid=f"tag:os2.eu,2026:{n}")
+             for n in range(2)]  # fmt: skip
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pools())
 @example([[A, B, A, B], [A, B, *OTHERS, B]])
 @example([[A], [B, A, A, B]])
+@example([[_LINKLESS[0]], [_LINKLESS[1]], _LINKLESS])
 def test_the_ids_of_each_document_are_that_many_posts(documents):
     with tempfile.TemporaryDirectory() as directory:
         store = Store.open(Path(directory) / "a.db")

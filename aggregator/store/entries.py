@@ -3,6 +3,7 @@ copy is shown. Called by Store.apply inside its transaction."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -148,6 +149,17 @@ def _merging_url(entry: EntryPlan) -> str | None:
     its document share (a news index), which is no post's address. Its feed's own copies
     are still found by it (entry_sources keeps it)."""
     return None if entry.shared_link else entry.canonical_url
+
+
+def _new_ids(feed_url: str, entry: EntryPlan) -> Iterator[str]:
+    """The ids a new post may take, in turn, until one is free: its link's (one id for the
+    post in every feed); if a copy kept apart has it (merging off, or split), the feed's own
+    by its key; if a post re-keyed away from this key still has that (ids stay), a fresh
+    one. Attached to whichever entry held the id, the new post was lost inside another."""
+    yield entry_id(feed_url, entry.key, _merging_url(entry))
+    yield entry_id(feed_url, entry.key, None)
+    for attempt in itertools.count(2):
+        yield entry_id(feed_url, f"{entry.key}\0{attempt}", None)
 
 
 def _host(url: str | None) -> str:
@@ -347,8 +359,11 @@ class EntryWriter:
             row = SourceRow(target, content_hash, changes, key, published)
             by_key[key] = row
             if link:
-                # Stored before a session id counted for nothing: in today's form.
-                by_link.setdefault(canonical_url(without_session(link)) or link, []).append(row)
+                # Stored before a session id counted for nothing: in today's form. A fragment
+                # stored is one the feed tells its posts apart by: kept, or every anchor of a
+                # daily page was the page, and a new key linking to it took one of them.
+                today = canonical_url(without_session(link), keep_fragment="#" in link)
+                by_link.setdefault(today or link, []).append(row)
             if published:
                 by_published.setdefault(published, []).append(row)
                 if title:
@@ -414,12 +429,10 @@ class EntryWriter:
         # digest's archive_after_days), however long the gap: a feed or service down for a
         # week hides nothing. The back catalogue is measured from first_seen (NULL).
         news_from = None if first_poll else feed.last_success_at
-        target = entry_id(feed.url, entry.key, _merging_url(entry))
-        if not self._insert_entry(target, feed.url, entry, seen, backfill, not mergeable,
+        for target in _new_ids(feed.url, entry):
+            if self._insert_entry(target, feed.url, entry, seen, backfill, not mergeable,
                                   news_from):  # fmt: skip
-            # Its link's id is taken by a copy kept apart (merging off, or split): the feed's own.
-            target = entry_id(feed.url, entry.key, None)
-            self._insert_entry(target, feed.url, entry, seen, backfill, not mergeable, news_from)
+                break
         self._add_source(target, feed.url, entry, seen, None)
         if mergeable:
             lookup.add(target, entry)
