@@ -264,8 +264,8 @@ def _describe(exc: Exception, url: str) -> str:
         return "too many redirects"
     if isinstance(exc, httpx.RemoteProtocolError) and "location header" in str(exc).lower():
         return f"broken redirect: {exc}"
-    if isinstance(exc, httpx.ProxyError):  # the proxy's answer to CONNECT, say a 407
-        return f"the proxy refused: {exc}{_through(exc)}"
+    if isinstance(exc, httpx.ProxyError):  # the proxy's answer to CONNECT (or SOCKS's)
+        return f"{_proxy_answer(str(exc))}: {exc}{_through(exc)}"
     if isinstance(exc, httpx.ConnectTimeout):
         return f"timed out while connecting{_through(exc)}"
     if isinstance(exc, httpx.TimeoutException):
@@ -279,6 +279,21 @@ def _describe(exc: Exception, url: str) -> str:
     if isinstance(exc, httpx.DecodingError):
         return f"cannot decode the response body: {exc}"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _proxy_answer(error: str) -> str:
+    """What the proxy's refusal of a tunnel means (health.py advises by these words): only
+    407 (or SOCKS's refused login) is the proxy's user and password. Every https:// fetch
+    asks for a tunnel, so a site that is down is the proxy's 502/503/504 (SOCKS: unreachable,
+    refused), and a site its policy forbids is its 403 (SOCKS: not allowed by ruleset)."""
+    code = error[:3] if error[:3].isdigit() and error[3:4] in ("", " ") else ""
+    if code in ("502", "503", "504") or any(
+        words in error for words in ("unreachable", "Connection refused", "TTL expired")
+    ):
+        return "the proxy could not reach the site"
+    if code == "403" or "not allowed by ruleset" in error:
+        return "the proxy's policy refuses the site"
+    return "the proxy refused"
 
 
 def _through(exc: httpx.HTTPError) -> str:

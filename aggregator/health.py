@@ -151,6 +151,10 @@ def _advice_before_status(error: str) -> str | None:
         return None  # it names the setting
     if error.startswith("the proxy refused"):
         return "check the proxy's URL and the user and password in it (poll.proxy, *_PROXY)"
+    if error.startswith("the proxy could not reach the site"):
+        return "the site is down or its name is unknown (the proxy says): check the URL if it lasts"
+    if error.startswith("the proxy's policy refuses the site"):
+        return "ask whoever runs the proxy to allow the site"
     if "(through the proxy " in error and error.startswith(("cannot connect", "timed out")):
         return "the proxy does not answer: check poll.proxy (or HTTPS_PROXY, HTTP_PROXY)"
     if error.startswith(("cannot connect", "timed out while connecting", "timed out looking up")):

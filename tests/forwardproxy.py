@@ -29,7 +29,12 @@ class Seen:
 
 
 class ForwardProxy:
-    def __init__(self, user: str | None = None, password: str | None = None) -> None:
+    """``refuse``: the status every CONNECT is answered with (403: the proxy's policy, 504:
+    its upstream timed out), else a tunnel, or 502 when the target does not answer."""
+
+    def __init__(
+        self, user: str | None = None, password: str | None = None, refuse: int | None = None
+    ) -> None:
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
         wanted = f"{user}:{password}" if user is not None else None
@@ -88,6 +93,9 @@ class ForwardProxy:
 
             def do_CONNECT(self) -> None:
                 if not self._allowed():
+                    return
+                if refuse is not None:
+                    self.send_error(refuse)
                     return
                 host, _, port = self.path.rpartition(":")
                 try:
