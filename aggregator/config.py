@@ -8,6 +8,7 @@ silently ignored. Every problem is reported with its key path, e.g.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import re
@@ -510,14 +511,20 @@ def _same_feed_problems(
     """One feed listed twice, as written or in another spelling (https://Kommune.dk/feed/
     and https://kommune.dk/feed): compared in the canonical form that ``add``, ``import``
     and the carry-over of a moved feed's posts compare URLs in (scheme, www., the host's
-    case, the default port, a trailing slash, tracking parameters). It would be polled
-    twice, and its posts stored and announced as two feeds'. Both entries are named, the
-    first with its line."""
+    case, the default port, a trailing slash, tracking parameters, the fragment). It would
+    be polled twice, and its posts stored and announced as two feeds'. Both entries are
+    named, the first with its line.
+
+    Another spelling is refused only when the entries would read the same thing: both
+    feeds, or both ``type: html`` with the same selectors (``items``, ``fields``,
+    ``content``). Two lists of one page (``…/aktuelt#nyheder`` with ``section.nyheder
+    article`` and ``…/aktuelt#presse`` with ``section.presse article``) are two sources.
+    One URL as written is always refused: the store knows a feed by its URL."""
     from aggregator.canonical import canonical_url_of_many
 
     problems: list[tuple[str, str]] = []
     as_written: dict[str, int] = {}
-    canonical_first: dict[str, int] = {}
+    canonical_first: dict[tuple[str, str], int] = {}
     for index, feed in enumerate(feeds):
         url = feed.get("url") if isinstance(feed, dict) else None
         if not isinstance(url, str) or not url.strip():
@@ -528,21 +535,34 @@ def _same_feed_problems(
             canonical = canonical_url_of_many(url)
             if canonical is None:
                 continue  # not a URL: reported as such
-            other = canonical_first.setdefault(canonical, index)
+            other = canonical_first.setdefault((canonical, _what_is_read(feed)), index)
             if other == index:
                 continue
         line = lines(f"feeds[{other}].url") if lines else None
         where = f"feeds[{other}].url" + (f", line {line}" if line else "")
         first_url = feeds[other]["url"].strip()
         label, first = _feed_label(feeds, index), _feed_label(feeds, other)
+        hint = ""
+        if first_url == url and "html" == feed.get("type") == feeds[other].get("type"):
+            # Two lists of one page are told apart by a fragment: each is a feed of its own.
+            hint = ", or tell two lists of one page apart by a fragment (…#nyheder, …#presse)"
         message = (
-            f"{label} has the same URL as {first} ({where}); keep one"
+            f"{label} has the same URL as {first} ({where}); keep one{hint}"
             if first_url == url
             else f"{label} is the same feed as {first} ({where}): {url} is {first_url} "
             "written another way; keep one"
         )
         problems.append((f"feeds[{index}].url", message))
     return problems
+
+
+def _what_is_read(feed: dict[str, Any]) -> str:
+    """What an entry reads at its URL: a feed, or a page through its selectors as written
+    (a mapping's keys in any order)."""
+    if feed.get("type") != "html":
+        return "feed"  # a type that is neither is reported as such
+    selectors = {key: feed.get(key) for key in ("items", "fields", "content")}
+    return "html " + json.dumps(selectors, sort_keys=True, default=str)
 
 
 def _feed_label(feeds: list[Any], index: int) -> str:
