@@ -157,6 +157,14 @@ def read_date(text: str) -> datetime | None:
 _DAY_FIRST = re.compile(r"\s*\d{1,2}[-./]\d{1,2}[-./]\d{4}")
 # ISO 8601 with no zone: feedparser reads it as UTC, but it is the publisher's local time.
 _ZONELESS_ISO = re.compile(r"\s*\d{4}-\d\d-\d\d(?:[Tt ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?)?\s*")
+# An RFC 822 date with no time ("Wed, 18 Nov 2026", "Nov 18 2026"): feedparser reads UTC
+# midnight, but a day is the publisher's, midnight where it was written.
+_MONTH_WORD = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_DAY_ONLY = re.compile(
+    rf"\s*(?:[a-z]+\.?,?\s+)?(?:\d{{1,2}}\s+{_MONTH_WORD}|{_MONTH_WORD}\s+\d{{1,2}},?)"
+    r"\s+(?:\d{4}|\d\d)\s*",
+    re.IGNORECASE,
+)
 _YEAR = re.compile(r"(?<!\d)(?:1[89]|2[01])\d\d(?!\d)")
 _ISO_DAY = re.compile(r"\s*(\d{4})-(\d\d)-(\d\d)")
 _NAMED_ZONE = re.compile(r"(\d{1,2}):(\d\d)(?::\d\d)?\s*([A-Za-z]{3,4})\s*$")
@@ -173,8 +181,9 @@ def checked_date(text: str, value: datetime | None) -> datetime | None:
     None (left to the worded-date reader, which reads day first) for a day-first date, which
     feedparser reads as YY-MM-DD ("15-11-2026" as 2015-11-20), for a reading in another year
     than the text names, and for an impossible day it rolls over ("2026-11-31"); None too
-    for an ISO 8601 date with no zone, which it reads as UTC: normalise reads it in the
-    site's zone, as it does an RFC 822 date with none (feed_dates); a zone it does not know
+    for an ISO 8601 date with no zone and an RFC 822 date with no time, which it reads as
+    UTC: normalise reads them in the site's zone, as it does an RFC 822 date with no zone
+    (feed_dates); a zone it does not know
     (CET, CEST) taken at its offset instead of as UTC. Both roads apply it."""
     if value is None or refused_date(text):
         return None
@@ -197,9 +206,10 @@ def checked_date(text: str, value: datetime | None) -> datetime | None:
 
 
 def refused_date(text: str) -> bool:
-    """A date whatever feedparser reads of it is not kept: day first, an impossible day, or
-    an ISO 8601 one without a zone (read later, in the site's)."""
-    if _DAY_FIRST.match(text) or _ZONELESS_ISO.fullmatch(text):
+    """A date whatever feedparser reads of it is not kept: day first, an impossible day, an
+    ISO 8601 one without a zone, or an RFC 822 one without a time (both read later, in the
+    site's zone)."""
+    if _DAY_FIRST.match(text) or _ZONELESS_ISO.fullmatch(text) or _DAY_ONLY.fullmatch(text):
         return True
     if iso := _ISO_DAY.match(text):
         try:
