@@ -39,7 +39,7 @@ from aggregator.fetch_limits import (
 )
 from aggregator.hosts import allow_entry
 from aggregator.proxies import Proxies, httpx_proxy
-from aggregator.resolve import LOOKUP_TIMED_OUT, Resolver
+from aggregator.resolve import LOOKUP_TIMED_OUT, NotFound, Resolver
 from aggregator.text import terminal_text
 from aggregator.trust import Trust, certificate_problem, tls_context
 from aggregator.types import FeedState, FetchResult, RobotsAnswer
@@ -135,11 +135,17 @@ def address_policy(allow_hosts: frozenset[str]) -> Admit:
     return refusal
 
 
-def request_guard(resolver: Resolver, admit: Admit) -> Callable[[httpx.Request], None]:
+def request_guard(
+    resolver: Resolver, admit: Admit, proxies: Proxies | None = None
+) -> Callable[[httpx.Request], None]:
     """The address check once more for every request and redirect hop, with the answers the
     connection used: a pooled keep-alive connection is not connected again, and whether a
     private host's port is allowed depends on the feed being fetched, not on the one that
-    opened the connection."""
+    opened the connection.
+
+    Through a proxy a name is checked by what it resolves to here, and one that does not
+    resolve here is left to the proxy: on a network where only the proxy looks names up,
+    that is every outside name, and the proxy's own rules say where it may connect."""
 
     def check(request: httpx.Request) -> None:
         url = request.url
@@ -151,6 +157,10 @@ def request_guard(resolver: Resolver, admit: Admit) -> Callable[[httpx.Request],
             for address in resolver.addresses(host, port, connect):
                 if refusal := admit(host, port, address):
                     raise BlockedAddress(refusal)
+        except NotFound as exc:
+            if proxies is not None and proxies.for_url(url.scheme, host) is not None:
+                return
+            raise httpx.ConnectError(str(exc), request=request) from exc
         except httpcore.ConnectTimeout as exc:
             raise httpx.ConnectTimeout(str(exc), request=request) from exc
         except httpcore.ConnectError as exc:
@@ -180,7 +190,7 @@ def make_client(options: FetchOptions, resolver: Resolver | None = None) -> Iter
     admit = address_policy(options.allow_hosts) if options.block_private else None
     # Each target's addresses are checked before every request and redirect hop, also those
     # a proxy connects to: a proxy changes who connects, not which targets are allowed.
-    hooks = {"request": [request_guard(resolver, admit)]} if admit else {}
+    hooks = {"request": [request_guard(resolver, admit, options.proxies)]} if admit else {}
     with httpx.Client(
         transport=_ByProxy(options, resolver, admit),
         timeout=timeout,

@@ -19,6 +19,13 @@ import httpcore
 from aggregator.fetch_limits import remaining
 
 LOOKUP_TIMED_OUT = "timed out looking up"
+
+
+class NotFound(httpcore.ConnectError):
+    """The name servers here have no address for the name (as opposed to not answering in
+    time): a proxy may still know it."""
+
+
 Lookup = Callable[[str, int], Iterable[tuple[Any, ...]]]
 
 
@@ -74,6 +81,8 @@ class Resolver:
             return future.result(wait)
         except FutureTimeout:
             raise httpcore.ConnectTimeout(f"{LOOKUP_TIMED_OUT} {host}") from None
+        except socket.gaierror as exc:
+            raise NotFound(f"cannot resolve {host}: {exc}") from exc
         except OSError as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
 

@@ -30,11 +30,18 @@ class Seen:
 
 class ForwardProxy:
     """``refuse``: the status every CONNECT is answered with (403: the proxy's policy, 504:
-    its upstream timed out), else a tunnel, or 502 when the target does not answer."""
+    its upstream timed out), else a tunnel, or 502 when the target does not answer.
+    ``hosts``: names only this proxy resolves (``nyheder.invalid`` -> ``127.0.0.1``), as on
+    a network where only the proxy looks names up."""
 
     def __init__(
-        self, user: str | None = None, password: str | None = None, refuse: int | None = None
+        self,
+        user: str | None = None,
+        password: str | None = None,
+        refuse: int | None = None,
+        hosts: dict[str, str] | None = None,
     ) -> None:
+        known = hosts or {}
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
         wanted = f"{user}:{password}" if user is not None else None
@@ -72,7 +79,7 @@ class ForwardProxy:
                     self.send_error(400, "absolute http:// URI expected")
                     return
                 upstream = http.client.HTTPConnection(
-                    target.hostname, target.port or 80, timeout=10
+                    known.get(target.hostname, target.hostname), target.port or 80, timeout=10
                 )
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
                 path = target.path or "/"
@@ -99,7 +106,8 @@ class ForwardProxy:
                     return
                 host, _, port = self.path.rpartition(":")
                 try:
-                    upstream = socket.create_connection((host.strip("[]"), int(port)), timeout=10)
+                    address = known.get(host, host.strip("[]"))
+                    upstream = socket.create_connection((address, int(port)), timeout=10)
                 except OSError:
                     self.send_error(502)
                     return
@@ -154,7 +162,8 @@ class SocksProxy:
     """A SOCKS5 proxy (RFC 1928: CONNECT, with or without RFC 1929 user and password) on
     127.0.0.1, recording the host:port each tunnel was opened to."""
 
-    def __init__(self) -> None:
+    def __init__(self, hosts: dict[str, str] | None = None) -> None:
+        known = hosts or {}  # names only this proxy resolves, as ForwardProxy's
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
         proxy = self
@@ -189,7 +198,7 @@ class SocksProxy:
                     client.sendall(b"\x05\x07\x00\x01" + bytes(6))
                     return
                 try:
-                    upstream = socket.create_connection((host, port), timeout=10)
+                    upstream = socket.create_connection((known.get(host, host), port), timeout=10)
                 except OSError:
                     client.sendall(b"\x05\x05\x00\x01" + bytes(6))
                     return
