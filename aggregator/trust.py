@@ -26,20 +26,33 @@ class Trust:
     ca_bundle: str | None = None  # poll.ca_bundle, trusted as well as the public CAs
     cert_file: str | None = None  # SSL_CERT_FILE, trusted instead of them
     cert_dir: str | None = None  # SSL_CERT_DIR, likewise
+    # Each of those files' (mtime in ns, size) when trust() looked, so that a CA replaced
+    # in the same place (a rotation) is a new key of tls_context's cache, not the old CA.
+    stamp: tuple[tuple[int, int] | None, ...] = ()
 
 
 def trust(ca_bundle: Path | None, environ: Mapping[str, str]) -> Trust:
     if ca_bundle is not None:
-        return Trust(ca_bundle=str(ca_bundle))
-    return Trust(
-        cert_file=environ.get("SSL_CERT_FILE") or None, cert_dir=environ.get("SSL_CERT_DIR") or None
-    )
+        return Trust(ca_bundle=str(ca_bundle), stamp=(_stamp(str(ca_bundle)),))
+    cert_file = environ.get("SSL_CERT_FILE") or None
+    cert_dir = environ.get("SSL_CERT_DIR") or None
+    stamp = tuple(_stamp(path) for path in (cert_file, cert_dir) if path)
+    return Trust(cert_file=cert_file, cert_dir=cert_dir, stamp=stamp)
 
 
-@functools.cache
+def _stamp(path: str) -> tuple[int, int] | None:
+    try:
+        found = Path(path).stat()
+    except OSError:
+        return None  # tls_context says what is wrong with it
+    return (found.st_mtime_ns, found.st_size)
+
+
+@functools.lru_cache(maxsize=8)
 def tls_context(trusted: Trust = Trust()) -> ssl.SSLContext:
     """One verifying context per process and trust: loading the CA bundle costs about 30 ms
-    and 3 MiB, which a client of its own would spend on every poll."""
+    and 3 MiB, which a client of its own would spend on every poll. The trust's stamp is part
+    of the key: a rotated CA file is loaded at the next poll, with no restart."""
     import certifi
 
     if trusted.cert_file or trusted.cert_dir:
