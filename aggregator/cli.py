@@ -20,6 +20,7 @@ and tests/test_startup.py checks what it imports.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -851,14 +852,31 @@ def _print_prune(report: PruneReport, config: Config, before: datetime | None) -
         say("Nothing was deleted: run again with --yes to delete.")
 
 
+class _Tick(click.FloatRange):
+    """Seconds from 0.1 to a day: inf, 1e300 and nan are no interval a clock or timer takes
+    (click's range lets nan through, as every comparison with it is false)."""
+
+    def __init__(self) -> None:
+        super().__init__(min=0.1, max=MAX_TICK_SECONDS)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if math.isnan(seconds):
+            self.fail(f"{value!r} is not a number of seconds (0.1 to {MAX_TICK_SECONDS})", param)
+        return seconds
+
+
+MAX_TICK_SECONDS = 86_400
+
+
 @cli.command("run")
 @config_option
 @click.option(
     "--tick",
     default=60.0,
     show_default=True,
-    type=click.FloatRange(min=0.1),
-    help="Seconds between checks for feeds that are due.",
+    type=_Tick(),
+    help="Seconds between checks for feeds that are due (0.1 to 86400).",
 )
 @click.option("--serve", "with_server", is_flag=True, help="Serve the site too (as `serve`).")
 @serve_options
