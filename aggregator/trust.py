@@ -78,18 +78,20 @@ def tls_context(trusted: Trust = Trust()) -> ssl.SSLContext:
 
 
 def load_bundle(context: ssl.SSLContext, path: str) -> None:
-    """``path``'s CA certificates into ``context``; ValueError says what is wrong."""
+    """``path``'s CA certificates into ``context``; ValueError says what is wrong. OpenSSL
+    reads the file itself, as curl and SSL_CERT_FILE do: the text its own tools write around
+    the certificates (``openssl pkcs12``'s "friendlyName: Ærø Kommunes rod-CA") is skipped."""
     try:
-        text = Path(path).read_text(encoding="ascii")
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise ValueError(f"no such file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cannot read {path} as a PEM file: {exc}") from None
-    if "-----BEGIN CERTIFICATE-----" not in text:
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in data:
         raise ValueError(f"{path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
     try:
-        context.load_verify_locations(cadata=text)
-    except ssl.SSLError as exc:
+        context.load_verify_locations(cafile=path)
+    except (OSError, ssl.SSLError) as exc:
         raise ValueError(f"{path}: not a PEM file of CA certificates: {exc}") from None
 
 
