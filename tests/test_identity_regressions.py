@@ -100,6 +100,24 @@ def test_an_anchor_post_whose_id_changed_is_found_by_its_anchor(publish, store):
     assert keys["?p=4"] != stored
 
 
+@pytest.mark.parametrize("title", ["Nyhed", "Andet"])
+def test_a_post_whose_key_changed_keeps_its_entry_beside_a_post_at_its_page(publish, store,
+                                                                            title):  # fmt: skip
+    # Alone on its page, the anchor post's link is the page's in canonical form. Its key
+    # changes (repeats make the ids untrusted: links key the posts); a new post at the page
+    # itself, with its text, took its entry, by the title and date or by the canonical link,
+    # and the post was stored again as new.
+    assert publish([A]).new == 1
+    (stored,) = [e.id for e in store.recent_entries(10)]
+    page = Item(title, PAGE, A.html, WHEN, guid=B.guid)
+    assert publish([page, A, A, page]).new == 1
+    keys = _posts_of_keys(store)
+    assert keys[f"{PAGE}#a1"] == stored
+    assert keys[PAGE] != stored
+    (shown,) = [e.link for e in store.recent_entries(10) if e.id == stored]
+    assert shown == f"{PAGE}#a1"
+
+
 @pytest.mark.parametrize(
     ("title", "html"),
     [("Nyhed", "<p>Samme tekst.</p>"),  # re-keyed by its title and date

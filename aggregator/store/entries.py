@@ -52,6 +52,7 @@ class SourceRow:
     changes: int
     key: str
     published: str | None = None  # as stored
+    link: str | None = None  # as written, fragment and all
 
 
 @dataclass(slots=True)
@@ -75,19 +76,26 @@ class KnownSources:
         so a copy with the same text goes first; then, where the link is not one copy's
         alone, only a copy with the same publication date: a news index's new post is not
         the old one that left the feed as it came. Done for the whole update at once, so no
-        post takes the copy another has the same text as."""
+        post takes the copy another has the same text as. First of all a copy with the very
+        link written now and the same text: a post whose key changed while its link did not
+        (its feed's ids no longer trusted) is not taken by another post whose link is only
+        the same in canonical form (the daily page of an anchor's post)."""
+        self._pair_written(entries)
         waiting = [
             e
             for e in entries
-            if e.key not in self.by_key and e.canonical_url and e.canonical_url in self.by_link
-        ]
+            if e.key not in self.by_key and e.key not in self.moved
+            and e.canonical_url and e.canonical_url in self.by_link
+        ]  # fmt: skip
         if not waiting:
             return
+        taken = {r.key for r in self.moved.values()}
         free = {
-            link: [r for r in rows if r.key not in self.in_document and r.key not in self.claimed]
+            link: [r for r in rows if r.key not in self.in_document
+                   and r.key not in self.claimed and r.key not in taken]
             for link, rows in self.by_link.items()
             if any(e.canonical_url == link for e in waiting)
-        }
+        }  # fmt: skip
         for exact in (True, False):
             for entry in waiting:
                 link = entry.canonical_url or ""
@@ -104,6 +112,21 @@ class KnownSources:
                 if row is not None:
                     rows.remove(row)
                     self.moved[entry.key] = row
+
+    def _pair_written(self, entries: Sequence[EntryPlan]) -> None:
+        new = [e for e in entries if e.key not in self.by_key and e.link]
+        if not new:
+            return
+        written: dict[str, list[SourceRow]] = {}
+        for row in self.by_key.values():
+            if row.link and row.key not in self.in_document and row.key not in self.claimed:
+                written.setdefault(row.link, []).append(row)
+        for entry in new:
+            rows = written.get(entry.link or "", [])
+            found = next((r for r in rows if r.content_hash == entry.content_hash), None)
+            if found is not None:
+                rows.remove(found)
+                self.moved[entry.key] = found
 
 
 @dataclass(slots=True)
@@ -349,14 +372,14 @@ class EntryWriter:
         by_link: dict[str, list[SourceRow]] = {}
         by_title_date: dict[tuple[str, str], SourceRow] = {}
         by_published: dict[str, list[SourceRow]] = {}
-        for key, target, content_hash, changes, link, published, title in self.db.execute(
+        for key, target, content_hash, changes, link, published, title, written in self.db.execute(
             """SELECT s.entry_key, s.entry_id, s.content_hash, s.consecutive_changes,
-                      s.canonical_url, s.published, e.title_key
+                      s.canonical_url, s.published, e.title_key, s.link
                FROM entry_sources s JOIN entries e ON e.id = s.entry_id
                WHERE s.feed_url = ?""",
             [feed_url],
         ):
-            row = SourceRow(target, content_hash, changes, key, published)
+            row = SourceRow(target, content_hash, changes, key, published, written)
             by_key[key] = row
             if link:
                 # Stored before a session id counted for nothing: in today's form. A fragment
@@ -436,7 +459,9 @@ class EntryWriter:
         self._add_source(target, feed.url, entry, seen, None)
         if mergeable:
             lookup.add(target, entry)
-        row = SourceRow(target, entry.content_hash, 0, entry.key, to_db_time(entry.published))
+        row = SourceRow(
+            target, entry.content_hash, 0, entry.key, to_db_time(entry.published), entry.link
+        )
         known.by_key[entry.key] = row
         known.claimed.add(entry.key)
         if entry.canonical_url:
@@ -483,8 +508,10 @@ class EntryWriter:
         row = known.moved.get(entry.key)
         if row is None and entry.dated and entry.title_key:
             row = known.by_title_date.get((entry.title_key, to_db_time(entry.published)))
-            if row is not None and row.key in known.in_document:
-                row = None
+            if row is not None and (
+                row.key in known.in_document or row.key in {r.key for r in known.moved.values()}
+            ):
+                row = None  # listed still, or another new key's copy (pair_moved)
         if row is None and entry.dated:
             row = self._rewritten(feed, entry, known, settings)
         if row is None or row.key in known.claimed:
@@ -495,7 +522,8 @@ class EntryWriter:
         )
         known.by_key.pop(row.key, None)
         known.claimed.add(row.key)  # gone: no other entry may take it
-        moved = SourceRow(row.entry_id, row.content_hash, row.changes, entry.key, row.published)
+        moved = SourceRow(row.entry_id, row.content_hash, row.changes, entry.key, row.published,
+                          row.link)  # fmt: skip
         known.by_key[entry.key] = moved
         return moved
 
