@@ -5,11 +5,13 @@ Validating feeds.yaml imports pydantic and PyYAML and builds every settings mode
 (the database, the zone, the alert limit, each feed's name, URL, enabled flag and tags) are
 kept in a small JSON file in the user's cache directory once the validator has accepted the file.
 
-The cache is keyed by the file's resolved path, size, mtime and the SHA-256 of its bytes, and
-by the code that validated it (aggregator's version, the validating modules' files, the
-directory of installed packages, Python's version). Any difference, or a cache file that
-cannot be read or is not as written, means a full validation: the cache can make status
-fast, never make it accept a file the validator rejects. Only the standard library here.
+The cache is keyed by the file's resolved path, size, mtime and the SHA-256 of its bytes, by
+the code that validated it (aggregator's version, the validating modules' files, the
+directory of installed packages, Python's version) and by what else validation read: the
+proxy variables of the environment (their hash) and the files it checked (poll.ca_bundle's
+path, size and mtime). Any difference, or a cache file that cannot be read or is not as
+written, means a full validation: the cache can make status fast, never make it accept a
+file the validator rejects. Only the standard library here.
 """
 
 from __future__ import annotations
@@ -39,9 +41,15 @@ if TYPE_CHECKING:
 
 # The modules whose code decides whether a feeds.yaml is valid (and this one, which reads it).
 _VALIDATORS = (
-    "config.py", "source_config.py", "types.py", "yamlfile.py", "hosts.py", "config_view.py"
+    "config.py", "source_config.py", "types.py", "yamlfile.py", "hosts.py", "canonical.py",
+    "trust.py", "proxies.py", "redact.py", "errors.py", "config_view.py",
 )  # fmt: skip
-_FORMAT = 2  # 2: each feed's tags
+# The environment validation reads (config._check_proxy_variables).
+_ENVIRONMENT = (
+    "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy",
+    "REQUEST_METHOD",
+)  # fmt: skip
+_FORMAT = 3  # 2: each feed's tags; 3: the files validation checked
 NO_FEEDS = "%s: no feeds configured: add them under `feeds:` with name and url"
 
 
@@ -101,9 +109,11 @@ def load_view(path: Path) -> ConfigView:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    view = view_of(config_from_text(path, text))  # the same bytes as the key was made from
+    config = config_from_text(path, text)  # the same bytes as the key was made from
+    view = view_of(config)
     if cache:
-        _write(cache, key, view)
+        checked = [config.ca_bundle_path] if config.ca_bundle_path is not None else []
+        _write(cache, key, view, [_file_stamp(file) for file in checked])
     return view
 
 
@@ -138,7 +148,23 @@ def _key(resolved: Path, stat: os.stat_result, data: bytes) -> dict[str, Any]:
         "mtime_ns": stat.st_mtime_ns,
         "sha256": sha256(data).hexdigest(),
         "code": _code_fingerprint(),
+        "environment": _environment_stamp(),
     }
+
+
+def _environment_stamp() -> str:
+    """The proxy variables validation checked, hashed: their passwords stay out of the file."""
+    values = "\0".join(f"{name}={os.environ.get(name, '')}" for name in _ENVIRONMENT)
+    return str(sha256(os.fsencode(values)).hexdigest())
+
+
+def _file_stamp(path: Path) -> list[object]:
+    """A file validation read, as the cache checks it again: its path, size and mtime."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return [str(path), None, None]
+    return [str(path), found.st_size, found.st_mtime_ns]
 
 
 def _code_fingerprint() -> list[object]:
@@ -186,6 +212,11 @@ def _read(cache: Path, key: dict[str, Any], resolved: Path) -> ConfigView | None
         document = json.loads(cache.read_bytes())
         if not isinstance(document, dict) or document.get("key") != key:
             return None
+        files = document["files"]
+        if not isinstance(files, list) or any(
+            _file_stamp(Path(str(file[0]))) != file for file in files
+        ):
+            return None  # poll.ca_bundle changed or gone: validate again
         view = document["view"]
         feeds = tuple(FeedRef(str(n), str(u), bool(e), _strings(t)) for n, u, e, t in view["feeds"])
         result = ConfigView(
@@ -209,10 +240,11 @@ def _strings(value: object) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _write(cache: Path, key: dict[str, Any], view: ConfigView) -> None:
+def _write(cache: Path, key: dict[str, Any], view: ConfigView, files: list[list[object]]) -> None:
     """Atomically, readable by this user only; a cache that cannot be written is no error."""
     document = {
         "key": key,
+        "files": files,
         "view": {
             "database_path": str(view.database_path),
             "timezone": view.timezone,
