@@ -9,7 +9,7 @@ credential are replaced. The admin's commands (status, entries) keep URLs whole.
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote_plus, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote_plus, urlsplit, urlunsplit
 
 HIDDEN = "***"
 
@@ -87,6 +87,8 @@ def redacted_url(url: str) -> str:
     netloc = parts.netloc
     if "@" in netloc:
         netloc = f"{HIDDEN}@{netloc.rpartition('@')[2]}"
+    elif "@" in url and _port_is_broken(parts):
+        return redacted_url(_without_broken_userinfo(url))
     query = parts.query
     if query:
         pairs = query.split("&")
@@ -98,6 +100,26 @@ def redacted_url(url: str) -> str:
     if netloc == parts.netloc and query == parts.query:
         return url
     return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _port_is_broken(parts: SplitResult) -> bool:
+    try:
+        parts.port  # noqa: B018 (raises for a port that is no number or out of range)
+    except ValueError:
+        return True
+    return False
+
+
+def _without_broken_userinfo(url: str) -> str:
+    """``https://jens:pa#ss@os2.eu/feed`` (a password with a bare ``#``, ``/`` or ``?``,
+    which urlsplit takes for the end of the host, and its start for the port) with all up to
+    the last ``@`` before the host's end hidden: such a URL is broken anyway, and its
+    netloc holds no ``@`` for the usual rule to hide."""
+    scheme, separator, rest = url.partition("://")
+    first = rest.find("@")
+    end = rest.find("/", first)
+    last = rest.rfind("@", 0, end if end >= 0 else len(rest))
+    return f"{scheme}{separator}{HIDDEN}@{rest[last + 1 :]}"
 
 
 def redacted_text(text: str) -> str:
