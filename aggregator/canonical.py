@@ -1,6 +1,7 @@
 """The canonical form of a URL: what two spellings of one address share (a post's link, a
 configured feed's URL). Standard library only, so feeds.yaml's checks use it without the
-normaliser's imports (tests/test_startup.py)."""
+normaliser's imports (tests/test_startup.py); ``idna`` is imported for a host beyond ASCII
+alone."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 __all__ = [
     "SESSION_PARAMS",
     "TRACKING_PARAMS",
+    "ascii_host",
     "canonical_url",
     "canonical_url_of_many",
+    "item_id",
     "session_param",
     "without_session",
 ]
@@ -37,10 +40,18 @@ _SESSION_IN_PATH = re.compile(
 
 def canonical_url(url: str | None, keep_fragment: bool = False) -> str | None:
     """The form two links to the same post share: http/https, ``www.``, case of the host,
-    default port, trailing slash, fragment, tracking parameters and parameter order do not count.
+    its IDNA spelling (``ærø.dk`` is ``xn--r-3fa9c.dk``, the form kept), default port, trailing
+    slash, fragment, tracking parameters and parameter order do not count.
     The fragment does count where the feed tells its posts apart by it (``keep_fragment``).
     """
     return _canonical(url, keep_fragment) if url else None
+
+
+def item_id(link: str | None) -> str | None:
+    """An HTML source's id for an item: its canonical URL, but with a host beyond ASCII as
+    written (lower case), as ids were stored before hosts were compared in their IDNA form,
+    so no stored post of such a host becomes a new one, its page followed again."""
+    return _canonical(link, False, False) if link else None
 
 
 def session_param(key: str) -> bool:
@@ -72,7 +83,7 @@ def without_session(url: str) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _canonical(url: str, keep_fragment: bool) -> str | None:
+def _canonical(url: str, keep_fragment: bool, idna: bool = True) -> str | None:
     """canonical_url, cached under one key however it is called: planning asks for each
     entry's link three times (fragments, own links, identity)."""
     try:
@@ -84,6 +95,8 @@ def _canonical(url: str, keep_fragment: bool) -> str | None:
     host = (parts.hostname or "").lower().rstrip(".")
     if scheme not in ("http", "https") or not host:
         return None
+    if idna and not host.isascii():
+        host = ascii_host(host)
     host = host.removeprefix("www.")
     if port and port != _DEFAULT_PORTS.get(scheme):
         host = f"{host}:{port}"
@@ -107,6 +120,19 @@ def _canonical(url: str, keep_fragment: bool) -> str | None:
         )
     fragment = parts.fragment if keep_fragment else ""
     return urlunsplit(("https", host, path, query, fragment))
+
+
+@functools.lru_cache(maxsize=256)
+def ascii_host(host: str) -> str:
+    """``host`` as its IDNA A-label (UTS 46, as httpx connects to it: ``ærø.dk`` as
+    ``xn--r-3fa9c.dk``), so both spellings of a Danish name are one host; as written, lower
+    case, when it is no valid name (the URL is then compared as it is spelled)."""
+    import idna
+
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        return host.lower()
 
 
 # The spellings most URLs are written in: a lower-case host, a path of plain characters, no

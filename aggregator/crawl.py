@@ -311,8 +311,8 @@ def _follow(
     fetch_page: FetchPage,
     time_budget: float,
 ) -> FetchResult:
+    from aggregator.canonical import item_id
     from aggregator.errors import ParseError
-    from aggregator.normalise import canonical_url
     from aggregator.parse_html import item_links
 
     base = listing.final_url or listing.feed_url
@@ -320,7 +320,7 @@ def _follow(
         links = item_links(listing.content or b"", base, listing.headers, source)
     except ParseError:
         return listing  # the parse stage reports the selector's failure
-    new = [link for link in dict.fromkeys(links) if canonical_url(link) not in state.known_items]
+    new = [link for link in dict.fromkeys(links) if item_id(link) not in state.known_items]
     deadline = time.monotonic() + time_budget
     pages: list[Page] = []
     fetched = 0

@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 
 import parsel
 
-from aggregator.canonical import without_session
+from aggregator.canonical import item_id, without_session
 from aggregator.decode import html_text
 from aggregator.errors import ParseError
 from aggregator.normalise import canonical_url, squash
@@ -238,7 +238,7 @@ def _entry(
     if image := _absolute(base, values.get("image")):
         summary = f'<p><img src="{html.escape(image)}" alt=""></p>' + summary
     return ParsedEntry(
-        guid=canonical_url(link),  # an item is its page: the canonical URL is its id
+        guid=item_id(link),  # an item is its page: the canonical URL is its id
         link=link,
         title=values["title"] or "",
         author=values.get("author"),

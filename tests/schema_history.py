@@ -80,6 +80,10 @@ def _undo_v21_sketch_rows(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE entry_sketch_ids RENAME TO entry_sketches")
 
 
+def _undo_v22_ascii_hosts(db: sqlite_utils.Database) -> None:
+    """Nothing in the schema: stored canonical URLs of hosts beyond ASCII were in Unicode."""
+
+
 UNDO: dict[int, Callable[[sqlite_utils.Database], None]] = {
     12: _undo_v12_feed_versions,
     13: _undo_v13_robots_txt,
@@ -91,6 +95,7 @@ UNDO: dict[int, Callable[[sqlite_utils.Database], None]] = {
     19: _undo_v19_search_folding,
     20: _undo_v20_parse_settings,
     21: _undo_v21_sketch_rows,
+    22: _undo_v22_ascii_hosts,
 }
 
 

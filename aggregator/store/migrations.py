@@ -505,6 +505,37 @@ def _v21_sketch_rows(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE entry_sketch_rows RENAME TO entry_sketches")
 
 
+# A canonical URL holding a character beyond ASCII: its length in characters is not its
+# length in UTF-8 bytes (entries' are read from their index, not the rows' text).
+_BEYOND_ASCII = "length(canonical_url) != length(CAST(canonical_url AS BLOB))"
+
+
+def _v22_ascii_hosts(db: sqlite_utils.Database) -> None:
+    """Stored canonical URLs whose host is beyond ASCII in the form canonical_url now gives
+    (review 8 R8-9: ``https://ærø.dk/…`` is ``https://xn--r-3fa9c.dk/…``), so a post stored
+    before is matched by its link when another feed brings it in either spelling. Only the
+    host changes, and no key: an HTML source's item ids keep their stored form
+    (canonical.item_id)."""
+    from aggregator.canonical import ascii_host
+
+    def in_ascii(url: str) -> str | None:
+        if not url.startswith("https://"):
+            return None
+        host, slash, rest = url[len("https://") :].partition("/")
+        name, colon, port = host.partition(":")
+        if name.isascii():
+            return None
+        written = f"https://{ascii_host(name)}{colon}{port}{slash}{rest}"
+        return written if written != url else None
+
+    for table in ("entries", "entry_sources"):
+        found = db.execute(
+            f"SELECT rowid, canonical_url FROM {table} WHERE {_BEYOND_ASCII}"
+        ).fetchall()
+        rows = [(new, row) for row, old in found if (new := in_ascii(old)) is not None]
+        db.conn.executemany(f"UPDATE {table} SET canonical_url = ? WHERE rowid = ?", rows)
+
+
 @contextmanager
 def _terminal_progress(label: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar for a long migration when stderr is a terminal; silent otherwise, and
@@ -545,6 +576,7 @@ MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _v19_search_folding,
     _v20_parse_settings,
     _v21_sketch_rows,
+    _v22_ascii_hosts,
 )
 
 
