@@ -79,6 +79,13 @@ def _canonical_the_long_way(url: str | None, keep_fragment: bool = False) -> str
     host = (parts.hostname or "").lower().rstrip(".")
     if scheme not in ("http", "https") or not host:
         return None
+    if not host.isascii():  # ærø.dk is xn--r-3fa9c.dk (review 8 R8-9)
+        import idna
+
+        try:
+            host = idna.encode(host, uts46=True).decode("ascii")
+        except idna.IDNAError:
+            host = host.lower()  # no valid name: as written
     host = host.removeprefix("www.")
     if port and port != _DEFAULT_PORTS.get(scheme):
         host = f"{host}:{port}"
@@ -99,6 +106,8 @@ def _canonical_the_long_way(url: str | None, keep_fragment: bool = False) -> str
 @example("https://h/p?", False)
 @example("https://h/p?&", False)
 @example(None, False)
+@example("https://www.Ærø.dk/nyheder/", False)
+@example("http://å", False)
 def test_canonical_url_is_the_long_way(url: str | None, keep_fragment: bool) -> None:
     assert canonical_url(url, keep_fragment) == _canonical_the_long_way(url, keep_fragment)
     assert canonical_url(url) == _canonical_the_long_way(url)
