@@ -73,17 +73,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
-def default_workers() -> int:
-    """One worker process per CPU this process may run on, less the one the main process
-    needs for the writes; at least one, at most eight. On two cores, a second worker
-    bought no time (three busy processes on two cores) and cost about 15 MiB."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not on Linux
-        cpus = os.cpu_count() or 2
-    return max(1, min(8, cpus - 1))
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FeedConfig(HtmlSourceKeys):
     """One feed of feeds.yaml, validated by pydantic as a field of Config (the key checks of
@@ -179,7 +168,7 @@ class PollSettings(_Strict):
     # The newest this many entries of one feed are taken per poll; the rest are not stored.
     max_entries_per_feed: int = Field(default=500, ge=1, le=100_000)
     # Processes that parse and normalise in parallel with fetching; 0 parses in-process.
-    workers: int = Field(default_factory=default_workers, ge=0, le=64)
+    workers: int = Field(default=2, ge=0, le=64)
     # `aggregator status --check` exits 4 once a feed has failed for longer than this.
     alert_after_hours: float = Field(default=24.0, gt=0)
     # Honest and reachable: site owners should be able to tell who polls them.

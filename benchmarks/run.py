@@ -203,7 +203,7 @@ def main() -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        help="aggregator worker processes (default: poll.workers' default, the CPUs less one)",
+        help="aggregator worker processes (default: poll.workers' default)",
     )
     parser.add_argument("--reader-python", help="a Python >= 3.12 with reader 3.27 installed")
     args = parser.parse_args()
