@@ -525,7 +525,8 @@ def _v22_ascii_hosts(db: sqlite_utils.Database) -> None:
         name, colon, port = host.partition(":")
         if name.isascii():
             return None
-        written = f"https://{ascii_host(name)}{colon}{port}{slash}{rest}"
+        # As canonical_url: ``www.`` goes after the conversion (``ｗｗｗ.ærø.dk`` maps to it).
+        written = f"https://{ascii_host(name).removeprefix('www.')}{colon}{port}{slash}{rest}"
         return written if written != url else None
 
     for table in ("entries", "entry_sources"):
