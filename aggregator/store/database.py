@@ -435,7 +435,14 @@ class Store:
 
         configured = {feed.url for feed in feeds}
         new = set(added)
-        by_canonical = {canonical_url(feed.url): feed.url for feed in feeds if feed.url in new}
+        # Two lists of one page (``…#nyheder``, ``…#presse``) share a canonical URL: such a
+        # URL names no one feed, so a feed that moved there goes by its name or nowhere.
+        holders: dict[str | None, list[str]] = {}
+        for each in feeds:
+            holders.setdefault(canonical_url(each.url), []).append(each.url)
+        by_canonical = {
+            key: urls[0] for key, urls in holders.items() if len(urls) == 1 and urls[0] in new
+        }
         by_name = {feed.name: feed.url for feed in feeds if feed.url in new}
         moves = {}
         for url, name, target in self.conn.execute(
