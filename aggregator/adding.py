@@ -172,6 +172,17 @@ def find_source(config: Config, url: str) -> Proposal:
 
 
 def configured_as(config: Config, url: str) -> FeedConfig | None:
-    """The configured source with this URL, compared in canonical form."""
-    wanted = canonical_url(url)
-    return next((f for f in config.feeds if canonical_url(f.url) == wanted), None)
+    """The configured source with this URL, compared in canonical form. A fragment counts
+    when both URLs have one and the configured source is a page's list (``type: html``):
+    ``…/aktuelt#presse`` is not ``…/aktuelt#nyheder``, as feeds.yaml's duplicate check has it.
+    """
+    wanted, listed = canonical_url(url), canonical_url(url, keep_fragment=True)
+    fragment = bool(urlsplit(url).fragment)
+    for feed in config.feeds:
+        if canonical_url(feed.url) != wanted:
+            continue
+        if not (fragment and feed.type == "html" and urlsplit(feed.url).fragment):
+            return feed
+        if canonical_url(feed.url, keep_fragment=True) == listed:
+            return feed
+    return None

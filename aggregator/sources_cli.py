@@ -231,6 +231,7 @@ def import_command(config_path: Path, opml: Path) -> None:
         if not is_feed_url(feed.url):  # one bad outline must not refuse the rest
             console.problem(f"skipped {feed.name!r}: {feed.url!r} is not an http(s) URL")
             continue
+        # Outlines are written as feeds, with no lists to tell apart: one canonical URL each.
         canonical = canonical_url(feed.url)
         if configured_as(config, feed.url) or canonical in seen:
             skipped += 1
