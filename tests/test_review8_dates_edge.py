@@ -5,7 +5,6 @@ date treated as missing, and the poll goes on: feed, Atom, JSON Feed and HTML so
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -14,44 +13,10 @@ from aggregator.page_dates import feed_date, page_date, parse_date
 from aggregator.pipeline import poll
 from aggregator.store import Store
 from tests.conftest import Clock
+from tests.dated_feeds import atom, json_feed, rss
 from tests.feedserver import FeedServer, feed_route
 
 GOOD = "2026-11-20T10:00:00"
-
-
-def rss(*dates: str) -> bytes:
-    items = "".join(
-        f"<item><title>Post {n}</title><link>https://kommune.example/{n}</link>"
-        f"<guid>urn:post:{n}</guid><pubDate>{date}</pubDate></item>"
-        for n, date in enumerate(dates)
-    )
-    return (
-        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>K</title>'
-        f"<link>https://kommune.example/</link>{items}</channel></rss>"
-    ).encode()
-
-
-def atom(*dates: str) -> bytes:
-    entries = "".join(
-        f"<entry><title>Post {n}</title><id>urn:post:{n}</id>"
-        f'<link href="https://kommune.example/{n}"/><published>{date}</published>'
-        f"<updated>{date}</updated></entry>"
-        for n, date in enumerate(dates)
-    )
-    return (
-        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
-        f"<title>K</title><id>urn:k</id><updated>2026-11-20T10:00:00Z</updated>{entries}</feed>"
-    ).encode()
-
-
-def json_feed(*dates: str) -> bytes:
-    items = [
-        {"id": f"urn:post:{n}", "url": f"https://kommune.example/{n}", "title": f"Post {n}",
-         "content_text": "Tekst", "date_published": date}
-        for n, date in enumerate(dates)
-    ]  # fmt: skip
-    feed = {"version": "https://jsonfeed.org/version/1.1", "title": "K", "items": items}
-    return json.dumps(feed).encode()
 
 
 def published(store: Store) -> dict[str, str]:

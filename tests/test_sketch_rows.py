@@ -31,6 +31,14 @@ def _merged(store: Store) -> list[tuple[str, str | None]]:
     return [(name, reason) for name, reason in rows]
 
 
+def _copy_is_merged(config, store: Store, clock) -> None:
+    """B's copy of A's post, polled now, joins it through the sketch index."""
+    poll(config, store, feeds=[config.feeds[1]], clock=clock)
+    [(first, none), (copy, reason)] = _merged(store)
+    assert (first, none, copy) == ("A", None, "B")
+    assert str(reason).startswith("near duplicate")
+
+
 def _feeds(server, make_config):
     url_a = server.static_feed("/a", rss("A", COPY.a_site, [COPY.a]))
     url_b = server.static_feed("/b", rss("B", COPY.b_site, [COPY.b]))
@@ -49,10 +57,7 @@ def test_a_copy_is_found_through_rows_of_integers(server, make_config, tmp_path,
         ).fetchall()
         assert rows
         assert all(isinstance(row, int) and row == own for row, own in rows)
-        poll(config, store, feeds=[config.feeds[1]], clock=clock)
-        [(first, none), (copy, reason)] = _merged(store)
-        assert (first, none, copy) == ("A", None, "B")
-        assert str(reason).startswith("near duplicate")
+        _copy_is_merged(config, store, clock)
     finally:
         store.close()
     assert _columns(path, "entry_sketches") == ["hash", "entry_row"]
@@ -83,9 +88,6 @@ def test_migration_21_keeps_every_sketch_and_finds_copies_of_older_posts(
         assert sorted(store.db.execute("SELECT hash, entry_row FROM entry_sketches")) == sorted(
             (int(value), row) for value in sketch.split()
         )
-        poll(config, store, feeds=[config.feeds[1]], clock=clock)
-        [(first, none), (copy, reason)] = _merged(store)
-        assert (first, none, copy) == ("A", None, "B")
-        assert str(reason).startswith("near duplicate")
+        _copy_is_merged(config, store, clock)
     finally:
         store.close()
