@@ -31,9 +31,10 @@ import socket
 import struct
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from typing import TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -340,3 +341,95 @@ def _worker(requests: int, results: int, serve: Serve) -> int:
 def started(size: int, serve: Serve) -> Iterator[WorkerPool]:
     with WorkerPool(size, serve) as pool:
         yield pool
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def fork_map(
+    work: Callable[[T], R],
+    items: Sequence[T],
+    processes: int,
+    *,
+    setup: Callable[[], None] = lambda: None,
+    lost: Callable[[T], None] = lambda item: None,
+) -> list[R]:
+    """``[work(item) for item in items]``, dealt round-robin to this process and
+    ``processes - 1`` children forked for it: for CPU-bound work of one job (an export's
+    renders) on more than one core. The results come back in the items' order.
+
+    Forking is only safe while this process has one thread (see the module's docstring); with
+    more, or one process asked for, everything runs here. A child runs ``setup`` first (to
+    open what must not be shared across a fork, such as a database connection), sends each
+    result as it has it, and exits without running any of this process's finalisers. Should
+    one die (or ``work`` fail in it with anything but a result), this process calls ``lost``
+    for each item it did not report, then does that work itself, so a fault shows here with
+    its own traceback. ``work`` must turn expected failures into results."""
+    if processes < 2 or len(items) < 2 or threading.active_count() > 1 or not hasattr(os, "fork"):
+        return [work(item) for item in items]
+    processes = min(processes, len(items))
+    results: dict[int, R] = {}
+    children: list[tuple[int, Connection]] = []
+    try:
+        gc.freeze()  # the children only read what this process has: keep its pages shared
+        try:
+            for rank in range(1, processes):
+                children.append(_fork_mapper(work, items, rank, processes, setup, children))
+        finally:
+            gc.unfreeze()
+        for index in range(0, len(items), processes):
+            results[index] = work(items[index])
+        for _, results_end in children:
+            with contextlib.suppress(EOFError, OSError):
+                while (message := results_end.recv()) is not None:
+                    index, result = message
+                    results[index] = result
+    finally:
+        for pid, results_end in children:
+            results_end.close()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)  # one still running was abandoned: stop it
+        for pid, _ in children:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+    missing = [index for index in range(len(items)) if index not in results]
+    if missing:
+        log.warning("a helper process stopped early: %d of its items done here", len(missing))
+    for index in missing:
+        lost(items[index])
+        results[index] = work(items[index])
+    return [results[index] for index in range(len(items))]
+
+
+def _fork_mapper(
+    work: Callable[[T], R],
+    items: Sequence[T],
+    rank: int,
+    processes: int,
+    setup: Callable[[], None],
+    siblings: list[tuple[int, Connection]],
+) -> tuple[int, Connection]:
+    read, write = os.pipe()
+    widen(write)
+    parent = os.getpid()
+    pid = _fork_holding_signals()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(read)
+            for _, sibling in siblings:  # only the parent reads a child's results
+                sibling.close()
+            die_with_parent(parent)
+            results_end = Connection(write, readable=False)
+            setup()
+            for index in range(rank, len(items), processes):
+                results_end.send((index, work(items[index])))
+            results_end.send(None)  # done: every item of this share reported
+            code = 0
+        except BaseException:  # the parent does what is left, and shows the error itself
+            log.debug("helper process failed", exc_info=True)
+        finally:
+            os._exit(code)
+    os.close(write)
+    return pid, Connection(read, writable=False)

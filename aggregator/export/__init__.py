@@ -55,6 +55,7 @@ from aggregator.export.websub import ping_hub
 from aggregator.export.words import TEXT
 from aggregator.export.writer import Generation
 from aggregator.store import Store
+from aggregator.workers import fork_map
 
 log = logging.getLogger(__name__)
 
@@ -205,19 +206,48 @@ def _rendered(output_dir: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+@dataclass(frozen=True, slots=True)
+class _Render:
+    """A selection to render, and the records to note it in once it is."""
+
+    read: Callable[[], Selection]
+    paths: list[str]
+    fingerprint: str
+    records: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Rendered:
+    """What rendering one selection wrote: its files as a part of the generation."""
+
+    entries: int
+    paths: list[str]
+    changed: list[str]
+    staged: list[tuple[str, str]]
+    error: str | None = None  # an ExportError's message: nothing of it is staged
+
+
 class _Publisher:
+    """Renders what changed. Selections are only noted as they are met (``pending``) and
+    rendered together at the end (``render_pending``), in ``processes`` processes when the
+    export may fork (see workers.fork_map): a first export of a thousand sources is some
+    1,200 independent renders, CPU-bound and as many cores' work."""
+
     def __init__(self, generation: Generation, site: Site, pages: PageRenderer) -> None:
         self.generation = generation
         self.site = site
         self.pages = pages
+        self.pending: list[_Render] = []
+        self.afterwards: list[Callable[[], None]] = []  # once the pending are rendered
 
     def publish_unless_unchanged(
         self, selection: Callable[[], Selection], paths: list[str], fingerprint: str,
-        before: dict[str, Any], after: dict[str, Any],
-    ) -> int:  # fmt: skip
+        before: dict[str, Any], after: dict[str, Any], *, later: bool = True,
+    ) -> int | None:  # fmt: skip
         """Render the selection, or keep its files if its fingerprint is the one they were
         rendered with. An empty selection's dates are the site's newest, so those count too.
-        Returns the number of entries the files hold."""
+        Returns the number of entries the files hold; None when the selection is to be
+        rendered ``later``, with the pending ones."""
         key, updated = paths[0], self.site.updated.isoformat()
         previous = before.get(key)
         if (
@@ -232,21 +262,68 @@ class _Publisher:
                 self.generation.keep(path)
             after[key] = previous
             return previous[2]
+        render = _Render(selection, paths, fingerprint, after)
+        if later:
+            self.pending.append(render)
+            return None
         rendered = selection()
-        self.publish(rendered)
-        after[key] = [fingerprint, None if rendered.entries else updated, len(rendered.entries)]
+        self.publish(rendered, self.generation)
+        self._note(render, len(rendered.entries))
         return len(rendered.entries)
 
-    def publish(self, selection: Selection) -> None:
+    def _note(self, render: _Render, entries: int) -> None:
+        updated = self.site.updated.isoformat()
+        render.records[render.paths[0]] = [render.fingerprint, None if entries else updated,
+                                           entries]  # fmt: skip
+
+    def publish(self, selection: Selection, generation: Generation) -> None:
         for fmt in FORMATS:
             path = selection.path(fmt)
             if fmt == "html":
-                self.generation.add(path, self.pages.render(selection))
+                generation.add(path, self.pages.render(selection))
             else:
                 data = FEED_RENDERERS[fmt](selection, self.site)
                 # A broken output stops the generation before anything is renamed into place.
                 check = functools.partial(check_output, path, entries=selection.entries)
-                self.generation.add(path, data, check)
+                generation.add(path, data, check)
+
+    def _render(self, render: _Render) -> _Rendered:
+        part = self.generation.part()
+        try:
+            selection = render.read()
+            self.publish(selection, part)
+        except ExportError as exc:
+            part.abort()
+            return _Rendered(0, [], [], [], str(exc))
+        except BaseException:
+            part.abort()
+            raise
+        return _Rendered(len(selection.entries), part.paths, part.changed, part.staged)
+
+    def render_pending(self, processes: int, reopen: Callable[[], None]) -> None:
+        """Render every pending selection, then do what waited for them. ``reopen``: what
+        a forked process does first (its own database connection)."""
+        generation = self.generation
+        if self.pending:
+            list(self.site.sources)  # each read now: a forked process must not need the store
+            generation.expect_parts()
+            lost = functools.partial(_discard, generation)
+            done = fork_map(self._render, self.pending, processes, setup=reopen, lost=lost)
+            for render, rendered in zip(self.pending, done, strict=True):
+                generation.absorb(rendered.paths, rendered.changed, rendered.staged)
+                self._note(render, rendered.entries)
+            generation.parts_done()
+            if failed := next((r.error for r in done if r.error is not None), None):
+                raise ExportError(failed)
+            self.pending.clear()
+        for step in self.afterwards:
+            step()
+        self.afterwards.clear()
+
+
+def _discard(generation: Generation, render: _Render) -> None:
+    for path in render.paths:
+        generation.discard_temporaries(path)
 
 
 def _month_record(month: Month) -> str:
@@ -359,13 +436,23 @@ def _publish_months(
                 records,
                 kept,
             )
-        generation.add(_pages_file(month), json.dumps(kept, indent=0, sort_keys=True).encode())
+        # Its pages' records are complete once they are rendered.
+        publisher.afterwards.append(functools.partial(_add_records, generation, month, kept))
         if month < current:
             sealed[month.key] = pages.pages[month]
         else:
             after[_month_record(month)] = [everything, pages.pages[month]]
     months = {m.key for m in site.months}
     return {m: n for m, n in sealed.items() if m in months}
+
+
+def _reopen(selector: Selector, path: Path) -> None:
+    """In a forked process: a connection of its own (SQLite's must not cross a fork)."""
+    selector.store = Store.open(path, read_only=True)
+
+
+def _add_records(generation: Generation, month: Month, records: dict[str, Any]) -> None:
+    generation.add(_pages_file(month), json.dumps(records, indent=0, sort_keys=True).encode())
 
 
 def _selection_fingerprint(common: str, selection: Selection, site: Site, selector: Selector,
@@ -410,10 +497,12 @@ def _unchanged(generation: Generation, before: dict[str, Any], moved: str,
 
 
 def export_feeds(
-    config: Config, store: Store, now: datetime, *, rerender_months: bool = False
-) -> ExportReport:
+    config: Config, store: Store, now: datetime, *, rerender_months: bool = False,
+    processes: int | None = None,
+) -> ExportReport:  # fmt: skip
     """Write every output into ``output_dir``; files whose bytes are unchanged are left alone.
-    ``rerender_months``: finished months too, after posts were deleted from them (prune)."""
+    ``rerender_months``: finished months too, after posts were deleted from them (prune).
+    ``processes``: how many may render (default ``poll.workers``, at least one)."""
     try:
         env = environment(config.template_dir)
         fingerprint = _fingerprint(config, template_sources(env))
@@ -452,7 +541,7 @@ def export_feeds(
         archive = _plan_archive(selector, store, was_sealed, late, before, everything)
         newest = archive[0].newest()
         front = Selection("recent", "", site.title, (), site.updated)
-        entries = publisher.publish_unless_unchanged(
+        in_front = publisher.publish_unless_unchanged(
             functools.partial(selector.recent, newest),
             [front.path(fmt) for fmt in FORMATS],
             _selection_fingerprint(
@@ -460,6 +549,7 @@ def export_feeds(
             ),
             before,
             after,
+            later=False,
         )
         kept: list[tuple[Selection, Callable[[], Selection]]] = [
             *((Selection("tag", t.slug, t.name, (), site.updated, tag=t),
@@ -479,6 +569,10 @@ def export_feeds(
             publisher, selector, archive, was_sealed, now, (archived, everything),
             (before, after), rerender_months,
         )  # fmt: skip
+        publisher.render_pending(
+            max(1, config.poll.workers if processes is None else processes),
+            functools.partial(_reopen, selector, store.path),
+        )
         generation.add(RENDERED_FILE, json.dumps(after, indent=0, sort_keys=True).encode())
         counted = dict(sorted(sealed.items()))
         manifest = {"fingerprint": fingerprint, "months": sorted(sealed), "pages": counted,
@@ -487,22 +581,27 @@ def export_feeds(
         generation.add(STYLESHEET, stylesheet)
         generation.add(SEALED_FILE, json.dumps(manifest, indent=1).encode() + b"\n")
         generation.commit()
-    pinged = 0
-    changed_feeds = [
-        site.url(p)
-        for p in generation.changed
-        if p.endswith(FEED_SUFFIXES) and not Path(p).name.startswith(".")  # not our manifests
-    ]
-    if site.websub_hub and changed_feeds:
-        from aggregator.proxies import proxies
-        from aggregator.trust import trust
-
-        pinged = ping_hub(site.websub_hub, changed_feeds, config.poll.user_agent,
-                          proxies(config.poll.proxy, os.environ),
-                          trust(config.ca_bundle_path, os.environ))  # fmt: skip
+    assert in_front is not None  # the front page is rendered at once
     return ExportReport(
         files=tuple(output / p for p in generation.paths),
         changed=tuple(output / p for p in generation.changed),
-        entries=entries,
-        pinged=pinged,
+        entries=in_front,
+        pinged=_ping(config, site, generation.changed),
     )
+
+
+def _ping(config: Config, site: Site, changed: list[str]) -> int:
+    """Tell the WebSub hub which feeds changed; the number it accepted."""
+    changed_feeds = [
+        site.url(p)
+        for p in changed
+        if p.endswith(FEED_SUFFIXES) and not Path(p).name.startswith(".")  # not our manifests
+    ]
+    if not site.websub_hub or not changed_feeds:
+        return 0
+    from aggregator.proxies import proxies
+    from aggregator.trust import trust
+
+    return ping_hub(site.websub_hub, changed_feeds, config.poll.user_agent,
+                    proxies(config.poll.proxy, os.environ),
+                    trust(config.ca_bundle_path, os.environ))  # fmt: skip

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import os
 import re
 import secrets
@@ -96,6 +97,10 @@ class Generation:
         self._entered = False
         self.paths: list[str] = []  # every file of this generation, changed or not
         self.changed: list[str] = []
+        self._part = False  # a share of another generation's files, see part()
+        # Other processes may be writing temporaries of this generation (see part()): until
+        # they are accounted for, an abort leaves the pending mark for the next one to clean.
+        self.unaccounted = False
 
     def __enter__(self) -> Generation:
         try:
@@ -173,6 +178,46 @@ class Generation:
     def _owned_paths(self) -> set[str]:
         return {p for p in self.paths if p.partition("/")[0] in self.owned}
 
+    def part(self) -> Generation:
+        """A share of this generation's files, written (perhaps in another process) by
+        ``add`` as this one does, and taken in by ``absorb``: it neither locks nor commits."""
+        part = Generation(self.root, self.owned, lock=False)
+        part._entered, part._part = True, True
+        return part
+
+    def expect_parts(self) -> None:
+        """Parts of this generation are about to be written, perhaps by other processes:
+        mark it pending now (a crash then leaves their temporaries for the next generation to
+        find), and until ``parts_done`` an abort leaves that mark in place."""
+        if self.owned and not (self.root / PENDING_FILE).exists():
+            try:
+                _write_durably(self.root / PENDING_FILE, b"")
+            except OSError as exc:
+                raise ExportError(f"cannot write into {self.root}: {exc}") from exc
+        self.unaccounted = True
+
+    def parts_done(self) -> None:
+        """Every part's temporaries are staged here (or were removed)."""
+        self.unaccounted = False
+
+    def absorb(self, paths: list[str], changed: list[str], staged: list[tuple[str, str]]) -> None:
+        """A part's files, in the order it wrote them: committed (or discarded) with ours."""
+        self.paths.extend(paths)
+        self.changed.extend(changed)
+        self._staged.extend(staged)
+
+    @property
+    def staged(self) -> list[tuple[str, str]]:
+        return list(self._staged)
+
+    def discard_temporaries(self, relative: str) -> None:
+        """Remove what a process that stopped halfway may have left of this file."""
+        target = self.root / relative
+        with contextlib.suppress(OSError):
+            for path in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+                if _TEMPORARY.match(path.name):
+                    path.unlink(missing_ok=True)
+
     def keep(self, relative: str) -> None:
         """A file this generation keeps as it is without rendering it (a sealed archive)."""
         self.paths.append(relative)
@@ -191,7 +236,7 @@ class Generation:
         if check is not None:
             check(data)
         try:
-            if self.owned and not self._staged:
+            if self.owned and not self._staged and not self._part and not self.unaccounted:
                 _write_durably(self.root / PENDING_FILE, b"")
             target.parent.mkdir(parents=True, exist_ok=True)
             temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
@@ -230,7 +275,7 @@ class Generation:
     def abort(self) -> None:
         for temporary, _ in self._staged:
             Path(temporary).unlink(missing_ok=True)
-        if self._staged and self.owned:
+        if self._staged and self.owned and not self._part and not self.unaccounted:
             (self.root / PENDING_FILE).unlink(missing_ok=True)
         self._staged.clear()
 
