@@ -84,6 +84,10 @@ def _undo_v22_ascii_hosts(db: sqlite_utils.Database) -> None:
     """Nothing in the schema: stored canonical URLs of hosts beyond ASCII were in Unicode."""
 
 
+def _undo_v23_normal_paths(db: sqlite_utils.Database) -> None:
+    """Nothing in the schema: stored paths kept their dot segments and escapes as written."""
+
+
 UNDO: dict[int, Callable[[sqlite_utils.Database], None]] = {
     12: _undo_v12_feed_versions,
     13: _undo_v13_robots_txt,
@@ -96,6 +100,7 @@ UNDO: dict[int, Callable[[sqlite_utils.Database], None]] = {
     20: _undo_v20_parse_settings,
     21: _undo_v21_sketch_rows,
     22: _undo_v22_ascii_hosts,
+    23: _undo_v23_normal_paths,
 }
 
 

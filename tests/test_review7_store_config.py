@@ -10,7 +10,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from aggregator.canonical import canonical_url, canonical_url_of_many
+from aggregator.canonical import canonical_path, canonical_url, canonical_url_of_many
 from aggregator.config import parse_config
 from aggregator.errors import ConfigError
 from tests.test_config_messages import problems
@@ -100,7 +100,8 @@ _HOSTS = st.sampled_from(["kommune.dk", "www.kommune.dk", "Kommune.DK", "xn--r-1
 _PORTS = st.sampled_from(["", ":443", ":80", ":8080", ":", ":x"])
 _PATHS = st.lists(
     st.sampled_from(["", "/", "//", "feed", "Feed", "nyheder", ";jsessionid=1", "(S(ab))",
-                     "%2F", "a.b", "~x", "ø", " ", "\t", ":", "@", "!$&'*+,="]),
+                     "%2F", "%2f", "%7E", "%41", "%2E", ".", "..", "a.b", "~x", "ø", " ", "\t",
+                     ":", "@", "!$&'*+,="]),
     max_size=5,
 ).map("/".join)  # fmt: skip
 _TAILS = st.sampled_from(["", "?", "?a=1", "?utm_source=x", "?b=2&a=1", "#top", "?&"])
@@ -112,6 +113,13 @@ _TAILS = st.sampled_from(["", "?", "?a=1", "?utm_source=x", "?b=2&a=1", "#top", 
 def test_the_many_feeds_shortcut_is_canonical_url(scheme, host, port, path, tail):
     url = f"{scheme}://{host}{port}{path}{tail}"
     assert canonical_url_of_many(url) == canonical_url(url)
+
+
+@given(_PATHS)
+def test_a_canonical_path_is_its_own_canonical_path(path):
+    """Migration 23 takes a stored path to today's form by canonical_path: again, no change."""
+    form = canonical_path(f"/{path}")
+    assert canonical_path(form) == form
 
 
 def test_a_long_feeds_yaml_is_still_checked_whole():

@@ -537,6 +537,36 @@ def _v22_ascii_hosts(db: sqlite_utils.Database) -> None:
         db.conn.executemany(f"UPDATE {table} SET canonical_url = ? WHERE rowid = ?", rows)
 
 
+# A stored canonical URL with a percent-encoding or a dot segment in it, perhaps: "%" and "/."
+# anywhere (a query's are already in their normal form, and stay).
+_ESCAPED_OR_DOTTED = r"(canonical_url LIKE '%\%%' ESCAPE '\' OR canonical_url LIKE '%/.%')"
+
+
+def _v23_normal_paths(db: sqlite_utils.Database) -> None:
+    """Stored canonical URLs with the path in the form canonical_url now gives: dot segments
+    resolved, unreserved characters unescaped (``/%7Ejens/./a`` is ``/~jens/a``), so a post
+    stored before is matched by its link when another feed spells it the other way. Only the
+    path changes, and no key: an HTML source's item ids keep their stored form
+    (canonical.item_id)."""
+    from aggregator.canonical import canonical_path
+
+    def in_normal_form(url: str) -> str | None:
+        scheme, slashes, rest = url.partition("://")
+        host, slash, path = rest.partition("/")
+        if not slashes or not slash:
+            return None
+        cut = min((i for i in (path.find("?"), path.find("#")) if i >= 0), default=len(path))
+        written = f"{scheme}://{host}{canonical_path('/' + path[:cut])}{path[cut:]}"
+        return written if written != url else None
+
+    for table in ("entries", "entry_sources"):
+        found = db.execute(
+            f"SELECT rowid, canonical_url FROM {table} WHERE {_ESCAPED_OR_DOTTED}"
+        ).fetchall()
+        rows = [(new, row) for row, old in found if (new := in_normal_form(old)) is not None]
+        db.conn.executemany(f"UPDATE {table} SET canonical_url = ? WHERE rowid = ?", rows)
+
+
 @contextmanager
 def _terminal_progress(label: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar for a long migration when stderr is a terminal; silent otherwise, and
@@ -578,6 +608,7 @@ MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _v20_parse_settings,
     _v21_sketch_rows,
     _v22_ascii_hosts,
+    _v23_normal_paths,
 )
 
 
