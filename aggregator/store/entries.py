@@ -516,10 +516,20 @@ class EntryWriter:
             row = self._rewritten(feed, entry, known, settings)
         if row is None or row.key in known.claimed:
             return None
+        # It takes its canonical URL of now at once, not at its next edit: the same link may
+        # have another form now (a daily page's anchor whose page lost its other posts is the
+        # page), and the post is found by it across feeds.
         self.db.execute(
-            "UPDATE entry_sources SET entry_key = ? WHERE feed_url = ? AND entry_key = ?",
-            [entry.key, feed.url, row.key],
+            """UPDATE entry_sources SET entry_key = ?, canonical_url = ?
+               WHERE feed_url = ? AND entry_key = ?""",
+            [entry.key, entry.canonical_url, feed.url, row.key],
         )
+        if entry.link == row.link:  # else an edit, written as one if it is shown (_update_source)
+            self.db.execute(
+                """UPDATE entries SET canonical_url = ?
+                   WHERE id = ? AND primary_feed_url = ? AND canonical_url IS NOT ?""",
+                [entry.canonical_url, row.entry_id, feed.url, entry.canonical_url],
+            )
         known.by_key.pop(row.key, None)
         known.claimed.add(row.key)  # gone: no other entry may take it
         moved = SourceRow(row.entry_id, row.content_hash, row.changes, entry.key, row.published,
