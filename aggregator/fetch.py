@@ -244,10 +244,21 @@ class _ByProxy(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         proxy = self._proxies.for_url(request.url.scheme, request.url.host)
-        if proxy is None:
-            return self._direct.handle_request(request)
-        request.extensions["proxy"] = self._proxies.describe(request.url.scheme)  # for _describe
-        return self._through[proxy].handle_request(request)
+        transport = self._direct
+        if proxy is not None:
+            request.extensions["proxy"] = self._proxies.describe(request.url.scheme)
+            transport = self._through[proxy]
+        try:
+            return transport.handle_request(request)
+        except httpx.RemoteProtocolError:
+            # The answer's head did not parse, or the connection closed before it came. On a
+            # kept-alive connection that is most often the previous answer's doing: more body
+            # than its Content-Length said, left there and read as this answer's status line
+            # (review 10 R10-1), or a server closing an idle connection as the request went
+            # out. That connection is closed now; a GET is asked once more, on another.
+            if request.method != "GET":
+                raise
+            return transport.handle_request(request)
 
     def close(self) -> None:
         for transport in (self._direct, *self._through.values()):
