@@ -144,8 +144,10 @@ def request_guard(
     opened the connection.
 
     Through a proxy a name is checked by what it resolves to here, and one that does not
-    resolve here is left to the proxy: on a network where only the proxy looks names up,
-    that is every outside name, and the proxy's own rules say where it may connect."""
+    resolve here, or not in time, is left to the proxy: on a network where only the proxy
+    looks names up, that is every outside name (a name server here that does not answer for
+    them at all is as common as one that says "not found"), and the proxy's own rules say
+    where it may connect."""
 
     def check(request: httpx.Request) -> None:
         url = request.url
@@ -162,6 +164,8 @@ def request_guard(
                 return
             raise httpx.ConnectError(str(exc), request=request) from exc
         except httpcore.ConnectTimeout as exc:
+            if proxies is not None and proxies.for_url(url.scheme, host) is not None:
+                return
             raise httpx.ConnectTimeout(str(exc), request=request) from exc
         except httpcore.ConnectError as exc:
             raise httpx.ConnectError(str(exc), request=request) from exc
