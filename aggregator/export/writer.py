@@ -235,15 +235,19 @@ class Generation:
             raise ExportError(f"cannot read {target}: {exc}") from exc
         if check is not None:
             check(data)
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
         try:
             if self.owned and not self._staged and not self._part and not self.unaccounted:
                 _write_durably(self.root / PENDING_FILE, b"")
             target.parent.mkdir(parents=True, exist_ok=True)
-            temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
             with temporary.open("xb") as handle:
                 handle.write(data)  # made durable in commit, with all the others
             os.chmod(temporary, 0o644)
         except OSError as exc:
+            # A write cut short (a full disk) leaves nothing of it: an abort removes only the
+            # staged temporaries, and this one is not staged (review 10 R10-2).
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
             raise ExportError(f"cannot write {target}: {exc}") from exc
         self._staged.append((str(temporary), str(target)))
         self.changed.append(relative)
