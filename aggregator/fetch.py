@@ -248,10 +248,26 @@ class _ByProxy(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         proxy = self._proxies.for_url(request.url.scheme, request.url.host)
-        transport = self._direct
-        if proxy is not None:
-            request.extensions["proxy"] = self._proxies.describe(request.url.scheme)
-            transport = self._through[proxy]
+        if proxy is None:
+            return self._sent(self._direct, request)
+        request.extensions["proxy"] = self._proxies.describe(request.url.scheme)
+        # httpcore's SOCKS connection raises without closing the stream it opened to the
+        # proxy when the handshake fails (no acceptable authentication, a refused CONNECT):
+        # the socket stayed open until the garbage collector found it. A request that fails
+        # here has no connection left to use its streams, so they are closed now (a second
+        # close of one httpcore did close is nothing).
+        opened = current.opened = []
+        try:
+            return self._sent(self._through[proxy], request)
+        except BaseException:
+            for stream in opened:
+                stream.close()
+            raise
+        finally:
+            current.opened = None
+
+    @staticmethod
+    def _sent(transport: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
         try:
             return transport.handle_request(request)
         except httpx.RemoteProtocolError:

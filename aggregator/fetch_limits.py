@@ -45,6 +45,8 @@ class _Current(threading.local):
     # fetched: an allowed bare host is allowed on the source's port only, not on any port
     # an item link names.
     source_port: int | None = None
+    # While a request through a proxy is sent: the streams connected for it (_ByProxy).
+    opened: list[httpcore.NetworkStream] | None = None
 
 
 current = _Current()
@@ -129,6 +131,8 @@ class DeadlineBackend(httpcore.NetworkBackend):
                 # one), as socket.create_connection would try it; the deadline still holds.
                 failure = exc
                 continue
+            if current.opened is not None:
+                current.opened.append(stream)
             return _DeadlineStream(stream)
         raise failure or httpcore.ConnectError(f"no address for {host}")
 

@@ -160,21 +160,41 @@ def _relay(client: socket.socket, upstream: socket.socket) -> None:
 
 class SocksProxy:
     """A SOCKS5 proxy (RFC 1928: CONNECT, with or without RFC 1929 user and password) on
-    127.0.0.1, recording the host:port each tunnel was opened to."""
+    127.0.0.1, recording the host:port each tunnel was opened to.
 
-    def __init__(self, hosts: dict[str, str] | None = None) -> None:
+    ``refuse`` makes it fail the handshake: ``"methods"`` accepts none of the client's
+    authentication methods (0xFF), ``"connect"`` answers the CONNECT "not allowed by ruleset"
+    (0x02). It then keeps the connection open until the client closes it, and counts that in
+    ``closed_by_client``: a client that leaves its socket to the garbage collector closes it
+    only when the collector gets to it."""
+
+    def __init__(self, hosts: dict[str, str] | None = None, refuse: str | None = None) -> None:
         known = hosts or {}  # names only this proxy resolves, as ForwardProxy's
         self.seen: list[Seen] = []
+        self.closed_by_client = threading.Semaphore(0)
         self._lock = threading.Lock()
         proxy = self
 
         class _Handler(socketserver.BaseRequestHandler):
+            def _refused(self, client: socket.socket, answer: bytes) -> None:
+                client.sendall(answer)
+                client.settimeout(10)
+                try:
+                    while client.recv(4096):
+                        pass
+                except OSError:
+                    return  # not closed by the client in time: not counted
+                proxy.closed_by_client.release()
+
             def handle(self) -> None:
                 client: socket.socket = self.request
                 stream = client.makefile("rb")
                 _, count = stream.read(2)
                 methods = stream.read(count)
                 credentials = None
+                if refuse == "methods":
+                    self._refused(client, b"\x05\xff")
+                    return
                 if 2 in methods:  # user and password offered: take them, to record
                     client.sendall(b"\x05\x02")
                     _, size = stream.read(2)
@@ -194,6 +214,9 @@ class SocksProxy:
                 port = int.from_bytes(stream.read(2), "big")
                 with proxy._lock:
                     proxy.seen.append(Seen("CONNECT", f"{host}:{port}", credentials))
+                if refuse == "connect":
+                    self._refused(client, b"\x05\x02\x00\x01" + bytes(6))
+                    return
                 if command != 1:
                     client.sendall(b"\x05\x07\x00\x01" + bytes(6))
                     return
