@@ -165,6 +165,13 @@ _DAY_ONLY = re.compile(
     r"\s+(?:\d{4}|\d\d)\s*",
     re.IGNORECASE,
 )
+# Year first, the month in words ("2026 Nov 18", "2026 Nov 18 10:00 +0100": Hugo's "2006 Jan
+# 02", Hungarian-style templates): feedparser reads the 1st of the next month, in the year.
+_YEAR_FIRST = re.compile(
+    r"\s*(?:[a-zæøå]+\.?,?\s+)?\d{4}\.?,?\s+"
+    r"(?:jan|feb|mar|apr|ma[jy]|jun|jul|aug|sep|o[ck]t|nov|dec)[a-zæøå]*\.?\s+\d{1,2}(?!\d)",
+    re.IGNORECASE,
+)
 _YEAR = re.compile(r"(?<!\d)(?:1[89]|2[01])\d\d(?!\d)")
 _ISO_DAY = re.compile(r"\s*(\d{4})-(\d\d)-(\d\d)")
 _NAMED_ZONE = re.compile(r"(\d{1,2}):(\d\d)(?::\d\d)?\s*([A-Za-z]{3,4})\s*$")
@@ -179,12 +186,13 @@ _EUROPEAN_ZONES = {
 def checked_date(text: str, value: datetime | None) -> datetime | None:
     """feedparser's reading ``value`` of ``text``, put right where it is known to be wrong:
     None (left to the worded-date reader, which reads day first) for a day-first date, which
-    feedparser reads as YY-MM-DD ("15-11-2026" as 2015-11-20), for a reading in another year
-    than the text names, and for an impossible day it rolls over ("2026-11-31"); None too
-    for an ISO 8601 date with no zone and an RFC 822 date with no time, which it reads as
-    UTC: normalise reads them in the site's zone, as it does an RFC 822 date with no zone
-    (feed_dates); a zone it does not know
-    (CET, CEST) taken at its offset instead of as UTC. Both roads apply it."""
+    feedparser reads as YY-MM-DD ("15-11-2026" as 2015-11-20), for a year-first one with the
+    month in words, which it reads as the next month's first ("2026 Nov 18" as 1 December),
+    for a reading in another year than the text names, and for an impossible day it rolls
+    over ("2026-11-31"); None too for an ISO 8601 date with no zone and an RFC 822 date with
+    no time, which it reads as UTC: normalise reads them in the site's zone, as it does an
+    RFC 822 date with no zone (feed_dates); a zone it does not know (CET, CEST) taken at its
+    offset instead of as UTC. Both roads apply it."""
     if value is None or refused_date(text):
         return None
     years = {int(year) for year in _YEAR.findall(text)}
@@ -206,10 +214,12 @@ def checked_date(text: str, value: datetime | None) -> datetime | None:
 
 
 def refused_date(text: str) -> bool:
-    """A date whatever feedparser reads of it is not kept: day first, an impossible day, an
-    ISO 8601 one without a zone, or an RFC 822 one without a time (both read later, in the
-    site's zone)."""
+    """A date whatever feedparser reads of it is not kept: day first, year first with the
+    month in words, an impossible day, an ISO 8601 one without a zone, or an RFC 822 one
+    without a time (both read later, in the site's zone)."""
     if _DAY_FIRST.match(text) or _ZONELESS_ISO.fullmatch(text) or _DAY_ONLY.fullmatch(text):
+        return True
+    if _YEAR_FIRST.match(text):
         return True
     if iso := _ISO_DAY.match(text):
         try:
