@@ -39,6 +39,13 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_NAME = "feeds.yaml"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Upper bounds of the durations (review 10 R10-6): a wait, timeout or age past them is a typo
+# or a way to say "never", and one like 1e300 or .inf reached a clock or a socket as an
+# OverflowError ("unexpected error") at every poll or digest instead of a line at load.
+DAY_SECONDS = 86_400
+YEAR_MINUTES = 366 * 24 * 60
+YEAR_HOURS = 366 * 24
+CENTURY_DAYS = 36_525
 
 
 # Plainly http(s)://host[:port] and then a path, query, fragment or nothing: what urlsplit
@@ -82,7 +89,7 @@ class FeedConfig(HtmlSourceKeys):
     name: Annotated[str, Field(min_length=1)]
     url: HttpUrl
     tags: tuple[str, ...] = ()
-    interval_minutes: Annotated[int | None, Field(ge=1)] = None
+    interval_minutes: Annotated[int | None, Field(ge=1, le=YEAR_MINUTES)] = None
     priority: int = 0
     enabled: bool = True
     merge: bool = True  # false: this feed's posts are never merged with another feed's
@@ -149,17 +156,17 @@ class PollSettings(_Strict):
     """How and how often feeds are fetched. The policy module documents where each default
     comes from."""
 
-    interval_minutes: int = Field(default=60, ge=1)
-    min_interval_minutes: int = Field(default=15, ge=1)
-    max_interval_minutes: int = Field(default=24 * 60, ge=1)
+    interval_minutes: int = Field(default=60, ge=1, le=YEAR_MINUTES)
+    min_interval_minutes: int = Field(default=15, ge=1, le=YEAR_MINUTES)
+    max_interval_minutes: int = Field(default=24 * 60, ge=1, le=YEAR_MINUTES)
     adaptive: bool = True
-    backoff_cap_minutes: int = Field(default=24 * 60, ge=1)
-    retry_after_cap_minutes: int = Field(default=24 * 60, ge=1)
+    backoff_cap_minutes: int = Field(default=24 * 60, ge=1, le=YEAR_MINUTES)
+    retry_after_cap_minutes: int = Field(default=24 * 60, ge=1, le=YEAR_MINUTES)
     jitter: float = Field(default=0.1, ge=0, le=1)
-    startup_spread_seconds: float = Field(default=60, ge=0)
-    timeout_seconds: float = Field(default=20.0, gt=0)
-    connect_timeout_seconds: float = Field(default=10.0, gt=0)
-    total_timeout_seconds: float = Field(default=60.0, gt=0)
+    startup_spread_seconds: float = Field(default=60, ge=0, le=DAY_SECONDS)
+    timeout_seconds: float = Field(default=20.0, gt=0, le=DAY_SECONDS)
+    connect_timeout_seconds: float = Field(default=10.0, gt=0, le=DAY_SECONDS)
+    total_timeout_seconds: float = Field(default=60.0, gt=0, le=DAY_SECONDS)
     concurrency: int = Field(default=8, ge=1, le=100)
     per_host_concurrency: int = Field(default=2, ge=1, le=100)
     max_redirects: int = Field(default=5, ge=0, le=20)
@@ -170,7 +177,7 @@ class PollSettings(_Strict):
     # Processes that parse and normalise in parallel with fetching; 0 parses in-process.
     workers: int = Field(default=2, ge=0, le=64)
     # `aggregator status --check` exits 4 once a feed has failed for longer than this.
-    alert_after_hours: float = Field(default=24.0, gt=0)
+    alert_after_hours: float = Field(default=24.0, gt=0, le=YEAR_HOURS)
     # Honest and reachable: site owners should be able to tell who polls them.
     user_agent: str = "aggregator/0.1 (feed aggregator for public-sector digitalisation blogs)"
     # Every fetch goes through this proxy (http://, https://, socks5://, socks5h://; a user
@@ -240,8 +247,8 @@ class DigestSettings(_Strict):
     empty: Literal["skip", "send"] = "skip"
     max_items_per_group: int = Field(default=10, ge=1, le=1000)
     failed_sources: bool = False
-    archive_after_days: float = Field(default=7.0, gt=0)
-    catch_up_hours: float = Field(default=48.0, ge=0)
+    archive_after_days: float = Field(default=7.0, gt=0, le=CENTURY_DAYS)
+    catch_up_hours: float = Field(default=48.0, ge=0, le=YEAR_HOURS)
     archive: bool = True
     unsubscribe_url: str | None = None
     unsubscribe_mailto: str | None = None
@@ -341,10 +348,10 @@ class SmtpSettings(_Strict):
     password_env: str = "AGGREGATOR_SMTP_PASSWORD"
     starttls: bool = False
     tls: bool = False
-    timeout_seconds: float = Field(default=30.0, gt=0)
+    timeout_seconds: float = Field(default=30.0, gt=0, le=DAY_SECONDS)
     retry_attempts: int = Field(default=5, ge=1, le=50)
-    retry_seconds: float = Field(default=60.0, ge=0)
-    retry_wait_seconds: float = Field(default=120.0, ge=0)
+    retry_seconds: float = Field(default=60.0, ge=0, le=DAY_SECONDS)
+    retry_wait_seconds: float = Field(default=120.0, ge=0, le=DAY_SECONDS)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -617,6 +624,11 @@ def _feed_tags(feeds: list[Any]) -> set[str]:
     }
 
 
+def _bound(value: object) -> str:
+    """A limit as written in feeds.yaml: 86400, not 86400.0."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 _HINTS = {
     "tags": "a list of tags, e.g. [os2, kommuner]",
     "recipients": "a list of e-mail addresses, e.g. [it@kommune.dk]",
@@ -680,13 +692,13 @@ def _plain_words(error: Any, path: str) -> str:
         return _HINTS.get(field, "a list, e.g. [a, b]")
     context = error.get("ctx") or {}
     if kind == "greater_than_equal":
-        return f"at least {context.get('ge')}"
+        return f"at least {_bound(context.get('ge'))}"
     if kind == "greater_than":
-        return f"more than {context.get('gt')}"
+        return f"more than {_bound(context.get('gt'))}"
     if kind == "less_than_equal":
-        return f"at most {context.get('le')}"
+        return f"at most {_bound(context.get('le'))}"
     if kind == "less_than":
-        return f"less than {context.get('lt')}"
+        return f"less than {_bound(context.get('lt'))}"
     if kind == "literal_error":
         return f"one of {context.get('expected')}"
     if kind in ("extra_forbidden", "unexpected_keyword_argument"):  # a model's, a feed's

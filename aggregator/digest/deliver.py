@@ -476,6 +476,9 @@ class _Judge:
 
 # However long the server is away, it is tried again at least this often.
 _LONGEST_SERVER_WAIT = timedelta(hours=1)
+# A recipient's own wait doubles with each attempt; at 50 attempts (retry_attempts' largest)
+# it passed what a date holds (review 10 R10-6). A year is longer than any digest is kept.
+_LONGEST_RECIPIENT_WAIT = timedelta(days=366)
 
 
 def _server_failed(
@@ -550,7 +553,8 @@ def _record(
         log.warning("digest %s: %s: %s", run.digest, recipient, reply)
         ledger.mark_failed(run.id, recipient, now, answer.code, reply)
     else:
-        wait = timedelta(seconds=smtp.retry_seconds * 2 ** (attempts - 1))
+        doubled = smtp.retry_seconds * 2 ** (attempts - 1)
+        wait = timedelta(seconds=min(doubled, _LONGEST_RECIPIENT_WAIT.total_seconds()))
         log.info(
             "digest %s: %s deferred (%s), again in %s", run.digest, recipient, answer.reply, wait
         )
