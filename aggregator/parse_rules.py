@@ -38,14 +38,17 @@ _C1_TABLE = str.maketrans(_C1)
 _C1_POINTS = re.compile("[\x80-\x9f]")
 # U+0080-U+00BF: read as Latin-1, UTF-8's continuation bytes (and the C1 points among them).
 # A text without any cannot be UTF-8 read as Latin-1, and has no C1 point to map: most
-# Danish text (æ, ø and å are U+00E6, U+00F8 and U+00E5) is finished once stripped.
-_CONTINUATION = re.compile("[\x80-\xbf]")
+# Danish text (æ, ø and å are U+00E6, U+00F8 and U+00E5) is finished once stripped. In
+# UTF-8 these are exactly the characters whose first byte is 0xC2 (no continuation byte
+# is), so one encode and a byte search find them: a regular expression's scan for them
+# cost five times as much on a post's text, and this runs on every text of every entry.
+_CONTINUATION_LEAD = b"\xc2"
 
 
 def finish(text: str) -> str:
     """A text as feedparser leaves it: stripped, UTF-8 read as Latin-1 undone, C1 mapped."""
     text = text.strip()
-    if not text.isascii() and _CONTINUATION.search(text) is not None:
+    if not text.isascii() and _CONTINUATION_LEAD in text.encode("utf-8", "surrogatepass"):
         with suppress(UnicodeEncodeError, UnicodeDecodeError):
             text = text.encode("iso-8859-1").decode("utf-8")
         if _C1_POINTS.search(text):  # translate() is slow; most texts have none

@@ -57,13 +57,21 @@ def test_join_is_urljoin_after_feedparser_slashes(base: str, uri: str) -> None:
     assert join(base, uri) == _join_the_long_way(base, uri)
 
 
-_TEXT_CHARACTERS = "aæøåÆØÅé ½§«»\u00a0\u00c3\u00a6\u00c2\u0080\u0093\u2019\x9d\n"
+# Wide characters and a lone surrogate too: finish looks for U+0080-U+00BF in the UTF-8
+# bytes, where a character of two, three or four bytes or a surrogate must not be taken
+# for one (U+0100 begins with 0xC4, U+0800 with 0xE0 0xA0, U+D800 with 0xED 0xA0).
+_TEXT_CHARACTERS = (
+    "aæøåÆØÅé ½§«»\u00a0\u00c3\u00a6\u00c2\u0080\u0093\u2019\x9d\n"
+    "\u00bf\u00c0\u00ff\u0100\u0142\u07ff\u0800\u20ac\ufffd\U0001f600\ud800\udcbf"
+)
 
 
 @given(st.text(_TEXT_CHARACTERS, max_size=20))
 @example("Ã¦Ã¸Ã¥")  # UTF-8 read as Latin-1
 @example("sm\u0093rrebr\u00f8d")  # a C1 point
 @example(" Et indlæg om ærø ")
+@example("\u20ac \u00bf")  # a wide text with one: no Latin-1 to repair, kept as it is
+@example("\ud800 \u00c3\u00a6")  # a lone surrogate: the repair fails, as it does
 def test_finish_is_the_long_way(text: str) -> None:
     assert finish(text) == _finish_the_long_way(text)
 
