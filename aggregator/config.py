@@ -489,7 +489,7 @@ def cross_field_problems(
                 continue
             name = feed.get("name")
             if isinstance(name, str) and name.strip():
-                key = name.strip().casefold()
+                key = name_key(name)
                 if key in names:
                     problems.append((
                         f"feeds[{index}].name",
@@ -622,6 +622,12 @@ def _feed_tags(feeds: list[Any]) -> set[str]:
         for tag in feed["tags"]
         if isinstance(tag, str)
     }
+
+
+def name_key(name: str) -> str:
+    """Two feeds' names are one name when this is the same: case and surrounding space do
+    not count (the check of feeds.yaml, and `add` and `import` choosing a new name)."""
+    return name.strip().casefold()
 
 
 def _bound(value: object) -> str:

@@ -174,7 +174,7 @@ def add_command(config_path: Path, url: str, name: str | None, tags: str, dry_ru
     """Find the feed of a site (or propose an HTML source), preview it, add it to
     feeds.yaml."""
     from aggregator.adding import as_url, configured_as, find_source
-    from aggregator.config import load_config
+    from aggregator.config import load_config, name_key
     from aggregator.feeds_file import append_sources, update
 
     config = load_config(config_path)
@@ -189,7 +189,7 @@ def add_command(config_path: Path, url: str, name: str | None, tags: str, dry_ru
     chosen = (name or found.preview.title or "").strip()
     if not chosen:
         raise ConfigError("the source has no title to name it by: give --name")
-    if any(f.name == chosen for f in config.feeds):
+    if any(name_key(f.name) == name_key(chosen) for f in config.feeds):
         raise ConfigError(f"a feed named {chosen!r} exists already: give --name")
     entry = found.entry(chosen, [t.strip() for t in tags.split(",") if t.strip()])
     if dry_run:
@@ -217,13 +217,14 @@ def import_command(config_path: Path, opml: Path) -> None:
     """Add the feeds of an OPML file to feeds.yaml; its categories become tags, feeds
     already there are skipped."""
     from aggregator.adding import configured_as
-    from aggregator.config import is_feed_url, load_config
+    from aggregator.config import is_feed_url, load_config, name_key
     from aggregator.feeds_file import append_sources, update
     from aggregator.normalise import canonical_url
     from aggregator.opml_import import read_opml
 
     config = load_config(config_path)
-    names = {f.name for f in config.feeds}
+    # Names are one name in any case, as feeds.yaml's check compares them (review 10 R10-10).
+    names = {name_key(f.name) for f in config.feeds}
     added: list[dict[str, object]] = []
     skipped = 0
     seen: set[str | None] = set()
@@ -237,9 +238,9 @@ def import_command(config_path: Path, opml: Path) -> None:
             skipped += 1
             continue
         name, number = feed.name, 2
-        while name in names:
+        while name_key(name) in names:
             name, number = f"{feed.name} ({number})", number + 1
-        names.add(name)
+        names.add(name_key(name))
         seen.add(canonical)
         entry: dict[str, object] = {"name": name, "url": feed.url}
         if feed.tags:
