@@ -11,7 +11,6 @@ of a feed added today, before it was first seen) are news to nobody and are left
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
@@ -20,6 +19,7 @@ from aggregator.bulk import no_collector_passes
 from aggregator.collation import danish_key
 from aggregator.config import DigestSettings
 from aggregator.digest.periods import Period
+from aggregator.source_labels import source_labels
 from aggregator.types import FeedStatus, SourceRef, StoredEntry, WindowPost
 
 SUMMARY_LIMIT = 280
@@ -208,24 +208,6 @@ def select(
         and not is_archive_find(p, archive_after)
         and matches(p, settings, feeds)
     ]
-
-
-def _fold(title: str) -> str:
-    return " ".join(title.split()).casefold()
-
-
-def source_labels(feeds: Iterable[tuple[str, str, str | None]]) -> dict[str, str]:
-    """Each feed's name in one digest, by URL, from (url, configured name, feed title): its
-    title, or "title (name)" when another feed there has the same title (two municipalities'
-    WordPress blogs both called "Nyheder" are two sources, and must read as two)."""
-    titles: dict[str, tuple[str, str]] = {}
-    for url, name, title in feeds:
-        titles.setdefault(url, (name, title or name))
-    shared = Counter(_fold(title) for _, title in titles.values())
-    return {
-        url: f"{title} ({name})" if shared[_fold(title)] > 1 and name != title else title
-        for url, (name, title) in titles.items()
-    }
 
 
 def _ref_facts(refs: Iterable[SourceRef]) -> Iterable[tuple[str, str, str | None]]:

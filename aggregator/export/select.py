@@ -6,7 +6,7 @@ Only configured feeds count: the entries of a feed removed from feeds.yaml leave
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -31,6 +31,7 @@ from aggregator.export.view import (
     Tag,
 )
 from aggregator.redact import redacted_url
+from aggregator.source_labels import source_labels
 from aggregator.store import Store
 from aggregator.store.times import maybe_time
 from aggregator.types import Enclosure, StoredEntry
@@ -90,18 +91,32 @@ Shown = dict[str, tuple[Any, ...]]  # the store's feeds_shown() rows by URL
 
 
 def _sources(
-    configured: _Configured, shown: Callable[[list[str]], Shown], base_url: str
+    configured: _Configured,
+    shown: Callable[[list[str]], Shown],
+    base_url: str,
+    labels: Mapping[str, str] | None = None,
 ) -> Sources:
     def make(urls: list[str]) -> dict[str, Source]:
         rows = shown(urls)
+        label = labels.get if labels else lambda url: None
         return {
-            url: _source(configured, url, rows.get(url, NEVER_POLLED), base_url) for url in urls
+            url: _source(configured, url, rows.get(url, NEVER_POLLED), base_url, label(url))
+            for url in urls
         }
 
     return Sources(configured.feeds.keys(), make)
 
 
-def _source(configured: _Configured, url: str, row: tuple[Any, ...], base_url: str) -> Source:
+def _labels(configured: _Configured, titles: Mapping[str, str | None]) -> dict[str, str]:
+    """Every configured source's label (source_labels): two feeds with the same title are
+    told apart by their names on every output, as in the digest."""
+    return source_labels(
+        (url, feed.name, titles.get(url)) for url, feed in configured.feeds.items()
+    )
+
+
+def _source(configured: _Configured, url: str, row: tuple[Any, ...], base_url: str,
+            label: str | None = None) -> Source:  # fmt: skip
     feed = configured.feeds[url]
     slug = configured.slugs[url]
     _, _, title, site_url, state, failing_since, moved_to = row
@@ -123,6 +138,7 @@ def _source(configured: _Configured, url: str, row: tuple[Any, ...], base_url: s
         state=state,
         failing_since=maybe_time(failing_since),
         moved_to=moved_to,
+        label=label,
     )
 
 
@@ -183,6 +199,8 @@ def build_site(config: Config, store: Store, now: datetime,
     configured = _configured(config)
     if shown is None:
         covered, stored = _covers(configured, store)
+        # A label needs every source's title, whichever sources an output shows.
+        labels = _labels(configured, store.feed_titles())
 
         def rows(urls: list[str]) -> Shown:
             many = len(urls) * FEW_SHARE > stored  # then one walk of them all
@@ -190,11 +208,12 @@ def build_site(config: Config, store: Store, now: datetime,
     else:
         every = _by_url(shown)
         covered = configured.feeds.keys() >= every.keys()
+        labels = _labels(configured, {url: row[2] for url, row in every.items()})
 
         def rows(urls: list[str]) -> Shown:
             return every
 
-    sources = _sources(configured, rows, config.site.base_url)
+    sources = _sources(configured, rows, config.site.base_url, labels)
     scope = None if covered else list(configured.feeds)
     zone = config.site.zone
     oldest = store.oldest_published(scope)

@@ -50,10 +50,13 @@ class Source:
     state: str  # new, ok, failing, gone
     failing_since: datetime | None = None
     moved_to: str | None = None
+    # Its title told apart by its name from another source's that is the same (see
+    # source_labels); None: not compared, the title as it is.
+    label: str | None = None
 
     @property
     def display_name(self) -> str:
-        return self.title or self.name
+        return self.label or self.title or self.name
 
 
 class Sources:

@@ -1185,6 +1185,10 @@ class Store:
             [json.dumps(list(urls))],
         ).fetchall()
 
+    def feed_titles(self) -> dict[str, str | None]:
+        """Each stored feed's title by URL (None until it has one)."""
+        return dict(self.db.execute("SELECT url, title FROM feeds").fetchall())
+
     def entry_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM entries").fetchone()[0])
 
