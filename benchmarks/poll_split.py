@@ -61,6 +61,7 @@ class _Rows:
 
     def __init__(self, cursor: sqlite3.Cursor) -> None:
         self.rows, self.rowcount = cursor.fetchall(), cursor.rowcount
+        self.lastrowid = cursor.lastrowid
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.rows)

@@ -38,10 +38,10 @@ PENDING_FILE = ".aggregator-export.pending"
 SYNC_THREADS = 16
 
 
-def _sync(path: Path | str, how: Callable[[int], None] = os.fsync) -> None:
+def _sync(path: Path | str, how: Callable[[int], None] | None = None) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
-        how(fd)
+        (how or os.fsync)(fd)
     finally:
         os.close(fd)
 
@@ -51,15 +51,21 @@ def _fdatasync_each(paths: list[str]) -> None:
         _sync(path, os.fdatasync)
 
 
-def _sync_all(paths: list[str]) -> None:
-    """Every file's data on disk before any is renamed into place: a share of the files
-    for each thread, not a task per file (20,000 queued tasks held 12 MiB at once)."""
+def _fsync_each(paths: list[str]) -> None:
+    for path in paths:
+        _sync(path)
+
+
+def _sync_all(paths: list[str], each: Callable[[list[str]], None] = _fdatasync_each) -> None:
+    """Every file's data on disk before any is renamed into place (or, with ``_fsync_each``,
+    every folder's entries after): a share of the paths for each thread, not a task per path
+    (20,000 queued tasks held 12 MiB at once)."""
     threads = min(SYNC_THREADS, len(paths))
     if threads < 2:
-        _fdatasync_each(paths)
+        each(paths)
         return
     with ThreadPoolExecutor(threads) as pool:
-        for _ in pool.map(_fdatasync_each, [paths[i::threads] for i in range(threads)]):
+        for _ in pool.map(each, [paths[i::threads] for i in range(threads)]):
             pass  # raises the first error
 
 
@@ -262,8 +268,9 @@ class Generation:
                 _write_durably(self.root / LISTING_FILE, _listing(listed | owned))
             for temporary, target in self._staged:
                 os.replace(temporary, target)
-            for directory in {os.path.dirname(target) for _, target in self._staged}:
-                _sync(directory)
+            # A first export of 1,000 sources renames into 1,200 folders: one by one, their
+            # syncs took 3.7 s of its commit's 5.3.
+            _sync_all(sorted({os.path.dirname(target) for _, target in self._staged}), _fsync_each)
             self._staged.clear()
             if self.owned:
                 if listed is None:
