@@ -14,7 +14,7 @@ import threading
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -509,7 +509,7 @@ async def fetch_many(
     clock: Callable[[], datetime],
     buffer: int = 8,
     kept_robots: Iterable[RobotsAnswer] = (),
-) -> AsyncIterator[FetchResult]:
+) -> AsyncGenerator[FetchResult, None]:
     """Fetch feeds with bounded concurrency, overall and per host, yielding as each completes.
 
     ``options.concurrency`` threads pull from the list and hand results over through a queue

@@ -10,6 +10,7 @@ import random
 import signal
 import threading
 from collections.abc import Callable, Coroutine, Iterable
+from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -247,8 +248,13 @@ async def poll_feeds(
         with store.batch(max_updates=BATCH_FEEDS):
             share = Share(tuple(pending.values()), fetch_options(config), robots)
             pending.clear()
-            async for fetched, plan in poll_share(share, store.entry_digests, clock):
-                record(fetched, plan)
+            # Closed here when a write fails (a full disk): left to asyncio.run's shutdown,
+            # its fetch threads outlived the loop and it logged "Task was destroyed but it
+            # is pending!" above the error (review 10 R10-3).
+            pairs = poll_share(share, store.entry_digests, clock)
+            async with aclosing(pairs):
+                async for fetched, plan in pairs:
+                    record(fetched, plan)
     return tally.report()
 
 

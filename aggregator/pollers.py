@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
@@ -90,17 +91,19 @@ class Job:
 
 async def poll_share(
     share: Share, digests: Digests, clock: Callable[[], datetime]
-) -> AsyncIterator[Pair]:
+) -> AsyncGenerator[Pair, None]:
     """Fetch and plan a share: each result without its body, with the plan made from it."""
     by_url = {state.url: state for state in share.states}
-    async for fetched in fetch_many(share.states, share.options, clock, kept_robots=share.robots):
-        state = by_url.pop(fetched.feed_url)
-        if fetched.content:
-            state = replace(state, entry_digests=digests(state.url))
-        options = share.options
-        plan = plan_for(fetched, state, fetched.fetched_at, options.max_entries_per_feed,
-                        options.timezone)  # fmt: skip
-        yield replace(fetched, content=None, pages=()), plan
+    fetches = fetch_many(share.states, share.options, clock, kept_robots=share.robots)
+    async with aclosing(fetches):  # its threads stopped here, not by the loop's shutdown
+        async for fetched in fetches:
+            state = by_url.pop(fetched.feed_url)
+            if fetched.content:
+                state = replace(state, entry_digests=digests(state.url))
+            options = share.options
+            plan = plan_for(fetched, state, fetched.fetched_at, options.max_entries_per_feed,
+                            options.timezone)  # fmt: skip
+            yield replace(fetched, content=None, pages=()), plan
 
 
 def _reader(database: str) -> sqlite3.Connection | None:
