@@ -117,9 +117,13 @@ def _documents() -> list[tuple[str, bytes]]:
 
 
 @pytest.fixture
-def filled(tmp_path: Path, make_config) -> tuple[Path, list[Config]]:
+def filled(tmp_path: Path, make_config, monkeypatch) -> tuple[Path, list[Config]]:
     """A database of FEEDS feeds' posts, and three configurations exporting it to folders
-    of their own. Each test opens the database in the process it runs in."""
+    of their own, with a few renders enough to fork for. Each test opens the database in
+    the process it runs in."""
+    from aggregator import export
+
+    monkeypatch.setattr(export, "PARALLEL_RENDERS", 4)
     documents = _documents()
     feeds = [{"name": f"Kommune {i}", "url": url, "tags": ["kommune", f"region-{i % 3}"]}
              for i, (url, _) in enumerate(documents)]  # fmt: skip
@@ -226,5 +230,27 @@ def test_a_failure_in_a_helper_process_publishes_nothing(filled, monkeypatch) ->
         export_feeds(two, store, NOW, processes=2)
         assert not temporaries(root)
         assert (root / "source").is_dir()
+
+    alone(check)
+
+
+def test_a_small_export_renders_in_this_process_alone(filled, monkeypatch, tmp_path) -> None:
+    path, (_, two, _) = filled
+    from aggregator import export
+
+    monkeypatch.setattr(export, "PARALLEL_RENDERS", 200)  # the default: 14 sources are few
+    rendered_by = tmp_path / "pids"
+    source = Selector.source
+
+    def noted(self: Selector, chosen: Source) -> Selection:
+        with rendered_by.open("a") as pids:
+            pids.write(f"{os.getpid()}\n")
+        return source(self, chosen)
+
+    def check() -> None:
+        monkeypatch.setattr(Selector, "source", noted)
+        export_feeds(two, Store.open(path, read_only=True), NOW, processes=2)
+        assert set(rendered_by.read_text().split()) == {str(os.getpid())}
+        assert len(rendered_by.read_text().split()) == FEEDS
 
     alone(check)
