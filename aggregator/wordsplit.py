@@ -47,6 +47,17 @@ class WordSplitter:
                 return found[:limit]
         return found
 
+    def utf8_words(self, folded: str, limit: int) -> list[bytes]:
+        """``[word.encode() for word in self(folded, limit)]``, without decoding the words
+        to encode them again (a sketch hashes their bytes): the pieces between ASCII
+        whitespace of the blanked bytes are the words whenever they decode to letters and
+        digits alone, since then no other whitespace is among them."""
+        blanked = folded.encode(errors="surrogatepass").translate(self._blank)
+        pieces = blanked.split(None, limit)[:limit]
+        if b"".join(pieces).decode(errors="surrogatepass").isalnum():
+            return pieces
+        return [word.encode() for word in self(folded, limit)]
+
 
 LETTERS_AND_DIGITS = WordSplitter(underscore=False)  # search's words
 WORD_CHARACTERS = WordSplitter(underscore=True)  # dedup's, as its stored sketches have them

@@ -25,6 +25,7 @@ from aggregator.clean import (
     reveal_lazy_images,
     xml_text,
 )
+from aggregator.dedup import SHINGLE_WORDS, SKETCH_CHARS, SKETCH_WORDS, sketch
 from aggregator.normalise import (
     canonical_url,
     resolve,
@@ -223,3 +224,38 @@ def test_a_date_in_utc_is_stamped_as_one_with_an_offset(second: int, east: int) 
     stamped = _stamp(("2026", "11", "3", "12", "0", str(second)), east)
     assert stamped == datetime(2026, 11, 3, 12, 0, second, tzinfo=UTC) - timedelta(minutes=east)
     assert stamped.tzinfo is UTC
+
+
+def _sketch_the_long_way(text: str, size: int) -> tuple[int, ...]:
+    import re
+    import unicodedata
+    import zlib
+
+    folded = unicodedata.normalize("NFKC", text[:SKETCH_CHARS]).casefold()
+    ids = [zlib.crc32(word.encode()) for word in re.findall(r"\w+", folded)[:SKETCH_WORDS]]
+    if len(ids) < SHINGLE_WORDS:
+        return (hash(tuple(ids)) & 0xFFFFFFFF,) if ids else ()
+    grams = [tuple(ids[i : i + SHINGLE_WORDS]) for i in range(len(ids) - SHINGLE_WORDS + 1)]
+    return tuple(sorted({hash(gram) & 0xFFFFFFFF for gram in grams})[:size])
+
+
+# Words and every kind of space between them: ASCII separators, which the splitter blanks in
+# the bytes, and others (no-break, thin, ideographic, NEL, U+001C) it does not; letters that
+# NFKC or case folding change (ﬁ, ß, full-width digits), a combining mark, an underscore.
+_SKETCH_PIECES = st.sampled_from(
+    ["kommunen", "og", "at", "digital", "ærø", "Å", "ﬁre", "Straße", "１２", "x_y", "e\u0301",
+     " ", "  ", "\n", "\t", ",", ". ", "–", "“", "\u00a0", "\u2009", "\u3000", "\x85", "\x1c",
+     "\U0001f600", "2026"]
+)  # fmt: skip
+
+
+@given(st.lists(_SKETCH_PIECES, max_size=400).map("".join), st.integers(-2, 12))
+@example("ord " * 200, 8)  # more than SKETCH_WORDS words
+@example("a " * 4, 8)  # fewer than SHINGLE_WORDS
+@example(("æ" * 9 + " ") * 200, 8)  # cut at SKETCH_CHARS
+@example("kommunen\u00a0og kommunen", 8)
+def test_sketch_is_the_long_way(text: str, size: int) -> None:
+    """sketch hashes the words' UTF-8 bytes as the splitter finds them, and sorts only the
+    5-gram hashes below 2**30 when there are enough: the values are those of every word
+    found by \\w+ and every hash sorted."""
+    assert sketch(text, size) == _sketch_the_long_way(text, size)
