@@ -22,6 +22,7 @@ from typing import Literal
 
 from aggregator.config import SmtpSettings
 from aggregator.errors import DigestError, SmtpLoginRefused
+from aggregator.text import terminal_text
 
 Verdict = Literal["sent", "retry", "failed"]
 _ENHANCED = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})\b")  # RFC 3463 status
@@ -34,6 +35,9 @@ _STEP_TIMEOUTS = 5
 def smtp_words(code: int | None, reply: bytes | str) -> str:
     """``451 4.3.0 Midlertidig fejl``: the code and the server's words decoded, on one line."""
     words = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    # A server's words reach the log, status and the terminal: none of its escape
+    # sequences may set the window title or the colours there (review 10 R10-12).
+    words = terminal_text(" ".join(words.split()))
     return " ".join(f"{code if code is not None else ''} {words}".split())
 
 
