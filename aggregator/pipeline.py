@@ -304,8 +304,18 @@ def with_source(state: FeedState, feed: FeedConfig, config: Config, store: Store
         state = replace(state, parse_settings=wanted)
     if source is None:
         return state
-    known = store.entry_keys(state.url) if source.follow else frozenset()
-    return replace(state, html=source, known_items=known)
+    if not source.follow:
+        return replace(state, html=source)
+    if state.reparse:
+        # Every listed item's page is read again with the new settings (follow_limit now,
+        # the rest marked to be read at the polls after: Store.apply), not only new ones.
+        return replace(state, html=source)
+    known, reread = store.entry_keys(state.url), store.reread_keys(state.url)
+    if reread:
+        # Pages still to read again: the list page is read though it is the same (a 304 or
+        # its stored body hash would end the poll before its items are followed).
+        state = replace(state, etag=None, last_modified=None, body_hash=None)
+    return replace(state, html=source, known_items=known, reread_items=reread)
 
 
 async def _poll_in_workers(

@@ -64,7 +64,9 @@ def plan_for(
     if parsed.warning:
         log.info("%s: parsed with a warning: %s", fetched.feed_url, parsed.warning)
     plan = plan_update(fetched, parsed, now, state.entry_digests, max_entries, zone)
-    plan = replace(plan, parse_settings=state.parse_settings, reparse=state.reparse)
+    follows = state.html is not None and state.html.follow
+    plan = replace(plan, parse_settings=state.parse_settings, reparse=state.reparse,
+                   reread=state.reread_items, reread_rest=state.reparse and follows)  # fmt: skip
     if fetched.incomplete:
         # Items were left for the next poll: it must read the page again, not get a 304.
         plan = replace(plan, etag=None, last_modified=None, body_hash=None)

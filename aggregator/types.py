@@ -88,6 +88,9 @@ class FeedState:
     # They changed since the stored entries were parsed: fetched without validators, the
     # page applied again even if it is the same, the entries' new dates kept.
     reparse: bool = False
+    # With follow: stored items whose pages are to be read again since the settings changed
+    # (follow_limit a poll, as new ones): they take the dates read now, as on a reparse.
+    reread_items: frozenset[str] = frozenset()
 
     @property
     def fetch_url(self) -> str:
@@ -233,6 +236,9 @@ class UpdatePlan:
     warning: str | None = None  # what was repaired or dropped while reading the feed
     parse_settings: str | None = None  # to store: the settings this poll's entries were read by
     reparse: bool = False  # the settings changed: stored entries take the dates read now
+    reread: frozenset[str] = frozenset()  # stored entries read again: their dates count too
+    # A reparse with follow: the stored items this poll did not read are read at later polls.
+    reread_rest: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,6 +87,8 @@ BUSY_SECONDS = 120
 _NOT_SYNCED = "feed {} is not in the database; sync_feeds first"
 # Outcomes of an entry this feed had stored already (not "new" or "merged").
 SEEN_BEFORE = ("unchanged", "updated")
+# entry_sources.page_unread of a followed item to read again: the source's settings changed.
+REREAD = "settings changed"
 
 
 class Store:
@@ -534,6 +536,15 @@ class Store:
         )
         return frozenset(key for (key,) in rows)
 
+    def reread_keys(self, feed_url: str) -> frozenset[str]:
+        """Keys of the feed's stored entries whose pages are to be read again because its
+        settings changed (REREAD)."""
+        rows = self.db.execute(
+            "SELECT entry_key FROM entry_sources WHERE feed_url = ? AND page_unread = ?",
+            [feed_url, REREAD],
+        )
+        return frozenset(key for (key,) in rows)
+
     def kept_robots(self, now: datetime) -> tuple[RobotsAnswer, ...]:
         """The robots.txt answers still live at ``now``, for a poll's fetchers (robots.py)."""
         from aggregator.store.robots import live_answers
@@ -658,7 +669,7 @@ class Store:
         from aggregator.types import FeedUpdateResult
 
         rules = rules or MergeRules()
-        if not plan.entries and not plan.unchanged_keys:
+        if not plan.entries and not plan.unchanged_keys and not plan.reread_rest:
             # Only the fetch to record (a 304, most polls): one UPDATE, no feed row to read.
             with self._writing(single_statement=True):
                 if not self._record_fetch(plan, now):
@@ -685,7 +696,8 @@ class Store:
                             outcome = self._entries.apply_entry(
                                 feed, site_url, entry, now, first_poll, rules, known, lookup
                             )
-                            if plan.reparse and entry.dated and outcome in SEEN_BEFORE:
+                            again = plan.reparse or entry.key in plan.reread
+                            if again and entry.dated and outcome in SEEN_BEFORE:
                                 # Read again with new settings: the dates found now count.
                                 redated = self._entries.redate(feed.url, entry)
                                 outcome = "updated" if redated else outcome
@@ -693,6 +705,15 @@ class Store:
                             updated += outcome == "updated"
                 finally:
                     self._entries.discard()
+            if plan.reread_rest:
+                # Followed items this poll did not read (follow_limit): read at the next polls
+                # with the new settings, as items not yet read are (entry_keys).
+                self.db.execute(
+                    """UPDATE entry_sources SET page_unread = ?
+                       WHERE feed_url = ? AND page_unread IS NULL
+                       AND entry_key NOT IN (SELECT value FROM json_each(?))""",
+                    [REREAD, feed.url, json.dumps([e.key for e in plan.entries])],
+                )
         return FeedUpdateResult(
             feed_url=plan.feed_url,
             new=new,
