@@ -134,3 +134,10 @@ def test_service_memory_benchmark_runs_small():
     rows = [line.split("|") for line in out.splitlines()[2:]]
     assert [r[1].strip() for r in rows] == ["1", "2", "3"]
     assert all(float(r[4]) > 0 for r in rows)
+
+
+def test_memory_split_benchmark_runs_small():
+    out = run("benchmarks.memory_split", "--feeds", "10")
+    rows = [[cell.strip() for cell in line.split("|")] for line in out.splitlines()[1:]]
+    assert [row[1] for row in rows] == ["main", "worker 1", "worker 2", "tree"]
+    assert all(float(cell) > 0 for row in rows for cell in row[2:4])

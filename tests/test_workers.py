@@ -243,3 +243,44 @@ print("closed")
         [sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=60
     )
     assert (result.returncode, result.stdout, result.stderr) == (0, "closed\n", "")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_a_started_pool_keeps_malloc_from_holding_freed_buffers():
+    """Once a pool has started, the process and its workers give a freed large buffer back
+    to the kernel at once, every time: glibc's default raises its mmap threshold after the
+    first such free, and later buffers of that size then stay in the heap, freed or not."""
+    script = """
+import ctypes, os
+from aggregator.workers import WorkerPool
+
+class Info(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split())]
+
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+libc.mallinfo2.restype = Info
+
+def mapped_after_a_large_free():
+    for _ in range(2):  # the first 1 MiB may still fit in memory the heap holds free
+        libc.free(libc.malloc(4 << 20))  # mapped, and unmapped when freed
+        buffer = libc.malloc(1 << 20)
+        mapped = libc.mallinfo2().hblks
+        libc.free(buffer)
+    return mapped
+
+def served(requests, results):
+    results.send(mapped_after_a_large_free())
+
+before = mapped_after_a_large_free()
+with WorkerPool(1, served, respawn=False) as pool:
+    in_worker = pool.workers[0].results.recv()
+    print(before, mapped_after_a_large_free() - before, in_worker - before)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], check=True, capture_output=True, text=True, timeout=60
+    )
+    before, here, in_worker = (int(word) for word in result.stdout.split())
+    assert (here, in_worker) == (1, 1), f"mapped chunks before the pool: {before}"
