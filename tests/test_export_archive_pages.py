@@ -180,7 +180,7 @@ def test_a_post_stored_while_the_export_reads_a_month_lands_on_a_page(
             poll(config, store, clock=lambda: NOW)  # commits a post dated onto page 1
         return plans
 
-    monkeypatch.setattr("aggregator.export.plan_month", plan_then_a_poll_commits)
+    monkeypatch.setattr("aggregator.export.publish.plan_month", plan_then_a_poll_commits)
     export_feeds(config, store, NOW)
     out = config.output_dir
     shown = [

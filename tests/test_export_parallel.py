@@ -121,7 +121,7 @@ def filled(tmp_path: Path, make_config, monkeypatch) -> tuple[Path, list[Config]
     """A database of FEEDS feeds' posts, and three configurations exporting it to folders
     of their own, with a few renders enough to fork for. Each test opens the database in
     the process it runs in."""
-    from aggregator import export
+    from aggregator.export import publish as export
 
     monkeypatch.setattr(export, "PARALLEL_RENDERS", 4)
     documents = _documents()
@@ -207,7 +207,7 @@ def test_a_helper_process_that_dies_leaves_its_renders_to_this_one(filled, monke
 
 def test_a_failure_in_a_helper_process_publishes_nothing(filled, monkeypatch) -> None:
     path, (_, two, _) = filled
-    from aggregator import export
+    from aggregator.export import publish as export
 
     real = export.check_output  # type: ignore[attr-defined]
 
@@ -236,7 +236,7 @@ def test_a_failure_in_a_helper_process_publishes_nothing(filled, monkeypatch) ->
 
 def test_a_small_export_renders_in_this_process_alone(filled, monkeypatch, tmp_path) -> None:
     path, (_, two, _) = filled
-    from aggregator import export
+    from aggregator.export import publish as export
 
     monkeypatch.setattr(export, "PARALLEL_RENDERS", 200)  # the default: 14 sources are few
     rendered_by = tmp_path / "pids"

@@ -122,3 +122,22 @@ def test_a_poll_forks_its_workers_before_loading_the_export(server, tmp_path):
     exported = imported_by(["poll"], tmp_path, whole_names=True)
     assert "aggregator.export" in exported
     assert "pygments" not in {m.split(".")[0] for m in exported}
+
+
+def test_a_poll_that_finds_nothing_new_does_not_load_the_renderers(server, tmp_path):
+    """Whether an export has anything to render is answered from the store and a few files
+    (export/unchanged.py): a poll of unchanged feeds, and `aggregator export` after it, end
+    without jinja2, babel or css-inline, and leave every file as it was."""
+    _poll_config(tmp_path, serve_fixture(server, "rss20.xml", "/feed"))
+    first = imported_by(["poll"], tmp_path, whole_names=True)
+    assert "aggregator.export.publish" in first  # the first export renders everything
+    output = tmp_path / "output"
+    written = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in output.rglob("*") if p.is_file()}
+    assert any(p.name == "index.html" for p in written)
+    for command in (["poll"], ["export"]):
+        modules = imported_by(command, tmp_path, whole_names=True)
+        assert "aggregator.export.unchanged" in modules
+        assert "aggregator.export.publish" not in modules
+        assert {m.split(".")[0] for m in modules} & {"jinja2", "babel", "css_inline"} == set()
+        now = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in output.rglob("*") if p.is_file()}
+        assert now == written

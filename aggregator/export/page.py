@@ -22,6 +22,7 @@ from jinja2 import (
 
 from aggregator.export.dates import day_heading, local_date, local_time, month_name, rfc3339
 from aggregator.export.links import primary_language
+from aggregator.export.unchanged import STYLESHEET
 from aggregator.export.view import (
     FEED_FORMATS,
     MEDIA_TYPES,
@@ -35,7 +36,6 @@ from aggregator.export.view import (
 )
 from aggregator.export.words import TEXT
 
-STYLESHEET = "style.css"
 FORMAT_LABELS = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
 
 
