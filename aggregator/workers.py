@@ -74,6 +74,21 @@ def _fork_holding_signals() -> int:
     return pid
 
 
+def _fork_child(child: Callable[[], int]) -> int:
+    """Fork; the child asks to die with this process, runs ``child`` and exits with what it
+    returns (1 if it raised), never returning into this process's code. The child's pid."""
+    parent = os.getpid()
+    pid = _fork_holding_signals()
+    if pid == 0:
+        code = 1
+        try:
+            die_with_parent(parent)
+            code = child()
+        finally:
+            os._exit(code)
+    return pid
+
+
 @dataclass(slots=True)
 class Worker:
     """The main process's side of one worker: its pid and both pipe ends."""
@@ -131,16 +146,12 @@ class WorkerPool:
             return self
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         gc.freeze()  # as above
-        parent = os.getpid()
-        pid = _fork_holding_signals()
-        if pid == 0:  # the spawner
-            code = 1
-            try:
-                ours.close()
-                die_with_parent(parent)
-                code = _spawner(theirs, self.serve)
-            finally:
-                os._exit(code)
+
+        def spawner() -> int:
+            ours.close()
+            return _spawner(theirs, self.serve)
+
+        pid = _fork_child(spawner)
         gc.unfreeze()
         theirs.close()
         self._spawner, self._control = pid, ours
@@ -154,20 +165,16 @@ class WorkerPool:
         result_read, result_write = os.pipe()
         widen(request_write)
         widen(result_read)
-        parent = os.getpid()
-        pid = _fork_holding_signals()
-        if pid == 0:
-            code = 1
-            try:
-                os.close(request_write)
-                os.close(result_read)
-                for worker in self.workers:  # only the main process holds a worker's ends
-                    worker.requests.close()
-                    worker.results.close()
-                die_with_parent(parent)
-                code = _worker(request_read, result_write, self.serve)
-            finally:
-                os._exit(code)
+
+        def worker() -> int:
+            os.close(request_write)
+            os.close(result_read)
+            for other in self.workers:  # only the main process holds a worker's ends
+                other.requests.close()
+                other.results.close()
+            return _worker(request_read, result_write, self.serve)
+
+        pid = _fork_child(worker)
         os.close(request_read)
         os.close(result_write)
         return Worker(
@@ -306,7 +313,6 @@ def _receive(sock: socket.socket, size: int) -> bytes:
 
 def _spawner(control: socket.socket, serve: Serve) -> int:
     """Fork a worker for each request on ``control``, until it ends; then stop them all."""
-    spawner = os.getpid()
     children: set[int] = set()
     try:
         while True:
@@ -316,15 +322,12 @@ def _spawner(control: socket.socket, serve: Serve) -> int:
                 break
             if len(fds) != 2:
                 break  # end of file: the main process closed the pool or went away
-            pid = _fork_holding_signals()
-            if pid == 0:
-                code = 1
-                try:
-                    control.close()
-                    die_with_parent(spawner)
-                    code = _worker(fds[0], fds[1], serve)
-                finally:
-                    os._exit(code)
+
+            def worker(ends: list[int] = fds) -> int:
+                control.close()
+                return _worker(ends[0], ends[1], serve)
+
+            pid = _fork_child(worker)
             for fd in fds:  # the next worker must not hold this one's pipe ends
                 os.close(fd)
             children.add(pid)
@@ -445,24 +448,22 @@ def _fork_mapper(
 ) -> tuple[int, Connection]:
     read, write = os.pipe()
     widen(write)
-    parent = os.getpid()
-    pid = _fork_holding_signals()
-    if pid == 0:
-        code = 1
+
+    def mapper() -> int:
+        os.close(read)
+        for _, sibling in siblings:  # only the parent reads a child's results
+            sibling.close()
+        results_end = Connection(write, readable=False)
         try:
-            os.close(read)
-            for _, sibling in siblings:  # only the parent reads a child's results
-                sibling.close()
-            die_with_parent(parent)
-            results_end = Connection(write, readable=False)
             setup()
             for index in range(rank, len(items), processes):
                 results_end.send((index, work(items[index])))
             results_end.send(None)  # done: every item of this share reported
-            code = 0
         except BaseException:  # the parent does what is left, and shows the error itself
             log.debug("helper process failed", exc_info=True)
-        finally:
-            os._exit(code)
+            return 1
+        return 0
+
+    pid = _fork_child(mapper)
     os.close(write)
     return pid, Connection(read, writable=False)
