@@ -154,14 +154,22 @@ def temporaries(root: Path) -> list[Path]:
     return list(root.rglob("*.tmp"))
 
 
-def test_two_processes_write_what_one_writes(filled) -> None:
+def test_two_processes_write_what_one_writes(filled, monkeypatch, tmp_path) -> None:
     path, (one, two, _) = filled
+    rendered_by, source = tmp_path / "pids", Selector.source
+
+    def noted(self: Selector, chosen: Source) -> Selection:
+        with rendered_by.open("a") as pids:
+            pids.write(f"{os.getpid()}\n")
+        return source(self, chosen)
 
     def check() -> None:
         assert threading.active_count() == 1  # else the export would not fork
         store = Store.open(path, read_only=True)
         single = export_feeds(one, store, NOW, processes=1)
+        monkeypatch.setattr(Selector, "source", noted)
         double = export_feeds(two, store, NOW, processes=2)
+        assert len(set(rendered_by.read_text().split())) == 2  # this process and a child
         written = tree(two.output_dir)
         assert written == tree(one.output_dir)
         assert any(path.startswith("archive/") for path in written)
